@@ -1,0 +1,36 @@
+# Two commands: `make run` and `make test`. Everything else is set up by them.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PYTEST_ARGS ?=
+
+.PHONY: run test lint bench audit clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed-run: requirements.txt | $(PY)
+	$(PY) -m pip install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.installed-test: requirements.txt requirements-dev.txt | $(PY)
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $@ $(VENV)/.installed-run
+
+## run: migrate, load the demo and serve the admin, API, worker, beat and mail catcher (Ctrl-C stops all)
+run: $(VENV)/.installed-run
+	$(PY) manage.py serve
+
+## lint: ruff over the whole tree
+lint: $(VENV)/.installed-test
+	$(PY) -m ruff check .
+
+## test: lint, then the whole suite (embedded PostgreSQL unless DATABASE_URL is set)
+test: $(VENV)/.installed-test
+	$(PY) -m ruff check .
+	$(PY) manage.py makemigrations --check --dry-run
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+clean:
+	rm -rf $(VENV) .data staticfiles

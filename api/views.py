@@ -1,0 +1,30 @@
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import serializers, status
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from clinic.health import health_status
+
+_HealthSerializer = inline_serializer(
+    "Health",
+    {
+        "status": serializers.ChoiceField(choices=["ok", "down"]),
+        "database": serializers.CharField(),
+        "broker": serializers.CharField(),
+    },
+)
+
+
+class HealthView(APIView):
+    """Load balancers and `make run` ask here whether the service can work."""
+
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+
+    @extend_schema(responses={200: _HealthSerializer, 503: _HealthSerializer})
+    def get(self, request):
+        parts = health_status()
+        healthy = all(state == "ok" for state in parts.values())
+        body = {"status": "ok" if healthy else "down", **parts}
+        return Response(body, status=status.HTTP_200_OK if healthy else status.HTTP_503_SERVICE_UNAVAILABLE)

@@ -1,0 +1,69 @@
+"""A local SMTP server that keeps every message it receives as a .eml file.
+
+`make run` starts it so a person trying the demo can read what patients would get
+(`.data/mail/`, one file a message, openable in any mail program). The test suite uses the
+same server to receive the mail it checks. Never used in production, where EMAIL_HOST points
+at the clinic's real SMTP relay.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import signal
+import threading
+import time
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from pathlib import Path
+
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import Envelope
+
+_counter = itertools.count()
+
+
+class MailFolder:
+    """aiosmtpd handler: writes each received message to ``folder`` as ``<time>-<n>.eml``."""
+
+    def __init__(self, folder: Path):
+        self.folder = Path(folder)
+        self.folder.mkdir(parents=True, exist_ok=True)
+
+    async def handle_DATA(self, server, session, envelope: Envelope) -> str:
+        name = f"{time.time_ns()}-{next(_counter):06d}.eml"
+        partial = self.folder / f".{name}.part"
+        partial.write_bytes(envelope.original_content or envelope.content)
+        partial.rename(self.folder / name)  # readers never see half a message
+        return "250 Message accepted for delivery"
+
+    def messages(self) -> list[EmailMessage]:
+        return [
+            message_from_bytes(path.read_bytes(), policy=policy.default)
+            for path in sorted(self.folder.glob("*.eml"))
+        ]
+
+
+def start(folder: Path, host: str = "127.0.0.1", port: int = 1025) -> Controller:
+    controller = Controller(MailFolder(folder), hostname=host, port=port)
+    controller.start()
+    return controller
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=1025)
+    parser.add_argument("--dir", type=Path, required=True)
+    args = parser.parse_args()
+    controller = start(args.dir, args.host, args.port)
+    print(f"mail catcher: smtp://{args.host}:{args.port} -> {args.dir}", flush=True)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    stop.wait()
+    controller.stop()
+
+
+if __name__ == "__main__":
+    main()

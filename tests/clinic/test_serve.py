@@ -1,0 +1,79 @@
+"""`make run`'s command end to end: it migrates, loads the demo, serves, and one Ctrl-C stops it all."""
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+import uuid
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import psutil
+import psycopg2
+import pytest
+
+from clinic import embedded
+from tests.conftest import free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _server_url(database: str) -> str:
+    url = os.environ.get("DATABASE_URL") or embedded.database_url()
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path=f"/{database}"))
+
+
+@pytest.fixture
+def scratch_database():
+    """A database of its own, so the demo data never lands in the test database."""
+    name = f"ionto_serve_{uuid.uuid4().hex[:8]}"
+    admin = psycopg2.connect(_server_url("postgres"))
+    admin.autocommit = True
+    with admin.cursor() as cursor:
+        cursor.execute(f'CREATE DATABASE "{name}"')
+    yield _server_url(name)
+    with admin.cursor() as cursor:
+        cursor.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+    admin.close()
+
+
+def _get(url: str) -> int:
+    with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310
+        return response.status
+
+
+def test_serve_answers_health_and_admin_then_ctrl_c_stops_every_process(scratch_database):
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if k not in {"EMAIL_HOST", "CELERY_BROKER_URL"}}
+    env.update(DATABASE_URL=scratch_database, EMAIL_PORT=str(free_port()), PORT=str(port))
+    serve = subprocess.Popen(
+        [sys.executable, "manage.py", "serve"], cwd=ROOT, env=env,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
+    )
+    output: list[str] = []
+    reader = threading.Thread(target=lambda: output.extend(serve.stdout), daemon=True)
+    reader.start()
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and serve.poll() is None:
+            if any("Ionto is running" in line for line in output):
+                break
+            time.sleep(0.5)
+        assert any("Ionto is running" in line for line in output), "".join(output)
+        assert _get(f"http://127.0.0.1:{port}/api/v1/health/") == 200
+        assert _get(f"http://127.0.0.1:{port}/admin/login/") == 200
+        children = psutil.Process(serve.pid).children(recursive=True)
+        commands = " ".join(" ".join(child.cmdline()) for child in children)
+        for program in ("gunicorn", "celery -A clinic worker", "celery -A clinic beat", "clinic.mailcatcher"):
+            assert program in commands
+    finally:
+        serve.send_signal(signal.SIGINT)
+        serve.wait(timeout=60)
+        reader.join(timeout=10)
+    assert serve.returncode == 0, "".join(output)
+    gone, alive = psutil.wait_procs(children, timeout=10)
+    assert alive == []
