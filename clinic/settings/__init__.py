@@ -111,6 +111,9 @@ if env("DATABASE_URL"):
     }
 else:
     DATABASES = {"default": embedded.database_settings()}
+if env("DATABASE_TEST_NAME"):
+    # Lets two test runs share one server without sharing a test database.
+    DATABASES["default"]["TEST"] = {"NAME": env("DATABASE_TEST_NAME")}
 if DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
     raise ImproperlyConfigured("Ionto runs on PostgreSQL only: DATABASE_URL must be postgres://...")
 

@@ -1,0 +1,50 @@
+"""Reads of the clinic's resources and of who may do what."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.db.models import Q, QuerySet
+
+from clinic.models import Closure, Location, Staff, StaffRole
+
+
+def staff_role(user) -> str | None:
+    """The acting user's role; a Django superuser acts as a manager of every location."""
+    if user is None or not user.is_authenticated:
+        return None
+    if user.is_superuser:
+        return StaffRole.MANAGER
+    staff = getattr(user, "staff", None)
+    if staff is None or not staff.is_active:
+        return None
+    return staff.role
+
+
+def location_list_for(user) -> QuerySet[Location]:
+    """The locations a user works at; managers (and superusers) reach all of them (DESIGN.md, Roles)."""
+    role = staff_role(user)
+    if role == StaffRole.MANAGER:
+        return Location.objects.all()
+    if role is None:
+        return Location.objects.none()
+    return Location.objects.filter(staff__user=user)
+
+
+def closure_list_overlapping(*, location: Location, starts_at: datetime, ends_at: datetime) -> QuerySet[Closure]:
+    return Closure.objects.filter(location=location, starts_at__lt=ends_at, ends_at__gt=starts_at).select_related(
+        "room", "device", "clinician__user"
+    )
+
+
+def closures_hitting(*, location: Location, starts_at: datetime, ends_at: datetime, room=None, device=None,
+                     clinician: Staff | None = None) -> QuerySet[Closure]:
+    """Closures in [starts_at, ends_at) that close the whole location or one of the given resources."""
+    hits = Q(room__isnull=True, device__isnull=True, clinician__isnull=True)
+    if room is not None:
+        hits |= Q(room=room)
+    if device is not None:
+        hits |= Q(device=device)
+    if clinician is not None:
+        hits |= Q(clinician=clinician)
+    return closure_list_overlapping(location=location, starts_at=starts_at, ends_at=ends_at).filter(hits)

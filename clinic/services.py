@@ -1,0 +1,86 @@
+"""Writes of the clinic's resources. Each takes the acting user and validates before saving."""
+
+from __future__ import annotations
+
+from datetime import datetime, time
+
+from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
+from django.db import transaction
+
+from clinic.models import Closure, Device, Location, OpeningHours, Room, Staff, WorkingHours
+
+
+def _save(instance):
+    instance.full_clean()
+    instance.save()
+    return instance
+
+
+@transaction.atomic
+def location_create(*, name: str, address: str, phone: str, time_zone: str, created_by=None, **options) -> Location:
+    return _save(Location(name=name, address=address, phone=phone, time_zone=time_zone, **options))
+
+
+@transaction.atomic
+def room_create(*, location: Location, name: str, created_by=None) -> Room:
+    return _save(Room(location=location, name=name))
+
+
+@transaction.atomic
+def device_create(*, location: Location, model: str, serial_number: str, in_service: bool = True,
+                  created_by=None) -> Device:
+    return _save(Device(location=location, model=model, serial_number=serial_number, in_service=in_service))
+
+
+@transaction.atomic
+def device_set_in_service(*, device: Device, in_service: bool, changed_by=None) -> Device:
+    device.in_service = in_service
+    return _save(device)
+
+
+@transaction.atomic
+def staff_create(
+    *, username: str, first_name: str, last_name: str, role: str, locations: list[Location],
+    email: str = "", password: str | None = None, created_by=None,
+) -> Staff:
+    """A user who works for the clinic, with their role and the locations they work at."""
+    User = get_user_model()
+    user = User(username=username, first_name=first_name, last_name=last_name, email=email, is_staff=True)
+    if password:
+        user.set_password(password)
+    else:
+        user.set_unusable_password()
+    _save(user)
+    staff = _save(Staff(user=user, role=role))
+    staff.locations.set(locations)
+    return staff
+
+
+@transaction.atomic
+def opening_hours_add(*, location: Location, weekday: int, opens_at: time, closes_at: time,
+                      created_by=None) -> OpeningHours:
+    return _save(OpeningHours(location=location, weekday=weekday, opens_at=opens_at, closes_at=closes_at))
+
+
+@transaction.atomic
+def working_hours_add(*, clinician: Staff, location: Location, weekday: int, starts_at: time, ends_at: time,
+                      created_by=None) -> WorkingHours:
+    return _save(WorkingHours(clinician=clinician, location=location, weekday=weekday,
+                              starts_at=starts_at, ends_at=ends_at))
+
+
+@transaction.atomic
+def closure_create(
+    *, location: Location, starts_at: datetime, ends_at: datetime, reason: str,
+    room: Room | None = None, device: Device | None = None, clinician: Staff | None = None, created_by=None,
+) -> Closure:
+    """Close the location, or one room, device or clinician, for a time. Booked sessions stay booked;
+    the front desk sees them in the day schedule and moves them."""
+    for resource in (room, device):
+        if resource is not None and resource.location_id != location.pk:
+            raise ValidationError({"location": f"{resource} is not at {location}."})
+    if clinician is not None and not clinician.locations.filter(pk=location.pk).exists():
+        raise ValidationError({"clinician": f"{clinician} does not work at {location}."})
+    return _save(Closure(location=location, room=room, device=device, clinician=clinician,
+                         starts_at=starts_at, ends_at=ends_at, reason=reason))

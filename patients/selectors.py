@@ -1,0 +1,40 @@
+"""Reads of patients and screenings."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from django.db.models import Q, QuerySet
+
+from patients.models import Patient, Screening
+
+
+def patient_list(*, search: str = "", include_archived: bool = False) -> QuerySet[Patient]:
+    patients = Patient.objects.select_related("preferred_location")
+    if not include_archived:
+        patients = patients.filter(archived_at__isnull=True)
+    for word in search.split():
+        condition = (
+            Q(first_name__istartswith=word) | Q(last_name__istartswith=word)
+            | Q(email__istartswith=word) | Q(phone__contains=word)
+        )
+        day = _as_date(word)
+        if day is not None:
+            condition |= Q(date_of_birth=day)
+        patients = patients.filter(condition)
+    return patients
+
+
+def _as_date(text: str) -> date | None:
+    """A date of birth typed as 2001-04-23 or 23/04/2001."""
+    for pattern in ("%Y-%m-%d", "%d/%m/%Y", "%d.%m.%Y"):
+        try:
+            return datetime.strptime(text, pattern).date()
+        except ValueError:
+            continue
+    return None
+
+
+def screening_current(*, patient: Patient) -> Screening | None:
+    """The latest screening: it replaces every earlier one."""
+    return patient.screenings.order_by("-recorded_at", "-id").first()

@@ -1,0 +1,128 @@
+"""Writes of patients and screenings. Nothing here deletes: patients are archived."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from clinic.models import Location
+from patients.models import CONTRAINDICATIONS, MEDICATED_CONTRAINDICATIONS, Patient, Screening
+
+
+def _save(instance):
+    instance.full_clean()
+    instance.save()
+    return instance
+
+
+@transaction.atomic
+def patient_register(
+    *, first_name: str, last_name: str, date_of_birth: date, registered_by, email: str = "", phone: str = "",
+    preferred_location: Location | None = None, email_consent: bool = False, front_desk_notes: str = "",
+) -> Patient:
+    if date_of_birth > timezone.localdate():
+        raise ValidationError({"date_of_birth": "The date of birth is in the future."})
+    if email_consent and not email:
+        raise ValidationError({"email": "An email address is needed for reminders by email."})
+    return _save(Patient(
+        first_name=first_name.strip(), last_name=last_name.strip(), date_of_birth=date_of_birth,
+        email=email.strip(), phone=phone.strip(), preferred_location=preferred_location,
+        email_consent=email_consent, email_consent_at=timezone.now() if email_consent else None,
+        front_desk_notes=front_desk_notes, registered_by=registered_by,
+    ))
+
+
+PATIENT_EDITABLE_FIELDS = ("first_name", "last_name", "date_of_birth", "email", "phone", "preferred_location",
+                           "email_consent", "front_desk_notes")
+
+
+@transaction.atomic
+def patient_update(*, patient: Patient, updated_by, **changes) -> Patient:
+    unknown = set(changes) - set(PATIENT_EDITABLE_FIELDS)
+    if unknown:
+        raise ValidationError(f"These fields cannot be changed here: {', '.join(sorted(unknown))}.")
+    patient = Patient.objects.select_for_update().get(pk=patient.pk)
+    if patient.is_archived:
+        raise ValidationError("This patient is archived; restore the record before changing it.")
+    if "email_consent" in changes and changes["email_consent"] != patient.email_consent:
+        patient.email_consent_at = timezone.now() if changes["email_consent"] else None
+    for field, value in changes.items():
+        setattr(patient, field, value)
+    if patient.email_consent and not patient.email:
+        raise ValidationError({"email": "An email address is needed for reminders by email."})
+    return _save(patient)
+
+
+@transaction.atomic
+def patient_archive(*, patient: Patient, archived_by) -> Patient:
+    """Take a patient out of every list and search; their records stay (nothing clinical is deleted).
+
+    Booked future sessions must be cancelled first, so nobody is expected who will not come.
+    """
+    patient = Patient.objects.select_for_update().get(pk=patient.pk)
+    if patient.is_archived:
+        return patient
+    # The reverse relation from scheduling; patients does not import it (dependencies point one way).
+    upcoming = patient.appointments.filter(status__in=("booked", "arrived"), starts_at__gt=timezone.now()).count()
+    if upcoming:
+        raise ValidationError(
+            f"{patient} has {upcoming} upcoming session{'s' if upcoming != 1 else ''}; cancel them first."
+        )
+    patient.archived_at = timezone.now()
+    patient.archived_by = archived_by
+    return _save(patient)
+
+
+@transaction.atomic
+def patient_restore(*, patient: Patient, restored_by) -> Patient:
+    patient = Patient.objects.select_for_update().get(pk=patient.pk)
+    patient.archived_at = None
+    patient.archived_by = None
+    return _save(patient)
+
+
+@transaction.atomic
+def screening_record(*, patient: Patient, recorded_by, answers: dict[str, bool], for_medicated: bool = False,
+                     override_reason: str = "") -> Screening:
+    """Record a patient's answers to the contraindication list; every question must be answered.
+
+    A clinician may record a justified override of positive answers at once (override_reason).
+    """
+    questions = dict(CONTRAINDICATIONS)
+    if for_medicated:
+        questions.update(MEDICATED_CONTRAINDICATIONS)
+    unknown = set(answers) - set(CONTRAINDICATIONS) - set(MEDICATED_CONTRAINDICATIONS)
+    if unknown:
+        raise ValidationError(f"Unknown screening questions: {', '.join(sorted(unknown))}.")
+    missing = [text for field, text in questions.items() if answers.get(field) is None]
+    if missing:
+        raise ValidationError({"answers": f"Every question needs an answer; missing: {'; '.join(missing)}."})
+    if patient.age_on(timezone.localdate()) < 6 and not answers["under_six"]:
+        raise ValidationError({"answers": "The patient is under 6 years of age by their date of birth."})
+    now = timezone.now()
+    screening = Screening(patient=patient, for_medicated=for_medicated, recorded_by=recorded_by, recorded_at=now,
+                          **{field: bool(answers[field]) for field in questions})
+    if override_reason.strip():
+        if not screening.positive_answers():
+            raise ValidationError({"override_reason": "There is no positive answer to override."})
+        screening.override_reason = override_reason.strip()
+        screening.overridden_by = recorded_by
+        screening.overridden_at = now
+    return _save(screening)
+
+
+@transaction.atomic
+def screening_override(*, screening: Screening, overridden_by, reason: str) -> Screening:
+    """A clinician's justified decision to treat despite a positive answer."""
+    screening = Screening.objects.select_for_update().get(pk=screening.pk)
+    if not screening.positive_answers():
+        raise ValidationError("There is no positive answer to override.")
+    if not reason.strip():
+        raise ValidationError({"reason": "Give the clinical reason for treating despite the contraindication."})
+    screening.override_reason = reason.strip()
+    screening.overridden_by = overridden_by
+    screening.overridden_at = timezone.now()
+    return _save(screening)

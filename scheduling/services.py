@@ -1,0 +1,536 @@
+"""Writes of courses, appointments and session records: every booking rule lives here.
+
+The admin, the API and Celery tasks all call these functions. Each runs in one transaction,
+takes the locks its rule needs, validates in the clinic's words, and leaves the last word on
+overlaps to PostgreSQL's exclusion constraints, whose violations come back as the same
+ConflictError a front-desk person would have seen had the other booking been first.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from clinic.errors import ConflictError
+from clinic.models import Device, Location, Room, Staff, StaffRole
+from clinic.selectors import closures_hitting, staff_role
+from patients.models import Patient
+from patients.selectors import screening_current
+from scheduling.models import (
+    ACTIVE_STATUSES,
+    INITIAL_SESSIONS_MAX,
+    INITIAL_SESSIONS_MIN,
+    MEDICATED_DOSE_MAX_MA_MIN,
+    SESSIONS_PER_WEEK_MAX,
+    Appointment,
+    AppointmentStatus,
+    BodySite,
+    CancelledBy,
+    Course,
+    CoursePhase,
+    CourseStatus,
+    Indication,
+    Medium,
+    SessionRecord,
+    SessionSite,
+    SideEffect,
+)
+
+MEDICATED_CURRENT_MAX_MA = Decimal(4)  # medicated iontophoresis runs at 1-4 mA (DESIGN.md)
+CHILD_AGE_LIMIT = 18
+MAINTENANCE_SESSIONS_DEFAULT = 6
+
+
+def _save(instance):
+    instance.full_clean()
+    instance.save()
+    return instance
+
+
+def _span(location: Location, starts_at: datetime, ends_at: datetime) -> str:
+    start, end = location.local(starts_at), location.local(ends_at)
+    return f"{start:%a %d %b} {start:%H:%M}-{end:%H:%M}"
+
+
+def _weekday_name(weekday: int) -> str:
+    return ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"][weekday]
+
+
+# ---------------------------------------------------------------------------------------------
+# Courses
+
+
+@transaction.atomic
+def course_create(
+    *, patient: Patient, location: Location, indication: str, body_sites: list[str], planned_sessions: int,
+    created_by, session_minutes: int = 30, sessions_per_week: int = 3, medication: str = "",
+    body_site_other: str = "",
+) -> Course:
+    """Plan an initial course of 6-10 sessions."""
+    if patient.is_archived:
+        raise ValidationError({"patient": "This patient is archived."})
+    if not INITIAL_SESSIONS_MIN <= planned_sessions <= INITIAL_SESSIONS_MAX:
+        raise ValidationError({"planned_sessions": "An initial course has 6 to 10 sessions."})
+    if not body_sites:
+        raise ValidationError({"body_sites": "Choose at least one body site."})
+    if BodySite.OTHER in body_sites and not body_site_other.strip():
+        raise ValidationError({"body_site_other": "Say which site 'other' is."})
+    if indication == Indication.MUSCULOSKELETAL and not medication.strip():
+        raise ValidationError({"medication": "A medicated course names its drug, e.g. dexamethasone 4 mg/mL."})
+    if indication == Indication.HYPERHIDROSIS and medication.strip():
+        raise ValidationError({"medication": "Tap-water courses use no drug; choose the musculoskeletal indication."})
+    return _save(Course(
+        patient=patient, location=location, indication=indication, body_sites=sorted(set(body_sites)),
+        body_site_other=body_site_other.strip(), medication=medication.strip(), phase=CoursePhase.INITIAL,
+        planned_sessions=planned_sessions, session_minutes=session_minutes, sessions_per_week=sessions_per_week,
+        created_by=created_by,
+    ))
+
+
+def _locked_course(course: Course) -> Course:
+    return Course.objects.select_for_update().select_related("patient", "location").get(pk=course.pk)
+
+
+@transaction.atomic
+def course_complete(*, course: Course, completed_by) -> Course:
+    course = _locked_course(course)
+    if not course.is_open:
+        raise ValidationError(f"This course is already {course.get_status_display().lower()}.")
+    if not course.appointments.filter(status=AppointmentStatus.FULFILLED).exists():
+        raise ValidationError("A course with no session done cannot be completed; discontinue it instead.")
+    pending = course.appointments.filter(status__in=(AppointmentStatus.BOOKED, AppointmentStatus.ARRIVED)).count()
+    if pending:
+        raise ValidationError(f"{pending} session{'s are' if pending != 1 else ' is'} still booked; "
+                              "record or cancel them first.")
+    course.status = CourseStatus.COMPLETED
+    course.ended_at = timezone.now()
+    return _save(course)
+
+
+@transaction.atomic
+def course_discontinue(*, course: Course, discontinued_by, reason: str) -> Course:
+    """Stop a course early; its booked sessions are cancelled by the clinic with the same reason."""
+    course = _locked_course(course)
+    if not course.is_open:
+        raise ValidationError(f"This course is already {course.get_status_display().lower()}.")
+    if not reason.strip():
+        raise ValidationError({"reason": "Say why the course stops."})
+    for appointment in course.appointments.filter(status__in=(AppointmentStatus.BOOKED, AppointmentStatus.ARRIVED)):
+        appointment_cancel(appointment=appointment, cancelled_by=discontinued_by, by=CancelledBy.CLINIC,
+                           reason=f"Course discontinued: {reason.strip()}"[:200])
+    course.status = CourseStatus.DISCONTINUED
+    course.discontinued_reason = reason.strip()
+    course.ended_at = timezone.now()
+    return _save(course)
+
+
+@transaction.atomic
+def course_start_maintenance(*, course: Course, created_by, interval_weeks: int = 2,
+                             planned_sessions: int = MAINTENANCE_SESSIONS_DEFAULT) -> Course:
+    """Plan maintenance after a completed initial course: single sessions every 1-4 weeks."""
+    course = _locked_course(course)
+    if course.phase != CoursePhase.INITIAL or course.status != CourseStatus.COMPLETED:
+        raise ValidationError("Maintenance follows a completed initial course.")
+    if course.maintenance_courses.filter(status__in=(CourseStatus.PLANNED, CourseStatus.ACTIVE)).exists():
+        raise ValidationError("This course already has a maintenance plan running.")
+    if not 1 <= interval_weeks <= 4:
+        raise ValidationError({"interval_weeks": "Maintenance sessions are 1 to 4 weeks apart."})
+    if not 1 <= planned_sessions <= 52:
+        raise ValidationError({"planned_sessions": "Plan 1 to 52 maintenance sessions."})
+    return _save(Course(
+        patient=course.patient, location=course.location, indication=course.indication,
+        body_sites=course.body_sites, body_site_other=course.body_site_other, medication=course.medication,
+        phase=CoursePhase.MAINTENANCE, follows=course, planned_sessions=planned_sessions,
+        session_minutes=course.session_minutes, sessions_per_week=1, maintenance_interval_weeks=interval_weeks,
+        created_by=created_by,
+    ))
+
+
+# ---------------------------------------------------------------------------------------------
+# Appointments: the booking rules
+
+
+def _check_resources(appointment: Appointment) -> None:
+    location = appointment.location
+    errors = {}
+    if appointment.room.location_id != location.pk:
+        errors["room"] = f"{appointment.room.name} is not at {location}."
+    elif not appointment.room.is_active:
+        errors["room"] = f"{appointment.room.name} is not in use."
+    if appointment.device.location_id != location.pk:
+        errors["device"] = f"{appointment.device} is not at {location}."
+    elif not appointment.device.in_service:
+        errors["device"] = f"{appointment.device} is out of service."
+    clinician = appointment.clinician
+    if clinician.role != StaffRole.CLINICIAN or not clinician.is_active:
+        errors["clinician"] = f"{clinician} is not an active clinician."
+    elif not clinician.locations.filter(pk=location.pk).exists():
+        errors["clinician"] = f"{clinician} does not work at {location}."
+    if errors:
+        raise ValidationError(errors)
+
+
+def _check_hours(appointment: Appointment) -> None:
+    location = appointment.location
+    start, end = location.local(appointment.starts_at), location.local(appointment.ends_at)
+    span = _span(location, appointment.starts_at, appointment.ends_at)
+    if start.date() != end.date():
+        raise ValidationError({"starts_at": f"{span} runs past midnight."})
+    weekday = start.weekday()
+    opening = list(location.opening_hours.filter(weekday=weekday))
+    if not any(hours.opens_at <= start.time() and end.time() <= hours.closes_at for hours in opening):
+        if opening:
+            open_text = ", ".join(f"{h.opens_at:%H:%M}-{h.closes_at:%H:%M}" for h in opening)
+            raise ValidationError({"starts_at": f"{span} is outside the opening hours of {location} "
+                                                f"({_weekday_name(weekday)} {open_text})."})
+        raise ValidationError({"starts_at": f"{location} is closed on {_weekday_name(weekday)}s."})
+    working = appointment.clinician.working_hours.filter(location=location)
+    if working.exists():
+        today = [hours for hours in working if hours.weekday == weekday]
+        if not any(hours.starts_at <= start.time() and end.time() <= hours.ends_at for hours in today):
+            raise ValidationError({"clinician": f"{appointment.clinician} does not work {span}."})
+    closure = closures_hitting(
+        location=location, starts_at=appointment.starts_at, ends_at=appointment.ends_at,
+        room=appointment.room, device=appointment.device, clinician=appointment.clinician,
+    ).first()
+    if closure is not None:
+        what = closure.room or closure.device or closure.clinician or location
+        raise ValidationError({"starts_at": f"{what} is closed {_span(location, closure.starts_at, closure.ends_at)}"
+                                            f" ({closure.reason})."})
+
+
+def _check_course(appointment: Appointment, course: Course) -> None:
+    if not course.is_open:
+        raise ValidationError({"course": f"This course is {course.get_status_display().lower()}."})
+    if course.patient.is_archived:
+        raise ValidationError({"patient": "This patient is archived."})
+    others = course.appointments.filter(status__in=ACTIVE_STATUSES).exclude(pk=appointment.pk)
+    if appointment.pk is None and others.count() >= course.planned_sessions:
+        raise ValidationError({"course": f"All {course.planned_sessions} planned sessions of this course are "
+                                         "already booked."})
+    same_day = others.filter(local_date=appointment.local_date).first()
+    if same_day is not None:
+        raise ConflictError(f"This course already has a session on {appointment.local_date:%a %d %b} "
+                            f"({_span(course.location, same_day.starts_at, same_day.ends_at)}); "
+                            "one session a day at most.")
+    week_start = appointment.local_date - timedelta(days=appointment.local_date.weekday())
+    in_week = others.filter(local_date__gte=week_start, local_date__lt=week_start + timedelta(days=7)).count()
+    if in_week >= SESSIONS_PER_WEEK_MAX:
+        raise ValidationError({"starts_at": f"This course already has {in_week} sessions in the week of "
+                                            f"{week_start:%d %b}; at most {SESSIONS_PER_WEEK_MAX} a week."})
+
+
+def _check_screening(course: Course) -> None:
+    screening = screening_current(patient=course.patient)
+    if screening is None:
+        raise ValidationError({"patient": "Record the patient's contraindication screening before booking."})
+    if course.is_medicated and not screening.for_medicated:
+        raise ValidationError({"patient": "A medicated course needs the screening with the drug questions."})
+    if screening.blocks_booking:
+        raise ValidationError({"patient": "The screening found a contraindication ("
+                                          + "; ".join(screening.positive_answers())
+                                          + "); a clinician must record an override before booking."})
+
+
+def conflicting_appointments(appointment: Appointment):
+    """Active appointments that collide with this one: the same clinician or patient at an overlapping
+    time, or the same room or device within the location's turnover buffer."""
+    buffer = timedelta(minutes=appointment.location.turnover_minutes)
+    plain = Q(starts_at__lt=appointment.ends_at, ends_at__gt=appointment.starts_at)
+    buffered = Q(starts_at__lt=appointment.ends_at + buffer, ends_at__gt=appointment.starts_at - buffer)
+    return (
+        Appointment.objects.filter(status__in=ACTIVE_STATUSES)
+        .filter(
+            (plain & (Q(clinician=appointment.clinician_id) | Q(patient=appointment.patient_id)))
+            | (buffered & (Q(room=appointment.room_id) | Q(device=appointment.device_id)))
+        )
+        .exclude(pk=appointment.pk)
+        .select_related("room", "device", "clinician__user", "location")
+        .order_by("starts_at")
+    )
+
+
+def _conflict_error(appointment: Appointment) -> ConflictError | None:
+    """The clash in the front desk's words, naming the time and resource but never another patient."""
+    other = conflicting_appointments(appointment).first()
+    if other is None:
+        return None
+    span = _span(other.location, other.starts_at, other.ends_at)
+    if other.patient_id == appointment.patient_id:
+        return ConflictError(f"The patient already has a session {span}.", code="patient_busy")
+    if other.clinician_id == appointment.clinician_id and other.starts_at < appointment.ends_at \
+            and other.ends_at > appointment.starts_at:
+        return ConflictError(f"{other.clinician} is booked {span} by another session.", code="clinician_busy")
+    if other.room_id == appointment.room_id:
+        return ConflictError(f"{other.room.name} is booked {span} by another session"
+                             f" (plus {appointment.location.turnover_minutes} minutes turnover).", code="room_busy")
+    return ConflictError(f"{other.device} is booked {span} by another session"
+                         f" (plus {appointment.location.turnover_minutes} minutes turnover).", code="device_busy")
+
+
+def _lock_resources(clinician: Staff, room: Room, device: Device) -> None:
+    """Serialize bookings that share a resource, always in the same order (no deadlock).
+
+    The exclusion constraints would refuse an overlap anyway; the locks also cover the turnover
+    buffer, which no constraint knows, so two desks cannot fill the same gap at once.
+    """
+    Staff.objects.select_for_update().filter(pk=clinician.pk).first()
+    Room.objects.select_for_update().filter(pk=room.pk).first()
+    Device.objects.select_for_update().filter(pk=device.pk).first()
+
+
+def _validate_and_save(appointment: Appointment, course: Course) -> Appointment:
+    if timezone.is_naive(appointment.starts_at):
+        raise ValidationError({"starts_at": "Give the time with its time zone."})
+    if appointment.starts_at < timezone.now():
+        raise ValidationError({"starts_at": "That time has passed."})
+    appointment.local_date = appointment.location.local(appointment.starts_at).date()
+    _check_resources(appointment)
+    _check_hours(appointment)
+    _check_course(appointment, course)
+    _lock_resources(appointment.clinician, appointment.room, appointment.device)
+    conflict = _conflict_error(appointment)
+    if conflict is not None:
+        raise conflict
+    appointment.full_clean(validate_constraints=False)
+    try:
+        with transaction.atomic():
+            appointment.save()
+    except IntegrityError as error:
+        # Another transaction won the race: it has committed, so we can name what it holds.
+        conflict = _conflict_error(appointment)
+        if conflict is None:
+            raise ConflictError("Another booking took this time a moment ago; choose another time.") from error
+        raise conflict from error
+    return appointment
+
+
+@transaction.atomic
+def appointment_book(*, course: Course, clinician: Staff, room: Room, device: Device, starts_at: datetime,
+                     booked_by) -> Appointment:
+    """Book one session of a course with a clinician, room and device at the course's location."""
+    course = _locked_course(course)
+    _check_screening(course)
+    appointment = Appointment(
+        course=course, patient=course.patient, location=course.location, clinician=clinician, room=room,
+        device=device, starts_at=starts_at, ends_at=starts_at + timedelta(minutes=course.session_minutes),
+        booked_by=booked_by,
+    )
+    return _validate_and_save(appointment, course)
+
+
+def _locked_appointment(appointment: Appointment, expected_version: int | None = None) -> Appointment:
+    locked = Appointment.objects.select_for_update().select_related("location", "course", "patient").get(
+        pk=appointment.pk
+    )
+    if expected_version is not None and locked.version != expected_version:
+        raise ConflictError("This appointment was changed by someone else; reload it and try again.",
+                            code="version_mismatch")
+    return locked
+
+
+def _set_status(appointment: Appointment, status: str, by) -> None:
+    appointment.status = status
+    appointment.status_changed_at = timezone.now()
+    appointment.status_changed_by = by
+    appointment.version += 1
+
+
+@transaction.atomic
+def appointment_reschedule(*, appointment: Appointment, starts_at: datetime, rescheduled_by,
+                           clinician: Staff | None = None, room: Room | None = None, device: Device | None = None,
+                           expected_version: int | None = None) -> Appointment:
+    """Move a booked session to another time (and, if given, another clinician, room or device)."""
+    course = _locked_course(appointment.course)
+    appointment = _locked_appointment(appointment, expected_version)
+    if appointment.status != AppointmentStatus.BOOKED:
+        raise ValidationError(f"Only a booked session can be moved; this one is {appointment.get_status_display()}.")
+    appointment.starts_at = starts_at
+    appointment.ends_at = starts_at + timedelta(minutes=appointment.minutes)
+    appointment.clinician = clinician or appointment.clinician
+    appointment.room = room or appointment.room
+    appointment.device = device or appointment.device
+    appointment.confirmed_at = None  # the patient confirmed the old time, not this one
+    appointment.confirmed_via = ""
+    appointment.version += 1
+    return _validate_and_save(appointment, course)
+
+
+@transaction.atomic
+def appointment_cancel(*, appointment: Appointment, cancelled_by, by: str, reason: str,
+                       expected_version: int | None = None) -> Appointment:
+    """Cancel a booked session, by the patient or by the clinic; its time is free again."""
+    appointment = _locked_appointment(appointment, expected_version)
+    if appointment.status not in (AppointmentStatus.BOOKED, AppointmentStatus.ARRIVED):
+        raise ValidationError(f"This session is {appointment.get_status_display().lower()}; it cannot be cancelled.")
+    if by not in CancelledBy.values:
+        raise ValidationError({"by": "Say whether the patient or the clinic cancels."})
+    if not reason.strip():
+        raise ValidationError({"reason": "Give a reason for the cancellation."})
+    _set_status(appointment, AppointmentStatus.CANCELLED, cancelled_by)
+    appointment.cancelled_by = by
+    appointment.cancellation_reason = reason.strip()[:200]
+    return _save(appointment)
+
+
+@transaction.atomic
+def appointment_mark_arrived(*, appointment: Appointment, marked_by, expected_version: int | None = None
+                             ) -> Appointment:
+    appointment = _locked_appointment(appointment, expected_version)
+    if appointment.status != AppointmentStatus.BOOKED:
+        raise ValidationError(f"This session is {appointment.get_status_display().lower()}, not booked.")
+    today = appointment.location.local(timezone.now()).date()
+    if appointment.local_date != today:
+        raise ValidationError(f"This session is on {appointment.local_date:%a %d %b}; arrivals are marked on the day.")
+    _set_status(appointment, AppointmentStatus.ARRIVED, marked_by)
+    return _save(appointment)
+
+
+@transaction.atomic
+def appointment_mark_noshow(*, appointment: Appointment, marked_by, expected_version: int | None = None
+                            ) -> Appointment:
+    appointment = _locked_appointment(appointment, expected_version)
+    if appointment.status != AppointmentStatus.BOOKED:
+        raise ValidationError(f"This session is {appointment.get_status_display().lower()}, not booked.")
+    if appointment.starts_at > timezone.now():
+        raise ValidationError("A session can be marked as a no-show only once its start time has passed.")
+    _set_status(appointment, AppointmentStatus.NOSHOW, marked_by)
+    return _save(appointment)
+
+
+@transaction.atomic
+def appointment_confirm(*, appointment: Appointment, via: str, expected_version: int | None = None) -> Appointment:
+    """The patient confirms they will come (a fact apart from the status; the version stays)."""
+    appointment = _locked_appointment(appointment, expected_version)
+    if appointment.status != AppointmentStatus.BOOKED or appointment.starts_at <= timezone.now():
+        raise ValidationError("Only an upcoming booked session can be confirmed.")
+    if appointment.confirmed_at is None:
+        appointment.confirmed_at = timezone.now()
+        appointment.confirmed_via = via[:20]
+        _save(appointment)
+    return appointment
+
+
+@transaction.atomic
+def appointment_mark_entered_in_error(*, appointment: Appointment, marked_by, reason: str) -> Appointment:
+    """Withdraw a booking that should never have been made (kept, never deleted)."""
+    appointment = _locked_appointment(appointment)
+    if hasattr(appointment, "session_record"):
+        raise ValidationError("This session has a session record; correct the record instead.")
+    if not reason.strip():
+        raise ValidationError({"reason": "Say what was wrong."})
+    _set_status(appointment, AppointmentStatus.ENTERED_IN_ERROR, marked_by)
+    appointment.cancellation_reason = reason.strip()[:200]
+    return _save(appointment)
+
+
+# ---------------------------------------------------------------------------------------------
+# Session records
+
+
+def _require_clinician(user) -> None:
+    if staff_role(user) not in (StaffRole.CLINICIAN, StaffRole.MANAGER):
+        raise PermissionError("Only a clinician can record a session.")
+
+
+@transaction.atomic
+def session_record(
+    *, appointment: Appointment, recorded_by, minutes_of_current: int, sites: list[dict],
+    waveform: str = "dc", polarity_reversed: bool = False, medium: str | None = None,
+    hdss: int | None = None, pain_nprs: int | None = None, sweat_mg_min: Decimal | None = None,
+    sweat_site: str = "", side_effects: list[dict] | None = None, dose_ma_min: Decimal | None = None,
+    note: str = "",
+) -> SessionRecord:
+    """Record what was done in a session; the appointment becomes fulfilled and its course active.
+
+    ``sites``: ``[{"site": "palms", "current_ma": 12, "site_other": ""}, ...]``;
+    ``side_effects``: ``[{"kind": "erythema", "grade": 1, "kind_other": ""}, ...]``.
+    """
+    _require_clinician(recorded_by)
+    course = _locked_course(appointment.course)
+    appointment = _locked_appointment(appointment)
+    if appointment.status not in (AppointmentStatus.BOOKED, AppointmentStatus.ARRIVED):
+        raise ValidationError(f"This session is {appointment.get_status_display().lower()}; "
+                              "only a booked or arrived session can be recorded.")
+    if appointment.starts_at > timezone.now():
+        raise ValidationError("This session has not started yet.")
+    if SessionRecord.objects.filter(appointment=appointment).exists():
+        raise ConflictError("This session is already recorded.")
+    medium = medium or (Medium.DRUG if course.is_medicated else Medium.TAP)
+    errors: dict[str, str] = {}
+    if minutes_of_current > appointment.minutes:
+        errors["minutes_of_current"] = (f"{minutes_of_current} minutes of current do not fit a "
+                                        f"{appointment.minutes}-minute session.")
+    site_rows = [SessionSite(site=row["site"], site_other=row.get("site_other", ""),
+                             current_ma=Decimal(str(row["current_ma"]))) for row in sites]
+    if not site_rows:
+        errors["sites"] = "Record the current of at least one site."
+    elif len({row.site for row in site_rows}) != len(site_rows):
+        errors["sites"] = "Each site is recorded once."
+    elif any(row.site not in course.body_sites for row in site_rows):
+        errors["sites"] = "Record only the course's sites: " + ", ".join(
+            BodySite(site).label for site in course.body_sites) + "."
+    else:
+        errors.update(_current_errors(course, appointment, site_rows))
+    if course.is_medicated:
+        if medium != Medium.DRUG:
+            errors["medium"] = "A medicated course runs on the drug solution."
+        computed = sum(row.current_ma for row in site_rows) * minutes_of_current
+        dose_ma_min = Decimal(dose_ma_min) if dose_ma_min is not None else computed
+        if dose_ma_min > MEDICATED_DOSE_MAX_MA_MIN:
+            errors["dose_ma_min"] = (f"A dose of {dose_ma_min} mA·min is above the limit of "
+                                     f"{MEDICATED_DOSE_MAX_MA_MIN} mA·min.")
+        if pain_nprs is None:
+            errors["pain_nprs"] = "Record the pain score (0-10)."
+        if hdss is not None:
+            errors["hdss"] = "HDSS is for hyperhidrosis courses."
+    else:
+        if medium == Medium.DRUG:
+            errors["medium"] = "A tap-water course does not use a drug solution."
+        if dose_ma_min is not None:
+            errors["dose_ma_min"] = "A dose is recorded for medicated sessions only."
+        if hdss is None:
+            errors["hdss"] = "Record the HDSS score (1-4)."
+        if pain_nprs is not None:
+            errors["pain_nprs"] = "Pain scores are for musculoskeletal courses."
+    if sweat_mg_min is not None and not sweat_site:
+        errors["sweat_site"] = "Say where the sweat rate was measured."
+    if errors:
+        raise ValidationError(errors)
+    record = _save(SessionRecord(
+        appointment=appointment, minutes_of_current=minutes_of_current, waveform=waveform,
+        polarity_reversed=polarity_reversed, medium=medium, dose_ma_min=dose_ma_min, hdss=hdss, pain_nprs=pain_nprs,
+        sweat_mg_min=sweat_mg_min, sweat_site=sweat_site, note=note, recorded_by=recorded_by,
+    ))
+    for row in site_rows:
+        row.record = record
+        _save(row)
+    for effect in side_effects or []:
+        _save(SideEffect(record=record, kind=effect["kind"], kind_other=effect.get("kind_other", ""),
+                         grade=effect["grade"]))
+    _set_status(appointment, AppointmentStatus.FULFILLED, recorded_by)
+    _save(appointment)
+    if course.status == CourseStatus.PLANNED:
+        course.status = CourseStatus.ACTIVE
+        _save(course)
+    return record
+
+
+def _current_errors(course: Course, appointment: Appointment, site_rows: list[SessionSite]) -> dict[str, str]:
+    location = appointment.location
+    if course.is_medicated:
+        limit, who = MEDICATED_CURRENT_MAX_MA, "a medicated session"
+    elif course.patient.age_on(appointment.local_date) < CHILD_AGE_LIMIT:
+        limit, who = location.max_current_ma_child, "a patient under 18 on tap water"
+    else:
+        limit, who = location.max_current_ma_adult, "an adult on tap water"
+    too_high = [row for row in site_rows if row.current_ma > limit]
+    if too_high:
+        names = ", ".join(f"{BodySite(row.site).label} {row.current_ma} mA" for row in too_high)
+        return {"sites": f"{names}: the limit for {who} at {location} is {limit} mA."}
+    return {}
