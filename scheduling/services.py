@@ -310,11 +310,10 @@ def _validate_and_save(appointment: Appointment, course: Course) -> Appointment:
     return appointment
 
 
-@transaction.atomic
-def appointment_book(*, course: Course, clinician: Staff, room: Room, device: Device, starts_at: datetime,
-                     booked_by) -> Appointment:
-    """Book one session of a course with a clinician, room and device at the course's location."""
-    course = _locked_course(course)
+def _book_one(*, course: Course, clinician: Staff, room: Room, device: Device, starts_at: datetime,
+              booked_by) -> Appointment:
+    """Every booking rule for one session; the caller holds the course lock (see _locked_course)
+    and tells the patient once for all it booked."""
     _check_screening(course)
     appointment = Appointment(
         course=course, patient=course.patient, location=course.location, clinician=clinician, room=room,
@@ -322,6 +321,15 @@ def appointment_book(*, course: Course, clinician: Staff, room: Room, device: De
         booked_by=booked_by,
     )
     return _validate_and_save(appointment, course)
+
+
+@transaction.atomic
+def appointment_book(*, course: Course, clinician: Staff, room: Room, device: Device, starts_at: datetime,
+                     booked_by) -> Appointment:
+    """Book one session of a course with a clinician, room and device at the course's location."""
+    course = _locked_course(course)
+    return _book_one(course=course, clinician=clinician, room=room, device=device, starts_at=starts_at,
+                     booked_by=booked_by)
 
 
 def _locked_appointment(appointment: Appointment, expected_version: int | None = None) -> Appointment:
