@@ -41,6 +41,9 @@ from scheduling.models import (
     SideEffect,
 )
 
+# PostgreSQL's SQLSTATEs for a refused overlap and a second session on the same day.
+EXCLUSION_VIOLATION = "23P01"
+UNIQUE_VIOLATION = "23505"
 MEDICATED_CURRENT_MAX_MA = Decimal(4)  # medicated iontophoresis runs at 1-4 mA (DESIGN.md)
 CHILD_AGE_LIMIT = 18
 MAINTENANCE_SESSIONS_DEFAULT = 6
@@ -302,6 +305,8 @@ def _validate_and_save(appointment: Appointment, course: Course) -> Appointment:
         with transaction.atomic():
             appointment.save()
     except IntegrityError as error:
+        if getattr(error.__cause__, "pgcode", None) not in (EXCLUSION_VIOLATION, UNIQUE_VIOLATION):
+            raise
         # Another transaction won the race: it has committed, so we can name what it holds.
         conflict = _conflict_error(appointment)
         if conflict is None:
@@ -358,8 +363,9 @@ def appointment_reschedule(*, appointment: Appointment, starts_at: datetime, res
     appointment = _locked_appointment(appointment, expected_version)
     if appointment.status != AppointmentStatus.BOOKED:
         raise ValidationError(f"Only a booked session can be moved; this one is {appointment.get_status_display()}.")
+    length = appointment.ends_at - appointment.starts_at
     appointment.starts_at = starts_at
-    appointment.ends_at = starts_at + timedelta(minutes=appointment.minutes)
+    appointment.ends_at = starts_at + length
     appointment.clinician = clinician or appointment.clinician
     appointment.room = room or appointment.room
     appointment.device = device or appointment.device

@@ -1,0 +1,314 @@
+"""Each booking rule, broken through the service: the refusal and its words."""
+
+from datetime import time, timedelta
+
+import pytest
+from django.core.exceptions import ValidationError
+
+from clinic import services as clinic_services
+from clinic.errors import ConflictError
+from patients import services as patient_services
+from scheduling import services
+from scheduling.models import AppointmentStatus, CancelledBy
+from tests.factories import NO_CONTRAINDICATIONS, book, make_clinic, make_course, make_patient, next_weekday
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def clinic():
+    return make_clinic()
+
+
+@pytest.fixture
+def monday():
+    return next_weekday(0)
+
+
+def messages(error: ValidationError) -> list[str]:
+    return error.messages
+
+
+def test_booking_stores_utc_and_the_local_day(clinic, monday):
+    course = make_course(clinic)
+    appointment = book(clinic, course, clinic.at(monday, 9))
+    assert appointment.status == AppointmentStatus.BOOKED
+    assert appointment.ends_at - appointment.starts_at == timedelta(minutes=30)
+    assert appointment.local_date == monday
+    assert clinic.location.local(appointment.starts_at).time() == time(9)
+    assert appointment.version == 1
+
+
+def test_second_booking_of_same_clinician_is_refused(clinic, monday):
+    book(clinic, make_course(clinic), clinic.at(monday, 9))
+    with pytest.raises(ConflictError) as refused:
+        book(clinic, make_course(clinic), clinic.at(monday, 9, 15), room=clinic.rooms[1], device=clinic.devices[1])
+    clinician = clinic.clinician
+    assert messages(refused.value) == [f"{clinician} is booked Mon {monday:%d %b} 09:00-09:30 by another session."]
+
+
+def test_second_booking_of_same_room_is_refused_with_turnover(clinic, monday):
+    book(clinic, make_course(clinic), clinic.at(monday, 9))
+    with pytest.raises(ConflictError) as refused:
+        # 09:30 is free for a clinician, but the room needs 5 minutes of turnover.
+        book(clinic, make_course(clinic), clinic.at(monday, 9, 30), clinician=clinic.clinicians[1],
+             device=clinic.devices[1])
+    assert messages(refused.value) == [
+        f"Room 1 is booked Mon {monday:%d %b} 09:00-09:30 by another session (plus 5 minutes turnover)."
+    ]
+
+
+def test_same_device_is_refused_and_another_patient_is_never_named(clinic, monday):
+    first = make_course(clinic, make_patient(clinic, first_name="Harriet", last_name="Secret"))
+    book(clinic, first, clinic.at(monday, 9))
+    with pytest.raises(ConflictError) as refused:
+        book(clinic, make_course(clinic), clinic.at(monday, 9, 10), clinician=clinic.clinicians[1],
+             room=clinic.rooms[1])
+    text = " ".join(messages(refused.value))
+    assert text == f"Hidrex DVP 50 #{clinic.device.serial_number} is booked Mon {monday:%d %b} 09:00-09:30 by " \
+                   "another session (plus 5 minutes turnover)."
+    assert "Harriet" not in text and "Secret" not in text
+
+
+def test_back_to_back_sessions_fit_when_the_turnover_is_kept(clinic, monday):
+    book(clinic, make_course(clinic), clinic.at(monday, 9))
+    second = book(clinic, make_course(clinic), clinic.at(monday, 9, 35))
+    assert second.starts_at == clinic.at(monday, 9, 35)
+    # The clinician alone needs no turnover: back to back in other rooms and devices.
+    third = book(clinic, make_course(clinic), clinic.at(monday, 10, 5), room=clinic.rooms[1],
+                 device=clinic.devices[1])
+    assert third.starts_at == second.ends_at
+
+
+def test_patient_cannot_be_in_two_sessions_at_once(clinic, monday):
+    patient = make_patient(clinic)
+    book(clinic, make_course(clinic, patient), clinic.at(monday, 9))
+    second_course = make_course(clinic, patient)
+    with pytest.raises(ConflictError) as refused:
+        book(clinic, second_course, clinic.at(monday, 9, 15), clinician=clinic.clinicians[1], room=clinic.rooms[1],
+             device=clinic.devices[1])
+    assert messages(refused.value) == [f"The patient already has a session Mon {monday:%d %b} 09:00-09:30."]
+
+
+def test_cancelled_and_noshow_sessions_free_their_slot(clinic, monday):
+    course = make_course(clinic)
+    first = book(clinic, course, clinic.at(monday, 9))
+    services.appointment_cancel(appointment=first, cancelled_by=clinic.front_desk.user, by=CancelledBy.PATIENT,
+                                reason="Patient has a cold")
+    again = book(clinic, make_course(clinic), clinic.at(monday, 9))
+    assert again.status == AppointmentStatus.BOOKED
+    first.refresh_from_db()
+    assert (first.status, first.cancelled_by, first.version) == ("cancelled", "patient", 2)
+
+
+def test_outside_opening_hours_is_refused(clinic, monday):
+    with pytest.raises(ValidationError) as refused:
+        book(clinic, make_course(clinic), clinic.at(monday, 19, 45))
+    assert refused.value.message_dict == {
+        "starts_at": [f"Mon {monday:%d %b} 19:45-20:15 is outside the opening hours of {clinic.location} "
+                      "(Monday 08:00-20:00)."]
+    }
+    with pytest.raises(ValidationError) as closed_day:
+        book(clinic, make_course(clinic), clinic.at(next_weekday(6), 10))
+    assert closed_day.value.message_dict == {"starts_at": [f"{clinic.location} is closed on Sundays."]}
+
+
+def test_clinician_working_hours_are_honoured(clinic, monday):
+    clinic_services.working_hours_add(clinician=clinic.clinician, location=clinic.location, weekday=0,
+                                      starts_at=time(8), ends_at=time(12))
+    book(clinic, make_course(clinic), clinic.at(monday, 11, 30))
+    with pytest.raises(ValidationError) as refused:
+        book(clinic, make_course(clinic), clinic.at(monday, 13))
+    assert refused.value.message_dict == {"clinician": [f"{clinic.clinician} does not work Mon {monday:%d %b} "
+                                                        "13:00-13:30."]}
+    with pytest.raises(ValidationError):
+        book(clinic, make_course(clinic), clinic.at(next_weekday(1), 9))  # no hours on Tuesdays
+
+
+def test_closures_of_location_room_device_and_clinician_block_booking(clinic, monday):
+    start, end = clinic.at(monday, 9), clinic.at(monday, 12)
+    clinic_services.closure_create(location=clinic.location, room=clinic.rooms[0], starts_at=start, ends_at=end,
+                                   reason="Floor repairs")
+    with pytest.raises(ValidationError) as refused:
+        book(clinic, make_course(clinic), clinic.at(monday, 10))
+    assert refused.value.message_dict == {"starts_at": [f"Room 1 ({clinic.location}) is closed Mon {monday:%d %b} "
+                                                        "09:00-12:00 (Floor repairs)."]}
+    # The other room is open.
+    book(clinic, make_course(clinic), clinic.at(monday, 10), room=clinic.rooms[1])
+    tuesday = monday + timedelta(days=1)
+    clinic_services.closure_create(location=clinic.location, starts_at=clinic.at(tuesday, 0),
+                                   ends_at=clinic.at(tuesday + timedelta(days=1), 0), reason="Bank holiday")
+    with pytest.raises(ValidationError) as holiday:
+        book(clinic, make_course(clinic), clinic.at(tuesday, 15), room=clinic.rooms[1])
+    assert "(Bank holiday)" in holiday.value.message_dict["starts_at"][0]
+
+
+def test_device_out_of_service_and_resources_of_another_location_are_refused(clinic, monday):
+    clinic_services.device_set_in_service(device=clinic.devices[0], in_service=False)
+    with pytest.raises(ValidationError) as refused:
+        book(clinic, make_course(clinic), clinic.at(monday, 9))
+    assert refused.value.message_dict == {"device": [f"{clinic.devices[0]} is out of service."]}
+    elsewhere = make_clinic()
+    with pytest.raises(ValidationError) as wrong_place:
+        book(clinic, make_course(clinic), clinic.at(monday, 9), room=elsewhere.room, device=clinic.devices[1],
+             clinician=elsewhere.clinician)
+    assert wrong_place.value.message_dict == {
+        "room": [f"Room 1 is not at {clinic.location}."],
+        "clinician": [f"{elsewhere.clinician} does not work at {clinic.location}."],
+    }
+
+
+def test_front_desk_staff_cannot_be_booked_as_clinician(clinic, monday):
+    with pytest.raises(ValidationError) as refused:
+        book(clinic, make_course(clinic), clinic.at(monday, 9), clinician=clinic.front_desk)
+    assert refused.value.message_dict == {"clinician": [f"{clinic.front_desk} is not an active clinician."]}
+
+
+def test_a_course_has_one_session_a_day_and_at_most_five_a_week(clinic, monday):
+    course = make_course(clinic, planned_sessions=10)
+    book(clinic, course, clinic.at(monday, 9))
+    with pytest.raises(ConflictError) as same_day:
+        book(clinic, course, clinic.at(monday, 15))
+    assert messages(same_day.value) == [f"This course already has a session on Mon {monday:%d %b} (Mon "
+                                        f"{monday:%d %b} 09:00-09:30); one session a day at most."]
+    for offset in range(1, 5):
+        book(clinic, course, clinic.at(monday + timedelta(days=offset), 9))
+    with pytest.raises(ValidationError) as sixth:
+        book(clinic, course, clinic.at(monday + timedelta(days=5), 9))
+    assert sixth.value.message_dict == {"starts_at": [f"This course already has 5 sessions in the week of "
+                                                      f"{monday:%d %b}; at most 5 a week."]}
+    # The next week starts afresh.
+    book(clinic, course, clinic.at(monday + timedelta(days=7), 9))
+
+
+def test_no_more_bookings_than_planned_sessions(clinic, monday):
+    course = make_course(clinic, planned_sessions=6)
+    for week in range(2):
+        for weekday in (0, 2, 4):
+            book(clinic, course, clinic.at(monday + timedelta(days=7 * week + weekday), 10))
+    with pytest.raises(ValidationError) as refused:
+        book(clinic, course, clinic.at(monday + timedelta(days=15), 10))
+    assert refused.value.message_dict == {"course": ["All 6 planned sessions of this course are already booked."]}
+
+
+def test_no_booking_without_a_screening(clinic, monday):
+    course = make_course(clinic, make_patient(clinic, screened=False))
+    with pytest.raises(ValidationError) as refused:
+        book(clinic, course, clinic.at(monday, 9))
+    assert refused.value.message_dict == {"patient": ["Record the patient's contraindication screening before booking."]}
+
+
+def test_positive_screening_blocks_until_a_clinician_overrides(clinic, monday):
+    patient = make_patient(clinic, screened=False)
+    screening = patient_services.screening_record(
+        patient=patient, recorded_by=clinic.clinician.user,
+        answers={**NO_CONTRAINDICATIONS, "metal_implants": True},
+    )
+    course = make_course(clinic, patient)
+    with pytest.raises(ValidationError) as refused:
+        book(clinic, course, clinic.at(monday, 9))
+    assert refused.value.message_dict == {"patient": [
+        "The screening found a contraindication (Metal implants in the current path); "
+        "a clinician must record an override before booking."
+    ]}
+    patient_services.screening_override(screening=screening, overridden_by=clinic.clinician.user,
+                                        reason="Titanium plate in left ankle, far from the palms' current path.")
+    assert book(clinic, course, clinic.at(monday, 9)).status == AppointmentStatus.BOOKED
+
+
+def test_medicated_course_needs_the_drug_questions(clinic, monday):
+    patient = make_patient(clinic)  # screened without the drug questions
+    course = make_course(clinic, patient, medicated=True)
+    with pytest.raises(ValidationError) as refused:
+        book(clinic, course, clinic.at(monday, 9))
+    assert refused.value.message_dict == {"patient": ["A medicated course needs the screening with the drug "
+                                                      "questions."]}
+
+
+def test_past_times_and_naive_times_are_refused(clinic):
+    from datetime import datetime
+
+    course = make_course(clinic)
+    with pytest.raises(ValidationError) as past:
+        book(clinic, course, clinic.at(next_weekday(0, weeks_ahead=-2), 9))
+    assert past.value.message_dict == {"starts_at": ["That time has passed."]}
+    with pytest.raises(ValidationError) as naive:
+        book(clinic, course, datetime.combine(next_weekday(0), time(9)))
+    assert naive.value.message_dict == {"starts_at": ["Give the time with its time zone."]}
+
+
+def test_completed_and_discontinued_courses_take_no_bookings(clinic, monday):
+    course = make_course(clinic)
+    booked = book(clinic, course, clinic.at(monday, 9))
+    services.course_discontinue(course=course, discontinued_by=clinic.clinician.user, reason="Moved abroad")
+    booked.refresh_from_db()
+    assert (booked.status, booked.cancelled_by) == ("cancelled", "clinic")
+    assert booked.cancellation_reason == "Course discontinued: Moved abroad"
+    with pytest.raises(ValidationError) as refused:
+        book(clinic, course, clinic.at(monday, 11))
+    assert refused.value.message_dict == {"course": ["This course is discontinued."]}
+
+
+def test_course_rules_on_creation(clinic):
+    patient = make_patient(clinic)
+    base = dict(patient=patient, location=clinic.location, body_sites=["palms"], created_by=clinic.front_desk.user)
+    with pytest.raises(ValidationError) as too_many:
+        services.course_create(indication="hyperhidrosis", planned_sessions=11, **base)
+    assert too_many.value.message_dict == {"planned_sessions": ["An initial course has 6 to 10 sessions."]}
+    with pytest.raises(ValidationError) as no_drug:
+        services.course_create(indication="musculoskeletal", planned_sessions=6, **base)
+    assert "medication" in no_drug.value.message_dict
+    with pytest.raises(ValidationError) as too_long:
+        services.course_create(indication="hyperhidrosis", planned_sessions=8, session_minutes=50, **base)
+    assert "session_minutes" in too_long.value.message_dict
+
+
+def test_reschedule_moves_the_session_and_raises_the_version(clinic, monday):
+    appointment = book(clinic, make_course(clinic), clinic.at(monday, 9))
+    moved = services.appointment_reschedule(appointment=appointment, starts_at=clinic.at(monday, 14),
+                                            rescheduled_by=clinic.front_desk.user, expected_version=1)
+    assert (clinic.location.local(moved.starts_at).hour, moved.version) == (14, 2)
+    # The old time is free again.
+    book(clinic, make_course(clinic), clinic.at(monday, 9))
+    with pytest.raises(ConflictError) as stale:
+        services.appointment_reschedule(appointment=moved, starts_at=clinic.at(monday, 16),
+                                        rescheduled_by=clinic.front_desk.user, expected_version=1)
+    assert messages(stale.value) == ["This appointment was changed by someone else; reload it and try again."]
+
+
+def test_reschedule_onto_a_taken_slot_keeps_the_original(clinic, monday):
+    book(clinic, make_course(clinic), clinic.at(monday, 14))
+    appointment = book(clinic, make_course(clinic), clinic.at(monday, 9))
+    with pytest.raises(ConflictError):
+        services.appointment_reschedule(appointment=appointment, starts_at=clinic.at(monday, 14),
+                                        rescheduled_by=clinic.front_desk.user)
+    appointment.refresh_from_db()
+    assert (clinic.location.local(appointment.starts_at).hour, appointment.version) == (9, 1)
+
+
+def test_arrival_is_marked_on_the_day_and_noshow_after_the_start(clinic, monday):
+    import time_machine
+
+    appointment = book(clinic, make_course(clinic), clinic.at(monday, 9))
+    with pytest.raises(ValidationError) as early:
+        services.appointment_mark_arrived(appointment=appointment, marked_by=clinic.front_desk.user)
+    assert early.value.messages == [f"This session is on Mon {monday:%d %b}; arrivals are marked on the day."]
+    with pytest.raises(ValidationError) as too_soon:
+        services.appointment_mark_noshow(appointment=appointment, marked_by=clinic.front_desk.user)
+    assert too_soon.value.messages == ["A session can be marked as a no-show only once its start time has passed."]
+    with time_machine.travel(clinic.at(monday, 8, 50), tick=False):
+        arrived = services.appointment_mark_arrived(appointment=appointment, marked_by=clinic.front_desk.user)
+    assert (arrived.status, arrived.version) == ("arrived", 2)
+    other = book(clinic, make_course(clinic), clinic.at(monday, 11))
+    with time_machine.travel(clinic.at(monday, 11, 20), tick=False):
+        missed = services.appointment_mark_noshow(appointment=other, marked_by=clinic.front_desk.user)
+    assert missed.status == "noshow"
+    # The no-show freed its slot.
+    book(clinic, make_course(clinic), clinic.at(monday, 11))
+
+
+def test_patient_confirmation_is_a_fact_apart_from_the_status(clinic, monday):
+    appointment = book(clinic, make_course(clinic), clinic.at(monday, 9))
+    confirmed = services.appointment_confirm(appointment=appointment, via="email link")
+    assert (confirmed.status, confirmed.confirmed_via, confirmed.version) == ("booked", "email link", 1)
+    assert confirmed.confirmed_at is not None
