@@ -2,6 +2,8 @@
 
 import os
 import socket
+import uuid
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
@@ -11,6 +13,30 @@ if not os.environ.get("DATABASE_URL"):
     from clinic import embedded
 
     embedded.ensure_running()
+
+
+def server_url(database: str) -> str:
+    """The URL of a database on the server the suite runs on."""
+    from clinic import embedded
+
+    parts = urlsplit(os.environ.get("DATABASE_URL") or embedded.database_url())
+    return urlunsplit(parts._replace(path=f"/{database}"))
+
+
+@pytest.fixture
+def scratch_database():
+    """A database of its own, made empty and dropped after the test (demo data, migration round trips)."""
+    import psycopg2
+
+    name = f"ionto_scratch_{uuid.uuid4().hex[:8]}"
+    admin = psycopg2.connect(server_url("postgres"))
+    admin.autocommit = True
+    with admin.cursor() as cursor:
+        cursor.execute(f'CREATE DATABASE "{name}"')
+    yield server_url(name)
+    with admin.cursor() as cursor:
+        cursor.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+    admin.close()
 
 
 def free_port() -> int:

@@ -7,38 +7,14 @@ import sys
 import threading
 import time
 import urllib.request
-import uuid
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import psutil
-import psycopg2
 import pytest
 
-from clinic import embedded
 from tests.conftest import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def _server_url(database: str) -> str:
-    url = os.environ.get("DATABASE_URL") or embedded.database_url()
-    parts = urlsplit(url)
-    return urlunsplit(parts._replace(path=f"/{database}"))
-
-
-@pytest.fixture
-def scratch_database():
-    """A database of its own, so the demo data never lands in the test database."""
-    name = f"ionto_serve_{uuid.uuid4().hex[:8]}"
-    admin = psycopg2.connect(_server_url("postgres"))
-    admin.autocommit = True
-    with admin.cursor() as cursor:
-        cursor.execute(f'CREATE DATABASE "{name}"')
-    yield _server_url(name)
-    with admin.cursor() as cursor:
-        cursor.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
-    admin.close()
 
 
 def _get(url: str) -> int:

@@ -1,0 +1,145 @@
+"""Recording sessions: ranges of current, dose and scores, and who may record."""
+
+from datetime import date
+from decimal import Decimal
+
+import pytest
+import time_machine
+from django.core.exceptions import ValidationError
+
+from scheduling import services
+from scheduling.models import AppointmentStatus, CourseStatus, SessionRecord
+from tests.factories import book, make_clinic, make_course, make_patient, next_weekday
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def clinic():
+    return make_clinic()
+
+
+def record(clinic, appointment, **fields):
+    values = dict(appointment=appointment, recorded_by=clinic.clinician.user, minutes_of_current=20,
+                  sites=[{"site": "palms", "current_ma": 15}], hdss=3)
+    values.update(fields)
+    with time_machine.travel(appointment.ends_at, tick=False):
+        return services.session_record(**values)
+
+
+def test_recording_fulfils_the_appointment_and_activates_the_course(clinic):
+    course = make_course(clinic)
+    appointment = book(clinic, course, clinic.at(next_weekday(0), 9))
+    session = record(clinic, appointment, side_effects=[{"kind": "erythema", "grade": 1}], sweat_mg_min=Decimal("45.5"),
+                     sweat_site="palms", polarity_reversed=True)
+    appointment.refresh_from_db()
+    course.refresh_from_db()
+    assert (appointment.status, appointment.version, course.status) == ("fulfilled", 2, CourseStatus.ACTIVE)
+    assert [(site.site, site.current_ma) for site in session.sites.all()] == [("palms", Decimal("15.0"))]
+    assert [(effect.kind, effect.grade) for effect in session.side_effects.all()] == [("erythema", 1)]
+    assert (session.medium, session.dose_ma_min, session.hdss) == ("tap", None, 3)
+
+
+def test_front_desk_cannot_record_a_session(clinic):
+    appointment = book(clinic, make_course(clinic), clinic.at(next_weekday(0), 9))
+    with pytest.raises(PermissionError) as refused:
+        record(clinic, appointment, recorded_by=clinic.front_desk.user)
+    assert str(refused.value) == "Only a clinician can record a session."
+    assert not SessionRecord.objects.exists()
+
+
+def test_current_above_the_adult_limit_on_tap_water_is_refused(clinic):
+    appointment = book(clinic, make_course(clinic), clinic.at(next_weekday(0), 9))
+    with pytest.raises(ValidationError) as refused:
+        record(clinic, appointment, sites=[{"site": "palms", "current_ma": 21}])
+    assert refused.value.message_dict == {"sites": [f"Palms 21 mA: the limit for an adult on tap water at "
+                                                    f"{clinic.location} is 20.0 mA."]}
+    appointment.refresh_from_db()
+    assert appointment.status == AppointmentStatus.BOOKED
+
+
+def test_children_get_the_lower_limit(clinic):
+    child = make_patient(clinic, date_of_birth=date(date.today().year - 12, 1, 1))
+    appointment = book(clinic, make_course(clinic, child), clinic.at(next_weekday(0), 9))
+    with pytest.raises(ValidationError) as refused:
+        record(clinic, appointment, sites=[{"site": "palms", "current_ma": 16}])
+    assert refused.value.message_dict == {"sites": [f"Palms 16 mA: the limit for a patient under 18 on tap water "
+                                                    f"at {clinic.location} is 15.0 mA."]}
+    assert record(clinic, appointment, sites=[{"site": "palms", "current_ma": 15}]).pk
+
+
+def test_medicated_dose_is_computed_and_never_above_80(clinic):
+    course = make_course(clinic, medicated=True)
+    first = book(clinic, course, clinic.at(next_weekday(0), 9))
+    session = record(clinic, first, sites=[{"site": "other", "site_other": "elbow", "current_ma": 2}],
+                     minutes_of_current=20, hdss=None, pain_nprs=6)
+    assert (session.medium, session.dose_ma_min) == ("drug", Decimal("40.0"))
+    second = book(clinic, course, clinic.at(next_weekday(2), 9))
+    with pytest.raises(ValidationError) as too_much:
+        record(clinic, second, sites=[{"site": "other", "site_other": "elbow", "current_ma": 3.5}],
+               minutes_of_current=25, hdss=None, pain_nprs=5)
+    assert too_much.value.message_dict == {"dose_ma_min": ["A dose of 87.5 mA·min is above the limit of 80 mA·min."]}
+    with pytest.raises(ValidationError) as too_strong:
+        record(clinic, second, sites=[{"site": "other", "site_other": "elbow", "current_ma": 5}],
+               minutes_of_current=10, hdss=None, pain_nprs=5)
+    assert too_strong.value.message_dict["sites"] == [
+        f"Other 5 mA: the limit for a medicated session at {clinic.location} is 4 mA."
+    ]
+
+
+def test_outcome_scores_follow_the_indication(clinic):
+    appointment = book(clinic, make_course(clinic), clinic.at(next_weekday(0), 9))
+    with pytest.raises(ValidationError) as refused:
+        record(clinic, appointment, hdss=None, pain_nprs=4)
+    assert refused.value.message_dict == {
+        "hdss": ["Record the HDSS score (1-4)."],
+        "pain_nprs": ["Pain scores are for musculoskeletal courses."],
+    }
+    with pytest.raises(ValidationError) as out_of_range:
+        record(clinic, appointment, hdss=5)
+    assert "hdss" in out_of_range.value.message_dict
+
+
+def test_sites_must_belong_to_the_course_and_current_fit_the_session(clinic):
+    appointment = book(clinic, make_course(clinic, session_minutes=25), clinic.at(next_weekday(0), 9))
+    with pytest.raises(ValidationError) as refused:
+        record(clinic, appointment, sites=[{"site": "soles", "current_ma": 12}], minutes_of_current=30)
+    assert refused.value.message_dict == {
+        "minutes_of_current": ["30 minutes of current do not fit a 25-minute session."],
+        "sites": ["Record only the course's sites: Palms."],
+    }
+
+
+def test_a_session_is_recorded_once_and_not_before_it_starts(clinic):
+    appointment = book(clinic, make_course(clinic), clinic.at(next_weekday(0), 9))
+    with pytest.raises(ValidationError) as early:
+        services.session_record(appointment=appointment, recorded_by=clinic.clinician.user, minutes_of_current=20,
+                                sites=[{"site": "palms", "current_ma": 12}], hdss=3)
+    assert early.value.messages == ["This session has not started yet."]
+    record(clinic, appointment)
+    with pytest.raises(ValidationError) as twice:
+        record(clinic, appointment)
+    assert twice.value.messages == ["This session is fulfilled; only a booked or arrived session can be recorded."]
+
+
+def test_course_complete_then_maintenance(clinic):
+    course = make_course(clinic, planned_sessions=6)
+    first = book(clinic, course, clinic.at(next_weekday(0), 9))
+    with pytest.raises(ValidationError) as nothing_done:
+        services.course_complete(course=course, completed_by=clinic.clinician.user)
+    assert nothing_done.value.messages == ["A course with no session done cannot be completed; discontinue it "
+                                           "instead."]
+    record(clinic, first)
+    later = book(clinic, course, clinic.at(next_weekday(2), 9))
+    with pytest.raises(ValidationError) as pending:
+        services.course_complete(course=course, completed_by=clinic.clinician.user)
+    assert pending.value.messages == ["1 session is still booked; record or cancel them first."]
+    record(clinic, later)
+    with time_machine.travel(later.ends_at, tick=False):
+        done = services.course_complete(course=course, completed_by=clinic.clinician.user)
+    assert done.status == CourseStatus.COMPLETED
+    maintenance = services.course_start_maintenance(course=done, created_by=clinic.clinician.user, interval_weeks=3)
+    assert (maintenance.phase, maintenance.follows, maintenance.maintenance_interval_weeks,
+            maintenance.planned_sessions, maintenance.sessions_per_week) == ("maintenance", done, 3, 6, 1)
+    with pytest.raises(ValidationError):
+        services.course_start_maintenance(course=done, created_by=clinic.clinician.user)
