@@ -312,3 +312,21 @@ def test_patient_confirmation_is_a_fact_apart_from_the_status(clinic, monday):
     confirmed = services.appointment_confirm(appointment=appointment, via="email link")
     assert (confirmed.status, confirmed.confirmed_via, confirmed.version) == ("booked", "email link", 1)
     assert confirmed.confirmed_at is not None
+
+
+def test_a_past_session_can_be_entered_afterwards_under_every_other_rule(clinic):
+    past_monday = next_weekday(0, weeks_ahead=-2)
+    entered = services.appointment_enter_past(course=make_course(clinic), clinician=clinic.clinician,
+                                              room=clinic.room, device=clinic.device,
+                                              starts_at=clinic.at(past_monday, 9), entered_by=clinic.front_desk.user)
+    assert entered.local_date == past_monday
+    with pytest.raises(ConflictError):
+        services.appointment_enter_past(course=make_course(clinic), clinician=clinic.clinician, room=clinic.rooms[1],
+                                        device=clinic.devices[1], starts_at=clinic.at(past_monday, 9, 15),
+                                        entered_by=clinic.front_desk.user)
+    with pytest.raises(ValidationError) as future:
+        services.appointment_enter_past(course=make_course(clinic), clinician=clinic.clinician, room=clinic.room,
+                                        device=clinic.device, starts_at=clinic.at(next_weekday(0), 9),
+                                        entered_by=clinic.front_desk.user)
+    assert future.value.message_dict == {"starts_at": ["Only a session that has already ended can be entered "
+                                                       "afterwards."]}
