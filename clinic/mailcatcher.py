@@ -9,6 +9,7 @@ at the clinic's real SMTP relay.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import itertools
 import signal
 import threading
@@ -24,17 +25,40 @@ _counter = itertools.count()
 
 
 class MailFolder:
-    """aiosmtpd handler: writes each received message to ``folder`` as ``<time>-<n>.eml``."""
+    """aiosmtpd handler: writes each received message to ``folder`` as ``<time>-<n>.eml``.
+
+    Tests can make it misbehave like a real relay: ``temporary_failures`` answers the next N
+    messages with 451 (try again later), ``refused_recipients`` answers 550 for those addresses,
+    and ``hold_seconds`` keeps the 250 reply back after a message is stored (``holding`` then
+    names the client's (host, port)), as a slow server would.
+    """
 
     def __init__(self, folder: Path):
         self.folder = Path(folder)
         self.folder.mkdir(parents=True, exist_ok=True)
+        self.temporary_failures = 0
+        self.refused_recipients: set[str] = set()
+        self.hold_seconds = 0.0
+        self.holding: tuple[str, int] | None = None
+
+    async def handle_RCPT(self, server, session, envelope: Envelope, address: str, rcpt_options) -> str:
+        if address.lower() in self.refused_recipients:
+            return f"550 5.1.1 <{address}>: mailbox unavailable"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server, session, envelope: Envelope) -> str:
+        if self.temporary_failures > 0:
+            self.temporary_failures -= 1
+            return "451 4.3.0 Temporary failure, try again later"
         name = f"{time.time_ns()}-{next(_counter):06d}.eml"
         partial = self.folder / f".{name}.part"
         partial.write_bytes(envelope.original_content or envelope.content)
         partial.rename(self.folder / name)  # readers never see half a message
+        if self.hold_seconds:
+            self.holding = tuple(session.peer[:2])
+            await asyncio.sleep(self.hold_seconds)
+            self.holding = None
         return "250 Message accepted for delivery"
 
     def messages(self) -> list[EmailMessage]:

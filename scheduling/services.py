@@ -21,6 +21,7 @@ from clinic.models import Device, Location, Room, Staff, StaffRole
 from clinic.selectors import closures_hitting, staff_role
 from patients.models import Patient
 from patients.selectors import screening_current
+from scheduling import notifications
 from scheduling.models import (
     ACTIVE_STATUSES,
     INITIAL_SESSIONS_MAX,
@@ -333,8 +334,10 @@ def appointment_book(*, course: Course, clinician: Staff, room: Room, device: De
                      booked_by) -> Appointment:
     """Book one session of a course with a clinician, room and device at the course's location."""
     course = _locked_course(course)
-    return _book_one(course=course, clinician=clinician, room=room, device=device, starts_at=starts_at,
-                     booked_by=booked_by)
+    appointment = _book_one(course=course, clinician=clinician, room=room, device=device, starts_at=starts_at,
+                            booked_by=booked_by)
+    notifications.notifications_on_booked(appointments=[appointment])
+    return appointment
 
 
 def _locked_appointment(appointment: Appointment, expected_version: int | None = None) -> Appointment:
@@ -372,7 +375,9 @@ def appointment_reschedule(*, appointment: Appointment, starts_at: datetime, res
     appointment.confirmed_at = None  # the patient confirmed the old time, not this one
     appointment.confirmed_via = ""
     appointment.version += 1
-    return _validate_and_save(appointment, course)
+    appointment = _validate_and_save(appointment, course)
+    notifications.notifications_on_rescheduled(appointment=appointment)
+    return appointment
 
 
 @transaction.atomic
@@ -389,7 +394,9 @@ def appointment_cancel(*, appointment: Appointment, cancelled_by, by: str, reaso
     _set_status(appointment, AppointmentStatus.CANCELLED, cancelled_by)
     appointment.cancelled_by = by
     appointment.cancellation_reason = reason.strip()[:200]
-    return _save(appointment)
+    _save(appointment)
+    notifications.notifications_on_cancelled(appointment=appointment)
+    return appointment
 
 
 @transaction.atomic
@@ -414,7 +421,9 @@ def appointment_mark_noshow(*, appointment: Appointment, marked_by, expected_ver
     if appointment.starts_at > timezone.now():
         raise ValidationError("A session can be marked as a no-show only once its start time has passed.")
     _set_status(appointment, AppointmentStatus.NOSHOW, marked_by)
-    return _save(appointment)
+    _save(appointment)
+    notifications.notifications_on_noshow(appointment=appointment)
+    return appointment
 
 
 @transaction.atomic
@@ -440,7 +449,9 @@ def appointment_mark_entered_in_error(*, appointment: Appointment, marked_by, re
         raise ValidationError({"reason": "Say what was wrong."})
     _set_status(appointment, AppointmentStatus.ENTERED_IN_ERROR, marked_by)
     appointment.cancellation_reason = reason.strip()[:200]
-    return _save(appointment)
+    _save(appointment)
+    notifications.notifications_on_withdrawn(appointment=appointment)
+    return appointment
 
 
 # ---------------------------------------------------------------------------------------------
@@ -532,6 +543,7 @@ def session_record(
     if course.status == CourseStatus.PLANNED:
         course.status = CourseStatus.ACTIVE
         _save(course)
+    notifications.notifications_on_fulfilled(appointment=appointment, course=course)
     return record
 
 

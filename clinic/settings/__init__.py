@@ -7,9 +7,11 @@ builds on it and refuses to start without a real secret key. The README lists ev
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from celery.schedules import schedule
 from django.core.exceptions import ImproperlyConfigured
 
 from clinic import embedded
@@ -190,7 +192,16 @@ CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 90)
 CELERY_TASK_ALWAYS_EAGER = False
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # Intervals in UTC seconds, never a local crontab, so no run is skipped or doubled at a DST change.
-CELERY_BEAT_SCHEDULE: dict = {}
+CELERY_BEAT_SCHEDULE: dict = {
+    # Claims due patient messages and queues one send task each; reminders wait in the database.
+    "notifications-dispatch-due": {
+        "task": "scheduling.notifications_dispatch_due",
+        "schedule": schedule(timedelta(minutes=1)),
+        "options": {"expires": 55},
+    },
+}
+# The queue workers take tasks from and send them to; a shared broker can hold several apart.
+CELERY_TASK_DEFAULT_QUEUE = env("CELERY_QUEUE", "celery")
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

@@ -1,0 +1,228 @@
+"""Patient emails: the message for a notification, its calendar invite and its signed links.
+
+Nothing clinical ever goes into an email: no indication, diagnosis, drug or treatment name.
+A message names the patient by first name, the session by its local date and time with the
+zone, and the location by name, address and phone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from email.mime.text import MIMEText
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.core import signing
+from django.core.mail import EmailMultiAlternatives
+from django.template.loader import render_to_string
+from django.urls import reverse
+from icalendar import Calendar, Event
+
+from patients.models import Patient
+from scheduling.models import Appointment, Notification, NotificationKind
+
+LINK_SALT = "ionto.patient-link"
+UNSUBSCRIBE_SALT = "ionto.unsubscribe"
+# Confirm and cancel links expire; a new email (reminder, change) carries fresh ones.
+LINK_MAX_AGE = timedelta(days=60)
+UNSUBSCRIBE_MAX_AGE = timedelta(days=400)
+
+
+class PatientLinkError(Exception):
+    """A link that cannot be used, with the words the patient reads and the HTTP status."""
+
+    def __init__(self, message: str, status: int):
+        super().__init__(message)
+        self.message = message
+        self.status = status
+
+
+# ---------------------------------------------------------------------------------------------
+# Signed links
+
+
+def patient_link_token(*, appointment: Appointment, action: str) -> str:
+    """A signed token for ``confirm`` or ``cancel``, bound to the appointment's id and version."""
+    return signing.dumps({"a": appointment.pk, "v": appointment.version, "k": action}, salt=LINK_SALT)
+
+
+def patient_link_read(*, token: str, action: str) -> tuple[int, int]:
+    """The (appointment id, version) a token names; PatientLinkError when it is forged or too old."""
+    try:
+        data = signing.loads(token, salt=LINK_SALT, max_age=LINK_MAX_AGE)
+    except signing.SignatureExpired as error:
+        raise PatientLinkError("This link has expired. Please use the link in your latest email, "
+                               "or call the clinic.", 410) from error
+    except signing.BadSignature as error:
+        raise PatientLinkError("This link is not valid. Please check that you copied all of it.", 400) from error
+    if not isinstance(data, dict) or data.get("k") != action:
+        raise PatientLinkError("This link is not valid. Please check that you copied all of it.", 400)
+    return int(data["a"]), int(data["v"])
+
+
+def unsubscribe_token(*, patient: Patient) -> str:
+    return signing.dumps({"p": patient.pk, "e": patient.email.lower()}, salt=UNSUBSCRIBE_SALT)
+
+
+def unsubscribe_read(*, token: str) -> tuple[int, str]:
+    try:
+        data = signing.loads(token, salt=UNSUBSCRIBE_SALT, max_age=UNSUBSCRIBE_MAX_AGE)
+    except signing.SignatureExpired as error:
+        raise PatientLinkError("This link has expired. Please call the clinic to stop emails.", 410) from error
+    except signing.BadSignature as error:
+        raise PatientLinkError("This link is not valid. Please check that you copied all of it.", 400) from error
+    return int(data["p"]), str(data["e"])
+
+
+def _public_url(path: str) -> str:
+    return f"{settings.IONTO_PUBLIC_URL}{path}"
+
+
+def patient_link_url(*, appointment: Appointment, action: str) -> str:
+    return _public_url(reverse(f"patient:{action}", args=[patient_link_token(appointment=appointment,
+                                                                             action=action)]))
+
+
+def unsubscribe_url(*, patient: Patient) -> str:
+    return _public_url(reverse("patient:unsubscribe", args=[unsubscribe_token(patient=patient)]))
+
+
+# ---------------------------------------------------------------------------------------------
+# Calendar invite
+
+
+def _mail_domain() -> str:
+    return urlsplit(settings.IONTO_PUBLIC_URL).hostname or "ionto.localhost"
+
+
+def appointment_uid(appointment: Appointment) -> str:
+    """Stable for the life of the appointment: calendars update the same event on every change."""
+    return f"ionto-appointment-{appointment.pk}@{_mail_domain()}"
+
+
+def message_id_for(notification: Notification) -> str:
+    """One Message-ID per notification: a message sent twice (after a crash) can be told apart as one."""
+    return f"<ionto-notification-{notification.pk}@{_mail_domain()}>"
+
+
+def calendar_ics(*, appointments: list[Appointment], method: str) -> bytes:
+    """An iCalendar file: METHOD REQUEST for bookings and changes, CANCEL for cancellations.
+
+    Times carry the location's zone (TZID with its VTIMEZONE); SEQUENCE is the appointment's
+    version, raised on every change.
+    """
+    calendar = Calendar()
+    calendar.add("prodid", "-//Ionto//Clinic sessions//EN")
+    calendar.add("version", "2.0")
+    calendar.add("method", method)
+    stamp = datetime.now(UTC)
+    for appointment in appointments:
+        location = appointment.location
+        event = Event()
+        event.add("uid", appointment_uid(appointment))
+        event.add("sequence", appointment.version)
+        event.add("dtstamp", stamp)
+        event.add("dtstart", location.local(appointment.starts_at))
+        event.add("dtend", location.local(appointment.ends_at))
+        event.add("summary", f"Session at {location.name}")
+        event.add("location", ", ".join(line.strip() for line in location.address.splitlines() if line.strip()))
+        event.add("description", f"Phone {location.phone}")
+        event.add("status", "CANCELLED" if method == "CANCEL" else "CONFIRMED")
+        calendar.add_component(event)
+    calendar.add_missing_timezones()
+    return calendar.to_ical()
+
+
+# ---------------------------------------------------------------------------------------------
+# The message
+
+
+def local_time_text(appointment: Appointment) -> str:
+    """e.g. 'Tuesday 1 December 2026, 09:00 GMT (Europe/London)'."""
+    local = appointment.location.local(appointment.starts_at)
+    return f"{local:%A} {local.day} {local:%B %Y}, {local:%H:%M} {local.tzname()} ({appointment.location.time_zone})"
+
+
+@dataclass
+class SessionLine:
+    when: str
+    confirm_url: str
+    cancel_url: str
+
+
+_WORDING = {
+    NotificationKind.BOOKING_CONFIRMATION: ("Your session at {location} is booked",
+                                            "Your sessions at {location} are booked",
+                                            "We have booked the following for you:"),
+    NotificationKind.REMINDER: ("Reminder: your session at {location} on {when}", "",
+                                "This is a reminder of your coming session:"),
+    NotificationKind.SECOND_REMINDER: ("Soon: your session at {location} at {time}", "",
+                                       "Your session is coming up soon:"),
+    NotificationKind.RESCHEDULED: ("Your session at {location} has moved to {when}", "",
+                                   "Your session has a new time:"),
+    NotificationKind.CANCELLATION: ("Your session at {location} on {when} is cancelled", "",
+                                    "This session is cancelled:"),
+    NotificationKind.NOSHOW_FOLLOW_UP: ("We missed you at {location}", "",
+                                        "We missed you at your session:"),
+    NotificationKind.SESSION_FOLLOW_UP: ("Book your next sessions at {location}", "",
+                                         "Thank you for coming in. You have {left} more session{plural} to book."),
+    NotificationKind.MAINTENANCE_RECALL: ("Time to book your next session at {location}", "",
+                                          "Your next maintenance session is due."),
+}
+
+
+def email_build(*, notification: Notification, appointments: list[Appointment], sessions_left: int = 0,
+                ) -> EmailMultiAlternatives:
+    """The email for a notification, listing ``appointments`` (the sessions it is about)."""
+    kind = notification.kind
+    patient = notification.patient
+    location = notification.appointment.location
+    first = appointments[0] if appointments else notification.appointment
+    local_first = location.local(first.starts_at)
+    single, plural, intro = _WORDING[kind]
+    subject_template = plural if plural and len(appointments) > 1 else single
+    fill = {"location": location.name, "when": f"{local_first:%a} {local_first.day} {local_first:%b %H:%M}",
+            "time": f"{local_first:%H:%M}", "left": sessions_left, "plural": "" if sessions_left == 1 else "s"}
+    subject = subject_template.format(**fill)
+    upcoming = kind in (NotificationKind.BOOKING_CONFIRMATION, NotificationKind.REMINDER,
+                        NotificationKind.SECOND_REMINDER, NotificationKind.RESCHEDULED)
+    lists_sessions = upcoming or kind in (NotificationKind.CANCELLATION, NotificationKind.NOSHOW_FOLLOW_UP)
+    sessions = [
+        SessionLine(
+            when=local_time_text(appointment),
+            confirm_url=patient_link_url(appointment=appointment, action="confirm") if upcoming else "",
+            cancel_url=patient_link_url(appointment=appointment, action="cancel") if upcoming else "",
+        )
+        for appointment in (appointments if lists_sessions else [])
+    ]
+    context = {
+        "first_name": patient.first_name,
+        "intro": intro.format(**fill),
+        "sessions": sessions,
+        "upcoming": upcoming,
+        "kind": kind,
+        "location": location,
+        "address_lines": [line.strip() for line in location.address.splitlines() if line.strip()],
+        "late_cancellation_hours": location.late_cancellation_hours,
+        "unsubscribe_url": unsubscribe_url(patient=patient),
+    }
+    message = EmailMultiAlternatives(
+        subject=subject,
+        body=render_to_string("emails/notification.txt", context),
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        to=[patient.email],
+        headers={
+            "Message-ID": message_id_for(notification),
+            "List-Unsubscribe": f"<{context['unsubscribe_url']}>",
+            "Auto-Submitted": "auto-generated",
+        },
+    )
+    message.attach_alternative(render_to_string("emails/notification.html", context), "text/html")
+    if lists_sessions and kind != NotificationKind.NOSHOW_FOLLOW_UP:
+        method = "CANCEL" if kind == NotificationKind.CANCELLATION else "REQUEST"
+        invite = MIMEText(calendar_ics(appointments=appointments, method=method).decode(), "calendar", "utf-8")
+        invite.set_param("method", method)
+        invite.add_header("Content-Disposition", "attachment", filename="session.ics")
+        message.attach(invite)
+    return message

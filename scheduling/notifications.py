@@ -1,0 +1,368 @@
+"""The notification outbox: writing, claiming, re-timing, cancelling and sending patient messages.
+
+Rows are written in the transaction of the change that causes them (the booking services call
+the ``notifications_on_*`` functions), so a message exists exactly when its cause committed.
+The beat task claims due rows with ``SELECT ... FOR UPDATE SKIP LOCKED`` and queues one send
+task per row; the send task holds the appointment's and the row's lock while it talks SMTP, so
+a change to the appointment waits for the send, and a second copy of the task skips the row.
+
+At most once, and why once more can happen: a row is marked sent in the transaction that sent
+it. If the worker dies after the SMTP server accepted the message but before that transaction
+commits, the row is still "sending"; the redelivered task (or the beat, after SENDING_LEASE)
+sends it again. Every copy carries the same Message-ID, so mail systems can tell it is one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import random
+import smtplib
+from datetime import UTC, datetime, timedelta
+
+from django.conf import settings
+from django.core.mail import get_connection
+from django.db import transaction
+from django.db.models import Exists, OuterRef, Q
+from django.utils import timezone
+
+from scheduling.emails import email_build, message_id_for
+from scheduling.models import (
+    ACTIVE_STATUSES,
+    Appointment,
+    AppointmentStatus,
+    Course,
+    CoursePhase,
+    CourseStatus,
+    Notification,
+    NotificationKind,
+    NotificationStatus,
+)
+
+logger = logging.getLogger(__name__)
+
+CLAIM_BATCH = 500
+# A row "sending" this long with nobody holding its lock lost its task: the beat queues it again.
+SENDING_LEASE = timedelta(minutes=10)
+MAX_ATTEMPTS = 6
+RETRY_BASE = timedelta(minutes=1)
+RETRY_CAP = timedelta(hours=1)
+
+_REMINDER_KINDS = (NotificationKind.REMINDER, NotificationKind.SECOND_REMINDER)
+_APPOINTMENT_KINDS = (*_REMINDER_KINDS, NotificationKind.RESCHEDULED)
+
+
+# ---------------------------------------------------------------------------------------------
+# Writing rows (called inside the booking services' transactions)
+
+
+def reminder_due_at(*, appointment: Appointment, hours_before: int) -> datetime:
+    """``hours_before`` on the location's wall clock: a reminder 24 hours before a 09:00 session
+    goes out at 09:00 local time the day before, across a daylight-saving change too."""
+    zone = appointment.location.zone
+    wall = appointment.location.local(appointment.starts_at).replace(tzinfo=None) - timedelta(hours=hours_before)
+    return wall.replace(tzinfo=zone).astimezone(UTC)
+
+
+def _row(kind: str, appointment: Appointment, due_at: datetime, appointment_ids: list[int] | None = None
+         ) -> Notification:
+    return Notification(
+        kind=kind, patient_id=appointment.patient_id, course_id=appointment.course_id, appointment=appointment,
+        appointment_version=appointment.version, appointment_ids=appointment_ids or [], due_at=due_at,
+    )
+
+
+def _reminder_rows(appointment: Appointment, now: datetime) -> list[Notification]:
+    """The reminders still ahead of ``now``: a reminder whose time has passed at booking is not written
+    (the booking confirmation has just told the patient)."""
+    location = appointment.location
+    rows = []
+    for kind, hours in ((NotificationKind.REMINDER, location.reminder_hours_before),
+                        (NotificationKind.SECOND_REMINDER, location.second_reminder_hours_before)):
+        if hours:
+            due_at = reminder_due_at(appointment=appointment, hours_before=hours)
+            if due_at > now:
+                rows.append(_row(kind, appointment, due_at))
+    return rows
+
+
+def _cancel_pending(appointment: Appointment, kinds, reason: str) -> int:
+    return Notification.objects.filter(appointment=appointment, kind__in=kinds,
+                                       status=NotificationStatus.PENDING).update(
+        status=NotificationStatus.CANCELLED, last_error=reason, updated_at=timezone.now())
+
+
+def notifications_on_booked(*, appointments: list[Appointment]) -> None:
+    """One booking confirmation for every session booked in one call, and each session's reminders.
+
+    Call inside the booking transaction, once per call, with all the appointments it booked.
+    """
+    if not appointments:
+        return
+    now = timezone.now()
+    ordered = sorted(appointments, key=lambda appointment: appointment.starts_at)
+    rows = [_row(NotificationKind.BOOKING_CONFIRMATION, ordered[0], now,
+                 appointment_ids=[appointment.pk for appointment in ordered])]
+    for appointment in ordered:
+        rows.extend(_reminder_rows(appointment, now))
+    Notification.objects.bulk_create(rows)
+
+
+def notifications_on_rescheduled(*, appointment: Appointment) -> None:
+    """A moved session: its pending reminders are cancelled, new ones written for the new time
+    (the new version), and the patient told of the change with an updated invite."""
+    now = timezone.now()
+    _cancel_pending(appointment, _APPOINTMENT_KINDS, "Not sent: the session was moved.")
+    Notification.objects.bulk_create([_row(NotificationKind.RESCHEDULED, appointment, now),
+                                      *_reminder_rows(appointment, now)])
+
+
+def notifications_on_cancelled(*, appointment: Appointment) -> None:
+    """A cancelled session: no reminder goes out; a cancellation notice (METHOD:CANCEL) does."""
+    _cancel_pending(appointment, _APPOINTMENT_KINDS, "Not sent: the session was cancelled.")
+    now = timezone.now()
+    if appointment.starts_at > now:
+        Notification.objects.bulk_create([_row(NotificationKind.CANCELLATION, appointment, now)])
+
+
+def notifications_on_withdrawn(*, appointment: Appointment) -> None:
+    """A booking entered in error: its pending messages are withdrawn, nothing is sent about it."""
+    _cancel_pending(appointment, _APPOINTMENT_KINDS, "Not sent: the booking was entered in error.")
+
+
+def notifications_on_noshow(*, appointment: Appointment) -> None:
+    _cancel_pending(appointment, _APPOINTMENT_KINDS, "Not sent: the patient did not come.")
+    Notification.objects.bulk_create([_row(NotificationKind.NOSHOW_FOLLOW_UP, appointment, timezone.now())])
+
+
+def sessions_left_to_book(course: Course) -> int:
+    return max(0, course.planned_sessions - course.appointments.filter(status__in=ACTIVE_STATUSES).count())
+
+
+def notifications_on_fulfilled(*, appointment: Appointment, course: Course) -> None:
+    """A session done: when the course still has sessions to book, ask the patient to book them."""
+    _cancel_pending(appointment, _APPOINTMENT_KINDS, "Not sent: the session took place.")
+    if course.is_open and course.phase == CoursePhase.INITIAL and sessions_left_to_book(course) > 0:
+        Notification.objects.bulk_create([_row(NotificationKind.SESSION_FOLLOW_UP, appointment, timezone.now())])
+
+
+def notification_write_maintenance_recalls(*, now: datetime) -> int:
+    """Recall patients whose maintenance session fell due with none booked.
+
+    Due: the last fulfilled session (of the maintenance course or the course it follows) plus the
+    interval, on the location's wall clock. One recall per last session (the unique key), so the
+    patient is recalled again only after another session.
+    """
+    booked_ahead = Appointment.objects.filter(course=OuterRef("pk"), status=AppointmentStatus.BOOKED,
+                                              starts_at__gt=now)
+    courses = (Course.objects.filter(phase=CoursePhase.MAINTENANCE,
+                                     status__in=(CourseStatus.PLANNED, CourseStatus.ACTIVE))
+               .filter(~Exists(booked_ahead)))
+    rows = []
+    for course in courses:
+        done = Appointment.objects.filter(course__in=[course.pk, course.follows_id], status=AppointmentStatus.FULFILLED)
+        if course.appointments.filter(status=AppointmentStatus.FULFILLED).count() >= course.planned_sessions:
+            continue
+        last = done.select_related("location").order_by("-starts_at").first()
+        if last is None:
+            continue
+        due_at = reminder_due_at(appointment=last, hours_before=-24 * 7 * course.maintenance_interval_weeks)
+        already = Notification.objects.filter(appointment=last, appointment_version=last.version,
+                                              kind=NotificationKind.MAINTENANCE_RECALL).exists()
+        if due_at <= now and not already:
+            row = _row(NotificationKind.MAINTENANCE_RECALL, last, due_at)
+            row.course = course
+            rows.append(row)
+    # Two beats at once: the unique key keeps one recall; the other insert is ignored.
+    Notification.objects.bulk_create(rows, ignore_conflicts=True)
+    return len(rows)
+
+
+# ---------------------------------------------------------------------------------------------
+# Claiming due rows (the beat task)
+
+
+def notification_claim_due(*, now: datetime, limit: int = CLAIM_BATCH) -> list[int]:
+    """Mark up to ``limit`` due rows as sending and return their ids for the caller to queue.
+
+    Rows another claim holds are skipped (SKIP LOCKED), so two beats never claim one row. A row
+    left "sending" longer than SENDING_LEASE with no sender holding its lock is claimed again.
+    """
+    with transaction.atomic():
+        ids = list(
+            Notification.objects.select_for_update(skip_locked=True)
+            .filter(Q(status=NotificationStatus.PENDING, due_at__lte=now)
+                    | Q(status=NotificationStatus.SENDING, claimed_at__lt=now - SENDING_LEASE))
+            .order_by("due_at", "id")
+            .values_list("id", flat=True)[:limit]
+        )
+        if ids:
+            Notification.objects.filter(pk__in=ids).update(status=NotificationStatus.SENDING, claimed_at=now,
+                                                           updated_at=now)
+    return ids
+
+
+# ---------------------------------------------------------------------------------------------
+# Sending one row (the send task)
+
+
+def retry_delay(*, attempts: int) -> timedelta:
+    """Exponential backoff with jitter: about 1, 2, 4 ... minutes, never above an hour."""
+    ceiling = min(RETRY_CAP, RETRY_BASE * (2 ** max(0, attempts - 1)))
+    return ceiling / 2 + ceiling / 2 * random.random()  # noqa: S311  # nosec B311 (jitter, not security)
+
+
+def smtp_failure(error: Exception) -> tuple[bool, str]:
+    """(permanent?, text) for a failed delivery: 5xx answers and bad addresses are permanent."""
+    if isinstance(error, smtplib.SMTPRecipientsRefused):
+        codes = [code for code, _ in error.recipients.values()]
+        text = "; ".join(f"{address}: {code} {reply.decode(errors='replace') if isinstance(reply, bytes) else reply}"
+                         for address, (code, reply) in error.recipients.items())
+        return any(code >= 500 for code in codes), f"Recipient refused: {text}"
+    if isinstance(error, smtplib.SMTPResponseException):
+        reply = error.smtp_error.decode(errors="replace") if isinstance(error.smtp_error, bytes) else error.smtp_error
+        return error.smtp_code >= 500, f"SMTP {error.smtp_code} {reply}"
+    if isinstance(error, ValueError | UnicodeError):
+        return True, f"Invalid address: {error}"
+    return False, f"{type(error).__name__}: {error}"
+
+
+_connections: dict[tuple, object] = {}
+
+
+def _deliver(message) -> None:
+    """Send over one SMTP connection kept per process, reopened when the server dropped it."""
+    key = (os.getpid(), settings.EMAIL_BACKEND, settings.EMAIL_HOST, settings.EMAIL_PORT)
+    connection = _connections.get(key)
+    reused = connection is not None
+    if connection is None:
+        connection = get_connection(fail_silently=False)
+        connection.open()
+        _connections[key] = connection
+    try:
+        connection.send_messages([message])
+    except smtplib.SMTPServerDisconnected:
+        _forget_connection(key)
+        if not reused:
+            raise
+        _deliver(message)  # an idle connection the server closed; the message never went
+    except BaseException:
+        _forget_connection(key)
+        raise
+
+
+def _forget_connection(key) -> None:
+    connection = _connections.pop(key, None)
+    if connection is not None:
+        with contextlib.suppress(Exception):
+            connection.close()
+
+
+def _sessions_for(row: Notification, appointment: Appointment, now: datetime) -> tuple[list[Appointment], str]:
+    """The sessions the message names, or ([], why it must not go out any more)."""
+    kind = row.kind
+    changed = appointment.version != row.appointment_version
+    if kind in _APPOINTMENT_KINDS:
+        if appointment.status != AppointmentStatus.BOOKED:
+            return [], f"Not sent: the session is {appointment.get_status_display().lower()}."
+        if changed:
+            return [], "Not sent: the session changed after this message was written."
+        if appointment.starts_at <= now:
+            return [], "Not sent: the session has started."
+        return [appointment], ""
+    if kind == NotificationKind.BOOKING_CONFIRMATION:
+        booked = list(Appointment.objects.filter(pk__in=row.appointment_ids, status=AppointmentStatus.BOOKED,
+                                                 starts_at__gt=now).select_related("location"))
+        if not booked:
+            return [], "Not sent: none of the booked sessions is still ahead."
+        return booked, ""
+    if kind == NotificationKind.CANCELLATION:
+        if appointment.status != AppointmentStatus.CANCELLED or changed:
+            return [], "Not sent: the session changed after it was cancelled."
+        return [appointment], ""
+    if kind == NotificationKind.NOSHOW_FOLLOW_UP:
+        if appointment.status != AppointmentStatus.NOSHOW or changed:
+            return [], "Not sent: the session is no longer a no-show."
+        return [appointment], ""
+    course = row.course
+    if not course.is_open or sessions_left_to_book(course) == 0:
+        return [], "Not sent: the course has no session left to book."
+    if course.appointments.filter(status=AppointmentStatus.BOOKED, starts_at__gt=now).exists() \
+            and kind == NotificationKind.MAINTENANCE_RECALL:
+        return [], "Not sent: the next session is already booked."
+    return [appointment], ""
+
+
+def notification_send(*, notification_id: int) -> str:
+    """Send one claimed row, at most once; returns what happened: sent, skipped, cancelled, retry, failed.
+
+    Safe to run twice and concurrently: the row lock (SKIP LOCKED) lets one copy through, and a
+    row no longer "sending" is left alone.
+    """
+    try:
+        appointment_id = Notification.objects.values_list("appointment_id", flat=True).get(pk=notification_id)
+    except Notification.DoesNotExist:
+        return "skipped"
+    with transaction.atomic():
+        # The appointment first, as the booking services lock it: a cancel waits for this send.
+        appointment = (Appointment.objects.select_for_update().select_related("location")
+                       .get(pk=appointment_id))
+        row = (Notification.objects.select_for_update(skip_locked=True, of=("self",))
+               .select_related("patient", "course").filter(pk=notification_id).first())
+        if row is None or row.status != NotificationStatus.SENDING:
+            return "skipped"
+        now = timezone.now()
+        row.appointment = appointment
+        sessions, reason = _sessions_for(row, appointment, now)
+        if reason == "" and not (row.patient.email_consent and row.patient.email):
+            reason = "Not sent: the patient has not agreed to email."
+        if reason:
+            row.status = NotificationStatus.CANCELLED
+            row.last_error = reason
+            row.save(update_fields=["status", "last_error", "updated_at"])
+            return "cancelled"
+        left = sessions_left_to_book(row.course) if row.kind == NotificationKind.SESSION_FOLLOW_UP else 0
+        message = email_build(notification=row, appointments=sessions, sessions_left=left)
+        row.attempts += 1
+        try:
+            _deliver(message)
+        except Exception as error:
+            permanent, text = smtp_failure(error)
+            row.last_error = text
+            if permanent or row.attempts >= MAX_ATTEMPTS:
+                row.status = NotificationStatus.FAILED
+                outcome = "failed"
+            else:
+                row.status = NotificationStatus.PENDING
+                row.due_at = now + retry_delay(attempts=row.attempts)
+                outcome = "retry"
+            logger.warning("notification %s: %s (attempt %s): %s", row.pk, outcome, row.attempts, text)
+            row.save(update_fields=["status", "last_error", "attempts", "due_at", "updated_at"])
+            return outcome
+        row.status = NotificationStatus.SENT
+        row.sent_at = timezone.now()
+        row.message_id = message_id_for(row)
+        row.save(update_fields=["status", "sent_at", "message_id", "attempts", "updated_at"])
+        return "sent"
+
+
+# ---------------------------------------------------------------------------------------------
+# The admin's resend
+
+
+@transaction.atomic
+def notification_resend(*, notification_ids: list[int], resent_by) -> int:
+    """Queue failed rows again, at once (the admin's action after fixing an address or the relay).
+
+    Only failed rows: a sent one would go twice, a cancelled one is no longer wanted. The count of
+    attempts starts again, so transient errors get their retries.
+    """
+    now = timezone.now()
+    ids = list(Notification.objects.select_for_update().filter(pk__in=notification_ids,
+                                                               status=NotificationStatus.FAILED)
+               .values_list("pk", flat=True))
+    who = getattr(resent_by, "username", None) or "the clinic"
+    return Notification.objects.filter(pk__in=ids).update(
+        status=NotificationStatus.PENDING, due_at=now, attempts=0, updated_at=now,
+        last_error=f"Queued again by {who} on {now:%Y-%m-%d %H:%M} UTC.")

@@ -1,0 +1,503 @@
+"""The notification outbox in one process: rows written with their cause, claimed when due, sent
+over real SMTP (aiosmtpd on loopback), re-checked before sending, and the patient's link pages."""
+
+from __future__ import annotations
+
+import re
+import threading
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+import time_machine
+from aiosmtpd.controller import Controller
+from django.db import connections, transaction
+from django.utils import timezone
+from icalendar import Calendar
+
+from clinic import services as clinic_services
+from clinic.mailcatcher import MailFolder
+from patients.models import Patient
+from scheduling import services
+from scheduling.models import (
+    AppointmentStatus,
+    CancelledBy,
+    Notification,
+    NotificationKind,
+    NotificationStatus,
+)
+from scheduling.notifications import (
+    MAX_ATTEMPTS,
+    notification_claim_due,
+    notification_resend,
+    notification_send,
+    notification_write_maintenance_recalls,
+    notifications_on_booked,
+    retry_delay,
+)
+from tests.conftest import free_port
+from tests.factories import book, make_clinic, make_course, make_patient, next_weekday
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def mail(tmp_path, settings):
+    """A real SMTP server on a free loopback port; Django's SMTP backend points at it."""
+    handler = MailFolder(tmp_path / "mail")
+    port = free_port()
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller.start()
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", port
+    settings.IONTO_PUBLIC_URL = "https://clinic.example.org"
+    yield handler
+    controller.stop()
+
+
+def send_due(now: datetime) -> list[str]:
+    """What the beat and the workers do, in this process: claim the due rows, send each."""
+    with time_machine.travel(now, tick=False):
+        return [notification_send(notification_id=pk) for pk in notification_claim_due(now=now)]
+
+
+def text_of(message) -> str:
+    return message.get_body(preferencelist=("plain",)).get_content()
+
+
+def html_of(message) -> str:
+    return message.get_body(preferencelist=("html",)).get_content()
+
+
+def calendar_of(message) -> Calendar:
+    parts = [part for part in message.walk() if part.get_content_type() == "text/calendar"]
+    assert len(parts) == 1
+    return Calendar.from_ical(parts[0].get_payload(decode=True))
+
+
+def links_in(message) -> dict[str, list[str]]:
+    text = text_of(message)
+    return {kind: re.findall(rf"https://clinic\.example\.org(/p/{kind}/[^/\s]+/)", text)
+            for kind in ("confirm", "cancel", "unsubscribe")}
+
+
+def rows(**filters) -> list[tuple[str, str]]:
+    return sorted(Notification.objects.filter(**filters).values_list("kind", "status"))
+
+
+@pytest.fixture
+def clinic():
+    return make_clinic(name="Riverside Clinic", time_zone="Europe/London")
+
+
+# ---------------------------------------------------------------------------------------------
+# Writing rows with their cause
+
+
+def test_booking_writes_one_confirmation_and_a_reminder_24_hours_before(clinic):
+    course = make_course(clinic)
+    starts = clinic.at(next_weekday(0), 9)
+    appointment = book(clinic, course, starts)
+    confirmation = Notification.objects.get(kind=NotificationKind.BOOKING_CONFIRMATION)
+    reminder = Notification.objects.get(kind=NotificationKind.REMINDER)
+    assert Notification.objects.count() == 2
+    assert confirmation.appointment_ids == [appointment.pk]
+    assert confirmation.status == NotificationStatus.PENDING
+    assert reminder.due_at == starts - timedelta(days=1)
+    assert reminder.appointment_version == 1
+
+
+def test_second_reminder_is_written_when_the_location_asks_for_it():
+    clinic = make_clinic(second_reminder_hours_before=2)
+    appointment = book(clinic, make_course(clinic), clinic.at(next_weekday(1), 11))
+    second = Notification.objects.get(kind=NotificationKind.SECOND_REMINDER)
+    assert second.due_at == appointment.starts_at - timedelta(hours=2)
+
+
+def test_booking_several_sessions_in_one_call_gives_one_confirmation_listing_all(clinic, mail):
+    course = make_course(clinic)
+    days = [next_weekday(0), next_weekday(2), next_weekday(4)]
+    with transaction.atomic():
+        booked = [services._book_one(course=course, clinician=clinic.clinician, room=clinic.room,
+                                     device=clinic.device, starts_at=clinic.at(day, 10),
+                                     booked_by=clinic.front_desk.user) for day in days]
+        notifications_on_booked(appointments=booked)
+    assert rows(kind=NotificationKind.BOOKING_CONFIRMATION) == [("booking_confirmation", "pending")]
+    assert Notification.objects.filter(kind=NotificationKind.REMINDER).count() == 3
+    assert send_due(timezone.now()) == ["sent"]
+    [message] = mail.messages()
+    assert message["Subject"] == "Your sessions at Riverside Clinic are booked"
+    calendar = calendar_of(message)
+    assert [str(event["UID"]) for event in calendar.walk("VEVENT")] == [
+        f"ionto-appointment-{appointment.pk}@clinic.example.org"
+        for appointment in sorted(booked, key=lambda appointment: appointment.starts_at)]
+    assert len(links_in(message)["confirm"]) == 3
+
+
+def test_a_reminder_whose_time_passed_at_booking_is_not_written(clinic):
+    day = next_weekday(0)
+    with time_machine.travel(clinic.at(day, 8), tick=False):
+        book(clinic, make_course(clinic), clinic.at(day, 14))
+    assert rows() == [("booking_confirmation", "pending")]
+
+
+# ---------------------------------------------------------------------------------------------
+# The email
+
+
+def test_confirmation_email_names_first_name_local_time_zone_address_phone_and_nothing_clinical(mail):
+    clinic = make_clinic(name="Harbour Clinic", time_zone="America/New_York")
+    patient = make_patient(clinic, medicated=True, first_name="Robin", email="robin@example.org")
+    course = make_course(clinic, patient, medicated=True)
+    appointment = book(clinic, course, clinic.at(date(2027, 1, 12), 9, 30))
+    assert send_due(timezone.now()) == ["sent"]
+    [message] = mail.messages()
+    confirmation = Notification.objects.get(kind=NotificationKind.BOOKING_CONFIRMATION)
+    text, html = text_of(message), html_of(message)
+    assert message["To"] == "robin@example.org"
+    assert message["From"] == "Ionto clinic <no-reply@ionto.localhost>"
+    assert message["Subject"] == "Your session at Harbour Clinic is booked"
+    assert message["Message-ID"] == f"<ionto-notification-{confirmation.pk}@clinic.example.org>"
+    for body in (text, html):
+        assert "Dear Robin," in body
+        assert "Tuesday 12 January 2027, 09:30 EST (America/New_York)" in body
+        assert "High Street" in body and "Testtown" in body
+        assert "+44 20 7946 0000" in body
+    everything = (message["Subject"] + text + html).lower()
+    for clinical in ("musculoskeletal", "hyperhidrosis", "dexamethasone", "iontophoresis", "epicondyle",
+                     "medicat", "drug", "diagnos", "indication"):
+        assert clinical not in everything
+    links = links_in(message)
+    assert len(links["confirm"]) == len(links["cancel"]) == len(links["unsubscribe"]) == 1
+    event = next(iter(calendar_of(message).walk("VEVENT")))
+    assert str(event["UID"]) == f"ionto-appointment-{appointment.pk}@clinic.example.org"
+    assert event["SEQUENCE"] == 1
+    start = event.decoded("DTSTART")
+    assert start == datetime(2027, 1, 12, 9, 30, tzinfo=ZoneInfo("America/New_York"))
+    assert start.tzinfo.key == "America/New_York"
+    assert calendar_of(message)["METHOD"] == "REQUEST"
+
+
+def test_moved_session_gets_new_reminder_at_new_time_and_raised_sequence(clinic, mail):
+    course = make_course(clinic)
+    appointment = book(clinic, course, clinic.at(next_weekday(0), 9))
+    send_due(timezone.now())
+    moved = services.appointment_reschedule(appointment=appointment, starts_at=clinic.at(next_weekday(1), 15),
+                                            rescheduled_by=clinic.front_desk.user)
+    assert rows(kind=NotificationKind.REMINDER) == [("reminder", "cancelled"), ("reminder", "pending")]
+    assert send_due(timezone.now()) == ["sent"]
+    change = mail.messages()[-1]
+    assert change["Subject"].startswith("Your session at Riverside Clinic has moved to ")
+    event = next(iter(calendar_of(change).walk("VEVENT")))
+    assert event["SEQUENCE"] == 2
+    assert event.decoded("DTSTART") == clinic.at(next_weekday(1), 15)
+    old_due = clinic.at(next_weekday(0), 9) - timedelta(days=1)
+    assert send_due(old_due + timedelta(minutes=1)) == []
+    assert send_due(moved.starts_at - timedelta(days=1)) == ["sent"]
+    assert mail.messages()[-1]["Subject"].startswith("Reminder: your session at Riverside Clinic on ")
+    assert len(mail.messages()) == 3
+
+
+def test_cancelled_session_gets_a_cancel_invite_and_never_its_reminder(clinic, mail):
+    appointment = book(clinic, make_course(clinic), clinic.at(next_weekday(0), 9))
+    services.appointment_cancel(appointment=appointment, cancelled_by=clinic.front_desk.user, by=CancelledBy.CLINIC,
+                                reason="Clinician ill")
+    assert rows() == [("booking_confirmation", "pending"), ("cancellation", "pending"), ("reminder", "cancelled")]
+    assert send_due(appointment.starts_at - timedelta(hours=1)) == ["cancelled", "sent"]
+    [message] = mail.messages()
+    assert message["Subject"].endswith("is cancelled")
+    calendar = calendar_of(message)
+    assert calendar["METHOD"] == "CANCEL"
+    assert next(iter(calendar.walk("VEVENT")))["SEQUENCE"] == 2
+    assert links_in(message)["confirm"] == []
+    assert Notification.objects.get(kind=NotificationKind.BOOKING_CONFIRMATION).last_error == (
+        "Not sent: none of the booked sessions is still ahead.")
+
+
+def test_reminder_claimed_before_a_cancellation_is_not_sent(clinic, mail):
+    appointment = book(clinic, make_course(clinic), clinic.at(next_weekday(0), 9))
+    due = appointment.starts_at - timedelta(days=1)
+    with time_machine.travel(due, tick=False):
+        claimed = notification_claim_due(now=due)
+        services.appointment_cancel(appointment=appointment, cancelled_by=None, by=CancelledBy.PATIENT,
+                                    reason="Away")
+        outcomes = [notification_send(notification_id=pk) for pk in claimed]
+    assert outcomes == ["cancelled", "cancelled"]
+    assert Notification.objects.get(kind=NotificationKind.REMINDER).last_error == (
+        "Not sent: the session is cancelled.")
+    assert mail.messages() == []
+
+
+@pytest.mark.parametrize(("session_day", "reminder_utc"), [
+    # Spring forward on Sun 28 Mar 2027: Saturday is GMT (UTC+0), Sunday BST (UTC+1).
+    (date(2027, 3, 28), datetime(2027, 3, 27, 9, 0, tzinfo=UTC)),
+    # Fall back on Sun 31 Oct 2027: Saturday is BST, Sunday GMT.
+    (date(2027, 10, 31), datetime(2027, 10, 30, 8, 0, tzinfo=UTC)),
+])
+def test_reminder_for_0900_session_goes_at_0900_local_the_day_before_across_dst(session_day, reminder_utc, mail):
+    clinic = make_clinic(time_zone="Europe/London")
+    clinic_services.opening_hours_add(location=clinic.location, weekday=6, opens_at=time(8), closes_at=time(20),
+                                      created_by=clinic.admin)
+    appointment = book(clinic, make_course(clinic), clinic.at(session_day, 9))
+    send_due(timezone.now())
+    reminder = Notification.objects.get(kind=NotificationKind.REMINDER)
+    assert reminder.due_at == reminder_utc
+    assert clinic.location.local(reminder.due_at).time() == time(9, 0)
+    assert appointment.starts_at - reminder.due_at != timedelta(hours=24)
+    assert send_due(reminder_utc - timedelta(minutes=1)) == []
+    assert send_due(reminder_utc) == ["sent"]
+    text = text_of(mail.messages()[-1])
+    zone = "BST" if session_day.month == 3 else "GMT"
+    assert f"Sunday {session_day.day} {session_day:%B %Y}, 09:00 {zone} (Europe/London)" in text
+
+
+# ---------------------------------------------------------------------------------------------
+# Follow-ups and recalls
+
+
+def record(clinic, appointment):
+    return services.session_record(appointment=appointment, recorded_by=clinic.clinician.user,
+                                   minutes_of_current=20, sites=[{"site": "palms", "current_ma": 12}], hdss=3)
+
+
+def test_noshow_writes_a_follow_up_inviting_to_rebook(clinic, mail):
+    appointment = book(clinic, make_course(clinic), clinic.at(next_weekday(0), 9))
+    send_due(timezone.now())
+    with time_machine.travel(appointment.starts_at + timedelta(hours=1), tick=False):
+        services.appointment_mark_noshow(appointment=appointment, marked_by=clinic.front_desk.user)
+    assert rows(kind=NotificationKind.REMINDER) == [("reminder", "cancelled")]
+    assert send_due(appointment.starts_at + timedelta(hours=1)) == ["sent"]
+    assert [m["Subject"] for m in mail.messages()] == ["Your session at Riverside Clinic is booked",
+                                                       "We missed you at Riverside Clinic"]
+    assert "Please call us on +44 20 7946 0000 to book" in text_of(mail.messages()[1])
+
+
+def test_fulfilled_session_writes_follow_up_only_while_sessions_are_left_to_book(clinic, mail):
+    course = make_course(clinic, planned_sessions=6)
+    first = book(clinic, course, clinic.at(next_weekday(0), 9))
+    with time_machine.travel(first.starts_at + timedelta(minutes=40), tick=False):
+        record(clinic, first)
+    assert rows(kind=NotificationKind.SESSION_FOLLOW_UP) == [("session_follow_up", "pending")]
+    send_due(first.starts_at + timedelta(minutes=41))
+    assert mail.messages()[-1]["Subject"] == "Book your next sessions at Riverside Clinic"
+    assert "You have 5 more sessions to book." in text_of(mail.messages()[-1])
+
+    full = make_course(clinic, planned_sessions=6)
+    days = [next_weekday(d, weeks_ahead=2) for d in (0, 2, 4)] + [next_weekday(d, weeks_ahead=3) for d in (0, 2, 4)]
+    booked = [book(clinic, full, clinic.at(day, 11)) for day in days]
+    with time_machine.travel(booked[0].starts_at + timedelta(minutes=40), tick=False):
+        record(clinic, booked[0])
+    assert Notification.objects.filter(kind=NotificationKind.SESSION_FOLLOW_UP, course=full).count() == 0
+
+
+def test_maintenance_recall_is_written_once_when_due_with_nothing_booked(clinic, mail):
+    course = make_course(clinic, planned_sessions=6)
+    days = [next_weekday(d, weeks_ahead=1) for d in (0, 2, 4)] + [next_weekday(d, weeks_ahead=2) for d in (0, 2, 4)]
+    booked = [book(clinic, course, clinic.at(day, 9)) for day in days]
+    for appointment in booked:
+        with time_machine.travel(appointment.starts_at + timedelta(minutes=40), tick=False):
+            record(clinic, appointment)
+    services.course_complete(course=course, completed_by=clinic.clinician.user)
+    maintenance = services.course_start_maintenance(course=course, created_by=clinic.clinician.user,
+                                                    interval_weeks=2)
+    last = max(booked, key=lambda appointment: appointment.starts_at)
+    due = last.starts_at + timedelta(weeks=2)
+    assert notification_write_maintenance_recalls(now=due - timedelta(minutes=1)) == 0
+    assert notification_write_maintenance_recalls(now=due) == 1
+    assert notification_write_maintenance_recalls(now=due + timedelta(days=1)) == 0
+    recall = Notification.objects.get(kind=NotificationKind.MAINTENANCE_RECALL)
+    assert (recall.course, recall.appointment, recall.due_at) == (maintenance, last, due)
+    assert send_due(due)[-1] == "sent"
+    assert mail.messages()[-1]["Subject"] == "Time to book your next session at Riverside Clinic"
+
+
+# ---------------------------------------------------------------------------------------------
+# Consent and failures
+
+
+def test_no_email_without_consent(clinic, mail):
+    patient = make_patient(clinic, email_consent=False, email="quiet@example.org")
+    book(clinic, make_course(clinic, patient), clinic.at(next_weekday(0), 9))
+    assert send_due(timezone.now()) == ["cancelled"]
+    assert Notification.objects.get(kind=NotificationKind.BOOKING_CONFIRMATION).last_error == (
+        "Not sent: the patient has not agreed to email.")
+    assert mail.messages() == []
+
+
+def test_550_marks_the_row_failed_after_one_attempt_and_resend_queues_it_again(clinic, mail):
+    patient = make_patient(clinic, email="gone@example.org")
+    book(clinic, make_course(clinic, patient), clinic.at(next_weekday(0), 9))
+    mail.refused_recipients = {"gone@example.org"}
+    assert send_due(timezone.now()) == ["failed"]
+    row = Notification.objects.get(kind=NotificationKind.BOOKING_CONFIRMATION)
+    assert (row.status, row.attempts) == (NotificationStatus.FAILED, 1)
+    assert row.last_error == "Recipient refused: gone@example.org: 550 5.1.1 <gone@example.org>: mailbox unavailable"
+    mail.refused_recipients = set()
+    assert notification_resend(notification_ids=[row.pk], resent_by=clinic.admin) == 1
+    assert send_due(timezone.now()) == ["sent"]
+    assert len(mail.messages()) == 1
+
+
+def test_451_is_retried_with_growing_backoff_then_delivered_once(clinic, mail):
+    book(clinic, make_course(clinic), clinic.at(next_weekday(0), 9))
+    mail.temporary_failures = 3
+    now = timezone.now()
+    waits = []
+    for _ in range(3):
+        assert send_due(now) == ["retry"]
+        row = Notification.objects.get(kind=NotificationKind.BOOKING_CONFIRMATION)
+        assert row.last_error == "SMTP 451 4.3.0 Temporary failure, try again later"
+        waits.append(row.due_at - now)
+        assert send_due(row.due_at - timedelta(seconds=1)) == []
+        now = row.due_at
+    assert send_due(now) == ["sent"]
+    assert timedelta(seconds=30) <= waits[0] <= timedelta(seconds=60)
+    assert timedelta(seconds=60) <= waits[1] <= timedelta(seconds=120)
+    assert timedelta(seconds=120) <= waits[2] <= timedelta(seconds=240)
+    row = Notification.objects.get(kind=NotificationKind.BOOKING_CONFIRMATION)
+    assert (row.status, row.attempts) == (NotificationStatus.SENT, 4)
+    assert len(mail.messages()) == 1
+
+
+def test_retry_delay_is_exponential_with_jitter_and_bounded():
+    for attempts, ceiling in ((1, 60), (2, 120), (3, 240), (7, 3600), (20, 3600)):
+        delays = {retry_delay(attempts=attempts).total_seconds() for _ in range(50)}
+        assert all(ceiling / 2 <= delay <= ceiling for delay in delays)
+        assert len(delays) > 1
+
+
+def test_transient_errors_fail_the_row_after_the_last_attempt(clinic, mail):
+    book(clinic, make_course(clinic), clinic.at(next_weekday(0), 9))
+    mail.temporary_failures = MAX_ATTEMPTS
+    now = timezone.now()
+    outcomes = []
+    for _ in range(MAX_ATTEMPTS):
+        outcomes += send_due(now)
+        now += timedelta(hours=2)
+    assert outcomes == ["retry"] * (MAX_ATTEMPTS - 1) + ["failed"]
+    assert Notification.objects.get(kind=NotificationKind.BOOKING_CONFIRMATION).status == NotificationStatus.FAILED
+
+
+# ---------------------------------------------------------------------------------------------
+# Claiming
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_claims_at_once_never_claim_the_same_row():
+    clinic = make_clinic()
+    for weekday in range(5):
+        book(clinic, make_course(clinic), clinic.at(next_weekday(weekday), 9))
+    now = timezone.now() + timedelta(days=30)
+    results: list[list[int]] = []
+    barrier = threading.Barrier(2)
+
+    def claim():
+        barrier.wait()
+        try:
+            results.append(notification_claim_due(now=now, limit=4))
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=claim) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    claimed = results[0] + results[1]
+    assert len(claimed) == len(set(claimed)) == 8
+    assert notification_claim_due(now=now) == sorted(set(Notification.objects.values_list("pk", flat=True))
+                                                     - set(claimed))
+
+
+def test_a_row_whose_task_was_lost_is_claimed_again_after_the_lease(clinic):
+    book(clinic, make_course(clinic), clinic.at(next_weekday(0), 9))
+    now = timezone.now()
+    [claimed] = notification_claim_due(now=now)
+    assert notification_claim_due(now=now + timedelta(minutes=9)) == []
+    assert notification_claim_due(now=now + timedelta(minutes=11)) == [claimed]
+
+
+# ---------------------------------------------------------------------------------------------
+# The patient's link pages
+
+
+@pytest.fixture
+def emailed(clinic, mail):
+    """An appointment and the links of its confirmation email."""
+    appointment = book(clinic, make_course(clinic), clinic.at(next_weekday(0), 9))
+    send_due(timezone.now())
+    return appointment, links_in(mail.messages()[0])
+
+
+def test_confirm_link_asks_first_then_confirms_once(client, emailed):
+    appointment, links = emailed
+    [confirm] = links["confirm"]
+    page = client.get(confirm)
+    assert page.status_code == 200
+    assert b"Please confirm that you will come to this session." in page.content
+    appointment.refresh_from_db()
+    assert appointment.confirmed_at is None
+    done = client.post(confirm)
+    assert done.status_code == 200
+    assert b"Your session is confirmed." in done.content
+    appointment.refresh_from_db()
+    assert appointment.confirmed_via == "email link"
+    again = client.post(confirm)
+    assert again.status_code == 410
+    assert b"You have already confirmed this session." in again.content
+
+
+def test_cancel_link_cancels_for_the_patient_and_then_stops_working(client, emailed):
+    appointment, links = emailed
+    [cancel] = links["cancel"]
+    assert b"Do you want to cancel this session?" in client.get(cancel).content
+    assert client.post(cancel).status_code == 200
+    appointment.refresh_from_db()
+    assert (appointment.status, appointment.cancelled_by) == (AppointmentStatus.CANCELLED, CancelledBy.PATIENT)
+    assert rows(kind=NotificationKind.CANCELLATION) == [("cancellation", "pending")]
+    again = client.post(cancel)
+    assert again.status_code == 410
+    assert b"This link is for an earlier state of your session" in again.content
+
+
+def test_cancel_link_inside_the_late_cancellation_window_asks_to_call(client, emailed):
+    appointment, links = emailed
+    [cancel] = links["cancel"]
+    with time_machine.travel(appointment.starts_at - timedelta(hours=23), tick=False):
+        page = client.get(cancel)
+        refused = client.post(cancel)
+    assert page.status_code == 200
+    assert ("Your session is less than 24 hours away, so it can no longer be cancelled online. "
+            "Please call Riverside Clinic on +44 20 7946 0000.") in page.content.decode()
+    assert b"<form" not in page.content
+    assert refused.status_code == 409
+    appointment.refresh_from_db()
+    assert appointment.status == AppointmentStatus.BOOKED
+
+
+def test_links_stop_working_after_the_session_moves_and_expire(client, clinic, emailed):
+    appointment, links = emailed
+    with time_machine.travel(timezone.now() + timedelta(days=61), tick=False):
+        expired = client.get(links["confirm"][0])
+    assert expired.status_code == 410
+    assert b"This link has expired." in expired.content
+    services.appointment_reschedule(appointment=appointment, starts_at=clinic.at(next_weekday(1), 10),
+                                    rescheduled_by=clinic.front_desk.user)
+    stale = client.post(links["confirm"][0])
+    assert stale.status_code == 410
+    appointment.refresh_from_db()
+    assert appointment.confirmed_at is None
+    forged = client.get(links["confirm"][0][:-5] + "xxxx/")
+    assert forged.status_code == 400
+    assert client.get(links["cancel"][0].replace("/cancel/", "/confirm/")).status_code == 400
+
+
+def test_unsubscribe_link_turns_email_consent_off_after_asking(client, clinic, emailed):
+    appointment, links = emailed
+    [unsubscribe] = links["unsubscribe"]
+    assert b"Do you want to stop getting emails" in client.get(unsubscribe).content
+    assert Patient.objects.get(pk=appointment.patient_id).email_consent is True
+    assert b"you will not get emails from us any more" in client.post(unsubscribe).content
+    assert Patient.objects.get(pk=appointment.patient_id).email_consent is False
+    book(clinic, appointment.course, clinic.at(next_weekday(2), 9))
+    assert send_due(timezone.now()) == ["cancelled"]
