@@ -9,6 +9,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from clinic.models import Closure, Device, Location, OpeningHours, Room, Staff, WorkingHours
+from clinic.roles import group_for_role
 
 
 def _save(instance):
@@ -54,6 +55,7 @@ def staff_create(
     _save(user)
     staff = _save(Staff(user=user, role=role))
     staff.locations.set(locations)
+    user.groups.add(group_for_role(role))  # the role's admin permissions (clinic/roles.py)
     return staff
 
 

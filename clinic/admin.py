@@ -1,0 +1,345 @@
+"""Admin of the clinic's resources, and the base every Ionto admin builds on.
+
+Every add and change goes through a service (STYLE.md): the admin's form calls it while the form is
+validated, so whatever the service refuses comes back as a form error in its own words instead of a
+500. Nothing is deleted through the admin.
+"""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.auth import get_user_model
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from clinic import services
+from clinic.models import Closure, Device, Location, OpeningHours, Room, Staff, StaffRole, WorkingHours
+from clinic.selectors import location_list_for, staff_role
+
+AUDIT_FIELDS = ("created_at", "updated_at")
+
+
+def error_messages(error: Exception) -> dict[str | None, list[str]]:
+    """A service's refusal as {field or None: [messages]}, in the words the service chose."""
+    if isinstance(error, ValidationError) and hasattr(error, "error_dict"):
+        return {(None if field == NON_FIELD_ERRORS else field): [m for e in errors for m in e.messages]
+                for field, errors in error.error_dict.items()}
+    if isinstance(error, ValidationError):
+        return {None: error.messages}
+    return {None: [str(error)]}
+
+
+def plain_message(error: Exception) -> str:
+    """One line for a message banner: field errors are named by their field's label-like name."""
+    parts = []
+    for field, texts in error_messages(error).items():
+        for text in texts:
+            parts.append(text if field is None else f"{field.replace('_', ' ').capitalize()}: {text}")
+    return " ".join(parts)
+
+
+def add_service_errors(form: forms.BaseForm, error: Exception) -> None:
+    for field, texts in error_messages(error).items():
+        for text in texts:
+            if field is not None and field in form.fields:
+                form.add_error(field, text)
+            elif field is None:
+                form.add_error(None, text)
+            else:
+                form.add_error(None, f"{field.replace('_', ' ').capitalize()}: {text}")
+
+
+def run_service(request, call, success: str | None = None) -> object | None:
+    """Call a service for an admin action; show its success or its refusal as a message."""
+    try:
+        with transaction.atomic():
+            result = call()
+    except (ValidationError, PermissionError) as error:
+        messages.error(request, plain_message(error))
+        return None
+    if success:
+        messages.success(request, success)
+    return result
+
+
+def user_zone(user):
+    """The zone of the first location a user works at: admin dates and times are shown and read in it."""
+    location = location_list_for(user).only("time_zone").order_by("name").first()
+    return location.zone if location is not None else None
+
+
+class LocalTimeAdminMixin:
+    """Show and read every date and time of these pages in the user's location zone, not UTC."""
+
+    def _in_user_zone(self, request, view, *args, **kwargs):
+        zone = user_zone(request.user)
+        if zone is None:
+            return view(request, *args, **kwargs)
+        with timezone.override(zone):
+            response = view(request, *args, **kwargs)
+            if hasattr(response, "render") and not getattr(response, "is_rendered", True):
+                response.render()
+            return response
+
+    def changeform_view(self, request, *args, **kwargs):
+        return self._in_user_zone(request, super().changeform_view, *args, **kwargs)
+
+    def changelist_view(self, request, *args, **kwargs):
+        return self._in_user_zone(request, super().changelist_view, *args, **kwargs)
+
+
+class ServiceAdmin(LocalTimeAdminMixin, admin.ModelAdmin):
+    """A ModelAdmin whose add/change call `create_through_service`/`change_through_service`.
+
+    The call happens while the form is validated (inside the admin's transaction), so a refusal is a
+    form error; on success the form's instance is what the service saved, and the admin's own
+    save_model/save_related do nothing.
+    """
+
+    readonly_fields: tuple = AUDIT_FIELDS
+
+    def create_through_service(self, request, data: dict):
+        raise NotImplementedError
+
+    def change_through_service(self, request, obj, data: dict, changed: list[str]):
+        raise NotImplementedError
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form_class = super().get_form(request, obj, change=change, **kwargs)
+        model_admin = self
+
+        class ServiceForm(form_class):
+            def _post_clean(self):
+                # No model validation here: the service validates (full_clean) and says it in its own words.
+                if self.errors:
+                    return
+                try:
+                    with transaction.atomic():
+                        if change:
+                            if not self.changed_data:
+                                return
+                            saved = model_admin.change_through_service(
+                                request, obj, self.cleaned_data, list(self.changed_data))
+                        else:
+                            saved = model_admin.create_through_service(request, self.cleaned_data)
+                except (ValidationError, PermissionError) as error:
+                    add_service_errors(self, error)
+                    return
+                self.instance = saved
+
+        ServiceForm.__name__ = form_class.__name__
+        return ServiceForm
+
+    def save_model(self, request, obj, form, change):
+        """Saved by the service during validation."""
+
+    def save_related(self, request, form, formsets, change):
+        """Related rows are written by the service too."""
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class LocationScopedAdmin(ServiceAdmin):
+    """Lists only what belongs to the user's locations; managers see every location."""
+
+    location_field = "location"
+
+    def get_queryset(self, request):
+        queryset = super().get_queryset(request)
+        if staff_role(request.user) == StaffRole.MANAGER:
+            return queryset
+        return queryset.filter(**{f"{self.location_field}__in": location_list_for(request.user)})
+
+
+class OpeningHoursInline(admin.TabularInline):
+    model = OpeningHours
+    fields = ("weekday", "opens_at", "closes_at")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    show_change_link = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Location)
+class LocationAdmin(LocationScopedAdmin):
+    list_display = ("name", "time_zone", "phone", "slot_minutes", "turnover_minutes", "booking_horizon_weeks")
+    search_fields = ("name",)
+    inlines = [OpeningHoursInline]
+    location_field = "pk"
+
+    def get_queryset(self, request):
+        queryset = admin.ModelAdmin.get_queryset(self, request)
+        return queryset.filter(pk__in=location_list_for(request.user))
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is not None:
+            return [f.name for f in Location._meta.fields]
+        return AUDIT_FIELDS
+
+    def create_through_service(self, request, data):
+        options = {key: value for key, value in data.items()
+                   if key not in ("name", "address", "phone", "time_zone") and value is not None}
+        return services.location_create(name=data["name"], address=data["address"], phone=data["phone"],
+                                        time_zone=data["time_zone"], created_by=request.user, **options)
+
+
+@admin.register(Room)
+class RoomAdmin(LocationScopedAdmin):
+    list_display = ("name", "location", "is_active")
+    list_filter = ("location", "is_active")
+    list_select_related = ("location",)
+    search_fields = ("name",)
+    fields = ("location", "name", "is_active", *AUDIT_FIELDS)
+
+    def get_readonly_fields(self, request, obj=None):
+        return (*self.fields,) if obj is not None else (*AUDIT_FIELDS, "is_active")
+
+    def create_through_service(self, request, data):
+        return services.room_create(location=data["location"], name=data["name"], created_by=request.user)
+
+
+@admin.register(Device)
+class DeviceAdmin(LocationScopedAdmin):
+    list_display = ("model", "serial_number", "location", "in_service")
+    list_filter = ("location", "in_service")
+    list_select_related = ("location",)
+    search_fields = ("model", "serial_number")
+    fields = ("location", "model", "serial_number", "in_service", *AUDIT_FIELDS)
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is not None:
+            return ("location", "model", "serial_number", *AUDIT_FIELDS)
+        return AUDIT_FIELDS
+
+    def create_through_service(self, request, data):
+        return services.device_create(location=data["location"], model=data["model"],
+                                      serial_number=data["serial_number"], in_service=data["in_service"],
+                                      created_by=request.user)
+
+    def change_through_service(self, request, obj, data, changed):
+        return services.device_set_in_service(device=obj, in_service=data["in_service"], changed_by=request.user)
+
+
+class StaffForm(forms.ModelForm):
+    username = forms.CharField(max_length=150)
+    first_name = forms.CharField(max_length=150)
+    last_name = forms.CharField(max_length=150)
+    email = forms.EmailField(required=False)
+    password = forms.CharField(widget=forms.PasswordInput, required=False,
+                               help_text="Leave empty to let the person set one through a password reset.")
+
+    class Meta:
+        model = Staff
+        fields = ("role", "locations")
+
+    def clean_username(self):
+        username = self.cleaned_data["username"]
+        if get_user_model().objects.filter(username=username).exists():
+            raise ValidationError("This username is taken.")
+        return username
+
+
+@admin.register(Staff)
+class StaffAdmin(ServiceAdmin):
+    list_display = ("__str__", "username", "role", "location_names", "is_active")
+    list_filter = ("role", "is_active", "locations")
+    search_fields = ("user__first_name", "user__last_name", "user__username", "user__email")
+    list_select_related = ("user",)
+    filter_horizontal = ("locations",)
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related("locations")
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        if obj is None:
+            kwargs["form"] = StaffForm
+        return super().get_form(request, obj, change=change, **kwargs)
+
+    def get_fields(self, request, obj=None):
+        if obj is None:
+            return ("username", "first_name", "last_name", "email", "password", "role", "locations")
+        return ("user", "role", "locations", "is_active", *AUDIT_FIELDS)
+
+    def get_readonly_fields(self, request, obj=None):
+        return ("user", "role", "locations", "is_active", *AUDIT_FIELDS) if obj is not None else ()
+
+    @admin.display(description="username")
+    def username(self, staff):
+        return staff.user.username
+
+    @admin.display(description="locations")
+    def location_names(self, staff):
+        return ", ".join(location.name for location in staff.locations.all())
+
+    def create_through_service(self, request, data):
+        return services.staff_create(
+            username=data["username"], first_name=data["first_name"], last_name=data["last_name"],
+            role=data["role"], locations=list(data["locations"]), email=data.get("email", ""),
+            password=data.get("password") or None, created_by=request.user,
+        )
+
+
+@admin.register(OpeningHours)
+class OpeningHoursAdmin(LocationScopedAdmin):
+    list_display = ("location", "weekday", "opens_at", "closes_at")
+    list_filter = ("location", "weekday")
+    list_select_related = ("location",)
+    fields = ("location", "weekday", "opens_at", "closes_at", *AUDIT_FIELDS)
+
+    def get_readonly_fields(self, request, obj=None):
+        return self.fields if obj is not None else AUDIT_FIELDS
+
+    def create_through_service(self, request, data):
+        return services.opening_hours_add(location=data["location"], weekday=data["weekday"],
+                                          opens_at=data["opens_at"], closes_at=data["closes_at"],
+                                          created_by=request.user)
+
+
+@admin.register(WorkingHours)
+class WorkingHoursAdmin(LocationScopedAdmin):
+    list_display = ("clinician", "location", "weekday", "starts_at", "ends_at")
+    list_filter = ("location", "weekday", "clinician")
+    list_select_related = ("location", "clinician__user")
+    fields = ("clinician", "location", "weekday", "starts_at", "ends_at", *AUDIT_FIELDS)
+
+    def get_readonly_fields(self, request, obj=None):
+        return self.fields if obj is not None else AUDIT_FIELDS
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "clinician":
+            kwargs["queryset"] = Staff.objects.filter(role=StaffRole.CLINICIAN).select_related("user")
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def create_through_service(self, request, data):
+        return services.working_hours_add(clinician=data["clinician"], location=data["location"],
+                                          weekday=data["weekday"], starts_at=data["starts_at"],
+                                          ends_at=data["ends_at"], created_by=request.user)
+
+
+@admin.register(Closure)
+class ClosureAdmin(LocationScopedAdmin):
+    list_display = ("location", "what", "starts_at", "ends_at", "reason")
+    list_filter = ("location",)
+    list_select_related = ("location", "room", "device", "clinician__user")
+    date_hierarchy = "starts_at"
+    fields = ("location", "room", "device", "clinician", "starts_at", "ends_at", "reason", *AUDIT_FIELDS)
+
+    def get_readonly_fields(self, request, obj=None):
+        return self.fields if obj is not None else AUDIT_FIELDS
+
+    @admin.display(description="closed")
+    def what(self, closure):
+        return closure.room or closure.device or closure.clinician or "whole location"
+
+    def create_through_service(self, request, data):
+        return services.closure_create(
+            location=data["location"], starts_at=data["starts_at"], ends_at=data["ends_at"], reason=data["reason"],
+            room=data.get("room"), device=data.get("device"), clinician=data.get("clinician"),
+            created_by=request.user,
+        )

@@ -1,0 +1,234 @@
+"""Admin of patients and their screening. Adds and changes go through patients.services.
+
+The patient page's courses and appointments are added by scheduling/admin.py (it registers a
+subclass of PatientAdmin), so this app never imports scheduling.
+"""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import admin
+from django.contrib.admin.helpers import ActionForm
+from django.utils import timezone
+from django.utils.html import format_html
+
+from clinic.admin import AUDIT_FIELDS, ServiceAdmin, run_service
+from clinic.selectors import location_list_for
+from patients import services
+from patients.models import CONTRAINDICATIONS, MEDICATED_CONTRAINDICATIONS, Patient, Screening
+from patients.selectors import patient_list, screening_current
+
+CHILD_BADGE_AGE = 16
+
+
+class ArchivedFilter(admin.SimpleListFilter):
+    title = "record"
+    parameter_name = "record"
+
+    def lookups(self, request, model_admin):
+        return [("archived", "Archived"), ("all", "All")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "archived":
+            return queryset.filter(archived_at__isnull=False)
+        if self.value() == "all":
+            return queryset
+        return queryset.filter(archived_at__isnull=True)
+
+    def choices(self, changelist):
+        yield {"selected": self.value() is None, "display": "Current",
+               "query_string": changelist.get_query_string(remove=[self.parameter_name])}
+        for value, label in self.lookup_choices:
+            yield {"selected": self.value() == value, "display": label,
+                   "query_string": changelist.get_query_string({self.parameter_name: value})}
+
+
+def screening_summary(screening: Screening | None, *, show_answers: bool) -> str:
+    """The screening's effect on booking in plain words; the answers only for clinicians."""
+    if screening is None:
+        return format_html('<p class="ionto-warning"><strong>No screening yet.</strong> A clinician records the '
+                           "contraindication screening before the first booking.</p>")
+    when = f"{screening.recorded_at:%d %b %Y}"
+    positive = screening.positive_answers()
+    answers = f" ({'; '.join(positive)})" if show_answers and positive else ""
+    if screening.blocks_booking:
+        return format_html('<p class="ionto-warning"><strong>Booking blocked:</strong> the screening of {} found a '
+                           "contraindication{}. A clinician must review it and record an override before any "
+                           "session can be booked.</p>", when, answers)
+    if positive:
+        reason = f": {screening.override_reason}" if show_answers else ""
+        return format_html('<p class="ionto-alert"><strong>Medical alert:</strong> contraindication overridden by a '
+                           "clinician on {}{}{}.</p>", f"{screening.overridden_at:%d %b %Y}", answers, reason)
+    drug = " (with the drug questions)" if screening.for_medicated else ""
+    return format_html("<p>Screened on {}{}: no contraindication.</p>", when, drug)
+
+
+class PatientActionForm(ActionForm):
+    pass
+
+
+@admin.register(Patient)
+class PatientAdmin(ServiceAdmin):
+    list_display = ("name", "date_of_birth", "phone", "email", "preferred_location", "email_consent", "archived")
+    list_filter = (ArchivedFilter, "preferred_location", "email_consent")
+    list_select_related = ("preferred_location",)
+    search_fields = ("last_name",)  # the search itself is patients.selectors.patient_list
+    search_help_text = "Name, email, phone or date of birth (2001-04-23 or 23/04/2001)."
+    actions = ["archive", "restore"]
+    readonly_fields = ("screening_state", "registered_by", "archived_at", "archived_by", *AUDIT_FIELDS)
+    contact_fields = ("first_name", "last_name", "date_of_birth", "email", "phone", "preferred_location",
+                      "email_consent", "front_desk_notes")
+
+    def get_fieldsets(self, request, obj=None):
+        fieldsets = [("Contact", {"fields": self.contact_fields})]
+        if obj is not None:
+            fieldsets.append(("Screening", {"fields": ("screening_state",)}))
+            fieldsets.append(("Record", {"fields": ("registered_by", "archived_at", "archived_by", *AUDIT_FIELDS),
+                                         "classes": ("collapse",)}))
+        return fieldsets
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is not None and obj.is_archived:
+            return (*self.contact_fields, *self.readonly_fields)
+        return self.readonly_fields
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("registered_by", "archived_by")
+
+    def get_search_results(self, request, queryset, search_term):
+        if not search_term.strip():
+            return queryset, False
+        found = patient_list(search=search_term, include_archived=True).values("pk")
+        return queryset.filter(pk__in=found), False
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "preferred_location":
+            kwargs["queryset"] = location_list_for(request.user)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    @admin.display(description="name", ordering="last_name")
+    def name(self, patient):
+        return f"{patient.last_name}, {patient.first_name}"
+
+    @admin.display(description="archived", boolean=True)
+    def archived(self, patient):
+        return patient.is_archived
+
+    @admin.display(description="screening")
+    def screening_state(self, patient):
+        show_answers = getattr(patient, "viewer_sees_screening_answers", False)
+        return screening_summary(screening_current(patient=patient), show_answers=show_answers)
+
+    def get_object(self, request, object_id, from_field=None):
+        patient = super().get_object(request, object_id, from_field)
+        if patient is not None:
+            # Screening answers are for clinicians and managers; the front desk sees only the effect.
+            patient.viewer_sees_screening_answers = request.user.has_perm("patients.view_screening")
+        return patient
+
+    def create_through_service(self, request, data):
+        return services.patient_register(
+            first_name=data["first_name"], last_name=data["last_name"], date_of_birth=data["date_of_birth"],
+            email=data.get("email", ""), phone=data.get("phone", ""),
+            preferred_location=data.get("preferred_location"), email_consent=data.get("email_consent", False),
+            front_desk_notes=data.get("front_desk_notes", ""), registered_by=request.user,
+        )
+
+    def change_through_service(self, request, obj, data, changed):
+        return services.patient_update(patient=obj, updated_by=request.user,
+                                       **{field: data[field] for field in changed})
+
+    @admin.action(description="Archive the selected patients", permissions=["change"])
+    def archive(self, request, queryset):
+        for patient in queryset:
+            run_service(request, lambda p=patient: services.patient_archive(patient=p, archived_by=request.user),
+                        success=f"{patient} is archived.")
+
+    @admin.action(description="Restore the selected archived patients", permissions=["change"])
+    def restore(self, request, queryset):
+        for patient in queryset:
+            run_service(request, lambda p=patient: services.patient_restore(patient=p, restored_by=request.user),
+                        success=f"{patient} is restored.")
+
+
+YES_NO = [("no", "No"), ("yes", "Yes")]
+
+
+class ScreeningForm(forms.ModelForm):
+    """Every question answered yes or no explicitly: an unticked box is not an answer."""
+
+    class Meta:
+        model = Screening
+        fields = ("patient", "for_medicated", "override_reason")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        questions = {**CONTRAINDICATIONS, **MEDICATED_CONTRAINDICATIONS}
+        for name, text in questions.items():
+            self.fields[name] = forms.ChoiceField(
+                label=text, choices=YES_NO, widget=forms.RadioSelect, required=name in CONTRAINDICATIONS,
+                help_text="Only for a medicated course." if name in MEDICATED_CONTRAINDICATIONS else "",
+            )
+        self.fields["override_reason"].help_text = ("A clinician's justified reason to treat despite a positive "
+                                                    "answer; leave empty otherwise.")
+        self.fields["patient"].queryset = Patient.objects.filter(archived_at__isnull=True)
+
+
+class ScreeningActionForm(ActionForm):
+    reason = forms.CharField(required=False, label="Override reason",
+                             widget=forms.TextInput(attrs={"size": 50}))
+
+
+@admin.register(Screening)
+class ScreeningAdmin(ServiceAdmin):
+    """Clinicians and managers only: the front desk has no permission on screenings."""
+
+    list_display = ("patient", "recorded_at", "for_medicated", "result", "recorded_by")
+    list_filter = ("for_medicated",)
+    list_select_related = ("patient", "recorded_by")
+    search_fields = ("patient__last_name", "patient__first_name")
+    date_hierarchy = "recorded_at"
+    autocomplete_fields = ("patient",)
+    action_form = ScreeningActionForm
+    actions = ["override"]
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        if obj is None:
+            kwargs["form"] = ScreeningForm
+            kwargs["fields"] = None
+        return super().get_form(request, obj, change=change, **kwargs)
+
+    def get_fields(self, request, obj=None):
+        if obj is None:
+            return ("patient", "for_medicated", *CONTRAINDICATIONS, *MEDICATED_CONTRAINDICATIONS, "override_reason")
+        return [f.name for f in Screening._meta.fields if f.name != "id"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return self.get_fields(request, obj) if obj is not None else ()
+
+    @admin.display(description="result")
+    def result(self, screening):
+        if screening.blocks_booking:
+            return "Blocks booking"
+        return "Overridden" if screening.is_overridden else "Clear"
+
+    def create_through_service(self, request, data):
+        answers = {name: data[name] == "yes" for name in CONTRAINDICATIONS}
+        if data["for_medicated"]:
+            answers.update({name: data[name] == "yes" if data.get(name) else None
+                            for name in MEDICATED_CONTRAINDICATIONS})
+        return services.screening_record(patient=data["patient"], recorded_by=request.user, answers=answers,
+                                         for_medicated=data["for_medicated"],
+                                         override_reason=data.get("override_reason", ""))
+
+    @admin.action(description="Record a clinician's override (give the reason)", permissions=["change"])
+    def override(self, request, queryset):
+        reason = request.POST.get("reason", "")
+        for screening in queryset:
+            run_service(request, lambda s=screening: services.screening_override(
+                screening=s, overridden_by=request.user, reason=reason),
+                success=f"The override of {screening} is recorded.")
+
+
+def is_child(patient: Patient) -> bool:
+    return patient.age_on(timezone.localdate()) < CHILD_BADGE_AGE
