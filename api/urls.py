@@ -1,12 +1,29 @@
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework.routers import SimpleRouter
 
-from api import views
+from api import auth_views, clinic_views, patient_views, scheduling_views, views
 
 app_name = "api"
 
+router = SimpleRouter()
+router.register("locations", clinic_views.LocationViewSet, basename="location")
+router.register("rooms", clinic_views.RoomViewSet, basename="room")
+router.register("devices", clinic_views.DeviceViewSet, basename="device")
+router.register("clinicians", clinic_views.ClinicianViewSet, basename="clinician")
+router.register("opening-hours", clinic_views.OpeningHoursViewSet, basename="opening-hours")
+router.register("working-hours", clinic_views.WorkingHoursViewSet, basename="working-hours")
+router.register("closures", clinic_views.ClosureViewSet, basename="closure")
+router.register("patients", patient_views.PatientViewSet, basename="patient")
+router.register("screenings", patient_views.ScreeningViewSet, basename="screening")
+router.register("courses", scheduling_views.CourseViewSet, basename="course")
+router.register("appointments", scheduling_views.AppointmentViewSet, basename="appointment")
+router.register("session-records", scheduling_views.SessionRecordViewSet, basename="session-record")
+
 urlpatterns = [
     path("health/", views.HealthView.as_view(), name="health"),
+    path("auth/token/", auth_views.TokenView.as_view(), name="token"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
+    *router.urls,
 ]

@@ -67,6 +67,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "clinic",
     "patients",
     "scheduling",
@@ -204,21 +205,42 @@ CELERY_BEAT_SCHEDULE: dict = {
 CELERY_TASK_DEFAULT_QUEUE = env("CELERY_QUEUE", "celery")
 
 REST_FRAMEWORK = {
+    # Bearer first: an unauthenticated request gets 401 with WWW-Authenticate, not 403.
     "DEFAULT_AUTHENTICATION_CLASSES": [
+        "api.authentication.BearerTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PERMISSION_CLASSES": ["api.permissions.IsStaff"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_RENDERER_CLASSES": [
         "rest_framework.renderers.JSONRenderer",
         "rest_framework.renderers.BrowsableAPIRenderer",
     ],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser", "rest_framework.parsers.FormParser"],
+    "DEFAULT_THROTTLE_CLASSES": ["api.throttling.UserThrottle", "api.throttling.AnonThrottle"],
+    "EXCEPTION_HANDLER": "api.exceptions.api_exception_handler",
 }
+# Requests a minute before the API answers 429 (per user; per address without a login).
+IONTO_API_RATES = {
+    "user": env("IONTO_API_RATE_USER", "1200/min"),
+    "anon": env("IONTO_API_RATE_ANON", "120/min"),
+    "token": env("IONTO_API_RATE_TOKEN", "30/min"),
+}
+IONTO_API_TOKEN_HOURS = env_int("IONTO_API_TOKEN_HOURS", 24 * 30)
 SPECTACULAR_SETTINGS = {
     "TITLE": "Ionto API",
     "DESCRIPTION": "Courses, appointments and session records of an iontophoresis clinic.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "api.schema.add_error_responses",
+    ],
+    # Swagger UI from the drf-spectacular-sidecar package: no CDN, works offline.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
 
 LOGGING = {

@@ -1,0 +1,124 @@
+"""Query parameters of the list endpoints; a value of the wrong kind answers 400, never 500."""
+
+from __future__ import annotations
+
+import django_filters
+from django import forms
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
+
+from api.fields import ID_MAX
+from patients.selectors import patient_list
+from scheduling.models import Appointment, AppointmentStatus, Course, CourseStatus
+
+
+@extend_schema_field({"type": "integer", "minimum": 1, "maximum": ID_MAX})
+class IdFilter(django_filters.NumberFilter):
+    """A row id: a whole number from 1 up."""
+
+    field_class = forms.IntegerField
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("min_value", 1)
+        kwargs.setdefault("max_value", ID_MAX)
+        super().__init__(*args, **kwargs)
+
+
+class AwareIsoDateTimeField(forms.DateTimeField):
+    """An ISO 8601 time with its offset; one without would mean a different instant at each location."""
+
+    def to_python(self, value):
+        if value in self.empty_values:
+            return None
+        try:
+            parsed = parse_datetime(str(value).strip())
+        except ValueError:
+            parsed = None
+        if parsed is None:
+            raise forms.ValidationError("Enter an ISO 8601 time with offset, e.g. 2026-12-07T00:00:00Z.",
+                                        code="invalid")
+        if timezone.is_naive(parsed):
+            raise forms.ValidationError("Give the time with its offset, e.g. 2026-12-07T00:00:00Z.", code="naive")
+        return parsed
+
+
+@extend_schema_field(OpenApiTypes.DATETIME)
+class AwareDateTimeFilter(django_filters.Filter):
+    field_class = AwareIsoDateTimeField
+
+
+class LocationScopedFilter(django_filters.FilterSet):
+    location = IdFilter(field_name="location_id")
+
+
+class RoomFilter(LocationScopedFilter):
+    pass
+
+
+class ClinicianFilter(django_filters.FilterSet):
+    location = IdFilter(field_name="locations", method="filter_location")
+
+    def filter_location(self, queryset, name, value):
+        return queryset.filter(locations__id=value)
+
+
+class ClosureFilter(LocationScopedFilter):
+    start = AwareDateTimeFilter(field_name="ends_at", lookup_expr="gt", help_text="Closures ending after this time.")
+    end = AwareDateTimeFilter(field_name="starts_at", lookup_expr="lt",
+                              help_text="Closures starting before this time.")
+
+
+class PatientFilter(django_filters.FilterSet):
+    search = django_filters.CharFilter(method="filter_search", max_length=200,
+                                       help_text="Words matched to name, email and phone starts, or a date of "
+                                                 "birth (2001-04-23 or 23/04/2001).")
+    preferred_location = IdFilter(field_name="preferred_location_id")
+    include_archived = django_filters.BooleanFilter(method="filter_archived",
+                                                    help_text="Also list archived patients (default false).")
+
+    def filter_archived(self, queryset, name, value):
+        return queryset if value else queryset.filter(archived_at__isnull=True)
+
+    def filter_search(self, queryset, name, value):
+        return queryset.filter(pk__in=patient_list(search=value, include_archived=True).values("pk"))
+
+
+class ScreeningFilter(django_filters.FilterSet):
+    patient = IdFilter(field_name="patient_id")
+
+
+class CourseFilter(django_filters.FilterSet):
+    patient = IdFilter(field_name="patient_id")
+    location = IdFilter(field_name="location_id")
+    status = django_filters.ChoiceFilter(choices=CourseStatus.choices)
+
+    class Meta:
+        model = Course
+        fields = ["patient", "location", "status"]
+
+
+class AppointmentFilter(django_filters.FilterSet):
+    """``start``/``end``: the appointments overlapping [start, end), a person's or resource's calendar."""
+
+    location = IdFilter(field_name="location_id")
+    clinician = IdFilter(field_name="clinician_id")
+    room = IdFilter(field_name="room_id")
+    device = IdFilter(field_name="device_id")
+    patient = IdFilter(field_name="patient_id")
+    course = IdFilter(field_name="course_id")
+    status = django_filters.MultipleChoiceFilter(choices=AppointmentStatus.choices)
+    start = AwareDateTimeFilter(field_name="ends_at", lookup_expr="gt",
+                                help_text="Window start (inclusive): appointments ending after it.")
+    end = AwareDateTimeFilter(field_name="starts_at", lookup_expr="lt",
+                              help_text="Window end (exclusive): appointments starting before it.")
+
+    class Meta:
+        model = Appointment
+        fields = ["location", "clinician", "room", "device", "patient", "course", "status", "start", "end"]
+
+
+class SessionRecordFilter(django_filters.FilterSet):
+    patient = IdFilter(field_name="appointment__patient_id")
+    course = IdFilter(field_name="appointment__course_id")

@@ -1,0 +1,216 @@
+"""Courses, appointments with their actions, and session records.
+
+Every change goes through scheduling.services. Booking and changing POSTs take an
+``Idempotency-Key``; changes to an appointment take ``If-Match`` with its ETag (412 when stale).
+"""
+
+from __future__ import annotations
+
+import re
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import mixins
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from api import filters as api_filters
+from api import scope
+from api import serializers as s
+from api.base import ScopedReadViewSet, errors
+from api.exceptions import PreconditionFailed
+from api.idempotency import IDEMPOTENCY_PARAMETER, idempotent
+from api.pagination import AppointmentCursor
+from api.permissions import IsClinical, is_clinical
+from scheduling import services
+from scheduling.models import Appointment
+
+IF_MATCH_PARAMETER = OpenApiParameter(
+    "If-Match", OpenApiTypes.STR, OpenApiParameter.HEADER, required=False,
+    description="The appointment's ETag as last read; the change is refused with 412 if someone changed it since.",
+)
+ETAG_HEADER = OpenApiResponse(s.AppointmentClinicalSerializer, description="The appointment; its ETag in the header.")
+_ETAG = re.compile(r'^(?:W/)?"appointment-(\d+)-v(\d+)"$')
+
+
+class CourseViewSet(mixins.CreateModelMixin, ScopedReadViewSet):
+    """Courses of sessions at the acting user's locations. Anyone on staff plans one; clinicians and
+    managers complete, discontinue or follow it with maintenance."""
+
+    serializer_class = s.CourseSerializer
+    scope_name = "courses"
+    filterset_class = api_filters.CourseFilter
+    ordering = ["-created_at", "-id"]
+    ordering_fields = ["id", "created_at", "status"]
+
+    def _clinical_only(self):
+        if not is_clinical(self.request):
+            raise PermissionError("Only a clinician or a manager ends or extends a course.")
+
+    @extend_schema(request=s.CourseCreateSerializer, responses={201: s.CourseSerializer, **errors(400, 403)})
+    def create(self, request):
+        course = services.course_create(created_by=request.user, **self.validated(s.CourseCreateSerializer))
+        return self.answer(course, status=201)
+
+    @extend_schema(request=None, responses={200: s.CourseSerializer, **errors(400, 403, 404)})
+    @action(detail=True, methods=["post"])
+    def complete(self, request, pk=None):
+        course = self.get_object()
+        self._clinical_only()
+        return self.answer(services.course_complete(course=course, completed_by=request.user))
+
+    @extend_schema(request=s.CourseDiscontinueSerializer, responses={200: s.CourseSerializer, **errors(400, 403, 404)})
+    @action(detail=True, methods=["post"])
+    def discontinue(self, request, pk=None):
+        """Stop a course early; its booked sessions are cancelled by the clinic with the reason."""
+        course = self.get_object()
+        self._clinical_only()
+        data = self.validated(s.CourseDiscontinueSerializer)
+        return self.answer(services.course_discontinue(course=course, discontinued_by=request.user,
+                                                       reason=data["reason"]))
+
+    @extend_schema(request=s.CourseMaintenanceSerializer,
+                   responses={201: s.CourseSerializer, **errors(400, 403, 404)})
+    @action(detail=True, methods=["post"], url_path="start-maintenance")
+    def start_maintenance(self, request, pk=None):
+        """Plan maintenance sessions every 1-4 weeks after a completed initial course."""
+        course = self.get_object()
+        self._clinical_only()
+        data = self.validated(s.CourseMaintenanceSerializer)
+        maintenance = services.course_start_maintenance(course=course, created_by=request.user, **data)
+        return self.answer(maintenance, status=201)
+
+
+class AppointmentViewSet(mixins.CreateModelMixin, ScopedReadViewSet):
+    """Appointments at the acting user's locations, a cursor page at a time in time order.
+
+    ``start``/``end`` list those overlapping [start, end): with ``clinician``, ``room``, ``device`` or
+    ``patient`` that is one calendar. Each carries UTC times, the location's local times and zone, and
+    its ETag. Clinicians and managers also get the session record; the front desk never does.
+    """
+
+    serializer_class = s.AppointmentSerializer
+    clinical_serializer_class = s.AppointmentClinicalSerializer
+    filterset_class = api_filters.AppointmentFilter
+    filter_backends = ScopedReadViewSet.filter_backends[:1]
+    pagination_class = AppointmentCursor
+    ordering = ["starts_at", "id"]
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return Appointment.objects.none()
+        return scope.appointments_clinical(self.request) if is_clinical(self.request) else scope.appointments(
+            self.request)
+
+    def retrieve(self, request, *args, **kwargs):
+        appointment = self.get_object()
+        return self.answer(appointment)
+
+    def answer(self, instance, *, status: int = 200, headers: dict | None = None) -> Response:
+        response = super().answer(instance, status=status, headers=headers)
+        response["ETag"] = response.data["etag"]
+        return response
+
+    def expected_version(self, appointment: Appointment) -> int | None:
+        """The version If-Match names; None when absent or ``*``. Another appointment's tag is stale."""
+        header = self.request.headers.get("If-Match")
+        if header is None or header.strip() == "*":
+            return None
+        for tag in header.split(","):
+            match = _ETAG.match(tag.strip())
+            if match and int(match.group(1)) == appointment.pk:
+                return int(match.group(2))
+        raise PreconditionFailed("If-Match does not name a version of this appointment; read it again.")
+
+    @extend_schema(request=s.AppointmentBookSerializer, parameters=[IDEMPOTENCY_PARAMETER],
+                   responses={201: ETAG_HEADER, **errors(400, 403, 409, 422)})
+    @idempotent
+    def create(self, request):
+        """Book one session of a course with a clinician, room and device at the course's location."""
+        data = self.validated(s.AppointmentBookSerializer)
+        appointment = services.appointment_book(booked_by=request.user, **data)
+        return self.answer(appointment, status=201)
+
+    def _change(self, request, change, serializer_class=None):
+        appointment = self.get_object()
+        expected = self.expected_version(appointment)
+        data = self.validated(serializer_class) if serializer_class is not None else {}
+        return self.answer(change(appointment, expected, data))
+
+    @extend_schema(request=s.AppointmentConfirmSerializer, parameters=[IDEMPOTENCY_PARAMETER, IF_MATCH_PARAMETER],
+                   responses={200: ETAG_HEADER, **errors(400, 403, 404, 412, 422)})
+    @action(detail=True, methods=["post"])
+    @idempotent
+    def confirm(self, request, pk=None):
+        """Record that the patient confirmed they will come (not a status; the version stays)."""
+        return self._change(request, lambda a, v, d: services.appointment_confirm(
+            appointment=a, via=d["via"], expected_version=v), s.AppointmentConfirmSerializer)
+
+    @extend_schema(request=None, parameters=[IDEMPOTENCY_PARAMETER, IF_MATCH_PARAMETER],
+                   responses={200: ETAG_HEADER, **errors(400, 403, 404, 412, 422)})
+    @action(detail=True, methods=["post"])
+    @idempotent
+    def arrive(self, request, pk=None):
+        """The patient is here (on the day of the session)."""
+        return self._change(request, lambda a, v, d: services.appointment_mark_arrived(
+            appointment=a, marked_by=request.user, expected_version=v))
+
+    @extend_schema(request=None, parameters=[IDEMPOTENCY_PARAMETER, IF_MATCH_PARAMETER],
+                   responses={200: ETAG_HEADER, **errors(400, 403, 404, 412, 422)})
+    @action(detail=True, methods=["post"])
+    @idempotent
+    def noshow(self, request, pk=None):
+        """The patient did not come (once the start time has passed)."""
+        return self._change(request, lambda a, v, d: services.appointment_mark_noshow(
+            appointment=a, marked_by=request.user, expected_version=v))
+
+    @extend_schema(request=s.AppointmentCancelSerializer, parameters=[IDEMPOTENCY_PARAMETER, IF_MATCH_PARAMETER],
+                   responses={200: ETAG_HEADER, **errors(400, 403, 404, 412, 422)})
+    @action(detail=True, methods=["post"])
+    @idempotent
+    def cancel(self, request, pk=None):
+        """Cancel, saying who cancels (patient or clinic) and why; the time is free again."""
+        return self._change(request, lambda a, v, d: services.appointment_cancel(
+            appointment=a, cancelled_by=request.user, by=d["by"], reason=d["reason"], expected_version=v),
+            s.AppointmentCancelSerializer)
+
+    @extend_schema(request=s.AppointmentRescheduleSerializer,
+                   parameters=[IDEMPOTENCY_PARAMETER, IF_MATCH_PARAMETER],
+                   responses={200: ETAG_HEADER, **errors(400, 403, 404, 409, 412, 422)})
+    @action(detail=True, methods=["post"])
+    @idempotent
+    def reschedule(self, request, pk=None):
+        """Move a booked session to another time, and optionally another clinician, room or device."""
+        return self._change(request, lambda a, v, d: services.appointment_reschedule(
+            appointment=a, rescheduled_by=request.user, expected_version=v, starts_at=d["starts_at"],
+            clinician=d.get("clinician"), room=d.get("room"), device=d.get("device")),
+            s.AppointmentRescheduleSerializer)
+
+    @extend_schema(request=s.AppointmentCompleteSerializer, parameters=[IDEMPOTENCY_PARAMETER, IF_MATCH_PARAMETER],
+                   responses={200: ETAG_HEADER, **errors(400, 403, 404, 409, 412, 422)})
+    @action(detail=True, methods=["post"])
+    @idempotent
+    def complete(self, request, pk=None):
+        """Record the session (clinicians and managers): the appointment becomes fulfilled."""
+        self.get_object()
+        if not is_clinical(request):
+            raise PermissionError("Only a clinician can record a session.")
+
+        def record(appointment, expected, data):
+            if expected is not None and expected != appointment.version:
+                raise PreconditionFailed()
+            services.session_record(appointment=appointment, recorded_by=request.user, **data)
+            return appointment
+
+        return self._change(request, record, s.AppointmentCompleteSerializer)
+
+
+class SessionRecordViewSet(ScopedReadViewSet):
+    """What was done in each session: clinicians and managers only; the front desk gets 403."""
+
+    serializer_class = s.SessionRecordSerializer
+    permission_classes = [IsClinical]
+    scope_name = "session_records"
+    filterset_class = api_filters.SessionRecordFilter
+    ordering = ["-created_at", "-id"]
+    ordering_fields = ["id", "created_at"]

@@ -1,0 +1,116 @@
+"""The rows an acting user may see: everything is scoped to the locations they work at.
+
+Each function takes the request and answers a queryset; none runs a query until it is used, so
+a list costs the same number of queries whatever the number of rows.
+"""
+
+from __future__ import annotations
+
+from django.db.models import Exists, OuterRef, Prefetch, QuerySet
+
+from api.permissions import role_of
+from clinic.models import Clinician, Closure, Device, Location, OpeningHours, Room, StaffRole, WorkingHours
+from clinic.selectors import location_list_for
+from patients.models import Patient, Screening
+from scheduling.models import Appointment, Course, SessionRecord, SessionSite, SideEffect
+
+
+def locations(request) -> QuerySet[Location]:
+    return location_list_for(request.user)
+
+
+def _everywhere(request) -> bool:
+    return role_of(request) == StaffRole.MANAGER
+
+
+def rooms(request) -> QuerySet[Room]:
+    return Room.objects.filter(location__in=locations(request)).select_related("location")
+
+
+def devices(request) -> QuerySet[Device]:
+    return Device.objects.filter(location__in=locations(request)).select_related("location")
+
+
+def clinicians(request) -> QuerySet[Clinician]:
+    works_here = Clinician.locations.through.objects.filter(staff_id=OuterRef("pk"), location__in=locations(request))
+    return (
+        Clinician.objects.filter(Exists(works_here), is_active=True)
+        .select_related("user")
+        .prefetch_related(Prefetch("locations", queryset=Location.objects.only("id", "name")))
+    )
+
+
+def opening_hours(request) -> QuerySet[OpeningHours]:
+    return OpeningHours.objects.filter(location__in=locations(request))
+
+
+def working_hours(request) -> QuerySet[WorkingHours]:
+    return WorkingHours.objects.filter(location__in=locations(request))
+
+
+def closures(request) -> QuerySet[Closure]:
+    return Closure.objects.filter(location__in=locations(request))
+
+
+def patients(request, *, include_archived: bool = False) -> QuerySet[Patient]:
+    """Patients whose preferred location is one of the user's, or who have a course at one."""
+    rows = Patient.objects.all()
+    if not include_archived:
+        rows = rows.filter(archived_at__isnull=True)
+    if _everywhere(request):
+        return rows
+    mine = locations(request)
+    has_course_here = Course.objects.filter(patient_id=OuterRef("pk"), location__in=mine)
+    return rows.filter(Exists(has_course_here) | Exists(mine.filter(pk=OuterRef("preferred_location_id"))))
+
+
+def screenings(request) -> QuerySet[Screening]:
+    return Screening.objects.filter(patient__in=patients(request, include_archived=True))
+
+
+def courses(request) -> QuerySet[Course]:
+    return Course.objects.filter(location__in=locations(request)).select_related("location")
+
+
+def appointments(request) -> QuerySet[Appointment]:
+    rows = Appointment.objects.filter(location__in=locations(request)).select_related(
+        "location", "patient", "clinician__user", "room", "device"
+    )
+    return rows
+
+
+def appointments_clinical(request) -> QuerySet[Appointment]:
+    return appointments(request).prefetch_related(
+        Prefetch("session_record", queryset=SessionRecord.objects.prefetch_related(
+            Prefetch("sites", queryset=SessionSite.objects.order_by("site")),
+            Prefetch("side_effects", queryset=SideEffect.objects.order_by("-grade", "kind")),
+        ))
+    )
+
+
+def session_records(request) -> QuerySet[SessionRecord]:
+    return (
+        SessionRecord.objects.filter(appointment__location__in=locations(request))
+        .select_related("appointment")
+        .prefetch_related(
+            Prefetch("sites", queryset=SessionSite.objects.order_by("site")),
+            Prefetch("side_effects", queryset=SideEffect.objects.order_by("-grade", "kind")),
+        )
+    )
+
+
+class Scope:
+    """Lazy querysets for ScopedPrimaryKeyField, bound to one request."""
+
+    def __init__(self, request):
+        self.request = request
+
+    def __getitem__(self, name: str):
+        def rows():
+            if name == "patients":
+                return patients(self.request)
+            if name == "clinicians":
+                return clinicians(self.request)
+            return globals()[name](self.request)
+
+        return rows

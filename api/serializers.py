@@ -1,0 +1,437 @@
+"""What the API answers (output serializers) and what it accepts (input serializers).
+
+Output serializers only read; input serializers only check shapes and types, then the view hands
+the values to a service. Front desk and clinical staff get different serializers for patients and
+appointments: the front-desk ones have no screening answers and no session records at all.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from api.fields import AwareDateTimeField, ScopedPrimaryKeyField
+from clinic.models import Clinician, Closure, Device, Location, OpeningHours, Room, Weekday, WorkingHours
+from patients.models import CONTRAINDICATIONS, MEDICATED_CONTRAINDICATIONS, Patient, Screening
+from scheduling.models import (
+    CURRENT_MA_MAX,
+    MEDICATED_DOSE_MAX_MA_MIN,
+    SESSION_MINUTES_MAX,
+    SESSION_MINUTES_MIN,
+    Appointment,
+    BodySite,
+    CancelledBy,
+    Course,
+    Indication,
+    Medium,
+    SessionRecord,
+    SessionSite,
+    SideEffect,
+    SideEffectKind,
+    Waveform,
+)
+
+# ---------------------------------------------------------------------------------------------
+# Errors, as the exception handler answers them
+
+
+class ErrorSerializer(serializers.Serializer):
+    detail = serializers.CharField(help_text="What went wrong, in words a person understands.")
+    code = serializers.CharField(help_text="A machine-readable code, e.g. invalid, room_busy, not_found.")
+    errors = serializers.DictField(
+        child=serializers.ListField(child=serializers.CharField()),
+        help_text="Messages per field; empty when no field is to blame.",
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# The clinic's resources
+
+
+class LocationSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Location
+        fields = ["id", "name", "address", "phone", "time_zone", "slot_minutes", "turnover_minutes",
+                  "booking_horizon_weeks", "reminder_hours_before", "second_reminder_hours_before",
+                  "late_cancellation_hours", "max_current_ma_adult", "max_current_ma_child"]
+        read_only_fields = fields
+
+
+class LocationCreateSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=120)
+    address = serializers.CharField(max_length=2000)
+    phone = serializers.CharField(max_length=40)
+    time_zone = serializers.CharField(max_length=64)
+
+
+class RoomSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Room
+        fields = ["id", "location", "name", "is_active"]
+        read_only_fields = fields
+
+
+class RoomCreateSerializer(serializers.Serializer):
+    location = ScopedPrimaryKeyField(scope="locations", queryset=Location.objects.all())
+    name = serializers.CharField(max_length=60)
+
+
+class DeviceSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Device
+        fields = ["id", "location", "model", "serial_number", "in_service"]
+        read_only_fields = fields
+
+
+class DeviceCreateSerializer(serializers.Serializer):
+    location = ScopedPrimaryKeyField(scope="locations", queryset=Location.objects.all())
+    model = serializers.CharField(max_length=80)
+    serial_number = serializers.CharField(max_length=60)
+    in_service = serializers.BooleanField(default=True)
+
+
+class DeviceInServiceSerializer(serializers.Serializer):
+    in_service = serializers.BooleanField()
+
+
+class ClinicianSerializer(serializers.ModelSerializer):
+    username = serializers.CharField(source="user.username", read_only=True)
+    first_name = serializers.CharField(source="user.first_name", read_only=True)
+    last_name = serializers.CharField(source="user.last_name", read_only=True)
+    locations = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
+
+    class Meta:
+        model = Clinician
+        fields = ["id", "username", "first_name", "last_name", "locations"]
+        read_only_fields = fields
+
+
+class OpeningHoursSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = OpeningHours
+        fields = ["id", "location", "weekday", "opens_at", "closes_at"]
+        read_only_fields = fields
+
+
+class OpeningHoursCreateSerializer(serializers.Serializer):
+    location = ScopedPrimaryKeyField(scope="locations", queryset=Location.objects.all())
+    weekday = serializers.ChoiceField(choices=Weekday.choices)
+    opens_at = serializers.TimeField()
+    closes_at = serializers.TimeField()
+
+
+class WorkingHoursSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = WorkingHours
+        fields = ["id", "clinician", "location", "weekday", "starts_at", "ends_at"]
+        read_only_fields = fields
+
+
+class ClosureSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Closure
+        fields = ["id", "location", "room", "device", "clinician", "starts_at", "ends_at", "reason"]
+        read_only_fields = fields
+
+
+class ClosureCreateSerializer(serializers.Serializer):
+    location = ScopedPrimaryKeyField(scope="locations", queryset=Location.objects.all())
+    starts_at = AwareDateTimeField()
+    ends_at = AwareDateTimeField()
+    reason = serializers.CharField(max_length=200)
+    room = ScopedPrimaryKeyField(scope="rooms", queryset=Room.objects.all(), required=False, allow_null=True)
+    device = ScopedPrimaryKeyField(scope="devices", queryset=Device.objects.all(), required=False, allow_null=True)
+    clinician = ScopedPrimaryKeyField(scope="clinicians", queryset=Clinician.objects.all(), required=False,
+                                      allow_null=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# Patients and screenings
+
+
+class PatientSerializer(serializers.ModelSerializer):
+    """What the front desk sees of a patient: contact data, nothing clinical."""
+
+    class Meta:
+        model = Patient
+        fields = ["id", "first_name", "last_name", "date_of_birth", "email", "phone", "preferred_location",
+                  "email_consent", "email_consent_at", "front_desk_notes", "archived_at"]
+        read_only_fields = fields
+
+
+class ScreeningSerializer(serializers.ModelSerializer):
+    """A patient's answers to the contraindication list (clinicians and managers only)."""
+
+    positive_answers = serializers.ListField(child=serializers.CharField(), read_only=True)
+    blocks_booking = serializers.BooleanField(read_only=True)
+
+    class Meta:
+        model = Screening
+        fields = ["id", "patient", "for_medicated", *CONTRAINDICATIONS, *MEDICATED_CONTRAINDICATIONS,
+                  "recorded_by", "recorded_at", "override_reason", "overridden_by", "overridden_at",
+                  "positive_answers", "blocks_booking"]
+        read_only_fields = fields
+
+
+class PatientClinicalSerializer(PatientSerializer):
+    """What clinicians and managers see: the contact data and the current screening."""
+
+    screening = serializers.SerializerMethodField(
+        help_text="The current screening; clinicians and managers only (the front desk never gets this field)."
+    )
+
+    class Meta(PatientSerializer.Meta):
+        fields = [*PatientSerializer.Meta.fields, "screening"]
+        read_only_fields = fields
+
+    @extend_schema_field(ScreeningSerializer(allow_null=True, required=False))
+    def get_screening(self, patient: Patient):
+        current = getattr(patient, "current_screenings", None)
+        screening = current[0] if current else None
+        return ScreeningSerializer(screening).data if screening is not None else None
+
+
+class PatientCreateSerializer(serializers.Serializer):
+    first_name = serializers.CharField(max_length=80)
+    last_name = serializers.CharField(max_length=80)
+    date_of_birth = serializers.DateField()
+    email = serializers.EmailField(required=False, allow_blank=True, default="", max_length=254)
+    phone = serializers.CharField(required=False, allow_blank=True, default="", max_length=40)
+    preferred_location = ScopedPrimaryKeyField(scope="locations", queryset=Location.objects.all())
+    email_consent = serializers.BooleanField(default=False)
+    front_desk_notes = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
+
+
+class PatientUpdateSerializer(serializers.Serializer):
+    first_name = serializers.CharField(max_length=80, required=False)
+    last_name = serializers.CharField(max_length=80, required=False)
+    date_of_birth = serializers.DateField(required=False)
+    email = serializers.EmailField(required=False, allow_blank=True, max_length=254)
+    phone = serializers.CharField(required=False, allow_blank=True, max_length=40)
+    preferred_location = ScopedPrimaryKeyField(scope="locations", queryset=Location.objects.all(), required=False)
+    email_consent = serializers.BooleanField(required=False)
+    front_desk_notes = serializers.CharField(required=False, allow_blank=True, max_length=2000)
+
+
+def _answer_fields(*, medicated_only: bool) -> dict:
+    names = MEDICATED_CONTRAINDICATIONS if medicated_only else CONTRAINDICATIONS
+    return {name: serializers.BooleanField(help_text=question, required=medicated_only is False,
+                                           allow_null=medicated_only)
+            for name, question in names.items()}
+
+
+ScreeningAnswersSerializer = type(
+    "ScreeningAnswersSerializer", (serializers.Serializer,),
+    {**_answer_fields(medicated_only=False), **_answer_fields(medicated_only=True),
+     "__doc__": "One answer per contraindication; the drug questions only for a medicated course."},
+)
+
+
+class ScreeningCreateSerializer(serializers.Serializer):
+    patient = ScopedPrimaryKeyField(scope="patients", queryset=Patient.objects.all())
+    for_medicated = serializers.BooleanField(default=False)
+    answers = ScreeningAnswersSerializer()
+    override_reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
+
+
+class ScreeningOverrideSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=2000)
+
+
+# ---------------------------------------------------------------------------------------------
+# Courses
+
+
+class CourseSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Course
+        fields = ["id", "patient", "location", "indication", "body_sites", "body_site_other", "medication", "phase",
+                  "follows", "planned_sessions", "session_minutes", "sessions_per_week",
+                  "maintenance_interval_weeks", "status", "discontinued_reason", "ended_at", "created_at"]
+        read_only_fields = fields
+
+
+class CourseCreateSerializer(serializers.Serializer):
+    patient = ScopedPrimaryKeyField(scope="patients", queryset=Patient.objects.all())
+    location = ScopedPrimaryKeyField(scope="locations", queryset=Location.objects.all())
+    indication = serializers.ChoiceField(choices=Indication.choices)
+    body_sites = serializers.ListField(child=serializers.ChoiceField(choices=BodySite.choices), min_length=1,
+                                       max_length=4)
+    body_site_other = serializers.CharField(required=False, allow_blank=True, default="", max_length=120)
+    medication = serializers.CharField(required=False, allow_blank=True, default="", max_length=120)
+    planned_sessions = serializers.IntegerField(min_value=6, max_value=10)
+    session_minutes = serializers.IntegerField(min_value=SESSION_MINUTES_MIN, max_value=SESSION_MINUTES_MAX,
+                                               default=30)
+    sessions_per_week = serializers.IntegerField(min_value=1, max_value=5, default=3)
+
+
+class CourseDiscontinueSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=2000)
+
+
+class CourseMaintenanceSerializer(serializers.Serializer):
+    interval_weeks = serializers.IntegerField(min_value=1, max_value=4, default=2)
+    planned_sessions = serializers.IntegerField(min_value=1, max_value=52, default=6)
+
+
+# ---------------------------------------------------------------------------------------------
+# Session records
+
+
+class SessionSiteSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = SessionSite
+        fields = ["site", "site_other", "current_ma"]
+        read_only_fields = fields
+
+
+class SideEffectSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = SideEffect
+        fields = ["kind", "kind_other", "grade"]
+        read_only_fields = fields
+
+
+class SessionRecordSerializer(serializers.ModelSerializer):
+    sites = SessionSiteSerializer(many=True, read_only=True)
+    side_effects = SideEffectSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = SessionRecord
+        fields = ["id", "appointment", "minutes_of_current", "waveform", "polarity_reversed", "medium",
+                  "dose_ma_min", "hdss", "pain_nprs", "sweat_mg_min", "sweat_site", "note", "sites", "side_effects",
+                  "recorded_by", "created_at"]
+        read_only_fields = fields
+
+
+class SessionSiteInputSerializer(serializers.Serializer):
+    site = serializers.ChoiceField(choices=BodySite.choices)
+    site_other = serializers.CharField(required=False, allow_blank=True, default="", max_length=120)
+    current_ma = serializers.DecimalField(max_digits=4, decimal_places=1, min_value=Decimal("0.1"),
+                                          max_value=Decimal(CURRENT_MA_MAX))
+
+
+class SideEffectInputSerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=SideEffectKind.choices)
+    kind_other = serializers.CharField(required=False, allow_blank=True, default="", max_length=120)
+    grade = serializers.IntegerField(min_value=1, max_value=3)
+
+
+class AppointmentCompleteSerializer(serializers.Serializer):
+    """The session record that completes an appointment."""
+
+    minutes_of_current = serializers.IntegerField(min_value=1, max_value=SESSION_MINUTES_MAX)
+    sites = SessionSiteInputSerializer(many=True, min_length=1, max_length=4)
+    waveform = serializers.ChoiceField(choices=Waveform.choices, default=Waveform.DC)
+    polarity_reversed = serializers.BooleanField(default=False)
+    medium = serializers.ChoiceField(choices=Medium.choices, required=False, allow_null=True, default=None)
+    hdss = serializers.IntegerField(min_value=1, max_value=4, required=False, allow_null=True, default=None)
+    pain_nprs = serializers.IntegerField(min_value=0, max_value=10, required=False, allow_null=True, default=None)
+    sweat_mg_min = serializers.DecimalField(max_digits=6, decimal_places=1, min_value=Decimal(0), required=False,
+                                            allow_null=True, default=None)
+    sweat_site = serializers.ChoiceField(choices=BodySite.choices, required=False, allow_blank=True, default="")
+    side_effects = SideEffectInputSerializer(many=True, required=False, default=list, max_length=7)
+    dose_ma_min = serializers.DecimalField(max_digits=5, decimal_places=1, min_value=Decimal(0),
+                                           max_value=Decimal(MEDICATED_DOSE_MAX_MA_MIN), required=False,
+                                           allow_null=True, default=None)
+    note = serializers.CharField(required=False, allow_blank=True, default="", max_length=5000)
+
+
+# ---------------------------------------------------------------------------------------------
+# Appointments
+
+
+class AppointmentSerializer(serializers.ModelSerializer):
+    """An appointment as the front desk sees it: times in UTC and at the location, no session record."""
+
+    patient_name = serializers.SerializerMethodField()
+    clinician_name = serializers.SerializerMethodField()
+    room_name = serializers.CharField(source="room.name", read_only=True)
+    device_name = serializers.SerializerMethodField()
+    time_zone = serializers.CharField(source="location.time_zone", read_only=True,
+                                      help_text="The location's time zone (IANA name).")
+    local_starts_at = serializers.SerializerMethodField(help_text="Start at the location, ISO 8601 with offset.")
+    local_ends_at = serializers.SerializerMethodField(help_text="End at the location, ISO 8601 with offset.")
+    etag = serializers.SerializerMethodField(help_text="Send it back as If-Match to change this appointment.")
+
+    class Meta:
+        model = Appointment
+        fields = ["id", "course", "patient", "patient_name", "location", "clinician", "clinician_name", "room",
+                  "room_name", "device", "device_name", "starts_at", "ends_at", "local_date", "time_zone",
+                  "local_starts_at", "local_ends_at", "status", "cancelled_by", "cancellation_reason",
+                  "confirmed_at", "confirmed_via", "version", "etag"]
+        read_only_fields = fields
+
+    def get_patient_name(self, appointment: Appointment) -> str:
+        return str(appointment.patient)
+
+    def get_clinician_name(self, appointment: Appointment) -> str:
+        return str(appointment.clinician)
+
+    def get_device_name(self, appointment: Appointment) -> str:
+        return str(appointment.device)
+
+    @extend_schema_field(OpenApiTypes.DATETIME)
+    def get_local_starts_at(self, appointment: Appointment) -> str:
+        return appointment.location.local(appointment.starts_at).isoformat()
+
+    @extend_schema_field(OpenApiTypes.DATETIME)
+    def get_local_ends_at(self, appointment: Appointment) -> str:
+        return appointment.location.local(appointment.ends_at).isoformat()
+
+    def get_etag(self, appointment: Appointment) -> str:
+        return appointment_etag(appointment)
+
+
+class AppointmentClinicalSerializer(AppointmentSerializer):
+    """An appointment as clinicians and managers see it: with its session record once done."""
+
+    session_record = serializers.SerializerMethodField(
+        help_text="What was done in the session; clinicians and managers only (absent for the front desk)."
+    )
+
+    class Meta(AppointmentSerializer.Meta):
+        fields = [*AppointmentSerializer.Meta.fields, "session_record"]
+        read_only_fields = fields
+
+    @extend_schema_field(SessionRecordSerializer(allow_null=True, required=False))
+    def get_session_record(self, appointment: Appointment):
+        try:
+            record = appointment.session_record
+        except SessionRecord.DoesNotExist:
+            return None
+        return SessionRecordSerializer(record).data
+
+
+def appointment_etag(appointment: Appointment) -> str:
+    return f'"appointment-{appointment.pk}-v{appointment.version}"'
+
+
+class AppointmentBookSerializer(serializers.Serializer):
+    course = ScopedPrimaryKeyField(scope="courses", queryset=Course.objects.all())
+    clinician = ScopedPrimaryKeyField(scope="clinicians", queryset=Clinician.objects.all())
+    room = ScopedPrimaryKeyField(scope="rooms", queryset=Room.objects.all())
+    device = ScopedPrimaryKeyField(scope="devices", queryset=Device.objects.all())
+    starts_at = AwareDateTimeField()
+
+
+class AppointmentRescheduleSerializer(serializers.Serializer):
+    starts_at = AwareDateTimeField()
+    clinician = ScopedPrimaryKeyField(scope="clinicians", queryset=Clinician.objects.all(), required=False,
+                                      allow_null=True)
+    room = ScopedPrimaryKeyField(scope="rooms", queryset=Room.objects.all(), required=False, allow_null=True)
+    device = ScopedPrimaryKeyField(scope="devices", queryset=Device.objects.all(), required=False, allow_null=True)
+
+
+class AppointmentCancelSerializer(serializers.Serializer):
+    by = serializers.ChoiceField(choices=CancelledBy.choices, help_text="Who cancels: the patient or the clinic.")
+    reason = serializers.CharField(max_length=200)
+
+
+class AppointmentConfirmSerializer(serializers.Serializer):
+    via = serializers.ChoiceField(choices=[("phone", "Phone"), ("email", "Email"), ("in_person", "In person"),
+                                           ("sms", "SMS")], default="phone")
+

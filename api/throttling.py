@@ -1,0 +1,34 @@
+"""Request rates per user (and per address for token requests); over the rate the API answers 429.
+
+Rates are read at request time from IONTO_API_RATES so settings and tests can change them. The counts
+live in Django's cache: per process by default, shared between processes when CACHES points at a
+shared cache (the database cache or Redis) as production should.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from rest_framework.throttling import AnonRateThrottle, UserRateThrottle
+
+DEFAULT_RATES = {"user": "1200/min", "anon": "120/min", "token": "30/min"}
+
+
+def _rate(scope: str) -> str | None:
+    return {**DEFAULT_RATES, **getattr(settings, "IONTO_API_RATES", {})}.get(scope)
+
+
+class UserThrottle(UserRateThrottle):
+    def get_rate(self):
+        return _rate(self.scope)
+
+
+class AnonThrottle(AnonRateThrottle):
+    def get_rate(self):
+        return _rate(self.scope)
+
+
+class TokenRateThrottle(AnonRateThrottle):
+    scope = "token"
+
+    def get_rate(self):
+        return _rate(self.scope)

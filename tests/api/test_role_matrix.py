@@ -1,0 +1,171 @@
+"""Each role x each endpoint x a row of their own location / of another location -> the expected status."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+import time_machine
+
+from clinic import services as clinic_services
+from patients.models import CONTRAINDICATIONS
+from scheduling import services as scheduling_services
+from tests.api.conftest import bearer_client, booked_session
+from tests.factories import next_weekday
+
+pytestmark = pytest.mark.django_db
+
+ROLES = ("front_desk", "clinician", "manager")
+
+
+@dataclass
+class Rows:
+    """One row of every resource at a clinic."""
+
+    ids: dict[str, int]
+
+
+def rows_at(clinic) -> Rows:
+    session = booked_session(clinic, weekday=1, hour=9)
+    done = booked_session(clinic, weekday=2, hour=9)
+    with time_machine.travel(done.appointment.ends_at, tick=False):
+        record = scheduling_services.session_record(
+            appointment=done.appointment, recorded_by=clinic.clinician.user, minutes_of_current=20,
+            sites=[{"site": "palms", "current_ma": 12}], hdss=3,
+        )
+    closure = clinic_services.closure_create(
+        location=clinic.location, starts_at=clinic.at(next_weekday(5, weeks_ahead=3), 8),
+        ends_at=clinic.at(next_weekday(5, weeks_ahead=3), 20), reason="Staff training", created_by=clinic.admin,
+    )
+    return Rows(ids={
+        "locations": clinic.location.pk,
+        "rooms": clinic.room.pk,
+        "devices": clinic.device.pk,
+        "clinicians": clinic.clinician.pk,
+        "opening-hours": clinic.location.opening_hours.first().pk,
+        "closures": closure.pk,
+        "patients": session.course.patient_id,
+        "screenings": session.course.patient.screenings.get().pk,
+        "courses": session.course.pk,
+        "appointments": session.appointment.pk,
+        "session-records": record.pk,
+    })
+
+
+@pytest.fixture
+def rows(world):
+    return {"own": rows_at(world.own), "other": rows_at(world.other)}
+
+
+# resource -> {role: (status for own location's row, status for other location's row)}
+DETAIL = {
+    "locations": {"front_desk": (200, 404), "clinician": (200, 404), "manager": (200, 200)},
+    "rooms": {"front_desk": (200, 404), "clinician": (200, 404), "manager": (200, 200)},
+    "devices": {"front_desk": (200, 404), "clinician": (200, 404), "manager": (200, 200)},
+    "clinicians": {"front_desk": (200, 404), "clinician": (200, 404), "manager": (200, 200)},
+    "opening-hours": {"front_desk": (200, 404), "clinician": (200, 404), "manager": (200, 200)},
+    "closures": {"front_desk": (200, 404), "clinician": (200, 404), "manager": (200, 200)},
+    "patients": {"front_desk": (200, 404), "clinician": (200, 404), "manager": (200, 200)},
+    "screenings": {"front_desk": (403, 403), "clinician": (200, 404), "manager": (200, 200)},
+    "courses": {"front_desk": (200, 404), "clinician": (200, 404), "manager": (200, 200)},
+    "appointments": {"front_desk": (200, 404), "clinician": (200, 404), "manager": (200, 200)},
+    "session-records": {"front_desk": (403, 403), "clinician": (200, 404), "manager": (200, 200)},
+}
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_details_answer_by_role_and_location(world, rows, as_role, role):
+    client = as_role(role)
+    answered = {
+        resource: (client.get(f"/api/v1/{resource}/{rows['own'].ids[resource]}/").status_code,
+                   client.get(f"/api/v1/{resource}/{rows['other'].ids[resource]}/").status_code)
+        for resource in DETAIL
+    }
+    assert answered == {resource: statuses[role] for resource, statuses in DETAIL.items()}
+
+
+@pytest.mark.parametrize("role", ("front_desk", "clinician"))
+def test_lists_hold_no_row_of_another_location(world, rows, as_role, role):
+    for resource, statuses in DETAIL.items():
+        response = as_role(role).get(f"/api/v1/{resource}/")
+        if statuses[role][0] == 403:
+            assert response.status_code == 403, resource
+            continue
+        assert response.status_code == 200, resource
+        listed = {row["id"] for row in response.json()["results"]}
+        assert rows["own"].ids[resource] in listed, resource
+        assert rows["other"].ids[resource] not in listed, resource
+
+
+def test_a_manager_lists_every_location(world, rows, as_role):
+    for resource in DETAIL:
+        response = as_role("manager").get(f"/api/v1/{resource}/")
+        listed = {row["id"] for row in response.json()["results"]}
+        assert {rows["own"].ids[resource], rows["other"].ids[resource]} <= listed, resource
+
+
+def _later(clinic, weeks: int = 2, hour: int = 11):
+    return clinic.at(next_weekday(3, weeks_ahead=weeks), hour).isoformat()
+
+
+# action -> (method, path template, body builder, {role: (own status, other status)})
+def _book_body(clinic, rows):
+    return {"course": rows.ids["courses"], "clinician": clinic.clinician.pk, "room": clinic.room.pk,
+            "device": clinic.device.pk, "starts_at": _later(clinic)}
+
+
+WRITES = {
+    "book": ("post", "/api/v1/appointments/", _book_body,
+             {"front_desk": (201, 400), "clinician": (201, 400), "manager": (201, 201)}),
+    "cancel": ("post", "/api/v1/appointments/{appointments}/cancel/",
+               lambda clinic, rows: {"by": "patient", "reason": "Flu"},
+               {"front_desk": (200, 404), "clinician": (200, 404), "manager": (200, 200)}),
+    "reschedule": ("post", "/api/v1/appointments/{appointments}/reschedule/",
+                   lambda clinic, rows: {"starts_at": _later(clinic, weeks=3)},
+                   {"front_desk": (200, 404), "clinician": (200, 404), "manager": (200, 200)}),
+    "confirm": ("post", "/api/v1/appointments/{appointments}/confirm/", lambda clinic, rows: {"via": "phone"},
+                {"front_desk": (200, 404), "clinician": (200, 404), "manager": (200, 200)}),
+    "complete": ("post", "/api/v1/appointments/{appointments}/complete/",
+                 lambda clinic, rows: {"minutes_of_current": 20, "sites": [{"site": "palms", "current_ma": "12.0"}],
+                                       "hdss": 3},
+                 {"front_desk": (403, 404), "clinician": (400, 404), "manager": (400, 400)}),
+    "register patient": ("post", "/api/v1/patients/",
+                         lambda clinic, rows: {"first_name": "Robin", "last_name": "Hood",
+                                               "date_of_birth": "1980-01-02",
+                                               "preferred_location": rows.ids["locations"]},
+                         {"front_desk": (201, 400), "clinician": (201, 400), "manager": (201, 201)}),
+    "update patient": ("patch", "/api/v1/patients/{patients}/", lambda clinic, rows: {"phone": "+44 20 1234 5678"},
+                       {"front_desk": (200, 404), "clinician": (200, 404), "manager": (200, 200)}),
+    "record screening": ("post", "/api/v1/screenings/",
+                         lambda clinic, rows: {"patient": rows.ids["patients"],
+                                               "answers": dict.fromkeys(CONTRAINDICATIONS, False)},
+                         {"front_desk": (403, 403), "clinician": (201, 400), "manager": (201, 201)}),
+    "plan course": ("post", "/api/v1/courses/",
+                    lambda clinic, rows: {"patient": rows.ids["patients"], "location": rows.ids["locations"],
+                                          "indication": "hyperhidrosis", "body_sites": ["soles"],
+                                          "planned_sessions": 6},
+                    {"front_desk": (201, 400), "clinician": (201, 400), "manager": (201, 201)}),
+    "discontinue course": ("post", "/api/v1/courses/{courses}/discontinue/",
+                           lambda clinic, rows: {"reason": "Moved away"},
+                           {"front_desk": (403, 404), "clinician": (200, 404), "manager": (200, 200)}),
+    "add room": ("post", "/api/v1/rooms/", lambda clinic, rows: {"location": rows.ids["locations"], "name": "Room 9"},
+                 {"front_desk": (403, 403), "clinician": (403, 403), "manager": (201, 201)}),
+    "close": ("post", "/api/v1/closures/",
+              lambda clinic, rows: {"location": rows.ids["locations"], "starts_at": _later(clinic, weeks=5, hour=8),
+                                    "ends_at": _later(clinic, weeks=5, hour=12), "reason": "Boiler repair"},
+              {"front_desk": (403, 403), "clinician": (403, 403), "manager": (201, 201)}),
+    "device out of service": ("post", "/api/v1/devices/{devices}/in-service/",
+                              lambda clinic, rows: {"in_service": False},
+                              {"front_desk": (403, 403), "clinician": (403, 403), "manager": (200, 200)}),
+}
+
+
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize("write", sorted(WRITES))
+def test_writes_answer_by_role_and_location(world, rows, role, write):
+    method, template, body, expected = WRITES[write]
+    client = bearer_client(world.staff(role).user)
+    for side, clinic, status in (("own", world.own, expected[role][0]), ("other", world.other, expected[role][1])):
+        path = template.format(**rows[side].ids)
+        response = getattr(client, method)(path, body(clinic, rows[side]), format="json")
+        assert response.status_code == status, (side, response.json())
