@@ -561,7 +561,9 @@ def course_plan(
     per_week = course.sessions_per_week
     days: list[date] = []
     for min_gap in ((2, 1) if per_week * 2 <= 7 else (1,)):
-        days = _choose_days(options, count, grid.course, per_week, min_gap)
+        tried = _choose_days(options, count, grid.course, per_week, min_gap)
+        if len(tried) > len(days):  # a free day between sessions unless that places fewer
+            days = tried
         if len(days) == count:
             break
     sessions: list[PlannedSession] = []

@@ -8,7 +8,8 @@ ConflictError a front-desk person would have seen had the other booking been fir
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from collections.abc import Iterable
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
 from django.core.exceptions import ValidationError
@@ -22,6 +23,18 @@ from clinic.selectors import closures_hitting, staff_role
 from patients.models import Patient
 from patients.selectors import screening_current
 from scheduling import notifications
+from scheduling.availability import (
+    Anchor,
+    CourseFacts,
+    CoursePlan,
+    PlannedSession,
+    Preferences,
+    UnplacedSession,
+    availability_grid,
+    course_plan,
+    course_refusal,
+    week_start,
+)
 from scheduling.models import (
     ACTIVE_STATUSES,
     INITIAL_SESSIONS_MAX,
@@ -560,3 +573,245 @@ def _current_errors(course: Course, appointment: Appointment, site_rows: list[Se
         names = ", ".join(f"{BodySite(row.site).label} {row.current_ma} mA" for row in too_high)
         return {"sites": f"{names}: the limit for {who} at {location} is {limit} mA."}
     return {}
+
+
+# ---------------------------------------------------------------------------------------------
+# Whole courses: book every remaining session at once, re-plan after a move, propose maintenance
+
+
+class CourseDoesNotFit(ConflictError):
+    """The course cannot be booked whole, so nothing was booked; ``plan`` is the best partial plan
+    with the reason of each session that does not fit."""
+
+    def __init__(self, plan: CoursePlan):
+        self.plan = plan
+        super().__init__(plan.unplaced[0].reason, code="course_does_not_fit")
+
+
+def _preferences(*, location: Location, weekdays: Iterable[int] | None, earliest: time | None,
+                 latest: time | None, clinician: Staff | None) -> Preferences:
+    days = None
+    if weekdays is not None:
+        days = frozenset(weekdays)
+        if not days or not days <= set(range(7)):
+            raise ValidationError({"weekdays": "Choose weekdays from 0 (Monday) to 6 (Sunday)."})
+    if earliest is not None and latest is not None and earliest >= latest:
+        raise ValidationError({"latest": f"The latest time ({latest:%H:%M}) must be after the earliest "
+                                         f"({earliest:%H:%M})."})
+    if clinician is not None and not clinician.locations.filter(pk=location.pk).exists():
+        raise ValidationError({"clinician": f"{clinician} does not work at {location}."})
+    return Preferences(weekdays=days, earliest=earliest, latest=latest, clinician=clinician)
+
+
+def _booking_window(location: Location, first_date: date | None) -> tuple[date, date]:
+    """From the first possible date (today at the earliest) to the end of the booking horizon."""
+    today = location.local(timezone.now()).date()
+    horizon_end = today + timedelta(weeks=location.booking_horizon_weeks)
+    start = max(first_date or today, today)
+    if start >= horizon_end:
+        raise ValidationError({"first_date": f"{start:%a %d %b %Y} is beyond the booking horizon of "
+                                             f"{location.booking_horizon_weeks} weeks (until "
+                                             f"{horizon_end - timedelta(days=1):%a %d %b %Y})."})
+    return start, horizon_end
+
+
+def _not_fitting(plan: CoursePlan, session: PlannedSession, error: ValidationError) -> CourseDoesNotFit:
+    """A session the plan found free was refused at booking (another desk was faster): nothing is kept."""
+    total = plan.sessions[-1].number
+    plan.sessions = [planned for planned in plan.sessions if planned is not session]
+    for planned in plan.sessions:
+        planned.appointment = None
+    plan.unplaced.insert(0, UnplacedSession(number=session.number,
+                                            reason=f"Session {session.number} of {total}: " + " ".join(error.messages)))
+    return CourseDoesNotFit(plan)
+
+
+@transaction.atomic
+def course_book(
+    *, course: Course, booked_by, preview: bool = False, weekdays: Iterable[int] | None = None,
+    earliest: time | None = None, latest: time | None = None, clinician: Staff | None = None,
+    first_date: date | None = None,
+) -> CoursePlan:
+    """Book every remaining session of a course in one step, all or none.
+
+    The sessions follow the course's cadence (``sessions_per_week`` on separate days, a free day
+    between them where that still fits the horizon), from ``first_date`` (today at the earliest)
+    to the location's booking horizon, within the patient's ``weekdays`` (0 = Monday) and local
+    times (a session starts at ``earliest`` or later and ends by ``latest``), with the preferred
+    ``clinician`` where free, otherwise keeping one clinician, room, device and time of day where
+    it can. ``preview`` returns the plan without booking. When the course does not fit, nothing
+    is booked and ``CourseDoesNotFit`` carries the best partial plan with each missing session's reason.
+    """
+    course = _locked_course(course)
+    location = course.location
+    preferences = _preferences(location=location, weekdays=weekdays, earliest=earliest, latest=latest,
+                               clinician=clinician)
+    start, horizon_end = _booking_window(location, first_date)
+    grid = availability_grid(location=location, start=start, end=horizon_end, minutes=course.session_minutes,
+                             course=course)
+    refusal = course_refusal(course, active=grid.course.active)
+    if refusal is not None:
+        raise refusal
+    plan = course_plan(grid=grid, course=course, count=course.planned_sessions - grid.course.active,
+                       first_number=grid.course.active + 1, preferences=preferences, horizon_end=horizon_end)
+    if preview:
+        return plan
+    if not plan.fits:
+        raise CourseDoesNotFit(plan)
+    for session in plan.sessions:
+        try:
+            session.appointment = _book_one(course=course, clinician=session.clinician, room=session.room,
+                                            device=session.device, starts_at=session.starts_at, booked_by=booked_by)
+        except ValidationError as error:
+            raise _not_fitting(plan, session, error) from error
+    # Every session is booked: the one confirmation for the whole course, and each session's reminders.
+    notifications.notifications_on_booked(appointments=[session.appointment for session in plan.sessions])
+    plan.booked = True
+    return plan
+
+
+def _apply_moves(moves: list[tuple[Appointment | None, PlannedSession]], plan: CoursePlan, course: Course,
+                 by) -> None:
+    """Move (or, with no appointment, book) each planned session. A session whose new day another
+    session of the course still holds waits until that one has moved; nothing is kept on failure."""
+    pending = list(moves)
+    errors: dict[int, ValidationError] = {}
+    while pending:
+        done = []
+        for appointment, session in pending:
+            try:
+                with transaction.atomic():
+                    if appointment is None:
+                        session.appointment = appointment_book(
+                            course=course, clinician=session.clinician, room=session.room, device=session.device,
+                            starts_at=session.starts_at, booked_by=by)
+                    else:
+                        session.appointment = appointment_reschedule(
+                            appointment=appointment, starts_at=session.starts_at, rescheduled_by=by,
+                            clinician=session.clinician, room=session.room, device=session.device)
+                done.append((appointment, session))
+            except ValidationError as error:
+                errors[session.number] = error
+        if not done:
+            appointment, session = pending[0]
+            raise _not_fitting(plan, session, errors[session.number])
+        pending = [move for move in pending if move not in done]
+
+
+@transaction.atomic
+def course_reschedule_from(
+    *, appointment: Appointment, rescheduled_by, starts_at: datetime | None = None,
+    clinician: Staff | None = None, room: Room | None = None, device: Device | None = None, preview: bool = False,
+) -> CoursePlan:
+    """Move one session and re-plan the course's later booked sessions so the cadence holds.
+
+    A booked session moves to ``starts_at`` (with the given clinician, room or device, else its
+    own). A missed session (no-show) gets a make-up session: at ``starts_at`` when given, else at
+    the first time the cadence allows from tomorrow. The later booked sessions follow at the cadence,
+    keeping the moved session's time of day, clinician, room and device where free. ``preview``
+    returns the plan without changing anything; when the sessions do not fit, nothing changes and
+    ``CourseDoesNotFit`` carries the plan.
+    """
+    course = _locked_course(appointment.course)
+    appointment = _locked_appointment(appointment)
+    location = course.location
+    if appointment.status == AppointmentStatus.BOOKED:
+        if starts_at is None:
+            raise ValidationError({"starts_at": "Give the new time of the session."})
+    elif appointment.status != AppointmentStatus.NOSHOW:
+        raise ValidationError(f"Only a booked session can be moved, or a missed one made up; this one is "
+                              f"{appointment.get_status_display().lower()}.")
+    if starts_at is not None and timezone.is_naive(starts_at):
+        raise ValidationError({"starts_at": "Give the time with its time zone."})
+    later = list(course.appointments.filter(status=AppointmentStatus.BOOKED, starts_at__gt=appointment.starts_at)
+                 .exclude(pk=appointment.pk).select_related("clinician__user", "room", "device")
+                 .order_by("starts_at"))
+    moving = later + ([appointment] if appointment.status == AppointmentStatus.BOOKED else [])
+    start, horizon_end = _booking_window(location, None)
+    if starts_at is not None:
+        horizon_end = max(horizon_end, location.local(starts_at).date() + timedelta(days=1))
+    grid = availability_grid(location=location, start=start, end=horizon_end, minutes=course.session_minutes,
+                             course=course, moving=moving)
+    # The later sessions are still booked: they count against the planned sessions of a make-up.
+    refusal = course_refusal(course, active=grid.course.active + len(later),
+                             moving=appointment.status == AppointmentStatus.BOOKED)
+    if refusal is not None:
+        raise refusal
+    first_number = grid.course.active + 1
+    if starts_at is not None:
+        first = PlannedSession(
+            number=first_number, starts_at=starts_at, ends_at=starts_at + timedelta(minutes=course.session_minutes),
+            clinician=clinician or appointment.clinician, room=room or appointment.room,
+            device=device or appointment.device,
+        )
+    else:
+        made_up = course_plan(grid=grid, course=course, count=1, first_number=first_number,
+                              preferences=Preferences(clinician=appointment.clinician), horizon_end=horizon_end,
+                              not_before=location.local(timezone.now()).date() + timedelta(days=1),
+                              anchor=Anchor(seconds=_local_seconds(location, appointment.starts_at),
+                                            clinician_id=appointment.clinician_id, room_id=appointment.room_id,
+                                            device_id=appointment.device_id))
+        if not made_up.fits:
+            made_up.unplaced += [UnplacedSession(number=first_number + 1 + i, reason=made_up.unplaced[0].reason)
+                                 for i in range(len(later))]
+            if preview:
+                return made_up
+            raise CourseDoesNotFit(made_up)
+        first = made_up.sessions[0]
+    first_day = location.local(first.starts_at).date()
+    grid.course.days.add(first_day)
+    grid.course.weeks[week_start(first_day)] += 1
+    rest = course_plan(grid=grid, course=course, count=len(later), first_number=first_number + 1,
+                       preferences=Preferences(), horizon_end=horizon_end, not_before=first_day + timedelta(days=1),
+                       anchor=Anchor(seconds=_local_seconds(location, first.starts_at), clinician_id=first.clinician.pk,
+                                     room_id=first.room.pk, device_id=first.device.pk))
+    plan = CoursePlan(course=course, sessions=[first, *rest.sessions], unplaced=rest.unplaced,
+                      horizon_end=horizon_end)
+    if preview:
+        return plan
+    if not plan.fits:
+        raise CourseDoesNotFit(plan)
+    moves = [(appointment if appointment.status == AppointmentStatus.BOOKED else None, first)]
+    moves += [(old, new) for old, new in zip(later, rest.sessions, strict=True)
+              if (old.starts_at, old.clinician_id, old.room_id, old.device_id)
+              != (new.starts_at, new.clinician.pk, new.room.pk, new.device.pk)]
+    _apply_moves(moves, plan, course, rescheduled_by)
+    for old, new in zip(later, rest.sessions, strict=True):
+        new.appointment = new.appointment or old
+    plan.booked = True
+    return plan
+
+
+def _local_seconds(location: Location, moment: datetime) -> float:
+    local = location.local(moment)
+    return local.hour * 3600 + local.minute * 60 + local.second
+
+
+def course_maintenance_proposal(*, course: Course) -> CoursePlan:
+    """The first maintenance session after a completed initial course, proposed (nothing is booked):
+    ``maintenance_interval_weeks`` after its last session, within the week it falls due, at that
+    session's time of day with its clinician, room and device where free."""
+    if course.phase != CoursePhase.INITIAL or course.status != CourseStatus.COMPLETED:
+        raise ValidationError("Maintenance follows a completed initial course.")
+    last = (course.appointments.filter(status=AppointmentStatus.FULFILLED)
+            .select_related("clinician__user", "room", "device").order_by("-starts_at").first())
+    location = course.location
+    today = location.local(timezone.now()).date()
+    due = (last.local_date if last is not None else location.local(course.ended_at).date()) \
+        + timedelta(weeks=course.maintenance_interval_weeks)
+    start = max(due, today)
+    end = start + timedelta(days=7)
+    grid = availability_grid(location=location, start=start, end=end, minutes=course.session_minutes,
+                             patient_id=course.patient_id)
+    grid.course = CourseFacts()
+    anchor = None
+    if last is not None:
+        anchor = Anchor(seconds=_local_seconds(location, last.starts_at), clinician_id=last.clinician_id,
+                        room_id=last.room_id, device_id=last.device_id)
+    plan = course_plan(grid=grid, course=course, count=1, first_number=1,
+                       preferences=Preferences(clinician=last.clinician if last is not None else None),
+                       horizon_end=end, anchor=anchor)
+    for unplaced in plan.unplaced:
+        unplaced.reason = (f"The first maintenance session, due {due:%a %d %b %Y}, finds no free time "
+                           f"by {end - timedelta(days=1):%a %d %b %Y}.")
+    return plan
