@@ -29,8 +29,14 @@ lint: $(VENV)/.installed-test
 ## test: lint, then the whole suite (embedded PostgreSQL unless DATABASE_URL is set)
 test: $(VENV)/.installed-test
 	$(PY) -m ruff check .
+	$(PY) -m bandit --quiet --recursive --severity-level medium clinic patients scheduling api bench
 	$(PY) manage.py makemigrations --check --dry-run
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+## audit: known vulnerabilities in the pinned requirements (needs the PyPA advisory service)
+audit: $(VENV)/.installed-test
+	$(PY) -m pip install --quiet pip-audit==2.10.1
+	$(PY) -m pip_audit --requirement requirements.txt --requirement requirements-dev.txt
 
 clean:
 	rm -rf $(VENV) .data staticfiles

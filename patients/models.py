@@ -147,3 +147,39 @@ class Screening(TimeStampedModel):
     @property
     def blocks_booking(self) -> bool:
         return bool(self.positive_answers()) and not self.is_overridden
+
+
+class AuditAction(models.TextChoices):
+    READ = "read", "Read"
+    CREATE = "create", "Create"
+    UPDATE = "update", "Update"
+    ARCHIVE = "archive", "Archive"
+    EXPORT = "export", "Export"
+
+
+class AuditEvent(models.Model):
+    """Who read or changed which patient's data, when, from where, and what changed.
+
+    Append-only: a database trigger refuses every UPDATE and DELETE, so neither the application
+    nor anyone with its database login can alter the trail. It outlives a patient's archive.
+    """
+
+    at = models.DateTimeField(auto_now_add=True, db_index=True)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
+                              related_name="+")
+    actor_label = models.CharField(max_length=150, help_text="The user name, or 'patient link'.")
+    action = models.CharField(max_length=10, choices=AuditAction.choices)
+    via = models.CharField(max_length=20, help_text="admin, api, export, patient link or service")
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="audit_events")
+    object_type = models.CharField(max_length=60)
+    object_id = models.CharField(max_length=40)
+    changes = models.JSONField(default=dict, blank=True, help_text="Field: [old, new] of what changed.")
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [models.Index(fields=["patient", "-at"], name="audit_patient_latest")]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M} {self.actor_label} {self.action} {self.object_type} {self.object_id}"

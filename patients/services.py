@@ -8,8 +8,9 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from clinic import request_context
 from clinic.models import Location
-from patients.models import CONTRAINDICATIONS, MEDICATED_CONTRAINDICATIONS, Patient, Screening
+from patients.models import CONTRAINDICATIONS, MEDICATED_CONTRAINDICATIONS, AuditAction, AuditEvent, Patient, Screening
 
 
 def _save(instance):
@@ -27,12 +28,14 @@ def patient_register(
         raise ValidationError({"date_of_birth": "The date of birth is in the future."})
     if email_consent and not email:
         raise ValidationError({"email": "An email address is needed for reminders by email."})
-    return _save(Patient(
+    patient = _save(Patient(
         first_name=first_name.strip(), last_name=last_name.strip(), date_of_birth=date_of_birth,
         email=email.strip(), phone=phone.strip(), preferred_location=preferred_location,
         email_consent=email_consent, email_consent_at=timezone.now() if email_consent else None,
         front_desk_notes=front_desk_notes, registered_by=registered_by,
     ))
+    audit_record(actor=registered_by, action=AuditAction.CREATE, patient=patient)
+    return patient
 
 
 PATIENT_EDITABLE_FIELDS = ("first_name", "last_name", "date_of_birth", "email", "phone", "preferred_location",
@@ -49,11 +52,16 @@ def patient_update(*, patient: Patient, updated_by, **changes) -> Patient:
         raise ValidationError("This patient is archived; restore the record before changing it.")
     if "email_consent" in changes and changes["email_consent"] != patient.email_consent:
         patient.email_consent_at = timezone.now() if changes["email_consent"] else None
+    changed = {field: (getattr(patient, field), value) for field, value in changes.items()
+               if getattr(patient, field) != value}
     for field, value in changes.items():
         setattr(patient, field, value)
     if patient.email_consent and not patient.email:
         raise ValidationError({"email": "An email address is needed for reminders by email."})
-    return _save(patient)
+    _save(patient)
+    if changed:
+        audit_record(actor=updated_by, action=AuditAction.UPDATE, patient=patient, changes=changed)
+    return patient
 
 
 @transaction.atomic
@@ -73,7 +81,9 @@ def patient_archive(*, patient: Patient, archived_by) -> Patient:
         )
     patient.archived_at = timezone.now()
     patient.archived_by = archived_by
-    return _save(patient)
+    _save(patient)
+    audit_record(actor=archived_by, action=AuditAction.ARCHIVE, patient=patient)
+    return patient
 
 
 @transaction.atomic
@@ -111,7 +121,9 @@ def screening_record(*, patient: Patient, recorded_by, answers: dict[str, bool],
         screening.override_reason = override_reason.strip()
         screening.overridden_by = recorded_by
         screening.overridden_at = now
-    return _save(screening)
+    _save(screening)
+    audit_record(actor=recorded_by, action=AuditAction.CREATE, patient=patient, obj=screening)
+    return screening
 
 
 @transaction.atomic
@@ -125,4 +137,34 @@ def screening_override(*, screening: Screening, overridden_by, reason: str) -> S
     screening.override_reason = reason.strip()
     screening.overridden_by = overridden_by
     screening.overridden_at = timezone.now()
-    return _save(screening)
+    _save(screening)
+    audit_record(actor=overridden_by, action=AuditAction.UPDATE, patient=screening.patient, obj=screening,
+                 changes={"override_reason": ("", screening.override_reason)})
+    return screening
+
+
+def _plain(value):
+    """A field value as JSON can hold it (dates and decimals as text, related rows by id)."""
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    return getattr(value, "pk", None) or str(value)
+
+
+def audit_record(*, actor, action: str, patient: Patient, obj=None, changes: dict | None = None,
+                 via: str | None = None) -> AuditEvent:
+    """Append one row to the audit trail; where from is taken from the current request, if any."""
+    context = request_context.current()
+    target = obj if obj is not None else patient
+    authenticated = actor is not None and getattr(actor, "is_authenticated", False)
+    return AuditEvent.objects.create(
+        actor=actor if authenticated else None,
+        actor_label=actor.get_username() if authenticated else (via or context.via),
+        action=action, via=via or context.via, patient=patient,
+        object_type=target._meta.model_name, object_id=str(target.pk),
+        changes={field: [_plain(old), _plain(new)] for field, (old, new) in (changes or {}).items()},
+        ip_address=context.ip_address, user_agent=context.user_agent,
+    )
+
+
+def audit_read(*, actor, patient: Patient, obj=None, via: str | None = None) -> AuditEvent:
+    return audit_record(actor=actor, action=AuditAction.READ, patient=patient, obj=obj, via=via)
