@@ -2,7 +2,7 @@ from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import SimpleRouter
 
-from api import auth_views, clinic_views, patient_views, scheduling_views, views
+from api import auth_views, clinic_views, patient_views, progress, scheduling_views, views
 
 app_name = "api"
 
@@ -22,6 +22,7 @@ router.register("session-records", scheduling_views.SessionRecordViewSet, basena
 
 urlpatterns = [
     path("health/", views.HealthView.as_view(), name="health"),
+    path("courses/<int:course_id>/progress/", progress.CourseProgressView.as_view(), name="course-progress"),
     path("auth/token/", auth_views.TokenView.as_view(), name="token"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),

@@ -11,4 +11,5 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include("api.urls")),
     path("p/", include("scheduling.urls_patient")),
+    path("clinician/", include("scheduling.urls_progress")),
 ]

@@ -1,0 +1,228 @@
+"""Clinicians' pages: a course's progress with its chart, the dashboard of courses, and the exports.
+
+Server-rendered Django views: the chart is inline SVG drawn here, so the pages need no
+JavaScript and no CDN, and they print as they look. Only clinicians and managers of the
+course's location get in; the front desk gets 403.
+"""
+
+from __future__ import annotations
+
+import math
+from decimal import Decimal
+
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.urls import NoReverseMatch, reverse, reverse_lazy
+from django.utils.html import escape
+from django.utils.safestring import SafeString, mark_safe
+from django.views.decorators.http import require_GET
+
+from clinic.selectors import staff_role
+from scheduling.exports import course_sessions_csv
+from scheduling.fhir import course_fhir_bundle
+from scheduling.models import BodySite, Course
+from scheduling.progress import (
+    HDSS_RESPONSE_POINTS,
+    PAIN_RESPONSE_POINTS,
+    PROGRESS_ROLES,
+    CourseProgress,
+    course_get_for_progress,
+    course_list_for_dashboard,
+    course_progress,
+    progress_access_allowed,
+)
+
+LOGIN_URL = reverse_lazy("admin:login")
+FORBIDDEN = "Only clinicians and managers of this course's location see its progress."
+
+
+def _course_for(request, course_id: int) -> Course:
+    try:
+        course = course_get_for_progress(course_id=course_id)
+    except Course.DoesNotExist:
+        raise Http404("No course with this number.") from None
+    if not progress_access_allowed(user=request.user, course=course):
+        raise PermissionDenied(FORBIDDEN)
+    return course
+
+
+def _admin_url(name: str, *args) -> str | None:
+    """A link into the admin when it registers the model; the page works without it."""
+    try:
+        return reverse(name, args=args)
+    except NoReverseMatch:
+        return None
+
+
+@require_GET
+@login_required(login_url=LOGIN_URL)
+def course_progress_page(request, course_id: int):
+    course = _course_for(request, course_id)
+    progress = course_progress(course=course)
+    return render(request, "scheduling/progress/course.html", {
+        "progress": progress,
+        "course": course,
+        "chart": outcome_chart_svg(progress),
+        "course_admin_url": _admin_url("admin:scheduling_course_change", course.pk),
+        "patient_admin_url": _admin_url("admin:patients_patient_change", course.patient_id),
+        "site_names": [course.body_site_other if site == BodySite.OTHER and course.body_site_other
+                       else BodySite(site).label for site in course.body_sites],
+        "response_points": HDSS_RESPONSE_POINTS if progress.outcome.measure == "hdss" else PAIN_RESPONSE_POINTS,
+    })
+
+
+@require_GET
+@login_required(login_url=LOGIN_URL)
+def dashboard_page(request):
+    if staff_role(request.user) not in PROGRESS_ROLES:
+        raise PermissionDenied("The clinician dashboard is for clinicians and managers.")
+    courses = course_list_for_dashboard(user=request.user)
+    return render(request, "scheduling/progress/dashboard.html", {
+        "courses": courses,
+        "flagged": sum(1 for item in courses if item.flags),
+    })
+
+
+@require_GET
+@login_required(login_url=LOGIN_URL)
+def course_csv_download(request, course_id: int):
+    course = _course_for(request, course_id)
+    response = HttpResponse(course_sessions_csv(progress=course_progress(course=course)),
+                            content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="course-{course.pk}-sessions.csv"'
+    return response
+
+
+@require_GET
+@login_required(login_url=LOGIN_URL)
+def course_fhir_download(request, course_id: int):
+    course = _course_for(request, course_id)
+    bundle = course_fhir_bundle(progress=course_progress(course=course))
+    response = JsonResponse(bundle, content_type="application/fhir+json", json_dumps_params={"indent": 2})
+    response["Content-Disposition"] = f'attachment; filename="course-{course.pk}-fhir.json"'
+    return response
+
+
+# ---------------------------------------------------------------------------------------------
+# The chart: outcome score over sessions (left axis) with the current in mA (right axis)
+
+WIDTH, HEIGHT = 820, 320
+LEFT, RIGHT, TOP, BOTTOM = 64, 64, 40, 56
+OUTCOME_COLOUR = "#1f4e79"
+CURRENT_COLOUR = "#b4530b"
+
+
+def _fmt(value: Decimal | float) -> str:
+    return f"{float(value):.1f}".rstrip("0").rstrip(".")
+
+
+def outcome_chart_svg(progress: CourseProgress) -> SafeString:
+    """Inline SVG of the recorded sessions; empty when nothing is recorded yet."""
+    recorded = progress.recorded_sessions
+    if not recorded:
+        return mark_safe("")  # noqa: S308 (a constant)
+    outcome = progress.outcome
+    plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
+    count = len(recorded)
+    first_number = recorded[0].number
+
+    def x(number: int) -> float:
+        if count == 1:
+            return LEFT + plot_w / 2
+        return LEFT + (number - first_number) * plot_w / (count - 1)
+
+    low, high = float(outcome.scale_min), float(outcome.scale_max)
+
+    def y_score(value) -> float:
+        return TOP + plot_h - (float(value) - low) * plot_h / (high - low)
+
+    currents = [row.current_ma for row in recorded if row.current_ma is not None]
+    top_ma = max(5, math.ceil(float(max(currents, default=5)) / 5) * 5)
+    ma_step = 1 if top_ma <= 5 else 5
+
+    def y_ma(value) -> float:
+        return TOP + plot_h - float(value) * plot_h / top_ma
+
+    name = "HDSS" if outcome.measure == "hdss" else "Pain (NPRS)"
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" '
+        f'aria-labelledby="chart-title chart-desc" width="{WIDTH}" height="{HEIGHT}">',
+        f'<title id="chart-title">{escape(name)} and current over {count} recorded sessions</title>',
+        f'<desc id="chart-desc">{escape(_chart_description(progress))}</desc>',
+        f'<rect x="{LEFT}" y="{TOP}" width="{plot_w}" height="{plot_h}" fill="none" stroke="#999"/>',
+    ]
+    step = 1 if outcome.measure == "hdss" else 2
+    for tick in range(int(low), int(high) + 1, step):
+        ty = y_score(tick)
+        parts.append(f'<line x1="{LEFT}" x2="{LEFT + plot_w}" y1="{ty:.1f}" y2="{ty:.1f}" stroke="#e3e3e3"/>')
+        parts.append(f'<text x="{LEFT - 8}" y="{ty + 4:.1f}" text-anchor="end" class="tick">{tick}</text>')
+    for tick in range(0, top_ma + 1, ma_step):
+        ty = y_ma(tick)
+        parts.append(f'<text x="{LEFT + plot_w + 8}" y="{ty + 4:.1f}" class="tick" fill="{CURRENT_COLOUR}">'
+                     f'{tick}</text>')
+    label_every = max(1, math.ceil(count / 14))
+    for index, row in enumerate(recorded):
+        if index % label_every and index != count - 1:
+            continue
+        tx = x(row.number)
+        parts.append(f'<text x="{tx:.1f}" y="{TOP + plot_h + 18}" text-anchor="middle" class="tick">'
+                     f'{row.number}</text>')
+        parts.append(f'<text x="{tx:.1f}" y="{TOP + plot_h + 32}" text-anchor="middle" class="tick small">'
+                     f'{row.date:%d/%m}</text>')
+    parts.append(f'<text x="{LEFT + plot_w / 2}" y="{HEIGHT - 6}" text-anchor="middle" class="axis">'
+                 'Session (number and date)</text>')
+    parts.append(f'<text transform="translate(16 {TOP + plot_h / 2}) rotate(-90)" text-anchor="middle" '
+                 f'class="axis" fill="{OUTCOME_COLOUR}">{escape(outcome.label)}</text>')
+    parts.append(f'<text transform="translate({WIDTH - 14} {TOP + plot_h / 2}) rotate(90)" text-anchor="middle" '
+                 f'class="axis" fill="{CURRENT_COLOUR}">Current (mA)</text>')
+    if outcome.baseline is not None:
+        by = y_score(outcome.baseline)
+        parts.append(f'<line x1="{LEFT}" x2="{LEFT + plot_w}" y1="{by:.1f}" y2="{by:.1f}" stroke="#666" '
+                     'stroke-dasharray="2 3"/>')
+        parts.append(f'<text x="{LEFT + 4}" y="{by - 4:.1f}" class="tick small">baseline {_fmt(outcome.baseline)}'
+                     '</text>')
+        needed = HDSS_RESPONSE_POINTS if outcome.measure == "hdss" else PAIN_RESPONSE_POINTS
+        target = outcome.baseline - needed
+        if target >= outcome.scale_min:
+            ty = y_score(target)
+            parts.append(f'<line x1="{LEFT}" x2="{LEFT + plot_w}" y1="{ty:.1f}" y2="{ty:.1f}" stroke="#2e7d32" '
+                         'stroke-dasharray="6 3"/>')
+            parts.append(f'<text x="{LEFT + 4}" y="{ty - 4:.1f}" class="tick small" fill="#2e7d32">'
+                         f'response at {_fmt(target)} or lower</text>')
+    current_points = [(x(row.number), y_ma(row.current_ma)) for row in recorded if row.current_ma is not None]
+    if current_points:
+        path = " ".join(f"{px:.1f},{py:.1f}" for px, py in current_points)
+        parts.append(f'<polyline class="series-current" points="{path}" fill="none" stroke="{CURRENT_COLOUR}" '
+                     'stroke-width="2" stroke-dasharray="7 4"/>')
+        parts.extend(f'<rect x="{px - 4:.1f}" y="{py - 4:.1f}" width="8" height="8" fill="{CURRENT_COLOUR}"/>'
+                     for px, py in current_points)
+    score_points = [(x(point.number), y_score(point.value)) for point in outcome.points]
+    if score_points:
+        path = " ".join(f"{px:.1f},{py:.1f}" for px, py in score_points)
+        parts.append(f'<polyline class="series-outcome" points="{path}" fill="none" stroke="{OUTCOME_COLOUR}" '
+                     'stroke-width="3"/>')
+        parts.extend(f'<circle cx="{px:.1f}" cy="{py:.1f}" r="5" fill="{OUTCOME_COLOUR}"/>'
+                     for px, py in score_points)
+    legend_y = 18
+    parts.append(f'<line x1="{LEFT}" x2="{LEFT + 28}" y1="{legend_y}" y2="{legend_y}" stroke="{OUTCOME_COLOUR}" '
+                 'stroke-width="3"/>')
+    parts.append(f'<circle cx="{LEFT + 14}" cy="{legend_y}" r="5" fill="{OUTCOME_COLOUR}"/>')
+    parts.append(f'<text x="{LEFT + 36}" y="{legend_y + 4}" class="legend">{escape(outcome.label)} '
+                 '(lower is better)</text>')
+    cx = LEFT + 300
+    parts.append(f'<line x1="{cx}" x2="{cx + 28}" y1="{legend_y}" y2="{legend_y}" stroke="{CURRENT_COLOUR}" '
+                 'stroke-width="2" stroke-dasharray="7 4"/>')
+    parts.append(f'<rect x="{cx + 10}" y="{legend_y - 4}" width="8" height="8" fill="{CURRENT_COLOUR}"/>')
+    parts.append(f'<text x="{cx + 36}" y="{legend_y + 4}" class="legend">Highest current of the session (mA)</text>')
+    parts.append("</svg>")
+    return mark_safe("".join(parts))  # noqa: S308 (numbers and escaped text only)
+
+
+def _chart_description(progress: CourseProgress) -> str:
+    outcome = progress.outcome
+    if outcome.baseline is None:
+        return "No score recorded."
+    return (f"Baseline {_fmt(outcome.baseline)}, latest {_fmt(outcome.latest)}, change {_fmt(outcome.change)} "
+            f"over {len(progress.recorded_sessions)} recorded sessions.")

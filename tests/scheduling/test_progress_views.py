@@ -1,0 +1,263 @@
+"""The progress page, dashboard, CSV and FHIR downloads, and the progress API: who gets in, what
+they cost, and what they say."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import timedelta
+
+import pytest
+import time_machine
+from django.urls import reverse
+
+from scheduling import services
+from tests.factories import make_clinic, make_course, next_weekday, superuser
+from tests.scheduling.progress_courses import BOOKED, NOSHOW, after, complete, scored, treat
+
+pytestmark = pytest.mark.django_db
+
+PASSWORD = "correct horse 42"
+
+
+@pytest.fixture
+def clinic():
+    return make_clinic()
+
+
+@pytest.fixture
+def monday():
+    return next_weekday(0)
+
+
+def ten_session_course(clinic, monday):
+    course = make_course(clinic, planned_sessions=10)
+    offsets = (0, 2, 4, 7, 9, 11, 14, 16, 18, 21)
+    appointments = treat(clinic, course, [(monday + timedelta(days=n), scored(4 - min(i // 3, 2),
+                                                                                  side_effects=[{"kind": "erythema",
+                                                                                                 "grade": 1}]))
+                                          for i, n in enumerate(offsets)])
+    return course, appointments
+
+
+def forty_session_maintenance_course(clinic, monday):
+    initial = make_course(clinic, planned_sessions=6)
+    first = treat(clinic, initial, [(monday + timedelta(days=n), scored(3)) for n in (0, 2, 4, 7, 9, 11)])
+    complete(clinic, initial, after(first[-1]))
+    with time_machine.travel(after(first[-1]), tick=False):
+        course = services.course_start_maintenance(course=initial, created_by=clinic.clinician.user,
+                                                   interval_weeks=1, planned_sessions=42)
+    start = monday + timedelta(days=14)
+    weekdays = [start + timedelta(days=7 * week + weekday) for week in range(8) for weekday in range(5)]
+    appointments = treat(clinic, course, [(d, scored(2, side_effects=[{"kind": "tingling", "grade": 1}]))
+                                          for d in weekdays])
+    return course, appointments
+
+
+def signed_in(client, user):
+    client.force_login(user)
+    return client
+
+
+def test_progress_page_costs_the_same_queries_for_ten_or_forty_sessions(client, clinic, monday,
+                                                                       django_assert_num_queries):
+    short, short_appointments = ten_session_course(clinic, monday)
+    long, long_appointments = forty_session_maintenance_course(make_clinic(), monday)
+    manager = superuser()
+    signed_in(client, manager)
+    client.get(reverse("progress:dashboard"))  # the session and user are loaded once per request alike
+
+    with django_assert_num_queries(10):
+        short_page = client.get(reverse("progress:course", args=[short.pk]))
+    with django_assert_num_queries(10):
+        long_page = client.get(reverse("progress:course", args=[long.pk]))
+
+    assert (len(short_appointments), len(long_appointments)) == (10, 40)
+    assert short_page.status_code == long_page.status_code == 200
+    assert short_page.content.count(b'class="status-fulfilled"') == 10
+    assert long_page.content.count(b'class="status-fulfilled"') == 40
+    assert long_page.content.count(b"<circle ") == 41  # 40 points and the legend's
+
+
+def test_progress_api_costs_the_same_queries_for_ten_or_forty_sessions(api_client, clinic, monday,
+                                                                      django_assert_num_queries):
+    short, _ = ten_session_course(clinic, monday)
+    long, _ = forty_session_maintenance_course(make_clinic(), monday)
+    api_client.force_login(superuser())
+
+    with django_assert_num_queries(10):
+        short_answer = api_client.get(f"/api/v1/courses/{short.pk}/progress/")
+    with django_assert_num_queries(10):
+        long_answer = api_client.get(f"/api/v1/courses/{long.pk}/progress/")
+
+    assert (short_answer.status_code, long_answer.status_code) == (200, 200)
+    assert (len(short_answer.json()["sessions"]), len(long_answer.json()["sessions"])) == (10, 40)
+
+
+def test_dashboard_costs_the_same_queries_for_one_or_four_courses(client, clinic, monday, django_assert_num_queries):
+    treat(clinic, make_course(clinic, planned_sessions=6), [(monday, scored(4)), (monday + timedelta(days=2), BOOKED)])
+    signed_in(client, clinic.clinician.user)
+    with django_assert_num_queries(10):
+        one = client.get(reverse("progress:dashboard"))
+    for hour in (12, 14, 16):
+        treat(clinic, make_course(clinic, planned_sessions=6), [(monday + timedelta(days=1), BOOKED)], hour=hour)
+    with django_assert_num_queries(10):
+        four = client.get(reverse("progress:dashboard"))
+
+    assert one.content.count(b'href="/clinician/courses/') == 1
+    assert four.content.count(b'href="/clinician/courses/') == 4
+
+
+def test_course_page_shows_flags_figures_and_the_chart(client, clinic, monday):
+    course = make_course(clinic, planned_sessions=8)
+    days = [monday + timedelta(days=n) for n in (0, 2, 4, 11)]
+    treat(clinic, course, [(days[0], scored(4, current=12)), (days[1], NOSHOW),
+                           (days[2], scored(3, current=15, side_effects=[{"kind": "blistering", "grade": 2}])),
+                           (days[3], BOOKED)])
+    with time_machine.travel(after(course.appointments.order_by("starts_at")[2]), tick=False):
+        page = signed_in(client, clinic.clinician.user).get(reverse("progress:course", args=[course.pk]))
+
+    html = page.content.decode()
+    assert page.status_code == 200
+    assert page["Content-Type"] == "text/html; charset=utf-8"
+    assert html.count('<li data-kind="') == 3
+    assert (f'<li data-kind="side_effect"><strong>Side effect</strong>Blistering grade 2 in the last session '
+            f'({days[2]:%a %d %b %Y}): consider lowering the current (it was 15.0 mA).</li>') in html
+    assert (f'<li data-kind="adherence"><strong>Adherence</strong>1 missed session ({days[1]:%a %d %b %Y}).</li>'
+            in html)
+    assert ('<li data-kind="follow_up"><strong>Follow-up due</strong>5 of 8 planned sessions are not booked.</li>'
+            in html)
+    assert '<svg xmlns="http://www.w3.org/2000/svg" class="chart"' in html
+    assert "<script" not in html and "http://" not in html.replace("http://www.w3.org/2000/svg", "")
+    assert "@media print" in html
+    assert '<div class="value">2</div><div class="name">fulfilled</div>' in html
+    assert '<div class="value">1</div><div class="name">no-show</div>' in html
+    assert "baseline 4, latest 3, change -1" in html
+
+
+def test_front_desk_is_refused_every_progress_page_and_export(client, api_client, clinic, monday):
+    course = make_course(clinic, planned_sessions=6)
+    signed_in(client, clinic.front_desk.user)
+    api_client.force_login(clinic.front_desk.user)
+
+    for name in ("progress:course", "progress:course_csv", "progress:course_fhir"):
+        assert client.get(reverse(name, args=[course.pk])).status_code == 403
+    assert client.get(reverse("progress:dashboard")).status_code == 403
+    answer = api_client.get(f"/api/v1/courses/{course.pk}/progress/")
+    assert answer.status_code == 403
+    assert answer.json()["detail"] == "Only clinicians and managers of this course's location see its progress."
+
+
+def test_clinician_of_another_location_is_refused(client, api_client, clinic):
+    course = make_course(clinic, planned_sessions=6)
+    stranger = make_clinic().clinician.user
+    signed_in(client, stranger)
+    api_client.force_login(stranger)
+
+    assert client.get(reverse("progress:course", args=[course.pk])).status_code == 403
+    assert client.get(reverse("progress:course_fhir", args=[course.pk])).status_code == 403
+    assert api_client.get(f"/api/v1/courses/{course.pk}/progress/").status_code == 403
+
+
+def test_manager_and_superuser_see_the_progress(client, clinic):
+    course = make_course(clinic, planned_sessions=6)
+    for user in (clinic.manager.user, superuser()):
+        signed_in(client, user)
+        assert client.get(reverse("progress:course", args=[course.pk])).status_code == 200
+
+
+def test_unknown_course_is_not_found_and_a_stranger_is_sent_to_sign_in(client, api_client, clinic):
+    course = make_course(clinic, planned_sessions=6)
+    anonymous = client.get(reverse("progress:course", args=[course.pk]))
+    assert anonymous.status_code == 302
+    assert anonymous["Location"] == f"/admin/login/?next=/clinician/courses/{course.pk}/"
+    signed_in(client, clinic.clinician.user)
+    api_client.force_login(clinic.clinician.user)
+    assert client.get(reverse("progress:course", args=[course.pk + 1000])).status_code == 404
+    missing = api_client.get(f"/api/v1/courses/{course.pk + 1000}/progress/")
+    assert missing.status_code == 404
+    assert missing.json()["detail"] == "No course with this id."
+
+
+def test_csv_lists_every_session_with_its_figures(client, clinic, monday):
+    course = make_course(clinic, medicated=True, planned_sessions=6)
+    days = [monday + timedelta(days=n) for n in (0, 2, 4)]
+    treat(clinic, course, [(days[0], scored(6, current=2, note="=HYPERLINK(\"x\")")),
+                           (days[1], scored(4, current=3, side_effects=[{"kind": "erythema", "grade": 1}])),
+                           (days[2], BOOKED)])
+    signed_in(client, clinic.clinician.user)
+
+    answer = client.get(reverse("progress:course_csv", args=[course.pk]))
+
+    assert answer.status_code == 200
+    assert answer["Content-Type"] == "text/csv; charset=utf-8"
+    assert answer["Content-Disposition"] == f'attachment; filename="course-{course.pk}-sessions.csv"'
+    rows = list(csv.reader(io.StringIO(answer.content.decode())))
+    clinician = str(clinic.clinician)
+    assert rows == [
+        ["session", "date", "start", "status", "clinician", "sites and current (mA)", "highest current (mA)",
+         "minutes of current", "waveform", "polarity reversed", "medium", "dose (mA·min)",
+         "cumulative dose (mA·min)", "HDSS", "pain (NPRS)", "sweat (mg/min)", "sweat site", "side effects", "note"],
+        ["1", days[0].isoformat(), "10:00", "Fulfilled", clinician, "left lateral epicondyle 2.0", "2.0", "20",
+         "Direct current", "no", "Drug solution", "40.0", "40.0", "", "6", "", "", "", "'=HYPERLINK(\"x\")"],
+        ["2", days[1].isoformat(), "10:00", "Fulfilled", clinician, "left lateral epicondyle 3.0", "3.0", "20",
+         "Direct current", "no", "Drug solution", "60.0", "100.0", "", "4", "", "", "Erythema grade 1", ""],
+        ["", days[2].isoformat(), "10:00", "Booked", clinician, "", "", "", "", "", "", "", "", "", "", "", "", "",
+         ""],
+    ]
+
+
+def test_fhir_download_is_a_bundle_for_clinicians(client, clinic, monday):
+    course = make_course(clinic, planned_sessions=6)
+    treat(clinic, course, [(monday, scored(4))])
+    signed_in(client, clinic.clinician.user)
+
+    answer = client.get(reverse("progress:course_fhir", args=[course.pk]))
+
+    assert answer.status_code == 200
+    assert answer["Content-Type"] == "application/fhir+json"
+    assert answer["Content-Disposition"] == f'attachment; filename="course-{course.pk}-fhir.json"'
+    body = answer.json()
+    assert (body["resourceType"], body["type"], len(body["entry"])) == ("Bundle", "collection", 6)
+
+
+def test_progress_api_answers_the_figures_and_flags(api_client, clinic, monday):
+    course = make_course(clinic, planned_sessions=6)
+    days = [monday + timedelta(days=n) for n in (0, 2)]
+    treat(clinic, course, [(days[0], scored(4, current=12)), (days[1], scored(3, current=14, sweat=80))])
+    with time_machine.travel(after(course.appointments.order_by("starts_at")[1]), tick=False):
+        api_client.force_login(clinic.clinician.user)
+        body = api_client.get(f"/api/v1/courses/{course.pk}/progress/").json()
+
+    sessions = body.pop("sessions")
+    assert body == {
+        "course": course.pk, "patient": course.patient_id, "indication": "hyperhidrosis", "phase": "initial",
+        "status": "active", "as_of": days[1].isoformat(), "planned": 6, "booked": 0, "fulfilled": 2,
+        "cancelled": 0, "noshow": 0, "unbooked": 4, "planned_gap_days": 3, "long_gaps": [],
+        "cumulative_dose_ma_min": None, "maintenance_due_on": None,
+        "outcome": {"measure": "hdss", "label": "HDSS (1-4)", "baseline": "4.0", "latest": "3.0", "change": "-1.0",
+                    "points": [{"number": 1, "date": days[0].isoformat(), "value": "4.0"},
+                               {"number": 2, "date": days[1].isoformat(), "value": "3.0"}]},
+        "sweat": {"measure": "sweat_mg_min", "label": "Sweat rate (mg/min)", "baseline": "80.0", "latest": "80.0",
+                  "change": "0.0", "points": [{"number": 2, "date": days[1].isoformat(), "value": "80.0"}]},
+        "flags": [{"kind": "follow_up", "label": "Follow-up due",
+                   "message": "4 of 6 planned sessions are not booked."}],
+    }
+    assert [(s["number"], s["date"], s["status"], s["current_ma"], s["hdss"], s["days_since_previous"])
+            for s in sessions] == [(1, days[0].isoformat(), "fulfilled", "12.0", 4, None),
+                                   (2, days[1].isoformat(), "fulfilled", "14.0", 3, 2)]
+    assert sessions[1]["sites"] == [{"site": "palms", "label": "Palms", "current_ma": "14.0"}]
+
+
+def test_progress_endpoint_is_in_the_openapi_schema(api_client, clinic):
+    api_client.force_login(clinic.clinician.user)
+    schema = api_client.get("/api/v1/schema/?format=json").json()
+
+    operation = schema["paths"]["/api/v1/courses/{course_id}/progress/"]["get"]
+    assert operation["operationId"] == "course_progress"
+    assert operation["responses"]["200"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/CourseProgress"
+    }
+    fields = schema["components"]["schemas"]["CourseProgress"]["properties"]
+    assert {"planned", "booked", "fulfilled", "cancelled", "noshow", "unbooked", "flags", "sessions",
+            "outcome"} <= set(fields)
