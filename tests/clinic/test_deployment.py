@@ -45,3 +45,10 @@ def test_env_example_names_every_variable_compose_requires():
     example = (ROOT / ".env.example").read_text()
     for name in ("DJANGO_SECRET_KEY", "POSTGRES_PASSWORD", "DJANGO_ALLOWED_HOSTS"):
         assert f"{name}=" in example
+
+
+def test_the_web_access_log_never_carries_query_strings():
+    """Searches put patients' names in query strings; the access log names the path only."""
+    assert "%(U)s" in processes.ACCESS_LOG_FORMAT
+    for forbidden in ("%(r)s", "%(q)s", "%(f)s", "%(a)s"):
+        assert forbidden not in processes.ACCESS_LOG_FORMAT
