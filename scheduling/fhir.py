@@ -55,7 +55,9 @@ def _concept(system: str, code: str, display: str, text: str = "") -> dict:
 
 
 def _instant(moment: datetime) -> str:
-    return moment.isoformat(timespec="seconds")
+    """With the location's offset, as the clinic saw it; UTC written as Z, as FHIR tools write it."""
+    text = moment.isoformat(timespec="seconds")
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
 
 
 def _number(value: Decimal) -> float | int:
