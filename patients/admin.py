@@ -93,7 +93,7 @@ class PatientAdmin(ServiceAdmin):
         return self.readonly_fields
 
     def get_queryset(self, request):
-        return super().get_queryset(request).select_related("registered_by", "archived_by")
+        return super().get_queryset(request).select_related("preferred_location", "registered_by", "archived_by")
 
     def get_search_results(self, request, queryset, search_term):
         if not search_term.strip():

@@ -18,6 +18,7 @@ from django.http import HttpResponseNotAllowed, HttpResponseRedirect
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
+from django.utils.http import urlencode
 
 from clinic.admin import AUDIT_FIELDS, LocationScopedAdmin, run_service
 from clinic.models import Device, Room, Staff, StaffRole
@@ -33,11 +34,13 @@ from scheduling.models import (
     CancelledBy,
     Course,
     CourseStatus,
+    NotificationStatus,
     SessionRecord,
     SessionSite,
     SideEffect,
     SideEffectKind,
 )
+from scheduling.notifications import notification_resend
 
 OPEN_STATUSES = (AppointmentStatus.BOOKED, AppointmentStatus.ARRIVED)
 
@@ -78,7 +81,7 @@ def course_list_with_progress(queryset):
 
 class CourseInline(admin.TabularInline):
     model = Course
-    fields = ("course_link", "status", "progress", "created_at")
+    fields = ("course_link", "status", "progress", "book_link", "created_at")
     readonly_fields = fields
     extra = 0
     can_delete = False
@@ -103,6 +106,13 @@ class CourseInline(admin.TabularInline):
     @admin.display(description="progress")
     def progress(self, course):
         return progress_text(course)
+
+    @admin.display(description="")
+    def book_link(self, course):
+        if not course.is_open:
+            return ""
+        return format_html('<a href="{}" class="button">Book sessions</a>',
+                           reverse("admin:scheduling_course_book", args=[course.pk]))
 
 
 admin.site.unregister(Patient)
@@ -180,6 +190,24 @@ class CourseAdmin(LocationScopedAdmin):
 
     def get_queryset(self, request):
         return course_list_with_progress(super().get_queryset(request))
+
+    def get_urls(self):
+        def book(request, course_id):
+            return self._in_user_zone(request, lambda req: admin_views.course_book_view(self, req, course_id))
+
+        return [path("<int:course_id>/book/", self.admin_site.admin_view(book), name="scheduling_course_book"),
+                *super().get_urls()]
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        extra_context = {**(extra_context or {}), "show_save": False, "show_save_and_continue": False,
+                         "show_save_and_add_another": False}
+        if object_id.isdigit():
+            extra_context["book_url"] = reverse("admin:scheduling_course_book", args=[int(object_id)])
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def response_add(self, request, obj, post_url_continue=None):
+        messages.success(request, f"The course of {obj.patient} is planned; choose when the sessions go.")
+        return HttpResponseRedirect(reverse("admin:scheduling_course_book", args=[obj.pk]))
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         if obj is None:
@@ -324,7 +352,8 @@ class AppointmentBookForm(forms.ModelForm):
 
 @admin.register(Appointment)
 class AppointmentAdmin(LocationScopedAdmin):
-    list_display = ("when", "patient_name", "location", "clinician", "room", "device", "status_badge", "confirmed")
+    list_display = ("when", "patient_name", "location", "clinician", "room_name", "device", "status_badge",
+                    "confirmed")
     list_display_links = ("when", "patient_name")
     list_filter = (DayFilter, "status", "location", ("clinician", ResourceFilter), ("room", ResourceFilter),
                    ("device", ResourceFilter))
@@ -337,7 +366,7 @@ class AppointmentAdmin(LocationScopedAdmin):
     ordering = ("-starts_at",)
     autocomplete_fields = ("course",)
     action_form = AppointmentActionForm
-    actions = ["mark_arrived", "mark_noshow", "cancel"]
+    actions = ["mark_arrived", "mark_noshow", "cancel", "resend_reminder"]
     change_form_template = "scheduling/admin/appointment_change_form.html"
     readonly_fields = ("booked_by", "version", "status_changed_at", "status_changed_by", *AUDIT_FIELDS)
 
@@ -354,6 +383,8 @@ class AppointmentAdmin(LocationScopedAdmin):
             path("day-sheet/", wrap(admin_views.day_sheet_view), name="scheduling_appointment_day_sheet"),
             path("<int:appointment_id>/act/<str:action>/", self.admin_site.admin_view(self.act_view),
                  name="scheduling_appointment_act"),
+            path("<int:appointment_id>/move/", wrap(admin_views.appointment_reschedule_view),
+                 name="scheduling_appointment_move"),
             *super().get_urls(),
         ]
 
@@ -383,9 +414,23 @@ class AppointmentAdmin(LocationScopedAdmin):
                 appointment=appointment, cancelled_by=request.user, by=request.POST.get("cancelled_by", ""),
                 reason=request.POST.get("reason", ""), expected_version=expected),
                 success=f"The session of {who} on {local_time(appointment)} is cancelled.")
+        elif action == "resend":
+            self._resend(request, appointment)
         else:
             messages.error(request, f"There is no action called {action!r}.")
         return HttpResponseRedirect(admin_views.safe_next(request, fallback))
+
+    def _resend(self, request, appointment):
+        """Queue the appointment's failed emails again (the reminders' own service decides what may go)."""
+        failed = list(appointment.notifications.filter(status=NotificationStatus.FAILED).values_list("pk", flat=True))
+        if not failed:
+            messages.warning(request, f"No email to {appointment.patient} about the session on "
+                                      f"{local_time(appointment)} has failed; sent emails are never sent twice.")
+            return
+        count = run_service(request, lambda: notification_resend(notification_ids=failed, resent_by=request.user))
+        if count:
+            messages.success(request, f"{count} email{'s' if count != 1 else ''} to {appointment.patient} "
+                                      f"{'are' if count != 1 else 'is'} queued to go again now.")
 
     # -- list
 
@@ -412,7 +457,12 @@ class AppointmentAdmin(LocationScopedAdmin):
         return queryset.filter(patient__in=patient_list(search=search_term, include_archived=True).values("pk")), False
 
     def get_queryset(self, request):
-        return super().get_queryset(request).select_related("location")
+        # Everything a row, the page and its actions show, in the list's one query.
+        return super().get_queryset(request).select_related(*self.list_select_related)
+
+    @admin.display(description="room", ordering="room__name")
+    def room_name(self, appointment):
+        return appointment.room.name
 
     # -- add (book one session) and the read-only page with its actions
 
@@ -488,6 +538,14 @@ class AppointmentAdmin(LocationScopedAdmin):
                 "cancel_choices": CancelledBy.choices,
                 "back": admin_views.safe_next(request, admin_views.day_schedule_url(
                     location_id=appointment.location_id, day=appointment.local_date)),
+                "move_url": reverse("admin:scheduling_appointment_move", args=[appointment.pk]),
+                "book_next_url": reverse("admin:scheduling_appointment_add") + "?" + urlencode({
+                    "course": appointment.course_id, "location": appointment.location_id,
+                    "clinician": appointment.clinician_id, "room": appointment.room_id,
+                    "device": appointment.device_id,
+                    "at": f"{appointment.location.local(appointment.starts_at):%H:%M}"}),
+                "book_course_url": reverse("admin:scheduling_course_book", args=[appointment.course_id]),
+                "course_is_open": appointment.course.is_open,
             })
         return super().change_view(request, object_id, form_url, extra_context)
 
@@ -508,6 +566,11 @@ class AppointmentAdmin(LocationScopedAdmin):
         self._each(request, queryset,
                    lambda a: services.appointment_mark_noshow(appointment=a, marked_by=request.user),
                    lambda a: f"{a.patient} is marked as a no-show.")
+
+    @admin.action(description="Resend failed reminder emails", permissions=["change"])
+    def resend_reminder(self, request, queryset):
+        for appointment in queryset.select_related("patient", "location"):
+            self._resend(request, appointment)
 
     @admin.action(description="Cancel (say who and why)", permissions=["change"])
     def cancel(self, request, queryset):

@@ -8,20 +8,24 @@ import math
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
+from django import forms
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count, IntegerField, OuterRef, Subquery
-from django.http import Http404
+from django.http import Http404, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 
+from clinic.admin import add_service_errors, plain_message
 from clinic.models import Device, Location, Room, Staff, StaffRole
 from clinic.selectors import closure_list_overlapping, location_list_for
 from patients.admin import CHILD_BADGE_AGE
 from patients.models import Screening
 from scheduling.models import ACTIVE_STATUSES, Appointment, AppointmentStatus
+from scheduling.selectors import slot_list_available
+from scheduling.services import CourseDoesNotFit, appointment_reschedule, course_book, course_reschedule_from
 
 GROUPINGS = {"room": "Rooms", "clinician": "Clinicians", "device": "Devices"}
 
@@ -336,3 +340,195 @@ def day_sheet_view(model_admin, request):
         "can_change": model_admin.has_change_permission(request),
     }
     return TemplateResponse(request, "scheduling/admin/day_sheet.html", context)
+
+
+# ---------------------------------------------------------------------------------------------
+# Book a whole course: preferences, the engine's preview with every conflict explained, confirm
+
+
+WEEKDAY_CHOICES = [(0, "Mon"), (1, "Tue"), (2, "Wed"), (3, "Thu"), (4, "Fri"), (5, "Sat"), (6, "Sun")]
+
+
+class CourseBookForm(forms.Form):
+    weekdays = forms.TypedMultipleChoiceField(
+        choices=WEEKDAY_CHOICES, coerce=int, required=False, widget=forms.CheckboxSelectMultiple,
+        help_text="Days the patient can come; none ticked: any day the clinic is open.")
+    earliest = forms.TimeField(required=False, widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
+                               help_text="Start no earlier than (local time).")
+    latest = forms.TimeField(required=False, widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
+                             help_text="End no later than (local time).")
+    clinician = forms.ModelChoiceField(queryset=Staff.objects.none(), required=False, empty_label="Any clinician")
+    first_date = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+                                 help_text="First day to book from; empty: today.")
+
+    def __init__(self, *args, location: Location, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["clinician"].queryset = Staff.objects.filter(
+            role=StaffRole.CLINICIAN, is_active=True, locations=location).select_related("user")
+
+    def preferences(self) -> dict:
+        data = self.cleaned_data
+        return {"weekdays": data["weekdays"] or None, "earliest": data["earliest"], "latest": data["latest"],
+                "clinician": data["clinician"], "first_date": data["first_date"]}
+
+
+def _plan_rows(plan, location: Location) -> list[dict]:
+    rows = []
+    for session in plan.sessions:
+        start, end = location.local(session.starts_at), location.local(session.ends_at)
+        rows.append({"number": session.number, "day": f"{start:%a %d %b %Y}", "time": f"{start:%H:%M}-{end:%H:%M}",
+                     "clinician": str(session.clinician), "room": session.room.name, "device": str(session.device),
+                     "reason": "", "fits": True})
+    for unplaced in plan.unplaced:
+        rows.append({"number": unplaced.number, "day": "", "time": "", "clinician": "", "room": "", "device": "",
+                     "reason": unplaced.reason, "fits": False})
+    return sorted(rows, key=lambda row: row["number"])
+
+
+def course_book_view(model_admin, request, course_id: int):
+    """GET: the preferences. POST preview: the engine's plan. POST confirm: book it all, or nothing."""
+
+    if not model_admin.has_change_permission(request) or not request.user.has_perm("scheduling.add_appointment"):
+        raise PermissionDenied
+    course = model_admin.get_object(request, str(course_id))
+    if course is None:
+        raise Http404("No such course, or not at one of your locations.")
+    location = course.location
+    form = CourseBookForm(request.POST or None, location=location)
+    plan, rows, confirmed = None, [], False
+    if request.method == "POST" and form.is_valid():
+        confirm = "confirm" in request.POST
+        try:
+            plan = course_book(course=course, booked_by=request.user, preview=not confirm, **form.preferences())
+        except CourseDoesNotFit as error:
+            plan = error.plan
+            messages.error(request, "Nothing was booked: " + plain_message(error))
+        except (ValidationError, PermissionError) as error:
+            add_service_errors(form, error)
+        if plan is not None and plan.booked:
+            first = plan.sessions[0]
+            count = len(plan.sessions)
+            messages.success(request, f"Booked {count} session{'s' if count != 1 else ''} for {course.patient}, from "
+                                      f"{location.local(first.starts_at):%a %d %b %Y %H:%M}. The patient gets one "
+                                      "confirmation email for the whole course.")
+            return HttpResponseRedirect(day_schedule_url(location_id=location.pk,
+                                                         day=location.local(first.starts_at).date()))
+        if plan is not None:
+            rows = _plan_rows(plan, location)
+    context = {
+        **model_admin.admin_site.each_context(request),
+        "title": f"Book the course of {course.patient}",
+        "course": course, "form": form, "plan": plan, "rows": rows, "confirmed": confirmed,
+        "zone_text": f"{location.time_zone} ({location.local(timezone.now()):%Z})",
+        "already": course.appointments.filter(status__in=ACTIVE_STATUSES).count(),
+        "opts": model_admin.model._meta,
+        "media": model_admin.media + form.media,
+    }
+    return TemplateResponse(request, "scheduling/admin/course_book.html", context)
+
+
+# ---------------------------------------------------------------------------------------------
+# Move one session: the engine's proposals near the old time of day, or a time typed in
+
+
+PROPOSAL_DAYS = 14
+PROPOSALS_PER_DAY = 3
+
+
+class RescheduleForm(forms.Form):
+    day = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"))
+    at = forms.TimeField(label="Time", widget=forms.TimeInput(attrs={"type": "time", "step": 300}, format="%H:%M"))
+    clinician = forms.ModelChoiceField(queryset=Staff.objects.none(), required=False, empty_label="Same clinician")
+    room = forms.ModelChoiceField(queryset=Room.objects.none(), required=False, empty_label="Same room")
+    device = forms.ModelChoiceField(queryset=Device.objects.none(), required=False, empty_label="Same device")
+    keep_cadence = forms.BooleanField(required=False, label="Move the later sessions of the course too, keeping "
+                                                             "its rhythm")
+
+    def __init__(self, *args, location: Location, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["clinician"].queryset = Staff.objects.filter(
+            role=StaffRole.CLINICIAN, is_active=True, locations=location).select_related("user")
+        self.fields["room"].queryset = Room.objects.filter(location=location, is_active=True)
+        self.fields["device"].queryset = Device.objects.filter(location=location, in_service=True)
+
+
+def reschedule_proposals(*, appointment: Appointment, today: date) -> list[dict]:
+    """Up to three free times a day over the next two weeks, nearest the session's own time of day,
+    with its own clinician, room and device where they are free."""
+    location = appointment.location
+    slots = slot_list_available(location=location, start=today, end=today + timedelta(days=PROPOSAL_DAYS),
+                                course=appointment.course, moving=appointment)
+    own = location.local(appointment.starts_at)
+    own_minutes = own.hour * 60 + own.minute
+    by_day: dict[date, list] = {}
+    for slot in slots:
+        if slot.starts_at == appointment.starts_at or slot.starts_at <= timezone.now():
+            continue
+        by_day.setdefault(location.local(slot.starts_at).date(), []).append(slot)
+    proposals = []
+    for day, day_slots in sorted(by_day.items()):
+        def distance(slot):
+            local = location.local(slot.starts_at)
+            return abs(local.hour * 60 + local.minute - own_minutes)
+        for slot in sorted(day_slots, key=distance)[:PROPOSALS_PER_DAY]:
+            clinician = next((c for c in slot.clinicians if c.pk == appointment.clinician_id), slot.clinician)
+            room = next((r for r in slot.rooms if r.pk == appointment.room_id), slot.room)
+            device = next((d for d in slot.devices if d.pk == appointment.device_id), slot.device)
+            local = location.local(slot.starts_at)
+            proposals.append({"day": day, "at": f"{local:%H:%M}", "label": f"{local:%a %d %b %H:%M}",
+                              "clinician": clinician, "room": room, "device": device})
+    return proposals
+
+
+def appointment_reschedule_view(model_admin, request, appointment_id: int):
+
+    if not model_admin.has_change_permission(request):
+        raise PermissionDenied
+    appointment = model_admin.get_object(request, str(appointment_id))
+    if appointment is None:
+        raise Http404("No such appointment, or not at one of your locations.")
+    location = appointment.location
+    back = safe_next(request, day_schedule_url(location_id=location.pk, day=appointment.local_date))
+    form = RescheduleForm(request.POST or None, location=location)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        starts_at = location.at(data["day"], data["at"])
+        resources = {"clinician": data["clinician"], "room": data["room"], "device": data["device"]}
+        try:
+            if data["keep_cadence"]:
+                plan = course_reschedule_from(appointment=appointment, rescheduled_by=request.user,
+                                              starts_at=starts_at, **resources)
+                moved = len(plan.sessions)
+                messages.success(request, f"Moved the session of {appointment.patient} to "
+                                          f"{location.local(starts_at):%a %d %b %H:%M}; {moved - 1} later "
+                                          f"session{'s' if moved != 2 else ''} re-planned to keep the rhythm.")
+            else:
+                appointment_reschedule(appointment=appointment, starts_at=starts_at, rescheduled_by=request.user,
+                                       expected_version=_version(request), **resources)
+                messages.success(request, f"Moved the session of {appointment.patient} to "
+                                          f"{location.local(starts_at):%a %d %b %Y %H:%M}.")
+            return HttpResponseRedirect(day_schedule_url(location_id=location.pk, day=data["day"]))
+        except CourseDoesNotFit as error:
+            messages.error(request, "Nothing was moved: " + plain_message(error))
+        except (ValidationError, PermissionError) as error:
+            add_service_errors(form, error)
+    today = location.local(timezone.now()).date()
+    try:
+        proposals = reschedule_proposals(appointment=appointment, today=today)
+    except ValidationError as error:
+        proposals = []
+        messages.error(request, plain_message(error))
+    start = location.local(appointment.starts_at)
+    context = {
+        **model_admin.admin_site.each_context(request),
+        "title": f"Move the session of {appointment.patient}",
+        "appointment": appointment, "form": form, "proposals": proposals, "back": back,
+        "when_text": f"{start:%a %d %b %Y %H:%M} {start:%Z}", "zone_text": location.time_zone,
+        "opts": model_admin.model._meta,
+    }
+    return TemplateResponse(request, "scheduling/admin/appointment_reschedule.html", context)
+
+
+def _version(request) -> int | None:
+    value = request.POST.get("version", "")
+    return int(value) if value.isdigit() else None

@@ -1,0 +1,99 @@
+import time
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from scheduling.models import Appointment
+from tests.factories import book, make_course, next_weekday
+
+pytestmark = pytest.mark.django_db
+
+COURSES = 50
+SESSIONS_A_DAY = 16  # 08:00 to 19:15 local, 45 minutes apart
+
+
+def bulk_insert_appointments(clinic, courses, count: int) -> None:
+    """Insert `count` appointments in one INSERT ... SELECT, satisfying every database constraint.
+
+    Why not the services: booking 100,000 sessions one by one through appointment_book takes
+    about an hour here, and what this test measures is the list page, not booking. The rows are
+    what the services would make: each belongs to a course and that course's patient, at the
+    location's room, device and clinician; sixteen a local day from 08:00 45 minutes apart
+    (30-minute sessions, so no two overlap for any clinician, room, device or patient, with the
+    turnover kept); the sixteen of a day belong to sixteen different courses (one session a day
+    per course); `local_date` is the local day in the location's zone; every tenth is cancelled
+    by the clinic with a reason. The exclusion, unique and check constraints of the table all
+    hold, so PostgreSQL accepts every row: the data cannot be something the product forbids.
+    """
+    course_ids = [course.pk for course in courses]
+    patient_ids = [course.patient_id for course in courses]
+    first_day = next_weekday(0, weeks_ahead=4)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            INSERT INTO scheduling_appointment (
+                course_id, patient_id, location_id, clinician_id, room_id, device_id, starts_at, ends_at,
+                local_date, status, cancelled_by, cancellation_reason, status_changed_at, status_changed_by_id,
+                confirmed_at, confirmed_via, booked_by_id, version, created_at, updated_at)
+            SELECT c.course_id, c.patient_id, %(location)s, %(clinician)s, %(room)s, %(device)s,
+                   s.starts_at, s.starts_at + interval '30 minutes', s.day,
+                   CASE WHEN g.i %% 10 = 9 THEN 'cancelled' ELSE 'booked' END,
+                   CASE WHEN g.i %% 10 = 9 THEN 'clinic' ELSE '' END,
+                   CASE WHEN g.i %% 10 = 9 THEN 'Clinic closed for training' ELSE '' END,
+                   NULL, NULL, NULL, '', %(booked_by)s, 1, now(), now()
+            FROM generate_series(0, %(count)s - 1) AS g(i)
+            CROSS JOIN LATERAL (
+                SELECT (%(first_day)s::date + (g.i / %(per_day)s)) AS day
+            ) d
+            CROSS JOIN LATERAL (
+                SELECT d.day,
+                       ((d.day + time '08:00' + (g.i %% %(per_day)s) * interval '45 minutes')
+                        AT TIME ZONE %(zone)s) AS starts_at
+            ) s
+            CROSS JOIN LATERAL (
+                SELECT (%(course_ids)s::bigint[])[g.i %% %(courses)s + 1] AS course_id,
+                       (%(patient_ids)s::bigint[])[g.i %% %(courses)s + 1] AS patient_id
+            ) c
+            """,
+            {"location": clinic.location.pk, "clinician": clinic.clinician.pk, "room": clinic.room.pk,
+             "device": clinic.device.pk, "booked_by": clinic.front_desk.user.pk, "count": count,
+             "first_day": first_day, "per_day": SESSIONS_A_DAY, "zone": clinic.location.time_zone,
+             "course_ids": course_ids, "patient_ids": patient_ids, "courses": COURSES},
+        )
+
+
+def timed_get(client, url):
+    started = time.perf_counter()
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(url)
+    return response, len(queries), time.perf_counter() - started
+
+
+@pytest.mark.timeout(600)
+def test_appointment_list_costs_the_same_queries_at_10_and_100_010_appointments(desk, clinic):
+    day = next_weekday(1)
+    courses = [make_course(clinic, planned_sessions=10) for _ in range(COURSES)]
+    for i in range(10):
+        book(clinic, courses[i], clinic.at(day, 8 + i))
+    urls = ["/admin/scheduling/appointment/", "/admin/scheduling/appointment/?day=upcoming&status__exact=booked",
+            f"/admin/scheduling/appointment/?room__id__exact={clinic.room.pk}&o=-1",
+            f"/admin/scheduling/appointment/?q={courses[0].patient.last_name}"]
+    small = [timed_get(desk, url) for url in urls]
+    assert all(response.status_code == 200 for response, _, _ in small)
+    assert "10 appointments" in small[0][0].content.decode()
+
+    bulk_insert_appointments(clinic, courses, 100_000)
+    assert Appointment.objects.count() == 100_010
+
+    large = [timed_get(desk, url) for url in urls]
+    assert all(response.status_code == 200 for response, _, _ in large)
+    assert "100010 appointments" in large[0][0].content.decode()
+    assert large[0][0].content.decode().count('<tr><td class="action-checkbox">') == 50  # one page
+    assert [count for _, count, _ in large] == [count for _, count, _ in small]
+    # Session, user, staff, zone, 2 permission sets, 4 filter lists, count, page, 2 date-hierarchy,
+    # and the 3 statements that save the session: 17, whatever the number of appointments.
+    assert [count for _, count, _ in large] == [17, 17, 17, 17]
+    for url, (_, count, seconds) in zip(urls, large, strict=True):
+        print(f"\n{url}: {count} queries, {seconds * 1000:.0f} ms at 100,010 appointments")
+        assert seconds < 3.0, f"{url} took {seconds:.2f} s"
