@@ -121,11 +121,11 @@ def test_course_page_shows_flags_figures_and_the_chart(client, clinic, monday):
     assert page.status_code == 200
     assert page["Content-Type"] == "text/html; charset=utf-8"
     assert html.count('<li data-kind="') == 3
-    assert (f'<li data-kind="side_effect"><strong>Side effect</strong>Blistering grade 2 in the last session '
+    assert (f'<li data-kind="side_effect"><strong>Side effect</strong> Blistering grade 2 in the last session '
             f'({days[2]:%a %d %b %Y}): consider lowering the current (it was 15.0 mA).</li>') in html
-    assert (f'<li data-kind="adherence"><strong>Adherence</strong>1 missed session ({days[1]:%a %d %b %Y}).</li>'
+    assert (f'<li data-kind="adherence"><strong>Adherence</strong> 1 missed session ({days[1]:%a %d %b %Y}).</li>'
             in html)
-    assert ('<li data-kind="follow_up"><strong>Follow-up due</strong>5 of 8 planned sessions are not booked.</li>'
+    assert ('<li data-kind="follow_up"><strong>Follow-up due</strong> 5 of 8 planned sessions are not booked.</li>'
             in html)
     assert '<svg xmlns="http://www.w3.org/2000/svg" class="chart"' in html
     assert "<script" not in html and "http://" not in html.replace("http://www.w3.org/2000/svg", "")
