@@ -86,3 +86,31 @@ def closure_create(
         raise ValidationError({"clinician": f"{clinician} does not work at {location}."})
     return _save(Closure(location=location, room=room, device=device, clinician=clinician,
                          starts_at=starts_at, ends_at=ends_at, reason=reason))
+
+
+# ---------------------------------------------------------------------------------------------
+# Second factor (TOTP, RFC 6238): optional for staff, required for managers where configured.
+
+
+def two_factor_setup_start(*, user):
+    """An unconfirmed authenticator for the user (the one begun earlier, if any), to scan and confirm."""
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    device = TOTPDevice.objects.filter(user=user, confirmed=False).order_by("-id").first()
+    if device is None:
+        device = TOTPDevice.objects.create(user=user, name="Authenticator app", confirmed=False)
+    return device
+
+
+@transaction.atomic
+def two_factor_setup_confirm(*, user, device, token: str):
+    """Confirm an authenticator with a code it shows; earlier authenticators of the user are removed."""
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    device = TOTPDevice.objects.select_for_update().get(pk=device.pk, user=user)
+    if not device.verify_token(token.strip().replace(" ", "")):
+        raise ValidationError({"token": "That code is not right; check the time on your phone and try again."})
+    TOTPDevice.objects.filter(user=user).exclude(pk=device.pk).delete()
+    device.confirmed = True
+    device.save(update_fields=["confirmed"])
+    return device

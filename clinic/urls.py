@@ -9,6 +9,7 @@ admin.site.index_title = "Clinic"
 urlpatterns = [
     path("", RedirectView.as_view(url="/admin/", permanent=False)),
     path("admin/", admin.site.urls),
+    path("account/2fa/", include("clinic.two_factor")),
     path("api/v1/", include("api.urls")),
     path("p/", include("scheduling.urls_patient")),
     path("clinician/", include("scheduling.urls_progress")),

@@ -69,6 +69,8 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
     "clinic",
     "patients",
     "scheduling",
@@ -84,6 +86,8 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "clinic.request_context.RequestContextMiddleware",
+    "django_otp.middleware.OTPMiddleware",
+    "clinic.two_factor.TwoFactorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Last: turns a locked-out login into the lockout answer.
@@ -103,6 +107,11 @@ AXES_RESET_ON_SUCCESS = True
 AXES_IPWARE_PROXY_COUNT = env_int("IONTO_PROXY_COUNT", 0) or None
 AXES_VERBOSE = False
 AXES_LOCKOUT_CALLABLE = "clinic.lockout.lockout_response"
+
+# The second sign-in step (TOTP): optional for staff; managers must use it when this is on
+# (production turns it on unless told otherwise).
+IONTO_MANAGER_2FA_REQUIRED = env_bool("IONTO_MANAGER_2FA_REQUIRED", False)
+OTP_TOTP_ISSUER = "Ionto"
 
 # Staff sessions end after this much idle time (every request renews them).
 SESSION_COOKIE_AGE = env_int("IONTO_SESSION_IDLE_MINUTES", 30) * 60

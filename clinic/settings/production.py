@@ -15,6 +15,8 @@ DEBUG = env_bool("DJANGO_DEBUG", False)
 if DEBUG:
     raise ImproperlyConfigured("DJANGO_DEBUG must be off in production.")
 
+IONTO_MANAGER_2FA_REQUIRED = env_bool("IONTO_MANAGER_2FA_REQUIRED", True)
+
 # Files are collected into STATIC_ROOT by the image; no finders at run time.
 WHITENOISE_USE_FINDERS = False
 
