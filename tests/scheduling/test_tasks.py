@@ -1,0 +1,317 @@
+"""Reminders end to end: real Celery workers over the configured broker, a real SMTP server.
+
+The workers are subprocesses (`python -m celery -A clinic worker`) on the test database; the SMTP
+server is aiosmtpd in this process, so a test can make it answer 451, 550 or hold its reply.
+The beat's claim runs in this process, under time-machine, so the clock can be moved past each
+due time; the workers only send. Each test run has a queue of its own on the shared broker.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections import Counter
+from datetime import timedelta
+from pathlib import Path
+
+import psutil
+import pytest
+import time_machine
+from aiosmtpd.controller import Controller
+from django.conf import settings
+from django.db import connection, connections
+from django.utils import timezone
+
+from clinic.mailcatcher import MailFolder
+from scheduling import services
+from scheduling.models import CancelledBy, Notification, NotificationKind, NotificationStatus
+from scheduling.notifications import notification_claim_due
+from scheduling.tasks import notification_send_task, notifications_dispatch_due_task
+from tests.conftest import free_port
+from tests.factories import book, make_clinic, make_course, make_patient, next_weekday
+
+pytestmark = [pytest.mark.broker, pytest.mark.django_db(transaction=True)]
+
+ROOT = Path(__file__).resolve().parents[2]
+QUEUE = f"ionto-test-{uuid.uuid4().hex[:10]}"
+
+
+def worker_database_url() -> str:
+    """The test database as a URL for the workers (a socket directory as host for the embedded server)."""
+    db = connection.settings_dict
+    if not db["HOST"] or db["HOST"].startswith("/"):
+        host = f"?host={db['HOST']}" if db["HOST"] else ""
+        return f"postgresql://{db['USER']}@/{db['NAME']}{host}"
+    password = f":{db['PASSWORD']}" if db["PASSWORD"] else ""
+    return f"postgresql://{db['USER']}{password}@{db['HOST']}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
+class Mail:
+    def __init__(self, folder: Path):
+        self.handler = MailFolder(folder)
+        self.port = free_port()
+        self.controller = Controller(self.handler, hostname="127.0.0.1", port=self.port)
+
+    def reset(self):
+        for path in self.handler.folder.glob("*.eml"):
+            path.unlink()
+        self.handler.temporary_failures = 0
+        self.handler.refused_recipients = set()
+        self.handler.hold_seconds = 0.0
+
+    def subjects_by_message_id(self) -> Counter:
+        return Counter((message["Message-ID"], message["Subject"]) for message in self.handler.messages())
+
+
+@pytest.fixture(scope="module")
+def mail(tmp_path_factory):
+    server = Mail(tmp_path_factory.mktemp("mail"))
+    server.controller.start()
+    yield server
+    server.controller.stop()
+
+
+class Worker:
+    def __init__(self, name: str, env: dict, log: Path, concurrency: int):
+        self.log = log
+        command = [sys.executable, "-m", "celery", "-A", "clinic", "worker", "--loglevel", "INFO",
+                   "--concurrency", str(concurrency), "--hostname", f"{name}@%h",
+                   "--without-gossip", "--without-mingle", "--without-heartbeat"]
+        self.process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log.open("w"),
+                                        stderr=subprocess.STDOUT, start_new_session=True)
+
+    def wait_ready(self, timeout: float = 60):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if " ready." in self.log.read_text():
+                return
+            assert self.process.poll() is None, self.log.read_text()
+            time.sleep(0.2)
+        raise AssertionError(f"worker not ready in {timeout} s:\n{self.log.read_text()}")
+
+    def children(self) -> list[psutil.Process]:
+        return psutil.Process(self.process.pid).children(recursive=True)
+
+    def stop(self):
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGQUIT)  # cold shutdown: every test waited for its sends
+            try:
+                self.process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def workers(mail, django_db_setup, django_db_blocker, tmp_path_factory):
+    """Two workers of two processes each, on the test database, the test SMTP server and our queue."""
+    with django_db_blocker.unblock():
+        database_url = worker_database_url()
+    env = {key: value for key, value in os.environ.items() if key != "DATABASE_TEST_NAME"}
+    env.update(DATABASE_URL=database_url, CELERY_BROKER_URL=settings.CELERY_BROKER_URL, CELERY_QUEUE=QUEUE,
+               EMAIL_HOST="127.0.0.1", EMAIL_PORT=str(mail.port), IONTO_PUBLIC_URL="https://clinic.example.org",
+               DJANGO_SETTINGS_MODULE="clinic.settings", DJANGO_LOG_LEVEL="INFO")
+    logs = tmp_path_factory.mktemp("workers")
+    started = [Worker(f"w{i}-{QUEUE}", env, logs / f"w{i}.log", concurrency=2) for i in range(2)]
+    try:
+        for worker in started:
+            worker.wait_ready()
+        yield started
+    finally:
+        for worker in started:
+            worker.stop()
+
+
+@pytest.fixture
+def mailbox(mail, workers):
+    mail.reset()
+    yield mail
+    mail.reset()
+
+
+def wait_for(predicate, timeout: float = 30, what: str = "condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def statuses() -> Counter:
+    return Counter(Notification.objects.values_list("status", flat=True))
+
+
+def settled() -> bool:
+    """No row is being sent any more."""
+    return not Notification.objects.filter(status=NotificationStatus.SENDING).exists()
+
+
+def claim_and_queue(now) -> int:
+    ids = notification_claim_due(now=now)
+    for pk in ids:
+        notification_send_task.apply_async(args=[pk], queue=QUEUE)
+    return len(ids)
+
+
+def beat(now=None) -> int:
+    """One tick of the beat with the clock moved to ``now`` (time-machine): claim due rows here and
+    queue their sends to the workers."""
+    with time_machine.travel(now or timezone.now(), tick=False):
+        return claim_and_queue(timezone.now())
+
+
+def beat_and_wait(now=None) -> int:
+    queued = beat(now)
+    wait_for(settled, what="the queued sends to finish")
+    return queued
+
+
+def test_booking_a_course_gives_one_confirmation_then_one_reminder_per_session(mailbox):
+    clinic = make_clinic(name="Canal Clinic")
+    course = make_course(clinic, planned_sessions=6)
+    plan = services.course_book(course=course, booked_by=clinic.front_desk.user,
+                                first_date=next_weekday(0))
+    sessions = sorted((planned.appointment for planned in plan.sessions), key=lambda a: a.starts_at)
+    assert len(sessions) == 6
+    assert beat_and_wait() == 1
+    [(_, subject)] = mailbox.subjects_by_message_id()
+    assert subject == "Your sessions at Canal Clinic are booked"
+    for session in sessions:
+        due = session.starts_at - timedelta(hours=24)
+        assert beat_and_wait(due - timedelta(minutes=1)) == 0
+        assert beat_and_wait(due) == 1
+        beat_and_wait(due + timedelta(minutes=1))
+    received = mailbox.subjects_by_message_id()
+    assert len(received) == 7
+    assert set(received.values()) == {1}
+    reminders = [subject for _, subject in received if subject.startswith("Reminder:")]
+    assert len(reminders) == 6
+    assert statuses() == Counter({NotificationStatus.SENT: 7})
+
+
+def test_two_beats_and_two_workers_send_each_row_once(mailbox, workers):
+    clinic = make_clinic(rooms=3, devices=3, clinicians=3)
+    for weekday in range(6):
+        for hour in (9, 11, 14):
+            book(clinic, make_course(clinic), clinic.at(next_weekday(weekday), hour))
+    rows = Notification.objects.count()
+    assert rows == 36
+    later = timezone.now() + timedelta(days=30)
+    logs_before = [len(worker.log.read_text()) for worker in workers]
+    barrier = threading.Barrier(2)
+
+    def beat_process():
+        barrier.wait()
+        try:
+            claim_and_queue(later)
+        finally:
+            connections.close_all()
+
+    # Two beats in this process and two more dispatch runs inside the workers, all at once.
+    for _ in range(2):
+        notifications_dispatch_due_task.apply_async(kwargs={"now": later.isoformat()}, queue=QUEUE)
+    threads = [threading.Thread(target=beat_process) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    wait_for(lambda: statuses() == Counter({NotificationStatus.SENT: rows}), timeout=60, what="every row sent")
+    received = mailbox.subjects_by_message_id()
+    assert len(received) == rows
+    assert set(received.values()) == {1}
+    for worker, before in zip(workers, logs_before, strict=True):
+        assert "Task scheduling.notification_send" in worker.log.read_text()[before:], "both workers sent"
+
+
+def test_worker_killed_mid_send_loses_nothing_and_sends_at_most_once_more(mailbox, workers):
+    """The SMTP server stores the message, then holds its 250; the worker process is killed (SIGKILL).
+
+    Why once more and not zero: the server has the message, but the worker died before it heard
+    250 and before its transaction marked the row sent, so nothing recorded the delivery; the
+    broker hands the task to another process (acks_late, reject_on_worker_lost), which sends it
+    again. Both copies carry the same Message-ID. Rows the worker had not reached go out once.
+    """
+    clinic = make_clinic()
+    book(clinic, make_course(clinic), clinic.at(next_weekday(0), 9))
+    mailbox.handler.hold_seconds = 60
+    assert beat() == 1
+    wait_for(lambda: mailbox.handler.holding is not None, what="the server to hold its reply")
+    client_port = mailbox.handler.holding[1]
+    senders = [child for worker in workers for child in worker.children()
+               if any(conn.laddr.port == client_port for conn in child.net_connections(kind="tcp"))]
+    assert len(senders) == 1
+    mailbox.handler.hold_seconds = 0
+    senders[0].send_signal(signal.SIGKILL)
+    row = Notification.objects.get(kind=NotificationKind.BOOKING_CONFIRMATION)
+    wait_for(lambda: Notification.objects.get(pk=row.pk).status == NotificationStatus.SENT, timeout=60,
+             what="the row sent")
+    received = mailbox.subjects_by_message_id()
+    row.refresh_from_db()
+    assert received == Counter({(row.message_id, "Your session at " + clinic.location.name + " is booked"): 2})
+    assert row.attempts == 1  # the killed attempt's transaction was rolled back with its process
+
+
+def test_smtp_answering_451_for_a_while_then_recovering_delivers_every_message(mailbox):
+    clinic = make_clinic()
+    for weekday in range(3):
+        book(clinic, make_course(clinic), clinic.at(next_weekday(weekday), 10))
+    mailbox.handler.temporary_failures = 5
+    now = timezone.now()
+    for _ in range(8):
+        beat_and_wait(now)
+        now += timedelta(hours=2)
+    received = mailbox.subjects_by_message_id()
+    assert len(received) == 3
+    assert set(received.values()) == {1}
+    confirmations = Notification.objects.filter(kind=NotificationKind.BOOKING_CONFIRMATION)
+    assert [row.status for row in confirmations] == [NotificationStatus.SENT] * 3
+    assert sum(row.attempts for row in confirmations) == 3 + 5
+
+
+def test_smtp_answering_550_marks_the_row_failed_after_one_attempt(mailbox):
+    clinic = make_clinic()
+    patient = make_patient(clinic, email="nobody@example.org")
+    book(clinic, make_course(clinic, patient), clinic.at(next_weekday(0), 9))
+    mailbox.handler.refused_recipients = {"nobody@example.org"}
+    beat_and_wait()
+    row = Notification.objects.get(kind=NotificationKind.BOOKING_CONFIRMATION)
+    assert (row.status, row.attempts) == (NotificationStatus.FAILED, 1)
+    assert row.last_error == ("Recipient refused: nobody@example.org: 550 5.1.1 <nobody@example.org>: "
+                              "mailbox unavailable")
+    assert beat_and_wait(timezone.now() + timedelta(days=1)) == 0
+    assert mailbox.handler.messages() == []
+
+
+def test_cancelled_and_moved_sessions_old_reminders_never_arrive_and_the_moved_one_arrives_on_time(mailbox):
+    clinic = make_clinic(name="Quay Clinic")
+    course = make_course(clinic)
+    cancelled = book(clinic, course, clinic.at(next_weekday(0), 9))
+    moved = book(clinic, course, clinic.at(next_weekday(2), 9))
+    beat_and_wait()
+    services.appointment_cancel(appointment=cancelled, cancelled_by=clinic.front_desk.user, by=CancelledBy.CLINIC,
+                                reason="Room closed")
+    new_start = clinic.at(next_weekday(3), 16)
+    services.appointment_reschedule(appointment=moved, starts_at=new_start, rescheduled_by=clinic.front_desk.user)
+    beat_and_wait()
+    for old_due in (cancelled.starts_at - timedelta(hours=24), moved.starts_at - timedelta(hours=24)):
+        assert beat_and_wait(old_due) == 0
+    assert beat_and_wait(new_start - timedelta(hours=24, minutes=1)) == 0
+    assert beat_and_wait(new_start - timedelta(hours=24)) == 1
+    subjects = sorted(subject for _, subject in mailbox.subjects_by_message_id())
+    local = clinic.location.local(new_start)
+    assert subjects == sorted([
+        "Your session at Quay Clinic is booked",
+        "Your session at Quay Clinic is booked",
+        f"Your session at Quay Clinic on {clinic.location.local(cancelled.starts_at):%a} "
+        f"{clinic.location.local(cancelled.starts_at).day} {clinic.location.local(cancelled.starts_at):%b %H:%M}"
+        " is cancelled",
+        f"Your session at Quay Clinic has moved to {local:%a} {local.day} {local:%b %H:%M}",
+        f"Reminder: your session at Quay Clinic on {local:%a} {local.day} {local:%b %H:%M}",
+    ])
+    assert set(mailbox.subjects_by_message_id().values()) == {1}
