@@ -683,3 +683,6 @@ class SessionRecordAdmin(LocationScopedAdmin):
             dose_ma_min=data.get("dose_ma_min"), note=data.get("note", ""),
         )
 
+
+# The notification outbox has an admin of its own (read-only, with the resend action).
+from scheduling import admin_notifications  # noqa: E402, F401
