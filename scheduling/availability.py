@@ -18,7 +18,9 @@ from bisect import bisect_left, bisect_right
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from functools import cache
 
+from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import connection
 from django.utils import timezone
@@ -164,8 +166,7 @@ def _candidates(location: Location, start: date, end: date, minutes: int,
     """Grid start times inside an opening interval, with the local day and times the services see."""
     zone = location.zone
     step = location.slot_minutes
-    length = timedelta(minutes=minutes)
-    seen: set[float] = set()
+    length = minutes * 60
     found: list[Candidate] = []
     day = start
     while day < end:
@@ -173,30 +174,49 @@ def _candidates(location: Location, start: date, end: date, minutes: int,
         if intervals:
             first = int(min(opens for opens, _ in intervals) // 60)
             last = int(max(closes for _, closes in intervals) // 60) - minutes
-            grid_minute = -(-first // step) * step
-            while grid_minute <= last:
-                wall = time(grid_minute // 60, grid_minute % 60)
-                for fold in (0, 1):
-                    moment = datetime.combine(day, wall, tzinfo=zone).replace(fold=fold)
-                    epoch = moment.timestamp()
-                    if epoch in seen:
-                        continue
-                    local_start = datetime.fromtimestamp(epoch, tz=zone)
-                    if local_start.date() != day or local_start.hour * 60 + local_start.minute != grid_minute:
-                        continue  # a wall-clock time the DST change skips
-                    seen.add(epoch)
-                    local_end = local_start.astimezone(UTC) + length
-                    local_end = local_end.astimezone(zone)
-                    if local_end.date() != day:
-                        continue
-                    start_seconds = local_start.hour * 3600 + local_start.minute * 60 + local_start.second
-                    end_seconds = local_end.hour * 3600 + local_end.minute * 60 + local_end.second
-                    if any(opens <= start_seconds and end_seconds <= closes for opens, closes in intervals):
-                        found.append(Candidate(epoch=epoch, local_date=day, weekday=day.weekday(),
+            grid_minutes = range(-(-first // step) * step, last + 1, step)
+            midnight = datetime.combine(day, time(), tzinfo=zone)
+            if midnight.utcoffset() == datetime.combine(day, time(23, 59, 59), tzinfo=zone).utcoffset():
+                # No clock change today: local seconds map straight onto UTC.
+                base = midnight.timestamp()
+                weekday = day.weekday()
+                for grid_minute in grid_minutes:
+                    start_seconds = grid_minute * 60
+                    end_seconds = start_seconds + length
+                    if end_seconds < 86400 and any(o <= start_seconds and end_seconds <= c for o, c in intervals):
+                        found.append(Candidate(epoch=base + start_seconds, local_date=day, weekday=weekday,
                                                start_seconds=start_seconds, end_seconds=end_seconds))
-                grid_minute += step
+            else:
+                found.extend(_candidates_on_clock_change(zone, day, grid_minutes, minutes, intervals))
         day += timedelta(days=1)
     found.sort(key=lambda candidate: candidate.epoch)
+    return found
+
+
+def _candidates_on_clock_change(zone, day: date, grid_minutes, minutes: int,
+                                intervals: list[tuple[float, float]]) -> list[Candidate]:
+    """A day with a daylight-saving change: wall times it skips are no start time, both instants of
+    a repeated wall time are."""
+    found = []
+    seen: set[float] = set()
+    for grid_minute in grid_minutes:
+        wall = time(grid_minute // 60, grid_minute % 60)
+        for fold in (0, 1):
+            epoch = datetime.combine(day, wall, tzinfo=zone).replace(fold=fold).timestamp()
+            if epoch in seen:
+                continue
+            local_start = datetime.fromtimestamp(epoch, tz=zone)
+            if local_start.date() != day or local_start.hour * 60 + local_start.minute != grid_minute:
+                continue  # a wall-clock time the change skips
+            seen.add(epoch)
+            local_end = datetime.fromtimestamp(epoch + minutes * 60, tz=zone)
+            if local_end.date() != day:
+                continue
+            start_seconds = local_start.hour * 3600 + local_start.minute * 60 + local_start.second
+            end_seconds = local_end.hour * 3600 + local_end.minute * 60 + local_end.second
+            if any(opens <= start_seconds and end_seconds <= closes for opens, closes in intervals):
+                found.append(Candidate(epoch=epoch, local_date=day, weekday=day.weekday(),
+                                       start_seconds=start_seconds, end_seconds=end_seconds))
     return found
 
 
@@ -208,20 +228,40 @@ def _block(mask: bytearray, epochs: list[float], busy_from: float, busy_to: floa
         mask[low:high] = bytes(high - low)
 
 
-_FACTS_SQL = f"""
-    SELECT 'open', NULL::bigint, NULL::bigint, NULL::bigint, weekday,
-           EXTRACT(EPOCH FROM opens_at)::float8, EXTRACT(EPOCH FROM closes_at)::float8, NULL
+@cache
+def _facts_sql() -> str:
+    """Resources, hours and closures in one query (built on first use: the user model comes from settings)."""
+    return f"""
+    SELECT 'clinician', staff.id, person.id, NULL::bigint, NULL::int, NULL::float8, NULL::float8,
+           person.username, person.first_name, person.last_name
+      FROM {Staff._meta.db_table} staff
+      JOIN {Staff.locations.through._meta.db_table} works_at ON works_at.staff_id = staff.id
+      JOIN {get_user_model()._meta.db_table} person ON person.id = staff.user_id
+     WHERE works_at.location_id = %(location)s AND staff.role = '{StaffRole.CLINICIAN}' AND staff.is_active
+       AND (%(clinician)s = 0 OR staff.id = %(clinician)s)
+    UNION ALL
+    SELECT 'room', id, location_id, NULL, NULL, NULL, NULL, name, NULL, NULL
+      FROM {Room._meta.db_table}
+     WHERE location_id = %(location)s AND is_active AND (%(room)s = 0 OR id = %(room)s)
+    UNION ALL
+    SELECT 'device', id, location_id, NULL, NULL, NULL, NULL, model, serial_number, NULL
+      FROM {Device._meta.db_table}
+     WHERE location_id = %(location)s AND in_service AND (%(device)s = 0 OR id = %(device)s)
+    UNION ALL
+    SELECT 'open', NULL, NULL, NULL, weekday,
+           EXTRACT(EPOCH FROM opens_at)::float8, EXTRACT(EPOCH FROM closes_at)::float8, NULL, NULL, NULL
       FROM {OpeningHours._meta.db_table} WHERE location_id = %(location)s
     UNION ALL
     SELECT 'work', clinician_id, NULL, NULL, weekday,
-           EXTRACT(EPOCH FROM starts_at)::float8, EXTRACT(EPOCH FROM ends_at)::float8, NULL
-      FROM {WorkingHours._meta.db_table} WHERE location_id = %(location)s AND clinician_id = ANY(%(clinicians)s)
+           EXTRACT(EPOCH FROM starts_at)::float8, EXTRACT(EPOCH FROM ends_at)::float8, NULL, NULL, NULL
+      FROM {WorkingHours._meta.db_table}
+     WHERE location_id = %(location)s AND (%(clinician)s = 0 OR clinician_id = %(clinician)s)
     UNION ALL
     SELECT 'closed', clinician_id, room_id, device_id, NULL,
-           EXTRACT(EPOCH FROM starts_at)::float8, EXTRACT(EPOCH FROM ends_at)::float8, reason
+           EXTRACT(EPOCH FROM starts_at)::float8, EXTRACT(EPOCH FROM ends_at)::float8, reason, NULL, NULL
       FROM {Closure._meta.db_table}
      WHERE location_id = %(location)s AND starts_at < %(window_to)s AND ends_at > %(window_from)s
-"""  # noqa: S608 (table names from the models, values as parameters)
+    """  # noqa: S608 (table names from the models, values as parameters)
 
 _ACTIVE = ", ".join(f"'{status}'" for status in ACTIVE_STATUSES)
 _APPOINTMENTS_SQL = f"""
@@ -263,35 +303,48 @@ def availability_grid(
         patient_id = course.patient_id
     now = now or timezone.now()
 
-    clinicians_query = Staff.objects.filter(locations=location, role=StaffRole.CLINICIAN, is_active=True)
-    if clinician is not None:
-        clinicians_query = clinicians_query.filter(pk=clinician.pk)
-    clinicians = list(clinicians_query.select_related("user").order_by("user__last_name", "user__first_name", "pk"))
-    rooms_query = Room.objects.filter(location=location, is_active=True)
-    rooms = list((rooms_query.filter(pk=room.pk) if room is not None else rooms_query).order_by("name", "pk"))
-    devices_query = Device.objects.filter(location=location, in_service=True)
-    devices = list((devices_query.filter(pk=device.pk) if device is not None else devices_query)
-                   .order_by("model", "serial_number", "pk"))
-    clinician_ids = [c.pk for c in clinicians]
-
     zone = location.zone
     window_from = datetime.combine(start, time(), tzinfo=zone)
     window_to = datetime.combine(end, time(), tzinfo=zone)
     buffer = timedelta(minutes=location.turnover_minutes)
     with connection.cursor() as cursor:
-        cursor.execute(_FACTS_SQL, {"location": location.pk, "clinicians": clinician_ids,
-                                    "window_from": window_from, "window_to": window_to})
+        cursor.execute(_facts_sql(), {
+            "location": location.pk, "clinician": clinician.pk if clinician is not None else 0,
+            "room": room.pk if room is not None else 0, "device": device.pk if device is not None else 0,
+            "window_from": window_from, "window_to": window_to,
+        })
         facts = cursor.fetchall()
+    db = connection.alias
+    user_model = get_user_model()
+    clinicians: list[Staff] = []
+    rooms: list[Room] = []
+    devices: list[Device] = []
     opening: dict[int, list[tuple[float, float]]] = defaultdict(list)
     working: dict[int, dict[int, list[tuple[float, float]]]] = defaultdict(lambda: defaultdict(list))
     closures = []
-    for kind, clinician_id, room_id, device_id, weekday, starts, ends, reason in facts:
-        if kind == "open":
+    for kind, first_id, second_id, third_id, weekday, starts, ends, text, more_text, last_text in facts:
+        if kind == "clinician":
+            person = Staff.from_db(db, ["id", "user_id", "role", "is_active"],
+                                   [first_id, second_id, StaffRole.CLINICIAN, True])
+            person.user = user_model.from_db(db, ["id", "username", "first_name", "last_name"],
+                                             [second_id, text, more_text, last_text])
+            clinicians.append(person)
+        elif kind == "room":
+            rooms.append(Room.from_db(db, ["id", "location_id", "name", "is_active"],
+                                      [first_id, second_id, text, True]))
+        elif kind == "device":
+            devices.append(Device.from_db(db, ["id", "location_id", "model", "serial_number", "in_service"],
+                                          [first_id, second_id, text, more_text, True]))
+        elif kind == "open":
             opening[weekday].append((starts, ends))
         elif kind == "work":
-            working[clinician_id][weekday].append((starts, ends))
+            working[first_id][weekday].append((starts, ends))
         else:
-            closures.append((clinician_id, room_id, device_id, starts, ends, reason))
+            closures.append((first_id, second_id, third_id, starts, ends, text))
+    clinicians.sort(key=lambda c: (c.user.last_name, c.user.first_name, c.pk))
+    rooms.sort(key=lambda r: (r.name, r.pk))
+    devices.sort(key=lambda d: (d.model, d.serial_number, d.pk))
+    clinician_ids = [c.pk for c in clinicians]
 
     candidates = _candidates(location, start, end, minutes, opening)
     epochs = [candidate.epoch for candidate in candidates]

@@ -314,7 +314,10 @@ def _validate_and_save(appointment: Appointment, course: Course) -> Appointment:
     conflict = _conflict_error(appointment)
     if conflict is not None:
         raise conflict
-    appointment.full_clean(validate_constraints=False)
+    # The related rows were loaded and checked above (and PostgreSQL holds the foreign keys):
+    # validating each foreign key again would cost a query apiece, eight a booking.
+    appointment.full_clean(exclude=["course", "patient", "location", "clinician", "room", "device", "booked_by",
+                                    "status_changed_by"], validate_constraints=False)
     try:
         with transaction.atomic():
             appointment.save()

@@ -1,0 +1,170 @@
+"""The slot engine benchmark: each figure's median wall time and its SQL query count.
+
+    python -m bench.seed --database ionto_bench_20k --locations 1 --patients 5000 --appointments 20000
+    python -m bench.seed --database ionto_bench_200k --locations 1 --patients 20000 --appointments 200000
+    python -m bench.engine --database ionto_bench_20k --database ionto_bench_200k
+
+With several databases it prints one column each and the ratio of the last to the first (the
+work must grow with the week asked, not with the history). It asks about the first location of
+each database, in the week after next, where the generator has booked sessions as densely as in
+its past. ``course_book`` runs commit for real; the sessions they booked are then marked entered
+in error (through the service), so every run meets the same calendar.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import time as clock
+from datetime import date, timedelta
+
+from bench import DEFAULT_DATABASE, use_database
+
+GOALS = {
+    "one clinician, one day": (5.0, 6),
+    "all resources, one week": (60.0, 6),
+    "course_book, 10 sessions": (150.0, None),
+}
+
+
+def _timed(action, runs: int) -> tuple[float, int]:
+    """Median milliseconds over ``runs`` (after one warm-up run) and the queries of one run."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    action()
+    with CaptureQueriesContext(connection) as queries:
+        action()
+    times = []
+    for _ in range(runs):
+        started = clock.perf_counter()
+        action()
+        times.append((clock.perf_counter() - started) * 1000)
+    return statistics.median(times), len(queries.captured_queries)
+
+
+def measure(database: str, runs: int, course_runs: int) -> dict[str, tuple[float, int]]:
+    use_database(database)
+    from django.contrib.auth import get_user_model
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+    from django.utils import timezone
+
+    from clinic.models import Location, Staff, StaffRole
+    from patients import services as patient_services
+    from patients.models import CONTRAINDICATIONS, MEDICATED_CONTRAINDICATIONS
+    from scheduling import services
+    from scheduling.models import Appointment
+    from scheduling.selectors import slot_list_available
+
+    location = Location.objects.order_by("pk").first()
+    if location is None:
+        raise SystemExit(f"{database} is empty: run python -m bench.seed --database {database} first.")
+    clinician = Staff.objects.filter(locations=location, role=StaffRole.CLINICIAN).order_by("pk").first()
+    front_desk = get_user_model().objects.get(username="bench-admin")
+    today = location.local(timezone.now()).date()
+    monday = today + timedelta(days=14 - today.weekday())
+    figures = {}
+    figures["one clinician, one day"] = _timed(lambda: slot_list_available(
+        location=location, start=monday, end=monday + timedelta(days=1), minutes=30, clinician=clinician), runs)
+    figures["all resources, one week"] = _timed(lambda: slot_list_available(
+        location=location, start=monday, end=monday + timedelta(days=7), minutes=30), runs)
+    course = _course(location, front_desk, patient_services, services, CONTRAINDICATIONS, MEDICATED_CONTRAINDICATIONS,
+                     "Slots")
+    figures["slots of one course, one week"] = _timed(lambda: slot_list_available(
+        location=location, start=monday, end=monday + timedelta(days=7), course=course), runs)
+
+    def book_once() -> None:
+        fresh = _course(location, front_desk, patient_services, services, CONTRAINDICATIONS,
+                        MEDICATED_CONTRAINDICATIONS, "Course")
+        started = clock.perf_counter()
+        plan = services.course_book(course=fresh, booked_by=front_desk, first_date=monday)
+        book_once.times.append((clock.perf_counter() - started) * 1000)
+        for appointment in Appointment.objects.filter(course=fresh):
+            services.appointment_mark_entered_in_error(appointment=appointment, marked_by=front_desk,
+                                                       reason="Benchmark run")
+        assert len(plan.sessions) == 10, plan.unplaced
+
+    book_once.times = []
+    book_once()  # warm-up
+    with CaptureQueriesContext(connection) as queries:
+        fresh = _course(location, front_desk, patient_services, services, CONTRAINDICATIONS,
+                        MEDICATED_CONTRAINDICATIONS, "Counted")
+        before = len(queries.captured_queries)
+        plan = services.course_book(course=fresh, booked_by=front_desk, first_date=monday)
+        booked_queries = len(queries.captured_queries) - before
+    for session in plan.sessions:
+        services.appointment_mark_entered_in_error(appointment=session.appointment, marked_by=front_desk,
+                                                   reason="Benchmark run")
+    book_once.times = []
+    for _ in range(course_runs):
+        book_once()
+    figures["course_book, 10 sessions"] = (statistics.median(book_once.times), booked_queries)
+    figures["appointments in the database"] = (Appointment.objects.count(), 0)
+    return figures
+
+
+def _course(location, front_desk, patient_services, services, contraindications, medicated, name):
+    patient = patient_services.patient_register(first_name="Bench", last_name=name, date_of_birth=date(1990, 1, 1),
+                                                registered_by=front_desk, preferred_location=location)
+    patient_services.screening_record(patient=patient, recorded_by=front_desk,
+                                      answers={**dict.fromkeys(contraindications, False),
+                                               **dict.fromkeys(medicated, False)})
+    return services.course_create(patient=patient, location=location, indication="hyperhidrosis",
+                                  body_sites=["palms"], planned_sessions=10, created_by=front_desk)
+
+
+def machine() -> str:
+    model = "unknown CPU"
+    try:
+        with open("/proc/cpuinfo") as info:
+            model = next(line.split(":", 1)[1].strip() for line in info if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW server_version")
+        server = cursor.fetchone()[0]
+    return (f"{model}, {os.cpu_count()} cores, Python {platform.python_version()}, PostgreSQL {server}, "
+            f"{platform.system()} {platform.release()}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--database", action="append", help=f"bench database (repeat to compare; default "
+                                                            f"{DEFAULT_DATABASE})")
+    parser.add_argument("--runs", type=int, default=21, help="timed runs per slot question (median)")
+    parser.add_argument("--course-runs", type=int, default=7, help="timed course_book runs (median)")
+    args = parser.parse_args()
+    databases = args.database or [DEFAULT_DATABASE]
+    results = {database: measure(database, args.runs, args.course_runs) for database in databases}
+    print(f"Machine: {machine()}")
+    header = "| question | " + " | ".join(databases) + (" | last / first |" if len(databases) > 1 else " |")
+    print(header)
+    print("|" + " --- |" * (header.count("|") - 1))
+    questions = [q for q in results[databases[0]] if q != "appointments in the database"]
+    counts = [f"{results[d]['appointments in the database'][0]:,} appointments" for d in databases]
+    print("| data | " + " | ".join(counts) + (" | |" if len(databases) > 1 else " |"))
+    for question in questions:
+        cells = []
+        for database in databases:
+            figure = results[database][question]
+            cells.append(f"{figure[0]:.1f} ms median, {figure[1]} queries")
+        line = f"| {question} | " + " | ".join(cells)
+        if len(databases) > 1:
+            line += f" | {results[databases[-1]][question][0] / results[databases[0]][question][0]:.2f}x"
+        print(line + " |")
+    print()
+    for question, (limit_ms, limit_queries) in GOALS.items():
+        for database in databases:
+            milliseconds, queries = results[database][question]
+            met = milliseconds < limit_ms and (limit_queries is None or queries <= limit_queries)
+            query_goal = f", at most {limit_queries} queries" if limit_queries else ""
+            print(f"goal {question} under {limit_ms:g} ms{query_goal} on {database}: {'met' if met else 'MISSED'}")
+
+
+if __name__ == "__main__":
+    main()
