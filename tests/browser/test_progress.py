@@ -43,6 +43,7 @@ def test_clinician_reads_a_course_with_its_chart_on_screen_and_in_print(page, li
         page.goto(f"{live_server.url}/clinician/")
         assert page.locator("#courses tbody tr").count() == 1
         assert page.locator("#courses .badge").all_inner_texts() == ["Side effect", "Adherence", "Follow-up due"]
+        screenshot(page, "clinician-dashboard")
         page.click("text=Robin Hale")
         page.wait_for_url(f"{live_server.url}/clinician/courses/{course.pk}/")
 

@@ -283,3 +283,42 @@ def test_progress_endpoint_is_in_the_openapi_schema(api_client, clinic):
     fields = schema["components"]["schemas"]["CourseProgress"]["properties"]
     assert {"planned", "booked", "fulfilled", "cancelled", "noshow", "unbooked", "flags", "sessions",
             "outcome"} <= set(fields)
+
+
+def test_medicated_course_page_shows_doses_and_a_pain_chart(client, clinic, monday):
+    course = make_course(clinic, medicated=True, planned_sessions=6)
+    treat(clinic, course, [(monday, scored(7, current=2)), (monday + timedelta(days=2), scored(5, current=3))])
+
+    with time_machine.travel(after(course.appointments.order_by("starts_at")[1]), tick=False):
+        page = signed_in(client, clinic.clinician.user).get(reverse("progress:course", args=[course.pk]))
+    html = page.content.decode()
+
+    assert '<div class="value">100.0</div><div class="name">mA·min in all</div>' in html
+    assert '<th class="num">Dose mA·min</th><th class="num">Cumulative</th>' in html
+    assert '<td class="num">60.0</td><td class="num">100.0</td>' in html
+    assert "baseline 7, latest 5, change -2" in html
+    assert "<title id=\"chart-title\">Pain (NPRS) and current over 2 recorded sessions</title>" in html
+    assert "response at 5 or lower" in html
+    assert '<p class="noflags">Nothing flagged.</p>' not in html  # 4 of 6 sessions are not booked
+    assert "sites: left lateral epicondyle" in html
+
+
+def test_course_without_sessions_has_no_chart_yet(client, clinic):
+    course = make_course(clinic, planned_sessions=6)
+
+    html = signed_in(client, clinic.clinician.user).get(reverse("progress:course", args=[course.pk])).content.decode()
+
+    assert "<svg" not in html
+    assert "The chart appears once a session is recorded." in html
+    assert "HDSS (1-4)</strong>:\n    no score recorded yet." in html
+    assert '<td colspan="12" class="muted">No session booked yet.</td>' in html
+
+
+def test_course_number_beyond_any_id_is_not_found(client, api_client, clinic):
+    huge = 10**30
+    signed_in(client, clinic.clinician.user)
+    api_client.force_login(clinic.clinician.user)
+
+    assert client.get(f"/clinician/courses/{huge}/").status_code == 404
+    assert client.get(f"/clinician/courses/{huge}/fhir.json").status_code == 404
+    assert api_client.get(f"/api/v1/courses/{huge}/progress/").status_code == 404
