@@ -46,12 +46,17 @@ class _Session(serializers.Serializer):
     current_ma = serializers.DecimalField(max_digits=4, decimal_places=1, allow_null=True,
                                           help_text="The highest current of the session's sites.")
     minutes_of_current = serializers.IntegerField(allow_null=True)
+    waveform = serializers.CharField(help_text="Empty until the session is recorded.")
+    polarity_reversed = serializers.BooleanField()
+    medium = serializers.CharField()
     dose_ma_min = serializers.DecimalField(max_digits=5, decimal_places=1, allow_null=True)
     cumulative_dose_ma_min = serializers.DecimalField(max_digits=7, decimal_places=1, allow_null=True)
     hdss = serializers.IntegerField(allow_null=True)
     pain_nprs = serializers.IntegerField(allow_null=True)
     sweat_mg_min = serializers.DecimalField(max_digits=6, decimal_places=1, allow_null=True)
+    sweat_site = serializers.CharField()
     side_effects = _SideEffect(many=True)
+    note = serializers.CharField()
     days_since_previous = serializers.IntegerField(allow_null=True)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import timedelta
+from datetime import UTC, timedelta
 
 import pytest
 import time_machine
@@ -268,7 +268,15 @@ def test_progress_api_answers_the_figures_and_flags(api_client, clinic, monday):
     assert [(s["number"], s["date"], s["status"], s["current_ma"], s["hdss"], s["days_since_previous"])
             for s in sessions] == [(1, days[0].isoformat(), "fulfilled", "12.0", 4, None),
                                    (2, days[1].isoformat(), "fulfilled", "14.0", 3, 2)]
-    assert sessions[1]["sites"] == [{"site": "palms", "label": "Palms", "current_ma": "14.0"}]
+    assert sessions[1] == {
+        "appointment_id": sessions[1]["appointment_id"], "number": 2, "date": days[1].isoformat(),
+        "starts_at": sessions[1]["starts_at"], "status": "fulfilled", "clinician": str(clinic.clinician),
+        "sites": [{"site": "palms", "label": "Palms", "current_ma": "14.0"}], "current_ma": "14.0",
+        "minutes_of_current": 20, "waveform": "Direct current", "polarity_reversed": False, "medium": "Tap water",
+        "dose_ma_min": None, "cumulative_dose_ma_min": None, "hdss": 3, "pain_nprs": None, "sweat_mg_min": "80.0",
+        "sweat_site": "Palms", "side_effects": [], "note": "", "days_since_previous": 2,
+    }
+    assert sessions[1]["starts_at"] == f"{clinic.at(days[1], 10).astimezone(UTC):%Y-%m-%dT%H:%M:%SZ}"
 
 
 def test_progress_endpoint_is_in_the_openapi_schema(api_client, clinic):
