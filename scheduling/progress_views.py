@@ -177,11 +177,12 @@ def outcome_chart_svg(progress: CourseProgress) -> SafeString:
                  f'class="axis" fill="{OUTCOME_COLOUR}">{escape(outcome.label)}</text>')
     parts.append(f'<text transform="translate({WIDTH - 14} {TOP + plot_h / 2}) rotate(90)" text-anchor="middle" '
                  f'class="axis" fill="{CURRENT_COLOUR}">Current (mA)</text>')
+    labels: list[str] = []  # drawn over the lines, so the data never hides them
     if outcome.baseline is not None:
         by = y_score(outcome.baseline)
         parts.append(f'<line x1="{LEFT}" x2="{LEFT + plot_w}" y1="{by:.1f}" y2="{by:.1f}" stroke="#666" '
                      'stroke-dasharray="2 3"/>')
-        parts.append(f'<text x="{LEFT + 4}" y="{by - 4:.1f}" class="tick small">baseline {_fmt(outcome.baseline)}'
+        labels.append(f'<text x="{LEFT + 4}" y="{by - 4:.1f}" class="tick small halo">baseline {_fmt(outcome.baseline)}'
                      '</text>')
         needed = HDSS_RESPONSE_POINTS if outcome.measure == "hdss" else PAIN_RESPONSE_POINTS
         target = outcome.baseline - needed
@@ -189,7 +190,7 @@ def outcome_chart_svg(progress: CourseProgress) -> SafeString:
             ty = y_score(target)
             parts.append(f'<line x1="{LEFT}" x2="{LEFT + plot_w}" y1="{ty:.1f}" y2="{ty:.1f}" stroke="#2e7d32" '
                          'stroke-dasharray="6 3"/>')
-            parts.append(f'<text x="{LEFT + 4}" y="{ty - 4:.1f}" class="tick small" fill="#2e7d32">'
+            labels.append(f'<text x="{LEFT + 4}" y="{ty - 4:.1f}" class="tick small halo" fill="#2e7d32">'
                          f'response at {_fmt(target)} or lower</text>')
     current_points = [(x(row.number), y_ma(row.current_ma)) for row in recorded if row.current_ma is not None]
     if current_points:
@@ -205,6 +206,7 @@ def outcome_chart_svg(progress: CourseProgress) -> SafeString:
                      'stroke-width="3"/>')
         parts.extend(f'<circle cx="{px:.1f}" cy="{py:.1f}" r="5" fill="{OUTCOME_COLOUR}"/>'
                      for px, py in score_points)
+    parts.extend(labels)
     legend_y = 18
     parts.append(f'<line x1="{LEFT}" x2="{LEFT + 28}" y1="{legend_y}" y2="{legend_y}" stroke="{OUTCOME_COLOUR}" '
                  'stroke-width="3"/>')
