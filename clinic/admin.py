@@ -99,6 +99,7 @@ class ServiceAdmin(LocalTimeAdminMixin, admin.ModelAdmin):
     """
 
     readonly_fields: tuple = AUDIT_FIELDS
+    show_full_result_count = False  # one COUNT per list page, not two
 
     def create_through_service(self, request, data: dict):
         raise NotImplementedError
@@ -136,7 +137,10 @@ class ServiceAdmin(LocalTimeAdminMixin, admin.ModelAdmin):
         """Saved by the service during validation."""
 
     def save_related(self, request, form, formsets, change):
-        """Related rows are written by the service too."""
+        """Related rows are written by the service too; the inlines here only show."""
+
+    def construct_change_message(self, request, form, formsets, add=False):
+        return super().construct_change_message(request, form, [], add)
 
     def has_delete_permission(self, request, obj=None):
         return False

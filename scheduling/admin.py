@@ -123,6 +123,9 @@ class PatientWithCoursesAdmin(PatientAdmin):
     inlines = [CourseInline]
     readonly_fields = (*PatientAdmin.readonly_fields, "upcoming_sessions")
 
+    def get_inlines(self, request, obj):
+        return self.inlines if obj is not None else []
+
     def get_fieldsets(self, request, obj=None):
         fieldsets = super().get_fieldsets(request, obj)
         if obj is not None:
