@@ -111,7 +111,7 @@ class CourseInline(admin.TabularInline):
     def book_link(self, course):
         if not course.is_open:
             return ""
-        return format_html('<a href="{}" class="button">Book sessions</a>',
+        return format_html('<a href="{}" class="button" style="white-space:nowrap">Book sessions</a>',
                            reverse("admin:scheduling_course_book", args=[course.pk]))
 
 
@@ -352,6 +352,14 @@ class AppointmentBookForm(forms.ModelForm):
         model = Appointment
         fields = ("course", "clinician", "room", "device")
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if "course" in self.fields:
+            self.fields["course"].help_text = format_html(
+                'Type the patient\'s name, email, phone or date of birth. New patient? <a href="{}">Register them</a>,'
+                ' then <a href="{}">plan their course</a>.',
+                reverse("admin:patients_patient_add"), reverse("admin:scheduling_course_add"))
+
 
 @admin.register(Appointment)
 class AppointmentAdmin(LocationScopedAdmin):
@@ -365,6 +373,7 @@ class AppointmentAdmin(LocationScopedAdmin):
     search_help_text = "Patient name, email, phone or date of birth (2001-04-23 or 23/04/2001)."
     date_hierarchy = "starts_at"
     show_full_result_count = False
+    show_facets = admin.ShowFacets.NEVER  # a count per filter choice would grow with the table
     list_per_page = 50
     ordering = ("-starts_at",)
     autocomplete_fields = ("course",)
@@ -490,8 +499,16 @@ class AppointmentAdmin(LocationScopedAdmin):
         return f"{appointment.location.local(appointment.ends_at):%H:%M} ({appointment.minutes} minutes)"
 
     def get_changeform_initial_data(self, request):
+        """From a free cell of the day schedule: its day, time and column, and a clinician, room and
+        device free together then (the slot engine's first suggestion) for what the column leaves open."""
         initial = super().get_changeform_initial_data(request)
-        initial.pop("location", None)
+        location_id = initial.pop("location", None)
+        initial.pop("next", None)
+        if location_id and initial.get("day") and initial.get("at"):
+            suggestion = admin_views.slot_at(request=request, location_id=location_id, day=initial["day"],
+                                             at=initial["at"], chosen=initial)
+            for name, value in suggestion.items():
+                initial.setdefault(name, value)
         return initial
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):

@@ -256,6 +256,30 @@ def _badges(appointment: Appointment, today: date) -> list[tuple[str, str]]:
     return badges
 
 
+def slot_at(*, request, location_id: str, day: str, at: str, chosen: dict) -> dict[str, int]:
+    """The engine's clinician, room and device free together at one time (those not chosen already);
+    nothing when the values are not a day and a time of one of the user's locations."""
+    try:
+        location = location_list_for(request.user).get(pk=int(location_id))
+        local_day = date.fromisoformat(day)
+        wall = time.fromisoformat(at)
+    except (ValueError, Location.DoesNotExist):
+        return {}
+    narrow = {}
+    for name, model in (("clinician", Staff), ("room", Room), ("device", Device)):
+        value = chosen.get(name)
+        if value and str(value).isdigit():
+            narrow[name] = model.objects.filter(pk=int(value)).first()
+    starts_at = location.at(local_day, wall)
+    minutes = 30  # the usual session; the course chosen next sets the real length when booking
+    slots = slot_list_available(location=location, start=local_day, end=local_day + timedelta(days=1),
+                                minutes=minutes, **{k: v for k, v in narrow.items() if v is not None})
+    slot = next((slot for slot in slots if slot.starts_at == starts_at), None)
+    if slot is None:
+        return {}
+    return {"clinician": slot.clinician.pk, "room": slot.room.pk, "device": slot.device.pk}
+
+
 # ---------------------------------------------------------------------------------------------
 # Views (wrapped by AppointmentAdmin.get_urls in admin_site.admin_view)
 

@@ -149,3 +149,15 @@ def test_resend_says_when_nothing_failed(desk, clinic):
     page = desk.post(f"/admin/scheduling/appointment/{appointment.pk}/act/resend/", follow=True).content.decode()
     assert (f"No email to {appointment.patient} about the session on {appointment.local_date:%a %d %b %Y} 09:00 GMT"
             " has failed; sent emails are never sent twice.") in page
+
+
+def test_a_free_cell_opens_the_booking_form_with_a_free_clinician_and_device(desk, clinic):
+    day = next_weekday(1)
+    book(clinic, make_course(clinic), clinic.at(day, 14), clinician=clinic.clinicians[0], room=clinic.rooms[0],
+         device=clinic.devices[0])
+    page = desk.get(f"/admin/scheduling/appointment/add/?location={clinic.location.pk}&day={day}&at=14:00"
+                    f"&room={clinic.rooms[1].pk}").content.decode()
+    assert f'<option value="{clinic.rooms[1].pk}" selected>' in page
+    assert f'<option value="{clinic.clinicians[1].pk}" selected>' in page
+    assert f'<option value="{clinic.devices[1].pk}" selected>' in page
+    assert f'value="{day.isoformat()}"' in page and 'value="14:00"' in page
