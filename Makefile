@@ -14,7 +14,7 @@ $(VENV)/.installed-run: requirements.txt | $(PY)
 	$(PY) -m pip install --quiet -r requirements.txt
 	touch $@
 
-$(VENV)/.installed-test: requirements.txt requirements-dev.txt | $(PY)
+$(VENV)/.installed-test: requirements.txt requirements-dev.txt bench/requirements.txt | $(PY)
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	touch $@ $(VENV)/.installed-run
 
@@ -29,9 +29,18 @@ lint: $(VENV)/.installed-test
 ## test: lint, then the whole suite (embedded PostgreSQL unless DATABASE_URL is set)
 test: $(VENV)/.installed-test
 	$(PY) -m ruff check .
-	$(PY) -m bandit --quiet --recursive --severity-level medium clinic patients scheduling api bench
+	$(PY) -m bandit --quiet --recursive --severity-level medium --exclude bench/.peers-venv clinic patients scheduling api bench
 	$(PY) manage.py makemigrations --check --dry-run
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+$(VENV)/.installed-bench: requirements.txt bench/requirements.txt | $(PY)
+	$(PY) -m pip install --quiet -r requirements.txt -r bench/requirements.txt
+	touch $@
+
+## bench: every benchmark at the default sizes, one table, also in bench/results/latest.json
+## (BENCH_ARGS=--quick for a smoke run; the peers get their own venv, bench/.peers-venv)
+bench: $(VENV)/.installed-bench
+	$(PY) -m bench.run $(BENCH_ARGS)
 
 ## audit: known vulnerabilities in the pinned requirements (needs the PyPA advisory service)
 audit: $(VENV)/.installed-test
