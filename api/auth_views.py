@@ -11,13 +11,14 @@ from rest_framework.views import APIView
 
 from api.authentication import BearerTokenAuthentication
 from api.base import errors
+from api.fields import StrictInputSerializer
 from api.models import ApiToken
 from api.permissions import IsStaff
 from api.services import token_issue, token_revoke
 from api.throttling import TokenRateThrottle
 
 
-class TokenRequestSerializer(serializers.Serializer):
+class TokenRequestSerializer(StrictInputSerializer):
     username = serializers.CharField(max_length=150)
     password = serializers.CharField(max_length=4096, trim_whitespace=False, style={"input_type": "password"})
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import OpenApiResponse
-from rest_framework import filters, viewsets
+from rest_framework import exceptions, filters, viewsets
 from rest_framework.response import Response
 
 from api import scope
@@ -39,6 +39,23 @@ class ScopedReadViewSet(viewsets.ReadOnlyModelViewSet):
     scope_name: str = ""
     clinical_serializer_class = None
     ordering = ["id"]
+    lookup_value_regex = "[0-9]+"
+
+    # Query parameters that are free text; every other one is typed, so an empty value is an error.
+    text_parameters = frozenset({"search", "ordering", "cursor"})
+    repeatable_parameters = frozenset({"status"})
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        problems = {}
+        for name in request.query_params:
+            values = request.query_params.getlist(name)
+            if len(values) > 1 and name not in self.repeatable_parameters:
+                problems[name] = ["Give this parameter once."]
+            elif "" in values and name not in self.text_parameters:
+                problems[name] = ["Give a value or leave the parameter out."]
+        if problems:
+            raise exceptions.ValidationError(problems)
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):

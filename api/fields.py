@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import re
+
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 ID_MAX = 2**63 - 1
@@ -48,3 +51,62 @@ class ScopedPrimaryKeyField(serializers.PrimaryKeyRelatedField):
         if isinstance(data, float | list | dict):
             self.fail("incorrect_type", data_type=type(data).__name__)
         return super().to_internal_value(data)
+
+
+def json_type_problem(field: serializers.Field, value) -> str | None:
+    """Why ``value`` is not of the JSON type the schema declares for ``field`` (None when it is).
+
+    DRF's fields coerce ("5" to 5, 1 to True, 5 to "5"); an integration that sends the wrong type
+    has a bug, and the schema promises a 400 for it.
+    """
+    if value is None:
+        return None
+    if isinstance(field, serializers.BooleanField):
+        return None if isinstance(value, bool) else "Must be true or false."
+    if isinstance(field, serializers.IntegerField | serializers.PrimaryKeyRelatedField):
+        return None if isinstance(value, int) and not isinstance(value, bool) else "Must be a whole number."
+    if isinstance(field, serializers.DecimalField):
+        ok = isinstance(value, int | float) and not isinstance(value, bool)
+        return None if ok else "Must be a number."
+    if isinstance(field, serializers.ChoiceField):
+        keys = list(field.choices)
+        if keys and all(isinstance(key, int) for key in keys):
+            return None if isinstance(value, int) and not isinstance(value, bool) else "Must be a whole number."
+        return None if isinstance(value, str) else "Must be a string."
+    if isinstance(field, serializers.CharField | serializers.DateField | serializers.TimeField
+                  | serializers.DateTimeField):
+        return None if isinstance(value, str) else "Must be a string."
+    if isinstance(field, serializers.ListField | serializers.ListSerializer):
+        return None if isinstance(value, list) else "Must be a list."
+    if isinstance(field, serializers.Serializer):
+        return None if isinstance(value, dict) else "Must be an object."
+    return None
+
+
+class StrictInputSerializer(serializers.Serializer):
+    """An input serializer that takes each value only in the JSON type the schema declares."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, dict):
+            problems = {
+                name: [problem] for name, field in self.fields.items()
+                if not field.read_only and name in data
+                and (problem := json_type_problem(field, data[name])) is not None
+            }
+            if problems:
+                raise serializers.ValidationError(problems)
+        return super().to_internal_value(data)
+
+
+@extend_schema_field({"type": "string", "pattern": r"^([01]\d|2[0-3]):[0-5]\d(:[0-5]\d(\.\d{1,6})?)?$",
+                      "example": "08:30"})
+class WallClockTimeField(serializers.TimeField):
+    """A wall-clock time at a location, ``HH:MM`` or ``HH:MM:SS`` (no offset: the location's zone applies)."""
+
+    def to_internal_value(self, value):
+        if isinstance(value, str) and not WALL_CLOCK.match(value):
+            self.fail("invalid", format="HH:MM[:SS]")
+        return super().to_internal_value(value)
+
+
+WALL_CLOCK = re.compile(r"^([01]\d|2[0-3]):[0-5]\d(:[0-5]\d(\.\d{1,6})?)?$")

@@ -44,6 +44,21 @@ class AwareIsoDateTimeField(forms.DateTimeField):
         return parsed
 
 
+class StrictBooleanField(forms.Field):
+    """``true`` or ``false``, nothing else (Django's NullBooleanField reads "abc" as no filter)."""
+
+    def to_python(self, value):
+        if value in self.empty_values:
+            return None
+        if value in ("true", "false"):
+            return value == "true"
+        raise forms.ValidationError("Give true or false.", code="invalid")
+
+
+class StrictBooleanFilter(django_filters.BooleanFilter):
+    field_class = StrictBooleanField
+
+
 @extend_schema_field(OpenApiTypes.DATETIME)
 class AwareDateTimeFilter(django_filters.Filter):
     field_class = AwareIsoDateTimeField
@@ -75,7 +90,7 @@ class PatientFilter(django_filters.FilterSet):
                                        help_text="Words matched to name, email and phone starts, or a date of "
                                                  "birth (2001-04-23 or 23/04/2001).")
     preferred_location = IdFilter(field_name="preferred_location_id")
-    include_archived = django_filters.BooleanFilter(method="filter_archived",
+    include_archived = StrictBooleanFilter(method="filter_archived",
                                                     help_text="Also list archived patients (default false).")
 
     def filter_archived(self, queryset, name, value):

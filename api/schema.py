@@ -24,7 +24,9 @@ COMMON = {
     "406": "The Accept header asks for a format the API does not give.",
     "429": "Too many requests; wait the seconds Retry-After says.",
 }
-WITH_ID = {"404": "No such row among those you can see."}
+WITH_ID = {"404": "No such row among those you can see (or no such page)."}
+# Fields that one role's serializer has and the other's has not: present for clinicians and managers only.
+ROLE_FIELDS = {"PatientClinical": "screening", "AppointmentClinical": "session_record"}
 WITH_BODY = {"415": "The body is not JSON (or a form)."}
 
 
@@ -34,9 +36,7 @@ def add_error_responses(result, generator, request, public):
         for method, operation in operations.items():
             if method not in {"get", "post", "put", "patch", "delete"}:
                 continue
-            wanted = dict(COMMON)
-            if "{" in path:
-                wanted.update(WITH_ID)
+            wanted = {**COMMON, **WITH_ID}
             if method in {"post", "put", "patch"}:
                 wanted.update(WITH_BODY)
             if path.endswith("/health/"):
@@ -45,4 +45,8 @@ def add_error_responses(result, generator, request, public):
             for code, description in wanted.items():
                 responses.setdefault(code, {"description": description,
                                             "content": {"application/json": {"schema": ERROR_REF}}})
+    for component, field in ROLE_FIELDS.items():
+        schema = result["components"]["schemas"].get(component)
+        if schema is not None and field in schema.get("required", []):
+            schema["required"].remove(field)
     return result

@@ -13,7 +13,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from api.fields import AwareDateTimeField, ScopedPrimaryKeyField
+from api.fields import AwareDateTimeField, ScopedPrimaryKeyField, StrictInputSerializer, WallClockTimeField
 from clinic.models import Clinician, Closure, Device, Location, OpeningHours, Room, Weekday, WorkingHours
 from patients.models import CONTRAINDICATIONS, MEDICATED_CONTRAINDICATIONS, Patient, Screening
 from scheduling.models import (
@@ -60,7 +60,7 @@ class LocationSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class LocationCreateSerializer(serializers.Serializer):
+class LocationCreateSerializer(StrictInputSerializer):
     name = serializers.CharField(max_length=120)
     address = serializers.CharField(max_length=2000)
     phone = serializers.CharField(max_length=40)
@@ -74,7 +74,7 @@ class RoomSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class RoomCreateSerializer(serializers.Serializer):
+class RoomCreateSerializer(StrictInputSerializer):
     location = ScopedPrimaryKeyField(scope="locations", queryset=Location.objects.all())
     name = serializers.CharField(max_length=60)
 
@@ -86,14 +86,14 @@ class DeviceSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class DeviceCreateSerializer(serializers.Serializer):
+class DeviceCreateSerializer(StrictInputSerializer):
     location = ScopedPrimaryKeyField(scope="locations", queryset=Location.objects.all())
     model = serializers.CharField(max_length=80)
     serial_number = serializers.CharField(max_length=60)
     in_service = serializers.BooleanField(default=True)
 
 
-class DeviceInServiceSerializer(serializers.Serializer):
+class DeviceInServiceSerializer(StrictInputSerializer):
     in_service = serializers.BooleanField()
 
 
@@ -110,20 +110,26 @@ class ClinicianSerializer(serializers.ModelSerializer):
 
 
 class OpeningHoursSerializer(serializers.ModelSerializer):
+    opens_at = WallClockTimeField(read_only=True)
+    closes_at = WallClockTimeField(read_only=True)
+
     class Meta:
         model = OpeningHours
         fields = ["id", "location", "weekday", "opens_at", "closes_at"]
         read_only_fields = fields
 
 
-class OpeningHoursCreateSerializer(serializers.Serializer):
+class OpeningHoursCreateSerializer(StrictInputSerializer):
     location = ScopedPrimaryKeyField(scope="locations", queryset=Location.objects.all())
     weekday = serializers.ChoiceField(choices=Weekday.choices)
-    opens_at = serializers.TimeField()
-    closes_at = serializers.TimeField()
+    opens_at = WallClockTimeField()
+    closes_at = WallClockTimeField()
 
 
 class WorkingHoursSerializer(serializers.ModelSerializer):
+    starts_at = WallClockTimeField(read_only=True)
+    ends_at = WallClockTimeField(read_only=True)
+
     class Meta:
         model = WorkingHours
         fields = ["id", "clinician", "location", "weekday", "starts_at", "ends_at"]
@@ -137,7 +143,7 @@ class ClosureSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class ClosureCreateSerializer(serializers.Serializer):
+class ClosureCreateSerializer(StrictInputSerializer):
     location = ScopedPrimaryKeyField(scope="locations", queryset=Location.objects.all())
     starts_at = AwareDateTimeField()
     ends_at = AwareDateTimeField()
@@ -194,7 +200,7 @@ class PatientClinicalSerializer(PatientSerializer):
         return ScreeningSerializer(screening).data if screening is not None else None
 
 
-class PatientCreateSerializer(serializers.Serializer):
+class PatientCreateSerializer(StrictInputSerializer):
     first_name = serializers.CharField(max_length=80)
     last_name = serializers.CharField(max_length=80)
     date_of_birth = serializers.DateField()
@@ -205,7 +211,7 @@ class PatientCreateSerializer(serializers.Serializer):
     front_desk_notes = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
 
 
-class PatientUpdateSerializer(serializers.Serializer):
+class PatientUpdateSerializer(StrictInputSerializer):
     first_name = serializers.CharField(max_length=80, required=False)
     last_name = serializers.CharField(max_length=80, required=False)
     date_of_birth = serializers.DateField(required=False)
@@ -224,20 +230,20 @@ def _answer_fields(*, medicated_only: bool) -> dict:
 
 
 ScreeningAnswersSerializer = type(
-    "ScreeningAnswersSerializer", (serializers.Serializer,),
+    "ScreeningAnswersSerializer", (StrictInputSerializer,),
     {**_answer_fields(medicated_only=False), **_answer_fields(medicated_only=True),
      "__doc__": "One answer per contraindication; the drug questions only for a medicated course."},
 )
 
 
-class ScreeningCreateSerializer(serializers.Serializer):
+class ScreeningCreateSerializer(StrictInputSerializer):
     patient = ScopedPrimaryKeyField(scope="patients", queryset=Patient.objects.all())
     for_medicated = serializers.BooleanField(default=False)
     answers = ScreeningAnswersSerializer()
     override_reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
 
 
-class ScreeningOverrideSerializer(serializers.Serializer):
+class ScreeningOverrideSerializer(StrictInputSerializer):
     reason = serializers.CharField(max_length=2000)
 
 
@@ -254,7 +260,7 @@ class CourseSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class CourseCreateSerializer(serializers.Serializer):
+class CourseCreateSerializer(StrictInputSerializer):
     patient = ScopedPrimaryKeyField(scope="patients", queryset=Patient.objects.all())
     location = ScopedPrimaryKeyField(scope="locations", queryset=Location.objects.all())
     indication = serializers.ChoiceField(choices=Indication.choices)
@@ -268,11 +274,11 @@ class CourseCreateSerializer(serializers.Serializer):
     sessions_per_week = serializers.IntegerField(min_value=1, max_value=5, default=3)
 
 
-class CourseDiscontinueSerializer(serializers.Serializer):
+class CourseDiscontinueSerializer(StrictInputSerializer):
     reason = serializers.CharField(max_length=2000)
 
 
-class CourseMaintenanceSerializer(serializers.Serializer):
+class CourseMaintenanceSerializer(StrictInputSerializer):
     interval_weeks = serializers.IntegerField(min_value=1, max_value=4, default=2)
     planned_sessions = serializers.IntegerField(min_value=1, max_value=52, default=6)
 
@@ -297,6 +303,7 @@ class SideEffectSerializer(serializers.ModelSerializer):
 
 class SessionRecordSerializer(serializers.ModelSerializer):
     sites = SessionSiteSerializer(many=True, read_only=True)
+    sweat_site = serializers.ChoiceField(choices=BodySite.choices, allow_blank=True, read_only=True)
     side_effects = SideEffectSerializer(many=True, read_only=True)
 
     class Meta:
@@ -307,20 +314,21 @@ class SessionRecordSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class SessionSiteInputSerializer(serializers.Serializer):
+class SessionSiteInputSerializer(StrictInputSerializer):
     site = serializers.ChoiceField(choices=BodySite.choices)
     site_other = serializers.CharField(required=False, allow_blank=True, default="", max_length=120)
-    current_ma = serializers.DecimalField(max_digits=4, decimal_places=1, min_value=Decimal("0.1"),
+    current_ma = serializers.DecimalField(max_digits=4, decimal_places=1, coerce_to_string=False,
+                                          min_value=Decimal("0.1"),
                                           max_value=Decimal(CURRENT_MA_MAX))
 
 
-class SideEffectInputSerializer(serializers.Serializer):
+class SideEffectInputSerializer(StrictInputSerializer):
     kind = serializers.ChoiceField(choices=SideEffectKind.choices)
     kind_other = serializers.CharField(required=False, allow_blank=True, default="", max_length=120)
     grade = serializers.IntegerField(min_value=1, max_value=3)
 
 
-class AppointmentCompleteSerializer(serializers.Serializer):
+class AppointmentCompleteSerializer(StrictInputSerializer):
     """The session record that completes an appointment."""
 
     minutes_of_current = serializers.IntegerField(min_value=1, max_value=SESSION_MINUTES_MAX)
@@ -330,11 +338,13 @@ class AppointmentCompleteSerializer(serializers.Serializer):
     medium = serializers.ChoiceField(choices=Medium.choices, required=False, allow_null=True, default=None)
     hdss = serializers.IntegerField(min_value=1, max_value=4, required=False, allow_null=True, default=None)
     pain_nprs = serializers.IntegerField(min_value=0, max_value=10, required=False, allow_null=True, default=None)
-    sweat_mg_min = serializers.DecimalField(max_digits=6, decimal_places=1, min_value=Decimal(0), required=False,
+    sweat_mg_min = serializers.DecimalField(max_digits=6, decimal_places=1, coerce_to_string=False,
+                                            min_value=Decimal(0), required=False,
                                             allow_null=True, default=None)
     sweat_site = serializers.ChoiceField(choices=BodySite.choices, required=False, allow_blank=True, default="")
     side_effects = SideEffectInputSerializer(many=True, required=False, default=list, max_length=7)
-    dose_ma_min = serializers.DecimalField(max_digits=5, decimal_places=1, min_value=Decimal(0),
+    dose_ma_min = serializers.DecimalField(max_digits=5, decimal_places=1, coerce_to_string=False,
+                                           min_value=Decimal(0),
                                            max_value=Decimal(MEDICATED_DOSE_MAX_MA_MIN), required=False,
                                            allow_null=True, default=None)
     note = serializers.CharField(required=False, allow_blank=True, default="", max_length=5000)
@@ -356,6 +366,8 @@ class AppointmentSerializer(serializers.ModelSerializer):
     local_starts_at = serializers.SerializerMethodField(help_text="Start at the location, ISO 8601 with offset.")
     local_ends_at = serializers.SerializerMethodField(help_text="End at the location, ISO 8601 with offset.")
     etag = serializers.SerializerMethodField(help_text="Send it back as If-Match to change this appointment.")
+    cancelled_by = serializers.ChoiceField(choices=CancelledBy.choices, allow_blank=True, read_only=True,
+                                           help_text="Who cancelled: patient or clinic; empty unless cancelled.")
 
     class Meta:
         model = Appointment
@@ -410,7 +422,7 @@ def appointment_etag(appointment: Appointment) -> str:
     return f'"appointment-{appointment.pk}-v{appointment.version}"'
 
 
-class AppointmentBookSerializer(serializers.Serializer):
+class AppointmentBookSerializer(StrictInputSerializer):
     course = ScopedPrimaryKeyField(scope="courses", queryset=Course.objects.all())
     clinician = ScopedPrimaryKeyField(scope="clinicians", queryset=Clinician.objects.all())
     room = ScopedPrimaryKeyField(scope="rooms", queryset=Room.objects.all())
@@ -418,7 +430,7 @@ class AppointmentBookSerializer(serializers.Serializer):
     starts_at = AwareDateTimeField()
 
 
-class AppointmentRescheduleSerializer(serializers.Serializer):
+class AppointmentRescheduleSerializer(StrictInputSerializer):
     starts_at = AwareDateTimeField()
     clinician = ScopedPrimaryKeyField(scope="clinicians", queryset=Clinician.objects.all(), required=False,
                                       allow_null=True)
@@ -426,12 +438,12 @@ class AppointmentRescheduleSerializer(serializers.Serializer):
     device = ScopedPrimaryKeyField(scope="devices", queryset=Device.objects.all(), required=False, allow_null=True)
 
 
-class AppointmentCancelSerializer(serializers.Serializer):
+class AppointmentCancelSerializer(StrictInputSerializer):
     by = serializers.ChoiceField(choices=CancelledBy.choices, help_text="Who cancels: the patient or the clinic.")
     reason = serializers.CharField(max_length=200)
 
 
-class AppointmentConfirmSerializer(serializers.Serializer):
+class AppointmentConfirmSerializer(StrictInputSerializer):
     via = serializers.ChoiceField(choices=[("phone", "Phone"), ("email", "Email"), ("in_person", "In person"),
                                            ("sms", "SMS")], default="phone")
 

@@ -126,7 +126,7 @@ WRITES = {
     "confirm": ("post", "/api/v1/appointments/{appointments}/confirm/", lambda clinic, rows: {"via": "phone"},
                 {"front_desk": (200, 404), "clinician": (200, 404), "manager": (200, 200)}),
     "complete": ("post", "/api/v1/appointments/{appointments}/complete/",
-                 lambda clinic, rows: {"minutes_of_current": 20, "sites": [{"site": "palms", "current_ma": "12.0"}],
+                 lambda clinic, rows: {"minutes_of_current": 20, "sites": [{"site": "palms", "current_ma": 12}],
                                        "hdss": 3},
                  {"front_desk": (403, 404), "clinician": (400, 404), "manager": (400, 400)}),
     "register patient": ("post", "/api/v1/patients/",

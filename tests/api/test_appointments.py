@@ -1,0 +1,217 @@
+"""Appointments through the API: booking, the actions, ETag/If-Match, Idempotency-Key, the window filter."""
+
+from __future__ import annotations
+
+from datetime import UTC, timedelta
+
+import pytest
+import time_machine
+
+from api.models import IdempotencyKey
+from scheduling.models import Appointment, AppointmentStatus
+from tests.api.conftest import booked_session
+from tests.factories import book, make_clinic, make_course, next_weekday
+
+pytestmark = pytest.mark.django_db
+
+
+def test_booking_answers_201_with_utc_and_local_times_and_an_etag(world, as_role):
+    clinic = make_clinic(name="Berlin", time_zone="Europe/Berlin")
+    course = make_course(clinic)
+    client = as_role("manager")
+    day = next_weekday(0)
+    response = client.post("/api/v1/appointments/", {
+        "course": course.pk, "clinician": clinic.clinician.pk, "room": clinic.room.pk, "device": clinic.device.pk,
+        "starts_at": clinic.at(day, 10).isoformat(),
+    }, format="json")
+    assert response.status_code == 201, response.json()
+    body = response.json()
+    appointment = Appointment.objects.get()
+    assert body["id"] == appointment.pk
+    assert body["starts_at"] == clinic.at(day, 10).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert body["local_starts_at"] == clinic.at(day, 10).isoformat()
+    assert body["local_ends_at"] == clinic.at(day, 10, 30).isoformat()
+    assert body["time_zone"] == "Europe/Berlin"
+    assert body["local_date"] == day.isoformat()
+    assert response["ETag"] == f'"appointment-{appointment.pk}-v1"' == body["etag"]
+    assert appointment.booked_by == world.own.manager.user
+
+
+def test_a_clash_answers_409_naming_time_and_resource_but_not_the_other_patient(world, as_role):
+    clinic = world.own
+    first = booked_session(clinic, weekday=0, hour=10)
+    second = make_course(clinic)
+    response = as_role("front_desk").post("/api/v1/appointments/", {
+        "course": second.pk, "clinician": clinic.clinicians[1].pk, "room": clinic.room.pk,
+        "device": clinic.devices[1].pk, "starts_at": clinic.at(next_weekday(0), 10, 15).isoformat(),
+    }, format="json")
+    assert response.status_code == 409
+    local = clinic.location.local(first.appointment.starts_at)
+    assert response.json() == {
+        "detail": f"Room 1 is booked {local:%a %d %b} 10:00-10:30 by another session (plus 5 minutes turnover).",
+        "code": "room_busy", "errors": {},
+    }
+    assert first.course.patient.last_name not in response.content.decode()
+
+
+def test_cancel_records_who_and_why_and_raises_the_version(world, as_role):
+    session = booked_session(world.own)
+    response = as_role("front_desk").post(f"/api/v1/appointments/{session.appointment.pk}/cancel/",
+                                          {"by": "patient", "reason": "Away on holiday"}, format="json")
+    assert response.status_code == 200
+    body = response.json()
+    assert (body["status"], body["cancelled_by"], body["cancellation_reason"], body["version"]) == (
+        "cancelled", "patient", "Away on holiday", 2)
+    assert response["ETag"] == f'"appointment-{session.appointment.pk}-v2"'
+
+
+def test_cancel_without_reason_answers_400_with_the_field_message(world, as_role):
+    session = booked_session(world.own)
+    response = as_role("front_desk").post(f"/api/v1/appointments/{session.appointment.pk}/cancel/",
+                                          {"by": "clinic", "reason": "   "}, format="json")
+    assert response.status_code == 400
+    assert response.json()["errors"] == {"reason": ["This field may not be blank."]}
+
+
+def test_stale_if_match_answers_412_and_changes_nothing(world, as_role):
+    session = booked_session(world.own)
+    path = f"/api/v1/appointments/{session.appointment.pk}"
+    etag = as_role("front_desk").get(f"{path}/")["ETag"]
+    first = as_role("front_desk").post(f"{path}/reschedule/", {
+        "starts_at": world.own.at(next_weekday(2), 14).isoformat()}, format="json", HTTP_IF_MATCH=etag)
+    assert first.status_code == 200
+    second = as_role("clinician").post(f"{path}/cancel/", {"by": "clinic", "reason": "Clinician ill"},
+                                       format="json", HTTP_IF_MATCH=etag)
+    assert second.status_code == 412
+    assert second.json() == {
+        "detail": "This appointment was changed by someone else; reload it and try again.",
+        "code": "precondition_failed", "errors": {},
+    }
+    session.appointment.refresh_from_db()
+    assert session.appointment.status == AppointmentStatus.BOOKED
+    assert session.appointment.version == 2
+
+
+def test_if_match_of_another_appointment_answers_412(world, as_role):
+    one, two = booked_session(world.own, weekday=0), booked_session(world.own, weekday=1)
+    response = as_role("front_desk").post(f"/api/v1/appointments/{one.appointment.pk}/confirm/", {"via": "phone"},
+                                          format="json", HTTP_IF_MATCH=f'"appointment-{two.appointment.pk}-v1"')
+    assert response.status_code == 412
+
+
+def test_current_if_match_lets_the_change_through(world, as_role):
+    session = booked_session(world.own)
+    response = as_role("front_desk").post(f"/api/v1/appointments/{session.appointment.pk}/confirm/",
+                                          {"via": "email"}, format="json",
+                                          HTTP_IF_MATCH=f'"appointment-{session.appointment.pk}-v1"')
+    assert response.status_code == 200
+    assert response.json()["confirmed_via"] == "email"
+
+
+def test_arrive_noshow_and_complete_follow_the_day(world, as_role):
+    came = booked_session(world.own, weekday=0, hour=10)
+    missed = booked_session(world.own, weekday=0, hour=11)
+    with time_machine.travel(came.appointment.starts_at - timedelta(minutes=10), tick=False):
+        arrived = as_role("front_desk").post(f"/api/v1/appointments/{came.appointment.pk}/arrive/")
+        too_early = as_role("front_desk").post(f"/api/v1/appointments/{missed.appointment.pk}/noshow/")
+    assert arrived.status_code == 200 and arrived.json()["status"] == "arrived"
+    assert too_early.status_code == 400
+    assert too_early.json()["detail"] == "A session can be marked as a no-show only once its start time has passed."
+    with time_machine.travel(missed.appointment.ends_at, tick=False):
+        noshow = as_role("front_desk").post(f"/api/v1/appointments/{missed.appointment.pk}/noshow/")
+        refused = as_role("front_desk").post(f"/api/v1/appointments/{came.appointment.pk}/complete/", {
+            "minutes_of_current": 20, "sites": [{"site": "palms", "current_ma": 12}], "hdss": 3}, format="json")
+        completed = as_role("clinician").post(f"/api/v1/appointments/{came.appointment.pk}/complete/", {
+            "minutes_of_current": 20, "sites": [{"site": "palms", "current_ma": 12}], "hdss": 3,
+            "side_effects": [{"kind": "erythema", "grade": 1}]}, format="json")
+    assert noshow.status_code == 200 and noshow.json()["status"] == "noshow"
+    assert refused.status_code == 403
+    assert refused.json()["detail"] == "Only a clinician can record a session."
+    assert completed.status_code == 200
+    record = completed.json()["session_record"]
+    assert completed.json()["status"] == "fulfilled"
+    assert (record["minutes_of_current"], record["hdss"], record["sites"], record["side_effects"]) == (
+        20, 3, [{"site": "palms", "site_other": "", "current_ma": "12.0"}],
+        [{"kind": "erythema", "kind_other": "", "grade": 1}])
+    front_desk_view = as_role("front_desk").get(f"/api/v1/appointments/{came.appointment.pk}/").json()
+    assert "session_record" not in front_desk_view
+
+
+def test_a_current_above_the_limit_answers_400_naming_the_limit(world, as_role):
+    session = booked_session(world.own)
+    with time_machine.travel(session.appointment.ends_at, tick=False):
+        response = as_role("clinician").post(f"/api/v1/appointments/{session.appointment.pk}/complete/", {
+            "minutes_of_current": 20, "sites": [{"site": "palms", "current_ma": 25}], "hdss": 3}, format="json")
+    assert response.status_code == 400
+    assert response.json()["errors"] == {
+        "sites": ["Palms 25.0 mA: the limit for an adult on tap water at Northside is 20.0 mA."]}
+
+
+def _book_body(clinic, course, day, hour=10):
+    return {"course": course.pk, "clinician": clinic.clinician.pk, "room": clinic.room.pk, "device": clinic.device.pk,
+            "starts_at": clinic.at(day, hour).isoformat()}
+
+
+def test_same_idempotency_key_and_body_replays_the_first_answer_and_books_once(world, as_role):
+    course = make_course(world.own)
+    body = _book_body(world.own, course, next_weekday(0))
+    first = as_role("front_desk").post("/api/v1/appointments/", body, format="json", HTTP_IDEMPOTENCY_KEY="k-1")
+    again = as_role("front_desk").post("/api/v1/appointments/", body, format="json", HTTP_IDEMPOTENCY_KEY="k-1")
+    assert first.status_code == again.status_code == 201
+    assert first.json() == again.json()
+    assert again["Idempotent-Replayed"] == "true"
+    assert again["ETag"] == first["ETag"]
+    assert Appointment.objects.count() == 1
+
+
+def test_same_idempotency_key_with_another_body_answers_422(world, as_role):
+    course = make_course(world.own)
+    as_role("front_desk").post("/api/v1/appointments/", _book_body(world.own, course, next_weekday(0)),
+                               format="json", HTTP_IDEMPOTENCY_KEY="k-2")
+    other = as_role("front_desk").post("/api/v1/appointments/", _book_body(world.own, course, next_weekday(1)),
+                                       format="json", HTTP_IDEMPOTENCY_KEY="k-2")
+    assert other.status_code == 422
+    assert other.json()["detail"] == "This Idempotency-Key was used with another request in the last 24 hours."
+    assert Appointment.objects.count() == 1
+
+
+def test_an_idempotency_key_older_than_a_day_starts_over(world, as_role):
+    course = make_course(world.own)
+    day = next_weekday(0)
+    as_role("front_desk").post("/api/v1/appointments/", _book_body(world.own, course, day), format="json",
+                               HTTP_IDEMPOTENCY_KEY="k-3")
+    IdempotencyKey.objects.update(created_at=IdempotencyKey.objects.get().created_at - timedelta(hours=25))
+    again = as_role("front_desk").post("/api/v1/appointments/", _book_body(world.own, course, day), format="json",
+                                       HTTP_IDEMPOTENCY_KEY="k-3")
+    assert again.status_code == 409
+    assert again.json()["detail"] == (f"This course already has a session on {day:%a %d %b} ({day:%a %d %b} "
+                                      "10:00-10:30); one session a day at most.")
+
+
+def test_window_filter_lists_appointments_overlapping_start_to_end(world, as_role):
+    clinic = world.own
+    course = make_course(clinic)
+    monday = next_weekday(0)
+    inside = book(clinic, course, clinic.at(monday, 9, 45))  # 09:45-10:15 overlaps [10:00, 12:00)
+    book(clinic, course, clinic.at(monday + timedelta(days=2), 12))  # starts at the window's end next time
+    touching_end = book(clinic, make_course(clinic), clinic.at(monday, 12), clinician=clinic.clinicians[1],
+                        room=clinic.rooms[1], device=clinic.devices[1])
+    response = as_role("front_desk").get("/api/v1/appointments/", {
+        "start": clinic.at(monday, 10).isoformat(), "end": clinic.at(monday, 12).isoformat()})
+    assert [row["id"] for row in response.json()["results"]] == [inside.pk]
+    assert touching_end.pk not in [row["id"] for row in response.json()["results"]]
+    by_clinician = as_role("front_desk").get("/api/v1/appointments/", {
+        "clinician": clinic.clinicians[1].pk, "start": clinic.at(monday, 0).isoformat(),
+        "end": clinic.at(monday + timedelta(days=7), 0).isoformat()})
+    assert [row["id"] for row in by_clinician.json()["results"]] == [touching_end.pk]
+
+
+def test_appointment_list_pages_with_a_cursor_in_time_order(world, as_role):
+    clinic = world.own
+    course = make_course(clinic)
+    made = [book(clinic, course, clinic.at(next_weekday(day), 10)) for day in (0, 2, 4)]
+    first = as_role("front_desk").get("/api/v1/appointments/", {"page_size": 2}).json()
+    second = as_role("front_desk").get(first["next"]).json()
+    in_time_order = [a.pk for a in sorted(made, key=lambda appointment: appointment.starts_at)]
+    assert [row["id"] for row in first["results"] + second["results"]] == in_time_order
+    assert second["next"] is None

@@ -1,0 +1,78 @@
+"""Tokens: POST with username and password, send as Bearer, DELETE revokes the token in use."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+import time_machine
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+from rest_framework.test import APIClient
+
+from api.models import ApiToken
+
+pytestmark = pytest.mark.django_db
+
+
+PASSWORD = "correct horse 42"  # tests/factories.py gives every member of staff this one
+
+
+def _token(client, username, password=PASSWORD):
+    return client.post("/api/v1/auth/token/", {"username": username, "password": password}, format="json")
+
+
+def test_token_for_staff_works_as_bearer_until_revoked(world, api_client):
+    response = _token(api_client, world.own.front_desk.user.username)
+    assert response.status_code == 201
+    body = response.json()
+    assert set(body) == {"token", "expires_at"}
+    expires_at = parse_datetime(body["expires_at"])
+    assert timedelta(days=29, hours=23) < expires_at - timezone.now() <= timedelta(days=30)
+    assert ApiToken.objects.get().digest != body["token"]  # only a digest is stored
+
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {body['token']}")
+    assert client.get("/api/v1/patients/").status_code == 200
+    assert client.delete("/api/v1/auth/token/").status_code == 204
+    after = client.get("/api/v1/patients/")
+    assert after.status_code == 401
+    assert after.json()["detail"] == "The token is unknown, expired or revoked."
+
+
+def test_wrong_password_answers_400_without_saying_which_part_is_wrong(world, api_client):
+    response = _token(api_client, world.own.front_desk.user.username, password="not the password")
+    assert response.status_code == 400
+    assert response.json()["errors"] == {"non_field_errors": ["Unknown username or wrong password."]}
+    assert _token(api_client, "nobody").json()["errors"] == {
+        "non_field_errors": ["Unknown username or wrong password."]}
+
+
+def test_an_expired_token_answers_401(world, api_client):
+    token = _token(api_client, world.own.clinician.user.username).json()["token"]
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+    with time_machine.travel(timezone.now() + timedelta(days=31)):
+        assert client.get("/api/v1/patients/").status_code == 401
+
+
+def test_a_malformed_authorization_header_answers_401(world):
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION="Bearer two parts")
+    response = client.get("/api/v1/patients/")
+    assert response.status_code == 401
+    assert response.json()["detail"] == "Send the header as 'Authorization: Bearer <token>'."
+
+
+def test_the_schema_and_the_docs_load_nothing_from_another_site(db, api_client):
+    schema = api_client.get("/api/v1/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json")
+    assert schema.status_code == 200
+    paths = schema.json()["paths"]
+    assert "/api/v1/appointments/{id}/reschedule/" in paths
+    assert paths["/api/v1/appointments/{id}/cancel/"]["post"]["responses"]["412"]["content"][
+        "application/json"]["schema"] == {"$ref": "#/components/schemas/Error"}
+    docs = api_client.get("/api/v1/docs/")
+    assert docs.status_code == 200
+    page = docs.content.decode()
+    assert "/static/drf_spectacular_sidecar/swagger-ui-dist/swagger-ui-bundle.js" in page
+    assert "cdn" not in page.lower() and "https://" not in page

@@ -1,0 +1,48 @@
+"""Schemathesis, every check on, against a live server of the project with a token for each role."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from api.services import token_issue
+from tests.api.conftest import booked_session
+from tests.factories import make_clinic
+
+CONFIG = Path(__file__).with_name("schemathesis.toml")
+ST = Path(sys.executable).with_name("st")
+
+
+@pytest.fixture
+def clinic_data(transactional_db):
+    own, other = make_clinic(name="Northside"), make_clinic(name="Southside")
+    for clinic in (own, other):
+        booked_session(clinic, weekday=0, hour=10)
+        booked_session(clinic, weekday=1, hour=11)
+    return own
+
+
+@pytest.mark.timeout(240)
+@pytest.mark.parametrize("role", ["front_desk", "clinician", "manager"])
+def test_schemathesis_finds_no_failure(live_server, clinic_data, settings, role, tmp_path):
+    user = {"front_desk": clinic_data.front_desk, "clinician": clinic_data.clinician,
+            "manager": clinic_data.manager}[role].user
+    token = token_issue(user=user).token
+    result = subprocess.run(
+        [str(ST), "--config-file", str(CONFIG), "run", f"{live_server.url}/api/v1/schema/",
+         "--checks", "all", "--header", f"Authorization: Bearer {token}",
+         "--max-examples", os.environ.get("SCHEMATHESIS_MAX_EXAMPLES", "5"), "--seed", "20261207",
+         "--workers", "2", "--phases", "examples,coverage,fuzzing,stateful",
+         # Revoking the token in use would sign the rest of the run out; tests/api/test_auth.py covers it.
+         "--exclude-operation-id", "auth_token_destroy",
+         "--report", "junit", "--report-dir", str(tmp_path)],
+        capture_output=True, text=True, timeout=230, cwd=tmp_path,
+        env={**os.environ, "NO_COLOR": "1", "SCHEMATHESIS_HOOKS": ""},
+    )
+    report = Path(os.environ.get("SCHEMATHESIS_OUTPUT_DIR", tmp_path)) / f"schemathesis-{role}.txt"
+    report.write_text(result.stdout + result.stderr)
+    assert result.returncode == 0, f"see {report}\n" + result.stdout[-6000:] + result.stderr[-2000:]
