@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 from django import forms
 from django.contrib import messages
@@ -175,10 +175,12 @@ def day_schedule_build(*, location: Location, day: date, by: str) -> DaySchedule
 
     first = min([hours.opens_at for hours in opening], default=time(8))
     last = max([hours.closes_at for hours in opening], default=time(18))
-    grid_start = location.at(day, time(first.hour))
-    grid_end = location.at(day, last)
+    # Rows step in real time (UTC), so a day with a daylight-saving change still lines up; labels are local.
+    grid_start = location.at(day, time(first.hour)).astimezone(UTC)
+    grid_end = location.at(day, last).astimezone(UTC)
     if appointments:
-        grid_start = min(grid_start, location.at(day, time(location.local(appointments[0].starts_at).hour)))
+        earliest_hour = location.at(day, time(location.local(appointments[0].starts_at).hour)).astimezone(UTC)
+        grid_start = min(grid_start, earliest_hour)
         grid_end = max(grid_end, max(a.ends_at for a in appointments))
     count = max(1, math.ceil((grid_end - grid_start) / slot))
 
