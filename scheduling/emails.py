@@ -8,8 +8,9 @@ zone, and the location by name, address and phone.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from email.mime.text import MIMEText
+from functools import lru_cache
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -17,7 +18,7 @@ from django.core import signing
 from django.core.mail import EmailMultiAlternatives
 from django.template.loader import render_to_string
 from django.urls import reverse
-from icalendar import Calendar, Event
+from icalendar import Calendar, Event, Timezone
 
 from patients.models import Patient
 from scheduling.models import Appointment, Notification, NotificationKind
@@ -130,8 +131,17 @@ def calendar_ics(*, appointments: list[Appointment], method: str) -> bytes:
         event.add("description", f"Phone {location.phone}")
         event.add("status", "CANCELLED" if method == "CANCEL" else "CONFIRMED")
         calendar.add_component(event)
-    calendar.add_missing_timezones()
+    years = sorted({appointment.starts_at.year for appointment in appointments})
+    for zone in sorted({appointment.location.time_zone for appointment in appointments}):
+        calendar.add_component(_vtimezone(zone, years[0], years[-1]))
     return calendar.to_ical()
+
+
+@lru_cache(maxsize=64)
+def _vtimezone(zone: str, first_year: int, last_year: int) -> Timezone:
+    """The zone's VTIMEZONE over the years the sessions fall in (built once per process: icalendar's
+    default span of 1970-2038 costs more than the rest of the email)."""
+    return Timezone.from_tzid(zone, first_date=date(first_year - 1, 1, 1), last_date=date(last_year + 2, 1, 1))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -23,7 +23,7 @@ from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.core.mail import get_connection
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
@@ -305,6 +305,10 @@ def notification_send(*, notification_id: int) -> str:
     except Notification.DoesNotExist:
         return "skipped"
     with transaction.atomic():
+        # Not waiting for the disk on commit: should PostgreSQL itself crash right after, the row is
+        # "sending" again and goes once more (the same class of duplicate as a worker dying).
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL synchronous_commit TO OFF")
         # The appointment first, as the booking services lock it: a cancel waits for this send.
         appointment = (Appointment.objects.select_for_update().select_related("location")
                        .get(pk=appointment_id))

@@ -1,0 +1,262 @@
+"""Reminder throughput: 10,000 due reminders through the beat's claim, a Celery worker of
+concurrency 2 and Django's SMTP backend, into a local aiosmtpd server; then the floor, a plain
+smtplib loop sending the same 10,000 messages to the same server over one connection.
+
+    python -m bench.reminders                    # 10,000 reminders on the configured broker
+    python -m bench.reminders --count 2000
+    CELERY_BROKER_URL=redis://127.0.0.1:6379/15 python -m bench.reminders
+
+It works in a database of its own (``ionto_bench_reminders``, dropped and made again), checks
+that every reminder arrived exactly once (by Message-ID), and prints messages per second for
+both and their ratio (goal: at least 0.5 of the floor).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import signal
+import smtplib
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections import Counter
+from datetime import UTC, date, datetime, timedelta
+from email.parser import BytesHeaderParser
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DATABASE = "ionto_bench_reminders"
+GOAL_RATIO = 0.5
+MARKER = "BENCH-JSON "
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def setup_django(queue: str) -> dict:
+    """Django on a fresh bench database; returns its connection settings."""
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "clinic.settings")
+    os.environ["CELERY_QUEUE"] = queue
+    if not os.environ.get("DATABASE_URL"):
+        from clinic import embedded
+
+        embedded.ensure_running()
+    import django
+
+    django.setup()
+    import psycopg2
+    from django.db import connections
+
+    db = connections["default"].settings_dict
+    server = psycopg2.connect(dbname="postgres", user=db["USER"], password=db["PASSWORD"],
+                              host=db["HOST"] or None, port=db["PORT"] or None)
+    try:
+        server.autocommit = True
+        with server.cursor() as cursor:
+            cursor.execute(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)')
+            cursor.execute(f'CREATE DATABASE "{DATABASE}"')
+    finally:
+        server.close()
+    connections["default"].close()
+    db["NAME"] = DATABASE
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+    return db
+
+
+def database_url(db: dict) -> str:
+    if not db["HOST"] or db["HOST"].startswith("/"):
+        return f"postgresql://{db['USER']}@/{db['NAME']}" + (f"?host={db['HOST']}" if db["HOST"] else "")
+    password = f":{db['PASSWORD']}" if db["PASSWORD"] else ""
+    return f"postgresql://{db['USER']}{password}@{db['HOST']}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
+def make_due_reminders(count: int) -> None:
+    """``count`` patients with one booked session each, its reminder due now.
+
+    The clinic comes from the services; the patients, courses, sessions and reminder rows are
+    inserted in bulk (booking 10,000 sessions one by one would measure booking, not sending),
+    laid out so no two sessions share a clinician, room, device or patient at a time, and
+    PostgreSQL's exclusion constraints check every row.
+    """
+    from django.contrib.auth import get_user_model
+    from django.utils import timezone
+
+    from clinic import services as clinic_services
+    from clinic.models import StaffRole
+    from patients.models import Patient
+    from scheduling.models import Appointment, Course, Indication, Notification, NotificationKind
+
+    lanes = 20
+    admin = get_user_model().objects.create_superuser(username="bench", email="bench@example.org", password=None)
+    location = clinic_services.location_create(name="Bench Clinic", address="1 Bench Road\nTesttown",
+                                               phone="+44 20 7946 0999", time_zone="Europe/London",
+                                               created_by=admin)
+    rooms = [clinic_services.room_create(location=location, name=f"Room {i}", created_by=admin) for i in range(lanes)]
+    devices = [clinic_services.device_create(location=location, model="Hidrex DVP 50", serial_number=f"B-{i}",
+                                             created_by=admin) for i in range(lanes)]
+    clinicians = [clinic_services.staff_create(username=f"clinician{i}", first_name="Bench", last_name=f"C{i}",
+                                               role=StaffRole.CLINICIAN, locations=[location],
+                                               email=f"c{i}@example.org",
+                                               created_by=admin) for i in range(lanes)]
+    patients = Patient.objects.bulk_create([
+        Patient(first_name="Sam", last_name=f"Bench{i:05d}", date_of_birth=date(1990, 1, 1),
+                email=f"patient{i:05d}@example.org", email_consent=True, email_consent_at=timezone.now(),
+                preferred_location=location, registered_by=admin)
+        for i in range(count)], batch_size=2000)
+    courses = Course.objects.bulk_create([
+        Course(patient=patient, location=location, indication=Indication.HYPERHIDROSIS, body_sites=["palms"],
+               planned_sessions=6, created_by=admin)
+        for patient in patients], batch_size=2000)
+    first_day = timezone.localdate() + timedelta(days=2)
+    slots_a_day = 24  # 08:00-20:00, every 30 minutes
+    appointments = []
+    for i, (patient, course) in enumerate(zip(patients, courses, strict=True)):
+        lane = i % lanes
+        slot = (i // lanes) % slots_a_day
+        day = first_day + timedelta(days=i // (lanes * slots_a_day))
+        starts_at = location.at(day, datetime.min.time()) + timedelta(hours=8, minutes=30 * slot)
+        appointments.append(Appointment(
+            course=course, patient=patient, location=location, clinician=clinicians[lane], room=rooms[lane],
+            device=devices[lane], starts_at=starts_at, ends_at=starts_at + timedelta(minutes=25),
+            local_date=location.local(starts_at).date(), booked_by=admin))
+    Appointment.objects.bulk_create(appointments, batch_size=2000)
+    due = timezone.now() - timedelta(seconds=1)
+    Notification.objects.bulk_create([
+        Notification(kind=NotificationKind.REMINDER, patient=appointment.patient, course=appointment.course,
+                     appointment=appointment, appointment_version=1, due_at=due)
+        for appointment in appointments], batch_size=2000)
+
+
+def eml_files(folder: Path) -> list[Path]:
+    return list(folder.glob("*.eml"))
+
+
+def wait_for_files(folder: Path, count: int, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while len(eml_files(folder)) < count:
+        if time.monotonic() > deadline:
+            sys.exit(f"only {len(eml_files(folder))} of {count} messages arrived in {timeout:.0f} s")
+        time.sleep(0.05)
+
+
+def start_mailcatcher(folder: Path, port: int) -> subprocess.Popen:
+    process = subprocess.Popen([sys.executable, "-m", "clinic.mailcatcher", "--port", str(port), "--dir",
+                                str(folder)], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    process.stdout.readline()  # "mail catcher: smtp://..." once it listens
+    return process
+
+
+def stop(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--count", type=int, default=10_000)
+    parser.add_argument("--concurrency", type=int, default=2)
+    args = parser.parse_args()
+    queue = f"ionto-bench-{uuid.uuid4().hex[:8]}"
+    db = setup_django(queue)
+    from django.conf import settings
+
+    from scheduling.models import Notification, NotificationStatus
+    from scheduling.tasks import notifications_dispatch_due_task
+
+    print(f"Reminders benchmark: {args.count} due reminders, worker concurrency {args.concurrency}, "
+          f"broker {settings.CELERY_BROKER_URL.split('://')[0]}, {platform.python_implementation()} "
+          f"{platform.python_version()}, {os.cpu_count()} CPUs", flush=True)
+    started = time.perf_counter()
+    make_due_reminders(args.count)
+    print(f"  data: {args.count} patients, sessions and due reminders in {time.perf_counter() - started:.1f} s",
+          flush=True)
+
+    work = Path(tempfile.mkdtemp(prefix="ionto-bench-mail-"))
+    port = free_port()
+    mail = start_mailcatcher(work / "celery", port)
+    env = dict(os.environ, DATABASE_URL=database_url(db), CELERY_BROKER_URL=settings.CELERY_BROKER_URL,
+               CELERY_QUEUE=queue, EMAIL_HOST="127.0.0.1", EMAIL_PORT=str(port), DJANGO_LOG_LEVEL="WARNING")
+    env.pop("DATABASE_TEST_NAME", None)
+    worker_log = work / "worker.log"
+    worker = subprocess.Popen([sys.executable, "-m", "celery", "-A", "clinic", "worker", "--loglevel", "WARNING",
+                               "--concurrency", str(args.concurrency), "--without-gossip", "--without-mingle",
+                               "--without-heartbeat", "-n", f"{queue}@%h"],
+                              cwd=ROOT, env=env, stdout=worker_log.open("w"), stderr=subprocess.STDOUT)
+    try:
+        # The worker is warm (connected, pool forked) before the clock starts: one message first.
+        first = Notification.objects.order_by("pk").values_list("pk", flat=True).first()
+        Notification.objects.filter(pk=first).update(due_at=datetime(2000, 1, 1, tzinfo=UTC))
+        notifications_dispatch_due_task.apply_async(kwargs={"now": "2000-01-01T00:00:01+00:00"}, queue=queue)
+        wait_for_files(work / "celery", 1, timeout=120)
+
+        started = time.perf_counter()
+        queued = notifications_dispatch_due_task(now=None)
+        queue_seconds = time.perf_counter() - started
+        wait_for_files(work / "celery", args.count, timeout=max(600, args.count / 5))
+        celery_seconds = time.perf_counter() - started
+        deadline = time.monotonic() + 60
+        while Notification.objects.exclude(status=NotificationStatus.SENT).exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        statuses = Counter(Notification.objects.values_list("status", flat=True))
+    finally:
+        worker.send_signal(signal.SIGQUIT)
+        try:
+            worker.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+    files = eml_files(work / "celery")
+    headers = BytesHeaderParser()
+    ids = Counter(headers.parsebytes(path.read_bytes())["Message-ID"] for path in files)
+    once = len(ids) == args.count and set(ids.values()) == {1}
+    celery_rate = (args.count - 1) / celery_seconds  # the warm-up message went before the clock
+    print(f"  celery: {len(files)} messages in {celery_seconds:.2f} s = {celery_rate:.0f} msg/s "
+          f"(claim and queue {queued} tasks: {queue_seconds:.2f} s); "
+          f"distinct Message-IDs {len(ids)}, each once: {once}; rows {dict(statuses)}", flush=True)
+
+    # The floor: the same messages, as delivered, sent again by a plain smtplib loop.
+    payloads = [(path.read_bytes()) for path in sorted(files)]
+    stop(mail)
+    mail = start_mailcatcher(work / "floor", port)
+    try:
+        started = time.perf_counter()
+        with smtplib.SMTP("127.0.0.1", port) as smtp:
+            for i, payload in enumerate(payloads):
+                smtp.sendmail("no-reply@ionto.localhost", [f"patient{i:05d}@example.org"], payload)
+        wait_for_files(work / "floor", len(payloads), timeout=600)
+        floor_seconds = time.perf_counter() - started
+    finally:
+        stop(mail)
+    floor_rate = len(payloads) / floor_seconds
+    ratio = celery_rate / floor_rate
+    print(f"  floor:  {len(payloads)} messages in {floor_seconds:.2f} s = {floor_rate:.0f} msg/s (smtplib, "
+          "one connection)", flush=True)
+    print(f"  ratio:  {ratio:.2f} of the floor (goal {GOAL_RATIO}); {'met' if ratio >= GOAL_RATIO else 'MISSED'}",
+          flush=True)
+    print(MARKER + json.dumps({
+        "benchmark": "reminders", "count": args.count, "concurrency": args.concurrency,
+        "broker": settings.CELERY_BROKER_URL.split("://")[0], "celery_msg_per_s": round(celery_rate, 1),
+        "floor_msg_per_s": round(floor_rate, 1), "ratio": round(ratio, 3), "goal_ratio": GOAL_RATIO,
+        "all_received_once": once,
+    }), flush=True)
+    if not once or statuses != Counter({NotificationStatus.SENT: args.count}):
+        sys.exit("not every reminder arrived exactly once")
+
+
+if __name__ == "__main__":
+    main()
