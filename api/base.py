@@ -26,22 +26,9 @@ def errors(*codes: int) -> dict[int, OpenApiResponse]:
     return {code: OpenApiResponse(ErrorSerializer, description=words.get(code, "")) for code in codes}
 
 
-class ScopedReadViewSet(viewsets.ReadOnlyModelViewSet):
-    """Lists and details of the rows in the acting user's locations.
+class StrictQueryMixin:
+    """Query parameters given once each, and never empty unless they are free text."""
 
-    ``scope_name`` names the function in api.scope giving the visible rows; ``clinical_serializer_class``,
-    when set, replaces ``serializer_class`` for clinicians and managers.
-    """
-
-    permission_classes = [IsStaff]
-    pagination_class = PageNumber
-    filter_backends = [DjangoFilterBackend, filters.OrderingFilter]
-    scope_name: str = ""
-    clinical_serializer_class = None
-    ordering = ["id"]
-    lookup_value_regex = "[0-9]+"
-
-    # Query parameters that are free text; every other one is typed, so an empty value is an error.
     text_parameters = frozenset({"search", "ordering", "cursor"})
     repeatable_parameters = frozenset({"status"})
 
@@ -56,6 +43,22 @@ class ScopedReadViewSet(viewsets.ReadOnlyModelViewSet):
                 problems[name] = ["Give a value or leave the parameter out."]
         if problems:
             raise exceptions.ValidationError(problems)
+
+
+class ScopedReadViewSet(StrictQueryMixin, viewsets.ReadOnlyModelViewSet):
+    """Lists and details of the rows in the acting user's locations.
+
+    ``scope_name`` names the function in api.scope giving the visible rows; ``clinical_serializer_class``,
+    when set, replaces ``serializer_class`` for clinicians and managers.
+    """
+
+    permission_classes = [IsStaff]
+    pagination_class = PageNumber
+    filter_backends = [DjangoFilterBackend, filters.OrderingFilter]
+    scope_name: str = ""
+    clinical_serializer_class = None
+    ordering = ["id"]
+    lookup_value_regex = "[0-9]+"
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):

@@ -8,22 +8,24 @@ from __future__ import annotations
 
 import re
 
+from django.db import transaction
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import mixins
 from rest_framework.decorators import action
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
 from api import filters as api_filters
 from api import scope
 from api import serializers as s
-from api.base import ScopedReadViewSet, errors
+from api.base import ScopedReadViewSet, StrictQueryMixin, errors
 from api.exceptions import PreconditionFailed
 from api.idempotency import IDEMPOTENCY_PARAMETER, idempotent
 from api.pagination import AppointmentCursor
-from api.permissions import IsClinical, is_clinical
-from scheduling import services
-from scheduling.models import Appointment
+from api.permissions import IsClinical, IsStaff, is_clinical
+from scheduling import selectors, services
+from scheduling.models import Appointment, Course
 
 IF_MATCH_PARAMETER = OpenApiParameter(
     "If-Match", OpenApiTypes.STR, OpenApiParameter.HEADER, required=False,
@@ -52,6 +54,27 @@ class CourseViewSet(mixins.CreateModelMixin, ScopedReadViewSet):
         course = services.course_create(created_by=request.user, **self.validated(s.CourseCreateSerializer))
         return self.answer(course, status=201)
 
+    @extend_schema(request=s.CourseBookSerializer, parameters=[IDEMPOTENCY_PARAMETER],
+                   responses={201: s.CoursePlanSerializer,
+                              200: OpenApiResponse(s.CoursePlanSerializer, description="The plan of a preview."),
+                              409: s.CourseDoesNotFitSerializer, **errors(400, 403, 404, 422)})
+    @action(detail=True, methods=["post"])
+    @idempotent
+    def book(self, request, pk=None):
+        """Book every remaining session of the course at its cadence, all or none (201).
+
+        ``preview`` answers the plan (200) without booking. When the course does not fit, nothing is
+        booked and 409 carries the best partial plan with the reason of each session left out.
+        """
+        course = self.get_object()
+        data = self.validated(s.CourseBookSerializer)
+        preview = data.pop("preview")
+        try:
+            plan = services.course_book(course=course, booked_by=request.user, preview=preview, **data)
+        except services.CourseDoesNotFit as error:
+            return plan_does_not_fit(error)
+        return Response(plan_data(plan), status=200 if preview else 201)
+
     @extend_schema(request=None, responses={200: s.CourseSerializer, **errors(400, 403, 404)})
     @action(detail=True, methods=["post"])
     def complete(self, request, pk=None):
@@ -79,6 +102,17 @@ class CourseViewSet(mixins.CreateModelMixin, ScopedReadViewSet):
         data = self.validated(s.CourseMaintenanceSerializer)
         maintenance = services.course_start_maintenance(course=course, created_by=request.user, **data)
         return self.answer(maintenance, status=201)
+
+
+def plan_data(plan) -> dict:
+    return s.CoursePlanSerializer(plan, context={"location": plan.course.location}).data
+
+
+def plan_does_not_fit(error) -> Response:
+    """409: nothing was booked or moved; the body carries the best partial plan and its reasons."""
+    body = {"detail": " ".join(error.messages), "code": "course_does_not_fit", "errors": {},
+            "plan": plan_data(error.plan)}
+    return Response(body, status=409)
 
 
 class AppointmentViewSet(mixins.CreateModelMixin, ScopedReadViewSet):
@@ -176,15 +210,37 @@ class AppointmentViewSet(mixins.CreateModelMixin, ScopedReadViewSet):
 
     @extend_schema(request=s.AppointmentRescheduleSerializer,
                    parameters=[IDEMPOTENCY_PARAMETER, IF_MATCH_PARAMETER],
-                   responses={200: ETAG_HEADER, **errors(400, 403, 404, 409, 412, 422)})
+                   responses={200: s.CoursePlanSerializer, 409: s.CourseDoesNotFitSerializer,
+                              **errors(400, 403, 404, 412, 422)})
     @action(detail=True, methods=["post"])
     @idempotent
     def reschedule(self, request, pk=None):
-        """Move a booked session to another time, and optionally another clinician, room or device."""
-        return self._change(request, lambda a, v, d: services.appointment_reschedule(
-            appointment=a, rescheduled_by=request.user, expected_version=v, starts_at=d["starts_at"],
-            clinician=d.get("clinician"), room=d.get("room"), device=d.get("device")),
-            s.AppointmentRescheduleSerializer)
+        """Move a session (or make up a missed one); the course's later sessions follow at its cadence.
+
+        All or nothing: when the sessions do not fit, nothing moves and 409 carries the best plan.
+        With ``preview`` the plan is answered and nothing changes.
+        """
+        appointment = self.get_object()
+        expected = self.expected_version(appointment)
+        data = self.validated(s.AppointmentRescheduleSerializer)
+        with transaction.atomic():
+            if expected is not None:
+                # The engine's own lock order (course, then appointment), so no deadlock with it.
+                Course.objects.select_for_update().filter(pk=appointment.course_id).first()
+                if Appointment.objects.select_for_update().get(pk=appointment.pk).version != expected:
+                    raise PreconditionFailed()
+            try:
+                plan = services.course_reschedule_from(
+                    appointment=appointment, rescheduled_by=request.user, starts_at=data.get("starts_at"),
+                    clinician=data.get("clinician"), room=data.get("room"), device=data.get("device"),
+                    preview=data["preview"])
+            except services.CourseDoesNotFit as error:
+                return plan_does_not_fit(error)
+        response = Response(plan_data(plan))
+        moved = plan.sessions[0].appointment if plan.booked and plan.sessions else None
+        if moved is not None:
+            response["ETag"] = s.appointment_etag(moved)
+        return response
 
     @extend_schema(request=s.AppointmentCompleteSerializer, parameters=[IDEMPOTENCY_PARAMETER, IF_MATCH_PARAMETER],
                    responses={200: ETAG_HEADER, **errors(400, 403, 404, 409, 412, 422)})
@@ -214,3 +270,30 @@ class SessionRecordViewSet(ScopedReadViewSet):
     filterset_class = api_filters.SessionRecordFilter
     ordering = ["-created_at", "-id"]
     ordering_fields = ["id", "created_at"]
+
+
+class AvailabilityView(StrictQueryMixin, APIView):
+    """Free start times at a location for a session of ``minutes``, on the local days [start, end).
+
+    Each slot names a suggested clinician, room and device and every one free for the whole session;
+    ``clinician``, ``room`` or ``device`` narrow the search, ``patient`` keeps the patient's sessions clear.
+    """
+
+    permission_classes = [IsStaff]
+
+    @extend_schema(parameters=[s.AvailabilityQuerySerializer],
+                   responses={200: s.AvailabilitySerializer, **errors(400, 403)})
+    def get(self, request):
+        query = s.AvailabilityQuerySerializer(data=request.query_params.dict(),
+                                              context={"scope": scope.Scope(request)})
+        query.is_valid(raise_exception=True)
+        wanted = query.validated_data
+        location = wanted["location"]
+        slots = selectors.slot_list_available(
+            location=location, start=wanted["start"], end=wanted["end"], minutes=wanted["minutes"],
+            clinician=wanted.get("clinician"), room=wanted.get("room"), device=wanted.get("device"),
+            patient=wanted.get("patient"),
+        )
+        body = {"location": location.pk, "time_zone": location.time_zone, "minutes": wanted["minutes"],
+                "slots": slots}
+        return Response(s.AvailabilitySerializer(body, context={"location": location}).data)

@@ -279,6 +279,13 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "ENUM_NAME_OVERRIDES": {
+        "AppointmentStatusEnum": "scheduling.models.AppointmentStatus",
+        "CourseStatusEnum": "scheduling.models.CourseStatus",
+        "CancelledByEnum": "scheduling.models.CancelledBy",
+        "BodySiteEnum": "scheduling.models.BodySite",
+        "SideEffectKindEnum": "scheduling.models.SideEffectKind",
+    },
 }
 
 LOGGING = {

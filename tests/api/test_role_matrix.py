@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 import pytest
 import time_machine
@@ -117,6 +118,8 @@ def _book_body(clinic, rows):
 WRITES = {
     "book": ("post", "/api/v1/appointments/", _book_body,
              {"front_desk": (201, 400), "clinician": (201, 400), "manager": (201, 201)}),
+    "book course": ("post", "/api/v1/courses/{courses}/book/", lambda clinic, rows: {"preview": True},
+                    {"front_desk": (200, 404), "clinician": (200, 404), "manager": (200, 200)}),
     "cancel": ("post", "/api/v1/appointments/{appointments}/cancel/",
                lambda clinic, rows: {"by": "patient", "reason": "Flu"},
                {"front_desk": (200, 404), "clinician": (200, 404), "manager": (200, 200)}),
@@ -169,3 +172,16 @@ def test_writes_answer_by_role_and_location(world, rows, role, write):
         path = template.format(**rows[side].ids)
         response = getattr(client, method)(path, body(clinic, rows[side]), format="json")
         assert response.status_code == status, (side, response.json())
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_availability_answers_by_role_and_location(world, rows, role):
+    client = bearer_client(world.staff(role).user)
+    day = next_weekday(0)
+    answered = [
+        client.get("/api/v1/availability/", {"location": clinic.location.pk, "start": day.isoformat(),
+                                             "end": (day + timedelta(days=1)).isoformat(),
+                                             "minutes": 30}).status_code
+        for clinic in (world.own, world.other)
+    ]
+    assert answered == ([200, 200] if role == "manager" else [200, 400])
