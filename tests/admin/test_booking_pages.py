@@ -2,9 +2,10 @@ import re
 from datetime import time, timedelta
 
 import pytest
+from django.utils import timezone
 
 from scheduling.models import Appointment, AppointmentStatus, Notification, NotificationKind
-from tests.factories import book, make_course, next_weekday
+from tests.factories import book, make_course, make_patient, next_weekday
 
 pytestmark = pytest.mark.django_db
 
@@ -161,3 +162,34 @@ def test_a_free_cell_opens_the_booking_form_with_a_free_clinician_and_device(des
     assert f'<option value="{clinic.clinicians[1].pk}" selected>' in page
     assert f'<option value="{clinic.devices[1].pk}" selected>' in page
     assert f'value="{day.isoformat()}"' in page and 'value="14:00"' in page
+
+
+@pytest.fixture
+def mail(tmp_path, settings):
+    """A real SMTP server on a free loopback port that can refuse a recipient."""
+    from aiosmtpd.controller import Controller
+
+    from clinic.mailcatcher import MailFolder
+    from tests.conftest import free_port
+
+    handler = MailFolder(tmp_path / "mail")
+    controller = Controller(handler, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", controller.port
+    yield handler
+    controller.stop()
+
+
+def test_resend_queues_the_failed_confirmation_again(desk, clinic, mail):
+    from scheduling.notifications import notification_claim_due, notification_send
+
+    patient = make_patient(clinic, email="gone@example.org")
+    appointment = book(clinic, make_course(clinic, patient), clinic.at(next_weekday(3), 9))
+    mail.refused_recipients = {"gone@example.org"}
+    assert [notification_send(notification_id=pk) for pk in notification_claim_due(now=timezone.now())] == [
+        "failed"]
+    page = desk.post(f"/admin/scheduling/appointment/{appointment.pk}/act/resend/", follow=True).content.decode()
+    assert f"1 email to {patient} is queued to go again now." in page
+    confirmation = Notification.objects.get(appointment=appointment, kind=NotificationKind.BOOKING_CONFIRMATION)
+    assert (confirmation.status, confirmation.attempts) == ("pending", 0)
