@@ -14,6 +14,7 @@ in error (through the service), so every run meets the same calendar.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import statistics
@@ -164,6 +165,9 @@ def main() -> None:
             met = milliseconds < limit_ms and (limit_queries is None or queries <= limit_queries)
             query_goal = f", at most {limit_queries} queries" if limit_queries else ""
             print(f"goal {question} under {limit_ms:g} ms{query_goal} on {database}: {'met' if met else 'MISSED'}")
+    # The machine-readable last line bench.run reads: {database: {question: [ms, queries]}} and the goals.
+    print("BENCH-JSON " + json.dumps({"benchmark": "engine", "databases": databases, "results": results,
+                                      "goals": GOALS}), flush=True)
 
 
 if __name__ == "__main__":

@@ -88,8 +88,8 @@ def plan_courses(*, rng: random.Random, locations: int, appointments: int, rooms
     end = today + timedelta(weeks=horizon_weeks)
     treatment_lanes = [lane for loc in range(locations) for lane in _lanes(loc, rooms, clinicians, devices)
                        if lane.block != MAINTENANCE_BLOCK]
-    per_week = len(treatment_lanes) * 3 * FILL * 1.08  # with maintenance sessions on top
-    weeks = int(appointments / per_week) + 2
+    per_week = len(treatment_lanes) * 3 * FILL
+    weeks = int(appointments / per_week) + 3  # a little more than needed: the oldest history is trimmed
     start = end - timedelta(weeks=weeks)
     start -= timedelta(days=start.weekday())
     courses: list[PlannedCourse] = []
@@ -271,6 +271,8 @@ def seed(*, database: str, locations: int, patients: int, appointments: int, see
     raw = connection.connection
     with raw.cursor() as cursor:
         cursor.execute("SET session_replication_role = replica")  # foreign keys are right by construction
+        cursor.execute("SET maintenance_work_mem = '1GB'")  # the index and constraint builds sort in memory
+        cursor.execute("SET synchronous_commit = off")
         table = Appointment._meta.db_table
         cursor.execute("""SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint
                            WHERE conrelid = %s::regclass AND contype = 'x'""", [table])

@@ -40,6 +40,7 @@ from scheduling.models import (
     INITIAL_SESSIONS_MAX,
     INITIAL_SESSIONS_MIN,
     MEDICATED_DOSE_MAX_MA_MIN,
+    SESSION_MINUTES_MAX,
     SESSIONS_PER_WEEK_MAX,
     Appointment,
     AppointmentStatus,
@@ -260,11 +261,17 @@ def conflicting_appointments(appointment: Appointment):
     buffer = timedelta(minutes=appointment.location.turnover_minutes)
     plain = Q(starts_at__lt=appointment.ends_at, ends_at__gt=appointment.starts_at)
     buffered = Q(starts_at__lt=appointment.ends_at + buffer, ends_at__gt=appointment.starts_at - buffer)
+    # No session lasts longer than SESSION_MINUTES_MAX: this bound on starts_at lets the indexes on
+    # (clinician|patient|location, starts_at) read only the hours around the booking, whatever the history.
+    # Rooms and devices belong to one location, so their clashes are found through its index.
+    recent = Q(starts_at__gte=appointment.starts_at - buffer - timedelta(minutes=SESSION_MINUTES_MAX))
     return (
         Appointment.objects.filter(status__in=ACTIVE_STATUSES)
+        .filter(recent)
         .filter(
             (plain & (Q(clinician=appointment.clinician_id) | Q(patient=appointment.patient_id)))
-            | (buffered & (Q(room=appointment.room_id) | Q(device=appointment.device_id)))
+            | (buffered & Q(location=appointment.location_id)
+               & (Q(room=appointment.room_id) | Q(device=appointment.device_id)))
         )
         .exclude(pk=appointment.pk)
         .select_related("room", "device", "clinician__user", "location")
