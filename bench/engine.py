@@ -129,8 +129,9 @@ def machine() -> str:
     with connection.cursor() as cursor:
         cursor.execute("SHOW server_version")
         server = cursor.fetchone()[0]
+    load = ", ".join(f"{figure:.1f}" for figure in os.getloadavg())
     return (f"{model}, {os.cpu_count()} cores, Python {platform.python_version()}, PostgreSQL {server}, "
-            f"{platform.system()} {platform.release()}")
+            f"{platform.system()} {platform.release()}; load average {load} (other work on the machine)")
 
 
 def main() -> None:

@@ -14,7 +14,7 @@ from decimal import Decimal
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import Count, Q
 from django.utils import timezone
 
 from clinic.errors import ConflictError
@@ -228,16 +228,21 @@ def _check_course(appointment: Appointment, course: Course) -> None:
     if course.patient.is_archived:
         raise ValidationError({"patient": "This patient is archived."})
     others = course.appointments.filter(status__in=ACTIVE_STATUSES).exclude(pk=appointment.pk)
-    if appointment.pk is None and others.count() >= course.planned_sessions:
+    week_start = appointment.local_date - timedelta(days=appointment.local_date.weekday())
+    # The three counts in one query; the session already on that day is read only to name it.
+    counts = others.aggregate(
+        total=Count("pk"), same_day=Count("pk", filter=Q(local_date=appointment.local_date)),
+        in_week=Count("pk", filter=Q(local_date__gte=week_start, local_date__lt=week_start + timedelta(days=7))),
+    )
+    if appointment.pk is None and counts["total"] >= course.planned_sessions:
         raise ValidationError({"course": f"All {course.planned_sessions} planned sessions of this course are "
                                          "already booked."})
-    same_day = others.filter(local_date=appointment.local_date).first()
-    if same_day is not None:
+    if counts["same_day"]:
+        same_day = others.filter(local_date=appointment.local_date).first()
         raise ConflictError(f"This course already has a session on {appointment.local_date:%a %d %b} "
                             f"({_span(course.location, same_day.starts_at, same_day.ends_at)}); "
                             "one session a day at most.")
-    week_start = appointment.local_date - timedelta(days=appointment.local_date.weekday())
-    in_week = others.filter(local_date__gte=week_start, local_date__lt=week_start + timedelta(days=7)).count()
+    in_week = counts["in_week"]
     if in_week >= SESSIONS_PER_WEEK_MAX:
         raise ValidationError({"starts_at": f"This course already has {in_week} sessions in the week of "
                                             f"{week_start:%d %b}; at most {SESSIONS_PER_WEEK_MAX} a week."})
