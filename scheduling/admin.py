@@ -13,7 +13,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ActionForm
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count, Min, Q
+from django.db.models import Count, Exists, Min, OuterRef, Q
 from django.http import HttpResponseNotAllowed, HttpResponseRedirect
 from django.urls import path, reverse
 from django.utils import timezone
@@ -22,9 +22,9 @@ from django.utils.http import urlencode
 
 from clinic.admin import AUDIT_FIELDS, LocationScopedAdmin, run_service
 from clinic.models import Device, Room, Staff, StaffRole
-from clinic.selectors import location_list_for
-from patients.admin import PatientAdmin
-from patients.models import Patient
+from clinic.selectors import location_list_for, staff_role
+from patients.admin import PatientAdmin, ScreeningAdmin
+from patients.models import Patient, Screening
 from patients.selectors import patient_list
 from scheduling import admin_views, services
 from scheduling.models import (
@@ -79,6 +79,16 @@ def course_list_with_progress(queryset):
 # Patients: the page gains the courses and upcoming sessions (patients does not import scheduling)
 
 
+def patient_scope(user) -> Q:
+    """The patients a user's admin shows (as the API's scope): all for managers; for the others those
+    whose preferred location is one of theirs or who have a course at one of their locations."""
+    if staff_role(user) == StaffRole.MANAGER:
+        return Q()
+    mine = location_list_for(user)
+    return Q(Exists(Course.objects.filter(patient_id=OuterRef("pk"), location__in=mine))) | Q(
+        preferred_location__in=mine)
+
+
 class CourseInline(admin.TabularInline):
     model = Course
     fields = ("course_link", "status", "progress", "book_link", "created_at")
@@ -126,6 +136,17 @@ class PatientWithCoursesAdmin(PatientAdmin):
     def get_inlines(self, request, obj):
         return self.inlines if obj is not None else []
 
+    def get_queryset(self, request):
+        return super().get_queryset(request).filter(patient_scope(request.user))
+
+    def get_changeform_initial_data(self, request):
+        initial = super().get_changeform_initial_data(request)
+        if "preferred_location" not in initial:
+            first = location_list_for(request.user).order_by("name").first()
+            if first is not None:
+                initial["preferred_location"] = first.pk
+        return initial
+
     def get_fieldsets(self, request, obj=None):
         fieldsets = super().get_fieldsets(request, obj)
         if obj is not None:
@@ -145,6 +166,16 @@ class PatientWithCoursesAdmin(PatientAdmin):
         )
         return format_html('<table class="ionto-upcoming"><tr><th>When</th><th>Where</th><th>Room</th>'
                            "<th>Clinician</th><th>Status</th></tr>{}</table>", rows)
+
+
+admin.site.unregister(Screening)
+
+
+@admin.register(Screening)
+class ScopedScreeningAdmin(ScreeningAdmin):
+    def get_queryset(self, request):
+        patients = Patient.objects.filter(patient_scope(request.user)).values("pk")
+        return super().get_queryset(request).filter(patient__in=patients)
 
 
 # ---------------------------------------------------------------------------------------------

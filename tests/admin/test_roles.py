@@ -4,7 +4,7 @@ import pytest
 from django.contrib.auth.models import Group
 
 from patients import services as patient_services
-from tests.factories import NO_CONTRAINDICATIONS, book, make_course, make_patient, next_weekday
+from tests.factories import NO_CONTRAINDICATIONS, book, make_clinic, make_course, make_patient, next_weekday
 
 pytestmark = pytest.mark.django_db
 
@@ -76,3 +76,19 @@ def test_patient_page_shows_course_progress_and_upcoming_sessions(desk, clinic):
     page = desk.get(f"/admin/patients/patient/{course.patient.pk}/change/").content.decode()
     assert f"0 of 8 done, 2 booked, next {clinic.at(day, 14):%a %d %b} 14:00; 6 to book" in page
     assert f"{clinic.at(day, 14):%a %d %b %Y} 14:00 GMT" in page
+
+
+def test_front_desk_sees_only_the_patients_of_their_location(desk, clinic):
+    mine = make_patient(clinic, last_name="Mine")
+    other_clinic = make_clinic()
+    make_patient(other_clinic, last_name="Elsewhere")
+    page = desk.get("/admin/patients/patient/").content.decode()
+    assert "Mine, Alex" in page and "Elsewhere, Alex" not in page
+    assert desk.get(f"/admin/patients/patient/{mine.pk}/change/").status_code == 200
+
+
+def test_a_patient_with_a_course_here_is_seen_here_whatever_their_preferred_location(desk, clinic):
+    other_clinic = make_clinic()
+    visitor = make_patient(other_clinic, last_name="Visitor")
+    make_course(clinic, visitor)
+    assert "Visitor, Alex" in desk.get("/admin/patients/patient/").content.decode()
