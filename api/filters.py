@@ -11,7 +11,14 @@ from drf_spectacular.utils import extend_schema_field
 
 from api.fields import ID_MAX
 from patients.selectors import patient_list
-from scheduling.models import Appointment, AppointmentStatus, Course, CourseStatus
+from scheduling.models import (
+    Appointment,
+    AppointmentStatus,
+    Course,
+    CourseStatus,
+    NotificationKind,
+    NotificationStatus,
+)
 
 
 @extend_schema_field({"type": "integer", "minimum": 1, "maximum": ID_MAX})
@@ -132,6 +139,14 @@ class AppointmentFilter(django_filters.FilterSet):
     class Meta:
         model = Appointment
         fields = ["location", "clinician", "room", "device", "patient", "course", "status", "start", "end"]
+
+
+class NotificationFilter(django_filters.FilterSet):
+    patient = IdFilter(field_name="patient_id")
+    appointment = IdFilter(field_name="appointment_id")
+    course = IdFilter(field_name="course_id")
+    kind = django_filters.ChoiceFilter(choices=NotificationKind.choices)
+    status = django_filters.ChoiceFilter(choices=NotificationStatus.choices)
 
 
 class SessionRecordFilter(django_filters.FilterSet):

@@ -297,3 +297,14 @@ class AvailabilityView(StrictQueryMixin, APIView):
         body = {"location": location.pk, "time_zone": location.time_zone, "minutes": wanted["minutes"],
                 "slots": slots}
         return Response(s.AvailabilitySerializer(body, context={"location": location}).data)
+
+
+class NotificationViewSet(ScopedReadViewSet):
+    """Messages to the patients of the acting user's locations (read-only): confirmations, reminders,
+    follow-ups and recalls, with their state. Nothing clinical is in them."""
+
+    serializer_class = s.NotificationSerializer
+    scope_name = "notifications"
+    filterset_class = api_filters.NotificationFilter
+    ordering = ["-due_at", "-id"]
+    ordering_fields = ["id", "due_at"]

@@ -45,6 +45,9 @@ def add_error_responses(result, generator, request, public):
             for code, description in wanted.items():
                 responses.setdefault(code, {"description": description,
                                             "content": {"application/json": {"schema": ERROR_REF}}})
+            for code, response in responses.items():
+                if code.startswith("4") and "content" not in response:
+                    response["content"] = {"application/json": {"schema": ERROR_REF}}
     for component, field in ROLE_FIELDS.items():
         schema = result["components"]["schemas"].get(component)
         if schema is not None and field in schema.get("required", []):

@@ -12,7 +12,7 @@ from api.permissions import role_of
 from clinic.models import Clinician, Closure, Device, Location, OpeningHours, Room, StaffRole, WorkingHours
 from clinic.selectors import location_list_for
 from patients.models import Patient, Screening
-from scheduling.models import Appointment, Course, SessionRecord, SessionSite, SideEffect
+from scheduling.models import Appointment, Course, Notification, SessionRecord, SessionSite, SideEffect
 
 
 def locations(request) -> QuerySet[Location]:
@@ -97,6 +97,10 @@ def session_records(request) -> QuerySet[SessionRecord]:
             Prefetch("side_effects", queryset=SideEffect.objects.order_by("-grade", "kind")),
         )
     )
+
+
+def notifications(request) -> QuerySet[Notification]:
+    return Notification.objects.filter(course__location__in=locations(request))
 
 
 class Scope:

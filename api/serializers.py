@@ -27,6 +27,7 @@ from scheduling.models import (
     Course,
     Indication,
     Medium,
+    Notification,
     SessionRecord,
     SessionSite,
     SideEffect,
@@ -454,6 +455,16 @@ class AppointmentConfirmSerializer(StrictInputSerializer):
     via = serializers.ChoiceField(choices=[("phone", "Phone"), ("email", "Email"), ("in_person", "In person"),
                                            ("sms", "SMS")], default="phone")
 
+
+
+class NotificationSerializer(serializers.ModelSerializer):
+    """One message to a patient (read-only): what, when it is due, and whether it went out."""
+
+    class Meta:
+        model = Notification
+        fields = ["id", "kind", "patient", "course", "appointment", "appointment_version", "due_at", "status",
+                  "attempts", "sent_at", "created_at"]
+        read_only_fields = fields
 
 
 # ---------------------------------------------------------------------------------------------

@@ -19,6 +19,7 @@ router.register("screenings", patient_views.ScreeningViewSet, basename="screenin
 router.register("courses", scheduling_views.CourseViewSet, basename="course")
 router.register("appointments", scheduling_views.AppointmentViewSet, basename="appointment")
 router.register("session-records", scheduling_views.SessionRecordViewSet, basename="session-record")
+router.register("notifications", scheduling_views.NotificationViewSet, basename="notification")
 
 urlpatterns = [
     path("health/", views.HealthView.as_view(), name="health"),

@@ -75,7 +75,7 @@ def _rows(resource: str, clinic, count: int, plan: dict) -> None:
 
 
 RESOURCES = ["locations", "rooms", "devices", "clinicians", "opening-hours", "working-hours", "closures", "patients",
-             "screenings", "courses", "appointments", "session-records"]
+             "screenings", "courses", "appointments", "session-records", "notifications"]
 
 
 # The front desk gets 403 on screenings and session records (tests/api/test_role_matrix.py).
@@ -90,7 +90,7 @@ def test_list_query_count_does_not_grow_with_rows(world, as_role, resource, role
     plan = {"made": 0, "booked_courses": []}
     counts = {}
     for rows in (5, 50):
-        if resource in ("appointments", "session-records"):
+        if resource in ("appointments", "session-records", "notifications"):
             _sessions(clinic, rows, plan)
         else:
             _rows(resource, clinic, rows, plan)

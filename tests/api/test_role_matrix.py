@@ -50,6 +50,7 @@ def rows_at(clinic) -> Rows:
         "courses": session.course.pk,
         "appointments": session.appointment.pk,
         "session-records": record.pk,
+        "notifications": session.appointment.notifications.order_by("id").first().pk,
     })
 
 
@@ -71,6 +72,7 @@ DETAIL = {
     "courses": {"front_desk": (200, 404), "clinician": (200, 404), "manager": (200, 200)},
     "appointments": {"front_desk": (200, 404), "clinician": (200, 404), "manager": (200, 200)},
     "session-records": {"front_desk": (403, 403), "clinician": (200, 404), "manager": (200, 200)},
+    "notifications": {"front_desk": (200, 404), "clinician": (200, 404), "manager": (200, 200)},
 }
 
 
