@@ -167,8 +167,8 @@ class AppointmentViewSet(mixins.CreateModelMixin, ScopedReadViewSet):
 
     def _change(self, request, change, serializer_class=None):
         appointment = self.get_object()
-        expected = self.expected_version(appointment)
         data = self.validated(serializer_class) if serializer_class is not None else {}
+        expected = self.expected_version(appointment)
         return self.answer(change(appointment, expected, data))
 
     @extend_schema(request=s.AppointmentConfirmSerializer, parameters=[IDEMPOTENCY_PARAMETER, IF_MATCH_PARAMETER],
@@ -221,8 +221,8 @@ class AppointmentViewSet(mixins.CreateModelMixin, ScopedReadViewSet):
         With ``preview`` the plan is answered and nothing changes.
         """
         appointment = self.get_object()
-        expected = self.expected_version(appointment)
         data = self.validated(s.AppointmentRescheduleSerializer)
+        expected = self.expected_version(appointment)
         with transaction.atomic():
             if expected is not None:
                 # The engine's own lock order (course, then appointment), so no deadlock with it.
