@@ -385,7 +385,7 @@ def peers(settings: Settings) -> dict:
     week = today + timedelta(days=7 - today.weekday())  # next Monday: django-appointment refuses past days
     log("asking django-scheduler and django-appointment")
     asked = run_json([str(python), str(PEERS_DIR / "measure.py"), "--week", week.isoformat(),
-                      "--times", str(settings.peer_times), "--budget", "30"], env=env, cwd=PEERS_DIR)
+                      "--times", str(settings.peer_times), "--budget", "20"], env=env, cwd=PEERS_DIR)
     versions = subprocess.run([str(python), "-m", "pip", "freeze"], capture_output=True, text=True,  # nosec B603
                               check=True).stdout.split()
     return {"database": database, "loaded": loaded, "week": week.isoformat(), "answers": asked,
@@ -534,7 +534,8 @@ def reminder_rows(report: Report, found: dict) -> None:
 
 def table(rows: list[Row]) -> str:
     lines = ["| figure | value | goal | result |", "| --- | --- | --- | --- |"]
-    lines += [f"| {row.figure} | {row.value} | {row.goal} | {row.result} |" for row in rows]
+    cell = lambda text: str(text).replace("|", "/").replace("\n", " ")  # noqa: E731
+    lines += [f"| {cell(row.figure)} | {cell(row.value)} | {cell(row.goal)} | {row.result} |" for row in rows]
     return "\n".join(lines)
 
 
@@ -559,7 +560,7 @@ def options(argv: list[str] | None) -> Settings:
                         peers=not args.skip_peers, engine=not args.skip_engine, reminders=not args.skip_reminders,
                         results=args.results or RESULTS / "quick-latest.json")
     return Settings(quick=False, sizes=[Size("10k", 10_000, 5, 50_000), Size("1m", 1_000_000, 5, 50_000)],
-                    seconds=args.seconds or 15, sequential=200, peer_sessions=200_000, peer_clinicians=20,
+                    seconds=args.seconds or 12, sequential=100, peer_sessions=200_000, peer_clinicians=20,
                     peer_times=20, prefix=args.prefix or "ionto_bench", reseed=args.reseed,
                     peers=not args.skip_peers, engine=not args.skip_engine, reminders=not args.skip_reminders,
                     results=args.results or RESULTS / "latest.json")
