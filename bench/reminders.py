@@ -6,7 +6,8 @@ smtplib loop sending the same 10,000 messages to the same server over one connec
     python -m bench.reminders --count 2000
     CELERY_BROKER_URL=redis://127.0.0.1:6379/15 python -m bench.reminders
 
-It works in a database of its own (``ionto_bench_reminders``, dropped and made again), checks
+It works in a database of its own (``ionto_bench_reminders_<random>``, dropped at the end, so two
+runs at once never meet), checks
 that every reminder arrived exactly once (by Message-ID), and prints messages per second for
 both and their ratio (goal: at least 0.5 of the floor).
 """
@@ -31,7 +32,7 @@ from email.parser import BytesHeaderParser
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-DATABASE = "ionto_bench_reminders"
+DATABASE_PREFIX = "ionto_bench_reminders_"
 GOAL_RATIO = 0.5
 MARKER = "BENCH-JSON "
 
@@ -42,8 +43,8 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def setup_django(queue: str) -> dict:
-    """Django on a fresh bench database; returns its connection settings."""
+def setup_django(queue: str, name: str) -> dict:
+    """Django on a fresh bench database ``name``; returns its connection settings."""
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "clinic.settings")
     os.environ["CELERY_QUEUE"] = queue
     if not os.environ.get("DATABASE_URL"):
@@ -53,25 +54,29 @@ def setup_django(queue: str) -> dict:
     import django
 
     django.setup()
-    import psycopg2
     from django.db import connections
 
     db = connections["default"].settings_dict
-    server = psycopg2.connect(dbname="postgres", user=db["USER"], password=db["PASSWORD"],
-                              host=db["HOST"] or None, port=db["PORT"] or None)
-    try:
-        server.autocommit = True
-        with server.cursor() as cursor:
-            cursor.execute(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)')
-            cursor.execute(f'CREATE DATABASE "{DATABASE}"')
-    finally:
-        server.close()
+    server_database("postgres", db, f'CREATE DATABASE "{name}"')
     connections["default"].close()
-    db["NAME"] = DATABASE
+    db["NAME"] = name
     from django.core.management import call_command
 
     call_command("migrate", verbosity=0)
     return db
+
+
+def server_database(maintenance: str, db: dict, statement: str) -> None:
+    import psycopg2
+
+    server = psycopg2.connect(dbname=maintenance, user=db["USER"], password=db["PASSWORD"],
+                              host=db["HOST"] or None, port=db["PORT"] or None)
+    try:
+        server.autocommit = True
+        with server.cursor() as cursor:
+            cursor.execute(statement)
+    finally:
+        server.close()
 
 
 def database_url(db: dict) -> str:
@@ -172,8 +177,19 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=10_000)
     parser.add_argument("--concurrency", type=int, default=2)
     args = parser.parse_args()
-    queue = f"ionto-bench-{uuid.uuid4().hex[:8]}"
-    db = setup_django(queue)
+    run = uuid.uuid4().hex[:8]
+    queue = f"ionto-bench-{run}"
+    db = setup_django(queue, DATABASE_PREFIX + run)
+    try:
+        measure(args, queue, db)
+    finally:
+        from django.db import connections
+
+        connections.close_all()
+        server_database("postgres", db, f'DROP DATABASE IF EXISTS "{db["NAME"]}" WITH (FORCE)')
+
+
+def measure(args, queue: str, db: dict) -> None:
     from django.conf import settings
 
     from scheduling.models import Notification, NotificationStatus

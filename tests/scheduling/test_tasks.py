@@ -100,6 +100,9 @@ class Worker:
     def stop(self):
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGQUIT)  # cold shutdown: every test waited for its sends
+
+    def wait_stopped(self):
+        if self.process.returncode is None:
             try:
                 self.process.wait(timeout=5)
             except subprocess.TimeoutExpired:
@@ -125,6 +128,8 @@ def workers(mail, django_db_setup, django_db_blocker, tmp_path_factory):
     finally:
         for worker in started:
             worker.stop()
+        for worker in started:
+            worker.wait_stopped()
 
 
 @pytest.fixture
