@@ -149,7 +149,9 @@ def test_confirmation_email_names_first_name_local_time_zone_address_phone_and_n
     clinic = make_clinic(name="Harbour Clinic", time_zone="America/New_York")
     patient = make_patient(clinic, medicated=True, first_name="Robin", email="robin@example.org")
     course = make_course(clinic, patient, medicated=True)
-    appointment = book(clinic, course, clinic.at(date(2027, 1, 12), 9, 30))
+    winter_tuesday = date(timezone.localdate().year + 1, 1, 10)
+    winter_tuesday += timedelta(days=(1 - winter_tuesday.weekday()) % 7)
+    appointment = book(clinic, course, clinic.at(winter_tuesday, 9, 30))
     assert send_due(timezone.now()) == ["sent"]
     [message] = mail.messages()
     confirmation = Notification.objects.get(kind=NotificationKind.BOOKING_CONFIRMATION)
@@ -160,7 +162,7 @@ def test_confirmation_email_names_first_name_local_time_zone_address_phone_and_n
     assert message["Message-ID"] == f"<ionto-notification-{confirmation.pk}@clinic.example.org>"
     for body in (text, html):
         assert "Dear Robin," in body
-        assert "Tuesday 12 January 2027, 09:30 EST (America/New_York)" in body
+        assert f"Tuesday {winter_tuesday.day} January {winter_tuesday.year}, 09:30 EST (America/New_York)" in body
         assert "High Street" in body and "Testtown" in body
         assert "+44 20 7946 0000" in body
     everything = (message["Subject"] + text + html).lower()
@@ -173,7 +175,7 @@ def test_confirmation_email_names_first_name_local_time_zone_address_phone_and_n
     assert str(event["UID"]) == f"ionto-appointment-{appointment.pk}@clinic.example.org"
     assert event["SEQUENCE"] == 1
     start = event.decoded("DTSTART")
-    assert start == datetime(2027, 1, 12, 9, 30, tzinfo=ZoneInfo("America/New_York"))
+    assert start == datetime.combine(winter_tuesday, time(9, 30), tzinfo=ZoneInfo("America/New_York"))
     assert start.tzinfo.key == "America/New_York"
     assert calendar_of(message)["METHOD"] == "REQUEST"
 
@@ -228,13 +230,26 @@ def test_reminder_claimed_before_a_cancellation_is_not_sent(clinic, mail):
     assert mail.messages() == []
 
 
-@pytest.mark.parametrize(("session_day", "reminder_utc"), [
-    # Spring forward on Sun 28 Mar 2027: Saturday is GMT (UTC+0), Sunday BST (UTC+1).
-    (date(2027, 3, 28), datetime(2027, 3, 27, 9, 0, tzinfo=UTC)),
-    # Fall back on Sun 31 Oct 2027: Saturday is BST, Sunday GMT.
-    (date(2027, 10, 31), datetime(2027, 10, 30, 8, 0, tzinfo=UTC)),
+def next_change_sunday(month: int) -> date:
+    """The next last Sunday of ``month`` (when the UK changes its clocks) at least a week ahead."""
+    year = timezone.localdate().year
+    while True:
+        last = date(year, month + 1, 1) - timedelta(days=1)
+        sunday = last - timedelta(days=(last.weekday() - 6) % 7)
+        if sunday > timezone.localdate() + timedelta(days=7):
+            return sunday
+        year += 1
+
+
+@pytest.mark.parametrize(("month", "reminder_utc_hour"), [
+    # Spring forward: Saturday is GMT (UTC+0), the Sunday session BST (UTC+1).
+    (3, 9),
+    # Fall back: Saturday is BST (UTC+1), the Sunday session GMT.
+    (10, 8),
 ])
-def test_reminder_for_0900_session_goes_at_0900_local_the_day_before_across_dst(session_day, reminder_utc, mail):
+def test_reminder_for_0900_session_goes_at_0900_local_the_day_before_across_dst(month, reminder_utc_hour, mail):
+    session_day = next_change_sunday(month)
+    reminder_utc = datetime.combine(session_day - timedelta(days=1), time(reminder_utc_hour), tzinfo=UTC)
     clinic = make_clinic(time_zone="Europe/London")
     clinic_services.opening_hours_add(location=clinic.location, weekday=6, opens_at=time(8), closes_at=time(20),
                                       created_by=clinic.admin)
