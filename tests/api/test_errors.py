@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from django.core.cache import cache
 
 from tests.api.conftest import booked_session
 from tests.factories import make_course, next_weekday
@@ -106,3 +107,20 @@ def test_a_signed_in_user_who_is_not_staff_answers_403(db, api_client, django_us
     response = api_client.get("/api/v1/patients/")
     assert response.status_code == 403
     assert response.json()["detail"] == "Only clinic staff (front desk, clinician or manager) use this API."
+
+
+@pytest.fixture
+def fresh_throttle_counts():
+    cache.clear()
+    yield
+    cache.clear()
+
+
+def test_too_many_requests_answer_429_with_retry_after(world, as_role, settings, fresh_throttle_counts):
+    settings.IONTO_API_RATES = {"user": "3/min"}
+    client = as_role("front_desk")
+    answers = [client.get("/api/v1/rooms/") for _ in range(4)]
+    assert [answer.status_code for answer in answers] == [200, 200, 200, 429]
+    assert 0 < int(answers[-1]["Retry-After"]) <= 60
+    assert answers[-1].json()["code"] == "throttled"
+    assert as_role("clinician").get("/api/v1/rooms/").status_code == 200  # counted per user

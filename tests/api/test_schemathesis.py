@@ -37,6 +37,9 @@ def test_schemathesis_finds_no_failure(live_server, clinic_data, settings, role,
     user = {"front_desk": clinic_data.front_desk, "clinician": clinic_data.clinician,
             "manager": clinic_data.manager}[role].user
     token = token_issue(user=user).token
+    # Thousands of requests in two minutes: the per-user rate must not turn the run into 429s
+    # (tests/api/test_errors.py checks the 429); token requests keep their low rate.
+    settings.IONTO_API_RATES = {"user": "100000/min"}
     result = subprocess.run(
         [str(ST), "--config-file", str(CONFIG), "run", f"{live_server.url}/api/v1/schema/",
          "--checks", "all", "--header", f"Authorization: Bearer {token}",
