@@ -15,7 +15,7 @@ in the location's time zone (both instants of a wall-clock time repeated at a DS
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from functools import cache
@@ -96,37 +96,39 @@ class Grid:
     device_free: dict[int, bytearray]
     course: CourseFacts | None
     closures: list[tuple[float, float, str]]  # location-wide: (start epoch, end epoch, reason)
-    busy: list[tuple[float, float, int, int, int]] = field(default_factory=list)
+    bookable: bytearray = field(init=False)  # usable, and a clinician, a room and a device free
+
+    def __post_init__(self) -> None:
+        self.clinician_masks = [(c, self.clinician_free[c.pk]) for c in self.clinicians]
+        self.room_masks = [(r, self.room_free[r.pk]) for r in self.rooms]
+        self.device_masks = [(d, self.device_free[d.pk]) for d in self.devices]
+        size = len(self.candidates)
+        together = int.from_bytes(self.usable, "big")
+        for masks in (self.clinician_free, self.room_free, self.device_free):
+            free = 0
+            for mask in masks.values():
+                free |= int.from_bytes(mask, "big")
+            together &= free
+        self.bookable = bytearray(together.to_bytes(size, "big")) if size else bytearray()
 
     def free_clinicians(self, index: int) -> list[Staff]:
-        return [c for c in self.clinicians if self.clinician_free[c.pk][index]]
+        return [c for c, mask in self.clinician_masks if mask[index]]
 
     def free_rooms(self, index: int) -> list[Room]:
-        return [r for r in self.rooms if self.room_free[r.pk][index]]
+        return [r for r, mask in self.room_masks if mask[index]]
 
     def free_devices(self, index: int) -> list[Device]:
-        return [d for d in self.devices if self.device_free[d.pk][index]]
+        return [d for d, mask in self.device_masks if mask[index]]
 
     def is_bookable(self, index: int) -> bool:
-        return bool(
-            self.usable[index]
-            and any(mask[index] for mask in self.clinician_free.values())
-            and any(mask[index] for mask in self.room_free.values())
-            and any(mask[index] for mask in self.device_free.values())
-        )
+        return bool(self.bookable[index])
 
     def slot(self, index: int) -> Slot | None:
-        if not self.usable[index]:
+        if not self.bookable[index]:
             return None
         clinicians = self.free_clinicians(index)
-        if not clinicians:
-            return None
         rooms = self.free_rooms(index)
-        if not rooms:
-            return None
         devices = self.free_devices(index)
-        if not devices:
-            return None
         starts_at = self.candidates[index].starts_at
         return Slot(
             starts_at=starts_at, ends_at=starts_at + timedelta(minutes=self.minutes),
@@ -393,14 +395,12 @@ def availability_grid(
         rows = cursor.fetchall()
     course_facts = CourseFacts() if course is not None else None
     pad = buffer.total_seconds()
-    busy = []
     for source, clinician_id, room_id, device_id, row_patient, local_date, starts, ends in rows:
         if source == "course":
             course_facts.active += 1
             course_facts.days.add(local_date)
             course_facts.weeks[week_start(local_date)] += 1
             continue
-        busy.append((starts, ends, clinician_id, room_id, device_id))
         if clinician_id in clinician_free:
             _block(clinician_free[clinician_id], epochs, starts, ends, length)
         if room_id in room_free:
@@ -419,7 +419,7 @@ def availability_grid(
     return Grid(
         location=location, minutes=minutes, candidates=candidates, clinicians=clinicians, rooms=rooms,
         devices=devices, usable=usable, clinician_free=clinician_free, room_free=room_free,
-        device_free=device_free, course=course_facts, closures=location_closures, busy=busy,
+        device_free=device_free, course=course_facts, closures=location_closures,
     )
 
 
@@ -521,15 +521,11 @@ def _choose_days(options: dict[date, list[int]], count: int, course: CourseFacts
 
 def _anchor(grid: Grid, options: dict[date, list[int]], days: list[date], preferred: Staff | None) -> Anchor:
     """The clinician (the preferred one when free at all) and the time of day free on most of the days."""
-    counts: dict[tuple[float, int], int] = defaultdict(int)
+    counts: Counter[tuple[float, int]] = Counter()
+    masks = [(person.pk, mask) for person, mask in grid.clinician_masks]
     for day in days:
-        seen = set()
-        for index in options[day]:
-            seconds = grid.candidates[index].start_seconds
-            for person in grid.free_clinicians(index):
-                if (seconds, person.pk) not in seen:
-                    seen.add((seconds, person.pk))
-                    counts[(seconds, person.pk)] += 1
+        counts.update({(grid.candidates[index].start_seconds, pk)
+                       for index in options[day] for pk, mask in masks if mask[index]})
     if preferred is not None and any(pk == preferred.pk for _, pk in counts):
         counts = {key: value for key, value in counts.items() if key[1] == preferred.pk}
     (seconds, clinician_id), _ = min(counts.items(), key=lambda item: (-item[1], item[0][0], item[0][1]))
@@ -609,7 +605,7 @@ def course_plan(
     for index, candidate in enumerate(grid.candidates):
         if not_before is not None and candidate.local_date < not_before:
             continue
-        if preferences.allows(candidate) and grid.is_bookable(index):
+        if grid.bookable[index] and preferences.allows(candidate):
             options[candidate.local_date].append(index)
     per_week = course.sessions_per_week
     days: list[date] = []
