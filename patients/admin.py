@@ -9,6 +9,7 @@ from __future__ import annotations
 from django import forms
 from django.contrib import admin
 from django.contrib.admin.helpers import ActionForm
+from django.contrib.admin.utils import unquote
 from django.utils import timezone
 from django.utils.html import format_html
 
@@ -67,8 +68,31 @@ class PatientActionForm(ActionForm):
     pass
 
 
+def patient_of(obj) -> Patient | None:
+    """The patient a record is about: the patient, or the one a screening, course, session... belongs to."""
+    if isinstance(obj, Patient):
+        return obj
+    if getattr(obj, "patient_id", None) is not None:
+        return obj.patient
+    appointment = getattr(obj, "appointment", None)
+    return appointment.patient if appointment is not None else None
+
+
+class AuditedReadAdmin:
+    """Opening a patient's record (or a record about them) in the admin writes a read to the audit trail."""
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        response = super().change_view(request, object_id, form_url, extra_context)
+        if request.method == "GET" and response.status_code == 200:
+            obj = self.get_object(request, unquote(object_id))
+            patient = patient_of(obj) if obj is not None else None
+            if patient is not None:
+                services.audit_read(actor=request.user, patient=patient, obj=obj)
+        return response
+
+
 @admin.register(Patient)
-class PatientAdmin(ServiceAdmin):
+class PatientAdmin(AuditedReadAdmin, ServiceAdmin):
     list_display = ("name", "date_of_birth", "phone", "email", "preferred_location", "email_consent", "archived")
     list_filter = (ArchivedFilter, "preferred_location", "email_consent")
     list_select_related = ("preferred_location",)
@@ -180,7 +204,7 @@ class ScreeningActionForm(ActionForm):
 
 
 @admin.register(Screening)
-class ScreeningAdmin(ServiceAdmin):
+class ScreeningAdmin(AuditedReadAdmin, ServiceAdmin):
     """Clinicians and managers only: the front desk has no permission on screenings."""
 
     list_display = ("patient", "recorded_at", "for_medicated", "result", "recorded_by")

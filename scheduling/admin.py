@@ -23,7 +23,7 @@ from django.utils.http import urlencode
 from clinic.admin import AUDIT_FIELDS, LocationScopedAdmin, run_service
 from clinic.models import Device, Room, Staff, StaffRole
 from clinic.selectors import location_list_for, staff_role
-from patients.admin import PatientAdmin, ScreeningAdmin
+from patients.admin import AuditedReadAdmin, PatientAdmin, ScreeningAdmin
 from patients.models import Patient, Screening
 from patients.selectors import patient_list
 from scheduling import admin_views, services
@@ -91,7 +91,7 @@ def patient_scope(user) -> Q:
 
 class CourseInline(admin.TabularInline):
     model = Course
-    fields = ("course_link", "status", "progress", "book_link", "created_at")
+    fields = ("course_link", "status", "progress", "progress_link", "book_link", "created_at")
     readonly_fields = fields
     extra = 0
     can_delete = False
@@ -116,6 +116,10 @@ class CourseInline(admin.TabularInline):
     @admin.display(description="progress")
     def progress(self, course):
         return progress_text(course)
+
+    @admin.display(description="")
+    def progress_link(self, course):
+        return format_html('<a href="{}">Progress and chart</a>', reverse("progress:course", args=[course.pk]))
 
     @admin.display(description="")
     def book_link(self, course):
@@ -212,7 +216,7 @@ class CourseStatusFilter(admin.SimpleListFilter):
 
 
 @admin.register(Course)
-class CourseAdmin(LocationScopedAdmin):
+class CourseAdmin(AuditedReadAdmin, LocationScopedAdmin):
     list_display = ("patient", "location", "indication", "phase", "status", "progress", "created_at")
     list_filter = (CourseStatusFilter, "location", "indication", "phase")
     list_select_related = ("patient", "location")
@@ -237,6 +241,7 @@ class CourseAdmin(LocationScopedAdmin):
                          "show_save_and_add_another": False}
         if object_id.isdigit():
             extra_context["book_url"] = reverse("admin:scheduling_course_book", args=[int(object_id)])
+            extra_context["progress_url"] = reverse("progress:course", args=[int(object_id)])
         return super().change_view(request, object_id, form_url, extra_context)
 
     def response_add(self, request, obj, post_url_continue=None):
@@ -393,7 +398,7 @@ class AppointmentBookForm(forms.ModelForm):
 
 
 @admin.register(Appointment)
-class AppointmentAdmin(LocationScopedAdmin):
+class AppointmentAdmin(AuditedReadAdmin, LocationScopedAdmin):
     list_display = ("when", "patient_name", "location", "clinician", "room_name", "device", "status_badge",
                     "confirmed")
     list_display_links = ("when", "patient_name")
@@ -683,7 +688,7 @@ class SideEffectInline(admin.TabularInline):
 
 
 @admin.register(SessionRecord)
-class SessionRecordAdmin(LocationScopedAdmin):
+class SessionRecordAdmin(AuditedReadAdmin, LocationScopedAdmin):
     location_field = "appointment__location"
     list_display = ("patient", "session_day", "minutes_of_current", "hdss", "pain_nprs", "recorded_by")
     list_select_related = ("appointment__patient", "appointment__location", "recorded_by")

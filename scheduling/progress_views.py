@@ -20,6 +20,8 @@ from django.utils.safestring import SafeString, mark_safe
 from django.views.decorators.http import require_GET
 
 from clinic.selectors import staff_role
+from patients.models import AuditAction
+from patients.services import audit_read, audit_record
 from scheduling.exports import course_sessions_csv
 from scheduling.fhir import course_fhir_bundle
 from scheduling.models import BodySite, Course
@@ -61,6 +63,7 @@ def _admin_url(name: str, *args) -> str | None:
 def course_progress_page(request, course_id: int):
     course = _course_for(request, course_id)
     progress = course_progress(course=course)
+    audit_read(actor=request.user, patient=course.patient, obj=course)
     return render(request, "scheduling/progress/course.html", {
         "progress": progress,
         "course": course,
@@ -89,6 +92,8 @@ def dashboard_page(request):
 @login_required(login_url=LOGIN_URL)
 def course_csv_download(request, course_id: int):
     course = _course_for(request, course_id)
+    audit_record(actor=request.user, action=AuditAction.EXPORT, patient=course.patient, obj=course,
+                 via="export")
     response = HttpResponse(course_sessions_csv(progress=course_progress(course=course)),
                             content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="course-{course.pk}-sessions.csv"'
@@ -99,6 +104,8 @@ def course_csv_download(request, course_id: int):
 @login_required(login_url=LOGIN_URL)
 def course_fhir_download(request, course_id: int):
     course = _course_for(request, course_id)
+    audit_record(actor=request.user, action=AuditAction.EXPORT, patient=course.patient, obj=course,
+                 via="export")
     bundle = course_fhir_bundle(progress=course_progress(course=course))
     response = JsonResponse(bundle, content_type="application/fhir+json", json_dumps_params={"indent": 2})
     response["Content-Disposition"] = f'attachment; filename="course-{course.pk}-fhir.json"'

@@ -75,3 +75,31 @@ def test_screenings_and_overrides_are_in_the_trail():
                 .values_list("action", "changes"))
     assert rows == [("create", {}),
                     ("update", {"override_reason": ["", "Seizure-free for 10 years; neurologist agrees."]})]
+
+
+def test_opening_a_record_in_the_admin_and_exporting_a_course_are_reads_in_the_trail(client):
+    from tests.factories import book, make_course, next_weekday
+
+    clinic = make_clinic()
+    course = make_course(clinic)
+    appointment = book(clinic, course, clinic.at(next_weekday(0), 9))
+    client.force_login(clinic.clinician.user)
+    pages = [f"/admin/patients/patient/{course.patient_id}/change/",
+             f"/admin/scheduling/course/{course.pk}/change/",
+             f"/admin/scheduling/appointment/{appointment.pk}/change/",
+             f"/clinician/courses/{course.pk}/",
+             f"/clinician/courses/{course.pk}/sessions.csv",
+             f"/clinician/courses/{course.pk}/fhir.json"]
+    for page in pages:
+        assert client.get(page, REMOTE_ADDR="192.0.2.10").status_code == 200, page
+    reads = list(AuditEvent.objects.filter(patient=course.patient, action__in=["read", "export"]).order_by("id")
+                 .values_list("action", "object_type", "via", "actor_label", "ip_address"))
+    user = clinic.clinician.user.username
+    assert reads == [
+        ("read", "patient", "admin", user, "192.0.2.10"),
+        ("read", "course", "admin", user, "192.0.2.10"),
+        ("read", "appointment", "admin", user, "192.0.2.10"),
+        ("read", "course", "clinician page", user, "192.0.2.10"),
+        ("export", "course", "export", user, "192.0.2.10"),
+        ("export", "course", "export", user, "192.0.2.10"),
+    ]
