@@ -5,7 +5,8 @@
     python -m bench.engine --database ionto_bench_20k --database ionto_bench_200k
 
 With several databases it prints one column each and the ratio of the last to the first (the
-work must grow with the week asked, not with the history). It asks about the first location of
+work must grow with the week asked, not with the history); rounds alternate the databases so a
+change in the machine's load weighs on each alike. It asks about the first location of
 each database, in the week after next, where the generator has booked sessions as densely as in
 its past. ``course_book`` runs commit for real; the sessions they booked are then marked entered
 in error (through the service), so every run meets the same calendar.
@@ -30,8 +31,8 @@ GOALS = {
 }
 
 
-def _timed(action, runs: int) -> tuple[float, int]:
-    """Median milliseconds over ``runs`` (after one warm-up run) and the queries of one run."""
+def _timed(action, runs: int) -> tuple[list[float], int]:
+    """Milliseconds of ``runs`` runs (after one warm-up run) and the queries of one run."""
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
@@ -43,10 +44,10 @@ def _timed(action, runs: int) -> tuple[float, int]:
         started = clock.perf_counter()
         action()
         times.append((clock.perf_counter() - started) * 1000)
-    return statistics.median(times), len(queries.captured_queries)
+    return times, len(queries.captured_queries)
 
 
-def measure(database: str, runs: int, course_runs: int) -> dict[str, tuple[float, int]]:
+def measure(database: str, runs: int, course_runs: int) -> dict[str, tuple[list[float], int]]:
     use_database(database)
     from django.contrib.auth import get_user_model
     from django.db import connection
@@ -102,8 +103,8 @@ def measure(database: str, runs: int, course_runs: int) -> dict[str, tuple[float
     book_once.times = []
     for _ in range(course_runs):
         book_once()
-    figures["course_book, 10 sessions"] = (statistics.median(book_once.times), booked_queries)
-    figures["appointments in the database"] = (Appointment.objects.count(), 0)
+    figures["course_book, 10 sessions"] = (book_once.times, booked_queries)
+    figures["appointments in the database"] = ([Appointment.objects.count()], 0)
     return figures
 
 
@@ -138,11 +139,22 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--database", action="append", help=f"bench database (repeat to compare; default "
                                                             f"{DEFAULT_DATABASE})")
-    parser.add_argument("--runs", type=int, default=21, help="timed runs per slot question (median)")
-    parser.add_argument("--course-runs", type=int, default=7, help="timed course_book runs (median)")
+    parser.add_argument("--runs", type=int, default=11, help="timed runs per slot question and round")
+    parser.add_argument("--course-runs", type=int, default=3, help="timed course_book runs per round")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds over the databases, each with the runs above")
     args = parser.parse_args()
     databases = args.database or [DEFAULT_DATABASE]
-    results = {database: measure(database, args.runs, args.course_runs) for database in databases}
+    # Rounds alternate the databases, so a change in the machine's load weighs on each alike.
+    timings: dict[str, dict[str, tuple[list[float], int]]] = {database: {} for database in databases}
+    for _ in range(args.rounds):
+        for database in databases:
+            for question, (times, queries) in measure(database, args.runs, args.course_runs).items():
+                earlier = timings[database].get(question, ([], queries))[0]
+                timings[database][question] = ((times if question.startswith("appointments") else earlier + times),
+                                               queries)
+    results = {database: {question: (statistics.median(times), queries)
+                          for question, (times, queries) in figures.items()}
+               for database, figures in timings.items()}
     print(f"Machine: {machine()}")
     header = "| question | " + " | ".join(databases) + (" | last / first |" if len(databases) > 1 else " |")
     print(header)
