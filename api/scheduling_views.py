@@ -253,9 +253,13 @@ class AppointmentViewSet(mixins.CreateModelMixin, ScopedReadViewSet):
             raise PermissionError("Only a clinician can record a session.")
 
         def record(appointment, expected, data):
-            if expected is not None and expected != appointment.version:
-                raise PreconditionFailed()
-            services.session_record(appointment=appointment, recorded_by=request.user, **data)
+            with transaction.atomic():
+                if expected is not None:
+                    # session_record takes no expected version: check it under the engine's locks.
+                    Course.objects.select_for_update().filter(pk=appointment.course_id).first()
+                    if Appointment.objects.select_for_update().get(pk=appointment.pk).version != expected:
+                        raise PreconditionFailed()
+                services.session_record(appointment=appointment, recorded_by=request.user, **data)
             return appointment
 
         return self._change(request, record, s.AppointmentCompleteSerializer)

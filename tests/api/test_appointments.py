@@ -215,3 +215,28 @@ def test_appointment_list_pages_with_a_cursor_in_time_order(world, as_role):
     in_time_order = [a.pk for a in sorted(made, key=lambda appointment: appointment.starts_at)]
     assert [row["id"] for row in first["results"] + second["results"]] == in_time_order
     assert second["next"] is None
+
+
+def test_window_includes_the_longest_session_that_began_before_the_start(world, as_role):
+    clinic = world.own
+    monday = next_weekday(0)
+    long_session = book(clinic, make_course(clinic, session_minutes=45), clinic.at(monday, 9, 20))  # to 10:05
+    ended_before = book(clinic, make_course(clinic, session_minutes=45), clinic.at(monday, 8, 0),
+                        clinician=clinic.clinicians[1], room=clinic.rooms[1], device=clinic.devices[1])  # to 8:45
+    response = as_role("front_desk").get("/api/v1/appointments/", {
+        "start": clinic.at(monday, 10).isoformat(), "end": clinic.at(monday, 11).isoformat()})
+    listed = [row["id"] for row in response.json()["results"]]
+    assert listed == [long_session.pk]
+    assert ended_before.pk not in listed
+
+
+def test_complete_with_a_stale_if_match_answers_412_and_records_nothing(world, as_role):
+    session = booked_session(world.own)
+    with time_machine.travel(session.appointment.ends_at, tick=False):
+        response = as_role("clinician").post(
+            f"/api/v1/appointments/{session.appointment.pk}/complete/",
+            {"minutes_of_current": 20, "sites": [{"site": "palms", "current_ma": 12}], "hdss": 3}, format="json",
+            HTTP_IF_MATCH=f'"appointment-{session.appointment.pk}-v0"')
+    assert response.status_code == 412
+    session.appointment.refresh_from_db()
+    assert session.appointment.status == AppointmentStatus.BOOKED
