@@ -36,7 +36,7 @@ class LocationViewSet(ManagedViewSet):
 class RoomViewSet(ManagedViewSet):
     serializer_class = s.RoomSerializer
     scope_name = "rooms"
-    filterset_class = api_filters.RoomFilter
+    filterset_class = api_filters.LocationFilter
     ordering_fields = ["id", "name"]
 
     @extend_schema(request=s.RoomCreateSerializer, responses={201: s.RoomSerializer, **errors(400, 403)})
@@ -48,7 +48,7 @@ class RoomViewSet(ManagedViewSet):
 class DeviceViewSet(ManagedViewSet):
     serializer_class = s.DeviceSerializer
     scope_name = "devices"
-    filterset_class = api_filters.RoomFilter
+    filterset_class = api_filters.LocationFilter
     ordering_fields = ["id", "model", "serial_number"]
 
     @extend_schema(request=s.DeviceCreateSerializer, responses={201: s.DeviceSerializer, **errors(400, 403)})
@@ -76,7 +76,7 @@ class ClinicianViewSet(ScopedReadViewSet):
 class OpeningHoursViewSet(ManagedViewSet):
     serializer_class = s.OpeningHoursSerializer
     scope_name = "opening_hours"
-    filterset_class = api_filters.RoomFilter
+    filterset_class = api_filters.LocationFilter
     ordering = ["location", "weekday", "opens_at"]
     ordering_fields = ["id", "weekday", "opens_at"]
 
@@ -90,7 +90,7 @@ class OpeningHoursViewSet(ManagedViewSet):
 class WorkingHoursViewSet(ScopedReadViewSet):
     serializer_class = s.WorkingHoursSerializer
     scope_name = "working_hours"
-    filterset_class = api_filters.RoomFilter
+    filterset_class = api_filters.LocationFilter
     ordering = ["clinician", "weekday", "starts_at"]
     ordering_fields = ["id", "weekday", "starts_at"]
 

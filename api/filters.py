@@ -74,12 +74,10 @@ class AwareDateTimeFilter(django_filters.Filter):
     field_class = AwareIsoDateTimeField
 
 
-class LocationScopedFilter(django_filters.FilterSet):
+class LocationFilter(django_filters.FilterSet):
+    """Rows of one location (among those the user may see)."""
+
     location = IdFilter(field_name="location_id")
-
-
-class RoomFilter(LocationScopedFilter):
-    pass
 
 
 class ClinicianFilter(django_filters.FilterSet):
@@ -89,7 +87,7 @@ class ClinicianFilter(django_filters.FilterSet):
         return queryset.filter(locations__id=value)
 
 
-class ClosureFilter(LocationScopedFilter):
+class ClosureFilter(LocationFilter):
     start = AwareDateTimeFilter(field_name="ends_at", lookup_expr="gt", help_text="Closures ending after this time.")
     end = AwareDateTimeFilter(field_name="starts_at", lookup_expr="lt",
                               help_text="Closures starting before this time.")

@@ -110,11 +110,11 @@ class Scope:
         self.request = request
 
     def __getitem__(self, name: str):
-        def rows():
-            if name == "patients":
-                return patients(self.request)
-            if name == "clinicians":
-                return clinicians(self.request)
-            return globals()[name](self.request)
+        rows_of = SCOPES[name]
+        return lambda: rows_of(self.request)
 
-        return rows
+
+SCOPES = {
+    "locations": locations, "rooms": rooms, "devices": devices, "clinicians": clinicians,
+    "patients": patients, "courses": courses,
+}

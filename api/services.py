@@ -78,3 +78,18 @@ def idempotency_key_store(*, row: IdempotencyKey, status_code: int, body, header
     row.response_body = body
     row.response_headers = headers
     row.save(update_fields=["status_code", "response_body", "response_headers", "updated_at"])
+
+
+def idempotency_key_prune(*, now: datetime | None = None) -> int:
+    """Delete the kept answers older than the 24-hour window; they would never be replayed again."""
+    cutoff = (now or timezone.now()) - IDEMPOTENCY_WINDOW
+    deleted, _ = IdempotencyKey.objects.filter(created_at__lt=cutoff).delete()
+    return deleted
+
+
+def token_prune(*, now: datetime | None = None) -> int:
+    """Delete tokens that expired or were revoked more than a day ago."""
+    cutoff = (now or timezone.now()) - timedelta(days=1)
+    deleted, _ = ApiToken.objects.filter(expires_at__lt=cutoff).delete()
+    revoked, _ = ApiToken.objects.filter(revoked_at__lt=cutoff).delete()
+    return deleted + revoked

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from io import StringIO
 
 import pytest
 import time_machine
+from django.core.management import call_command
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from rest_framework.test import APIClient
 
-from api.models import ApiToken
+from api.models import ApiToken, IdempotencyKey
+from api.services import token_issue, token_revoke
 
 pytestmark = pytest.mark.django_db
 
@@ -76,3 +79,17 @@ def test_the_schema_and_the_docs_load_nothing_from_another_site(db, api_client):
     page = docs.content.decode()
     assert "/static/drf_spectacular_sidecar/swagger-ui-dist/swagger-ui-bundle.js" in page
     assert "cdn" not in page.lower() and "https://" not in page
+
+
+def test_api_prune_drops_old_idempotency_answers_and_dead_tokens(world):
+    IdempotencyKey.objects.create(user=world.own.front_desk.user, key="old", fingerprint="x", status_code=201)
+    IdempotencyKey.objects.create(user=world.own.front_desk.user, key="new", fingerprint="y", status_code=201)
+    IdempotencyKey.objects.filter(key="old").update(created_at=timezone.now() - timedelta(hours=25))
+    revoked = token_issue(user=world.own.clinician.user)
+    token_revoke(token=ApiToken.objects.get(expires_at=revoked.expires_at))
+    ApiToken.objects.filter(revoked_at__isnull=False).update(revoked_at=timezone.now() - timedelta(days=2))
+    out = StringIO()
+    call_command("api_prune", stdout=out)
+    assert out.getvalue() == "Deleted 1 idempotency answers and 1 tokens.\n"
+    assert list(IdempotencyKey.objects.values_list("key", flat=True)) == ["new"]
+    assert ApiToken.objects.filter(revoked_at__isnull=False).count() == 0
