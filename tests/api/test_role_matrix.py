@@ -159,6 +159,27 @@ WRITES = {
               lambda clinic, rows: {"location": rows.ids["locations"], "starts_at": _later(clinic, weeks=5, hour=8),
                                     "ends_at": _later(clinic, weeks=5, hour=12), "reason": "Boiler repair"},
               {"front_desk": (403, 403), "clinician": (403, 403), "manager": (201, 201)}),
+    "arrive": ("post", "/api/v1/appointments/{appointments}/arrive/", lambda clinic, rows: {},
+               {"front_desk": (400, 404), "clinician": (400, 404), "manager": (400, 400)}),
+    "no-show": ("post", "/api/v1/appointments/{appointments}/noshow/", lambda clinic, rows: {},
+                {"front_desk": (400, 404), "clinician": (400, 404), "manager": (400, 400)}),
+    "archive patient": ("post", "/api/v1/patients/{patients}/archive/", lambda clinic, rows: {},
+                        {"front_desk": (400, 404), "clinician": (400, 404), "manager": (400, 400)}),
+    "override screening": ("post", "/api/v1/screenings/{screenings}/override/",
+                           lambda clinic, rows: {"reason": "Benefit outweighs the risk"},
+                           {"front_desk": (403, 403), "clinician": (400, 404), "manager": (400, 400)}),
+    "complete course": ("post", "/api/v1/courses/{courses}/complete/", lambda clinic, rows: {},
+                        {"front_desk": (403, 404), "clinician": (400, 404), "manager": (400, 400)}),
+    "start maintenance": ("post", "/api/v1/courses/{courses}/start-maintenance/", lambda clinic, rows: {},
+                          {"front_desk": (403, 404), "clinician": (400, 404), "manager": (400, 400)}),
+    "add device": ("post", "/api/v1/devices/",
+                   lambda clinic, rows: {"location": rows.ids["locations"], "model": "Dermadry",
+                                         "serial_number": f"DD-{rows.ids['locations']}"},
+                   {"front_desk": (403, 403), "clinician": (403, 403), "manager": (201, 201)}),
+    "add opening hours": ("post", "/api/v1/opening-hours/",
+                          lambda clinic, rows: {"location": rows.ids["locations"], "weekday": 6,
+                                                "opens_at": "10:00", "closes_at": "14:00"},
+                          {"front_desk": (403, 403), "clinician": (403, 403), "manager": (201, 201)}),
     "device out of service": ("post", "/api/v1/devices/{devices}/in-service/",
                               lambda clinic, rows: {"in_service": False},
                               {"front_desk": (403, 403), "clinician": (403, 403), "manager": (200, 200)}),
@@ -187,3 +208,11 @@ def test_availability_answers_by_role_and_location(world, rows, role):
         for clinic in (world.own, world.other)
     ]
     assert answered == ([200, 200] if role == "manager" else [200, 400])
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_only_a_manager_adds_a_location(world, role):
+    response = bearer_client(world.staff(role).user).post("/api/v1/locations/", {
+        "name": "Eastside", "address": "3 Quay", "phone": "+44 20 7946 0003", "time_zone": "Europe/Dublin"},
+        format="json")
+    assert response.status_code == (201 if role == "manager" else 403)
