@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 
-from django.core.exceptions import ObjectDoesNotExist
+from django.core.exceptions import ObjectDoesNotExist, SuspiciousOperation
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import DataError
@@ -100,6 +100,11 @@ def api_exception_handler(exc, context):
         return Response(_body("Not found.", "not_found"), status=status.HTTP_404_NOT_FOUND)
     if isinstance(exc, DjangoPermissionDenied):
         exc = exceptions.PermissionDenied()
+    if isinstance(exc, SuspiciousOperation):  # e.g. a body over DATA_UPLOAD_MAX_MEMORY_SIZE
+        return Response(_body(str(exc) or "The request was refused.", "bad_request"),
+                        status=status.HTTP_400_BAD_REQUEST)
+    if isinstance(exc, RecursionError):
+        return Response(_body("The JSON is nested too deeply.", "parse_error"), status=status.HTTP_400_BAD_REQUEST)
     if isinstance(exc, DataError | OverflowError | ValueError | TypeError):
         # Input the validators let through but the database or a conversion could not take.
         logger.warning("API input refused late: %r", exc)

@@ -124,3 +124,17 @@ def test_too_many_requests_answer_429_with_retry_after(world, as_role, settings,
     assert 0 < int(answers[-1]["Retry-After"]) <= 60
     assert answers[-1].json()["code"] == "throttled"
     assert as_role("clinician").get("/api/v1/rooms/").status_code == 200  # counted per user
+
+
+def test_json_nested_too_deeply_answers_400(world, as_role):
+    response = as_role("front_desk").generic("POST", "/api/v1/patients/", "[" * 100_000 + "]" * 100_000,
+                                             content_type="application/json")
+    assert response.status_code == 400
+    assert response.json()["detail"] == "The JSON is nested too deeply."
+
+
+def test_a_body_over_the_upload_limit_answers_400(world, as_role, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
+    response = as_role("front_desk").post("/api/v1/patients/", {"front_desk_notes": "x" * 5000}, format="json")
+    assert response.status_code == 400
+    assert response.json()["code"] == "bad_request"
