@@ -18,6 +18,7 @@ import argparse
 import json
 import os
 import platform
+import shutil
 import signal
 import smtplib
 import socket
@@ -180,16 +181,18 @@ def main() -> None:
     run = uuid.uuid4().hex[:8]
     queue = f"ionto-bench-{run}"
     db = setup_django(queue, DATABASE_PREFIX + run)
+    work = Path(tempfile.mkdtemp(prefix="ionto-bench-mail-"))
     try:
-        measure(args, queue, db)
+        measure(args, queue, db, work)
     finally:
+        shutil.rmtree(work, ignore_errors=True)
         from django.db import connections
 
         connections.close_all()
         server_database("postgres", db, f'DROP DATABASE IF EXISTS "{db["NAME"]}" WITH (FORCE)')
 
 
-def measure(args, queue: str, db: dict) -> None:
+def measure(args, queue: str, db: dict, work: Path) -> None:
     from django.conf import settings
 
     from scheduling.models import Notification, NotificationStatus
@@ -203,7 +206,6 @@ def measure(args, queue: str, db: dict) -> None:
     print(f"  data: {args.count} patients, sessions and due reminders in {time.perf_counter() - started:.1f} s",
           flush=True)
 
-    work = Path(tempfile.mkdtemp(prefix="ionto-bench-mail-"))
     port = free_port()
     mail = start_mailcatcher(work / "celery", port)
     env = dict(os.environ, DATABASE_URL=database_url(db), CELERY_BROKER_URL=settings.CELERY_BROKER_URL,
