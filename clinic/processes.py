@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 # The access log names the path but never the query string: searches carry patients' names.
 ACCESS_LOG_FORMAT = '%(h)s %(t)s "%(m)s %(U)s" %(s)s %(b)s %(M)sms'
 

@@ -16,7 +16,8 @@ from django.core.exceptions import ValidationError
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
 from django.utils.http import url_has_allowed_host_and_scheme
-from django_otp import devices_for_user, login as otp_login, match_token, user_has_device
+from django_otp import devices_for_user, match_token, user_has_device
+from django_otp import login as otp_login
 from django_otp.qr import write_qrcode_image
 
 from clinic import services

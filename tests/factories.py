@@ -18,8 +18,8 @@ from scheduling.models import Appointment, Course, Indication
 
 _sequence = itertools.count(1)
 
-NO_CONTRAINDICATIONS = {name: False for name in CONTRAINDICATIONS}
-NO_MEDICATED_CONTRAINDICATIONS = {**NO_CONTRAINDICATIONS, **{name: False for name in MEDICATED_CONTRAINDICATIONS}}
+NO_CONTRAINDICATIONS = dict.fromkeys(CONTRAINDICATIONS, False)
+NO_MEDICATED_CONTRAINDICATIONS = {**NO_CONTRAINDICATIONS, **dict.fromkeys(MEDICATED_CONTRAINDICATIONS, False)}
 
 
 def superuser():

@@ -10,7 +10,6 @@ import urllib.request
 from pathlib import Path
 
 import psutil
-import pytest
 
 from tests.conftest import free_port
 

@@ -17,7 +17,7 @@ def clinic():
 
 
 def test_registration_refuses_future_birth_dates_and_consent_without_email(clinic):
-    common = dict(first_name="Ana", last_name="Lima", registered_by=clinic.front_desk.user)
+    common = {"first_name": "Ana", "last_name": "Lima", "registered_by": clinic.front_desk.user}
     with pytest.raises(ValidationError) as future:
         services.patient_register(date_of_birth=timezone.localdate() + timedelta(days=1), **common)
     assert future.value.message_dict == {"date_of_birth": ["The date of birth is in the future."]}

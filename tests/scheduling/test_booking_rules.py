@@ -195,7 +195,9 @@ def test_no_booking_without_a_screening(clinic, monday):
     course = make_course(clinic, make_patient(clinic, screened=False))
     with pytest.raises(ValidationError) as refused:
         book(clinic, course, clinic.at(monday, 9))
-    assert refused.value.message_dict == {"patient": ["Record the patient's contraindication screening before booking."]}
+    assert refused.value.message_dict == {
+        "patient": ["Record the patient's contraindication screening before booking."]
+    }
 
 
 def test_positive_screening_blocks_until_a_clinician_overrides(clinic, monday):
@@ -251,7 +253,8 @@ def test_completed_and_discontinued_courses_take_no_bookings(clinic, monday):
 
 def test_course_rules_on_creation(clinic):
     patient = make_patient(clinic)
-    base = dict(patient=patient, location=clinic.location, body_sites=["palms"], created_by=clinic.front_desk.user)
+    base = {"patient": patient, "location": clinic.location, "body_sites": ["palms"],
+            "created_by": clinic.front_desk.user}
     with pytest.raises(ValidationError) as too_many:
         services.course_create(indication="hyperhidrosis", planned_sessions=11, **base)
     assert too_many.value.message_dict == {"planned_sessions": ["An initial course has 6 to 10 sessions."]}

@@ -100,7 +100,7 @@ def test_database_refuses_a_maintenance_course_that_follows_nothing(clinic):
 
 
 def _record(booked, clinic, **fields):
-    values = dict(appointment=booked, minutes_of_current=20, recorded_by=clinic.clinician.user, hdss=3)
+    values = {"appointment": booked, "minutes_of_current": 20, "recorded_by": clinic.clinician.user, "hdss": 3}
     values.update(fields)
     return SessionRecord(**values)
 

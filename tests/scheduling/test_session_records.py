@@ -20,8 +20,8 @@ def clinic():
 
 
 def record(clinic, appointment, **fields):
-    values = dict(appointment=appointment, recorded_by=clinic.clinician.user, minutes_of_current=20,
-                  sites=[{"site": "palms", "current_ma": 15}], hdss=3)
+    values = {"appointment": appointment, "recorded_by": clinic.clinician.user, "minutes_of_current": 20,
+                  "sites": [{"site": "palms", "current_ma": 15}], "hdss": 3}
     values.update(fields)
     with time_machine.travel(appointment.ends_at, tick=False):
         return services.session_record(**values)
