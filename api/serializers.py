@@ -7,6 +7,7 @@ appointments: the front-desk ones have no screening answers and no session recor
 
 from __future__ import annotations
 
+from datetime import UTC
 from decimal import Decimal
 
 from drf_spectacular.types import OpenApiTypes
@@ -398,6 +399,40 @@ class AppointmentSerializer(serializers.ModelSerializer):
     def get_etag(self, appointment: Appointment) -> str:
         return appointment_etag(appointment)
 
+    def to_representation(self, appointment: Appointment) -> dict:
+        """The fields declared above, built in one step.
+
+        A clinician's or room's week is the API's most frequent read, and DRF's per-field machinery
+        cost several times the database's share; ``generic_representation`` is DRF's own answer, and
+        tests/api/test_appointments.py checks that both agree.
+        """
+        location = appointment.location
+        zone = location.zone
+        return {
+            "id": appointment.pk, "course": appointment.course_id, "patient": appointment.patient_id,
+            "patient_name": str(appointment.patient), "location": appointment.location_id,
+            "clinician": appointment.clinician_id, "clinician_name": str(appointment.clinician),
+            "room": appointment.room_id, "room_name": appointment.room.name, "device": appointment.device_id,
+            "device_name": str(appointment.device), "starts_at": _utc(appointment.starts_at),
+            "ends_at": _utc(appointment.ends_at), "local_date": appointment.local_date.isoformat(),
+            "time_zone": location.time_zone, "local_starts_at": appointment.starts_at.astimezone(zone).isoformat(),
+            "local_ends_at": appointment.ends_at.astimezone(zone).isoformat(), "status": appointment.status,
+            "cancelled_by": appointment.cancelled_by, "cancellation_reason": appointment.cancellation_reason,
+            "confirmed_at": _utc(appointment.confirmed_at), "confirmed_via": appointment.confirmed_via,
+            "version": appointment.version, "etag": appointment_etag(appointment),
+        }
+
+    def generic_representation(self, appointment: Appointment) -> dict:
+        return super().to_representation(appointment)
+
+
+def _utc(moment):
+    """A time as DRF writes it: ISO 8601 in UTC, ``Z`` for the offset."""
+    if moment is None:
+        return None
+    text = moment.astimezone(UTC).isoformat()
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
+
 
 class AppointmentClinicalSerializer(AppointmentSerializer):
     """An appointment as clinicians and managers see it: with its session record once done."""
@@ -410,13 +445,14 @@ class AppointmentClinicalSerializer(AppointmentSerializer):
         fields = [*AppointmentSerializer.Meta.fields, "session_record"]
         read_only_fields = fields
 
+    def to_representation(self, appointment: Appointment) -> dict:
+        return {**super().to_representation(appointment), "session_record": self.get_session_record(appointment)}
+
     @extend_schema_field(SessionRecordSerializer(allow_null=True, required=False))
     def get_session_record(self, appointment: Appointment):
-        try:
-            record = appointment.session_record
-        except SessionRecord.DoesNotExist:
+        if not hasattr(appointment, "session_record"):
             return None
-        return SessionRecordSerializer(record).data
+        return SessionRecordSerializer(appointment.session_record).data
 
 
 def appointment_etag(appointment: Appointment) -> str:

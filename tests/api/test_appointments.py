@@ -8,6 +8,8 @@ import pytest
 import time_machine
 
 from api.models import IdempotencyKey
+from api.serializers import AppointmentClinicalSerializer, AppointmentSerializer
+from scheduling import services as scheduling_services
 from scheduling.models import Appointment, AppointmentStatus
 from tests.api.conftest import booked_session
 from tests.factories import book, make_clinic, make_course, next_weekday
@@ -240,3 +242,21 @@ def test_complete_with_a_stale_if_match_answers_412_and_records_nothing(world, a
     assert response.status_code == 412
     session.appointment.refresh_from_db()
     assert session.appointment.status == AppointmentStatus.BOOKED
+
+
+@pytest.mark.parametrize("serializer_class", [AppointmentSerializer, AppointmentClinicalSerializer])
+def test_the_quick_appointment_answer_equals_drf_s_own(world, serializer_class):
+    cancelled = booked_session(world.own, weekday=0)
+    scheduling_services.appointment_cancel(appointment=cancelled.appointment, cancelled_by=world.own.admin,
+                                           by="patient", reason="Moved house")
+    confirmed = booked_session(world.own, weekday=1)
+    scheduling_services.appointment_confirm(appointment=confirmed.appointment, via="email")
+    done = booked_session(world.own, weekday=2)
+    with time_machine.travel(done.appointment.ends_at, tick=False):
+        scheduling_services.session_record(appointment=done.appointment, recorded_by=world.own.clinician.user,
+                                           minutes_of_current=20, sites=[{"site": "palms", "current_ma": 12}],
+                                           hdss=2)
+    for appointment in Appointment.objects.select_related("location", "patient", "clinician__user", "room",
+                                                          "device"):
+        serializer = serializer_class(appointment)
+        assert serializer.data == serializer.generic_representation(appointment)
