@@ -5,8 +5,10 @@ from __future__ import annotations
 from datetime import date
 
 from django.conf import settings
+from django.contrib.postgres.indexes import GinIndex, OpClass
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Upper
 
 from clinic.models import Location, TimeStampedModel
 
@@ -45,8 +47,12 @@ class Patient(TimeStampedModel):
         indexes = [
             models.Index(fields=["last_name", "first_name"], name="patient_name"),
             models.Index(fields=["date_of_birth"], name="patient_date_of_birth"),
-            models.Index(fields=["email"], name="patient_email"),
-            models.Index(fields=["phone"], name="patient_phone"),
+            # Search matches name and email prefixes case-blind and any part of a phone number:
+            # trigram indexes serve all of them, so search stays fast at 100,000s of patients.
+            GinIndex(OpClass(Upper("last_name"), name="gin_trgm_ops"), name="patient_last_name_trgm"),
+            GinIndex(OpClass(Upper("first_name"), name="gin_trgm_ops"), name="patient_first_name_trgm"),
+            GinIndex(OpClass(Upper("email"), name="gin_trgm_ops"), name="patient_email_trgm"),
+            GinIndex(OpClass("phone", name="gin_trgm_ops"), name="patient_phone_trgm"),
         ]
 
     def __str__(self) -> str:
