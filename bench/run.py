@@ -72,6 +72,7 @@ class Settings:
     peers: bool
     engine: bool
     reminders: bool
+    reminders_timeout: int
     results: Path
 
 
@@ -395,18 +396,31 @@ def peers(settings: Settings) -> dict:
 # --- the other benchmarks ----------------------------------------------------------------------------------
 
 
-def other_benchmark(module: str, arguments: list[str]) -> dict:
+def other_benchmark(module: str, arguments: list[str], *, timeout: int) -> dict:
+    """Run ``python -m bench.<module>`` in a process group of its own (it may start a worker and a mail
+    server) and read its BENCH-JSON line; past ``timeout`` seconds the whole group is stopped."""
     if not (ROOT / "bench" / f"{module}.py").exists():
         return {"missing": f"bench/{module}.py is not there"}
-    completed = subprocess.run([PYTHON, "-m", f"bench.{module}", *arguments], cwd=ROOT, capture_output=True,  # nosec B603
-                               text=True, timeout=1800, check=False)
-    figures = parse(completed.stdout)
-    if completed.returncode != 0:
-        return {"missing": f"python -m bench.{module} failed ({completed.returncode}): "
-                           + " | ".join((completed.stderr or completed.stdout).strip().splitlines()[-3:])}
+    process = subprocess.Popen([PYTHON, "-m", f"bench.{module}", *arguments], cwd=ROOT,  # nosec B603
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        stdout, stderr = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGINT)
+        try:
+            process.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.communicate()
+        return {"missing": f"python -m bench.{module} {' '.join(arguments)} did not finish within {timeout} s "
+                           "(stopped; `make bench` keeps to 20 minutes)"}
+    figures = parse(stdout)
+    if process.returncode != 0:
+        return {"missing": f"python -m bench.{module} failed ({process.returncode}): "
+                           + " / ".join((stderr or stdout).strip().splitlines()[-3:])}
     if figures is None:
         return {"missing": f"python -m bench.{module} printed no BENCH-JSON line",
-                "output": completed.stdout.strip().splitlines()[-20:]}
+                "output": stdout.strip().splitlines()[-20:]}
     return figures
 
 
@@ -551,6 +565,8 @@ def options(argv: list[str] | None) -> Settings:
     parser.add_argument("--skip-engine", action="store_true")
     parser.add_argument("--skip-reminders", action="store_true")
     parser.add_argument("--seconds", type=int, default=None, help="locust run per scenario")
+    parser.add_argument("--reminders-timeout", type=int, default=None,
+                        help="seconds the reminders benchmark may take (default 300; quick 120)")
     parser.add_argument("--results", type=Path, default=None, help="JSON file to write (default under bench/results/)")
     args = parser.parse_args(argv)
     if args.quick:
@@ -558,11 +574,13 @@ def options(argv: list[str] | None) -> Settings:
                         seconds=args.seconds or 3, sequential=20, peer_sessions=2000, peer_clinicians=4,
                         peer_times=3, prefix=args.prefix or "ionto_bench_quick", reseed=args.reseed,
                         peers=not args.skip_peers, engine=not args.skip_engine, reminders=not args.skip_reminders,
+                        reminders_timeout=args.reminders_timeout or 120,
                         results=args.results or RESULTS / "quick-latest.json")
     return Settings(quick=False, sizes=[Size("10k", 10_000, 5, 50_000), Size("1m", 1_000_000, 5, 50_000)],
                     seconds=args.seconds or 12, sequential=100, peer_sessions=200_000, peer_clinicians=20,
                     peer_times=20, prefix=args.prefix or "ionto_bench", reseed=args.reseed,
                     peers=not args.skip_peers, engine=not args.skip_engine, reminders=not args.skip_reminders,
+                    reminders_timeout=args.reminders_timeout or 300,
                     results=args.results or RESULTS / "latest.json")
 
 
@@ -589,11 +607,12 @@ def main(argv: list[str] | None = None) -> int:
         if settings.engine:
             databases = [f"--database={settings.prefix}_{size.label}" for size in settings.sizes]
             found = other_benchmark("engine", [*databases, *(["--runs", "3", "--course-runs", "1"]
-                                                             if settings.quick else [])])
+                                                             if settings.quick else [])], timeout=900)
             report.figures["engine"] = found
             engine_rows(report, found)
         if settings.reminders:
-            found = other_benchmark("reminders", ["--count", "200"] if settings.quick else [])
+            found = other_benchmark("reminders", ["--count", "200"] if settings.quick else [],
+                                    timeout=settings.reminders_timeout)
             report.figures["reminders"] = found
             reminder_rows(report, found)
     finally:
