@@ -11,6 +11,8 @@ from api import scope
 from api.pagination import PageNumber
 from api.permissions import IsStaff, is_clinical
 from api.serializers import ErrorSerializer
+from patients.selectors import patient_of
+from patients.services import audit_read
 
 
 def errors(*codes: int) -> dict[int, OpenApiResponse]:
@@ -45,6 +47,13 @@ class StrictQueryMixin:
             raise exceptions.ValidationError(problems)
 
 
+def audit_read_of(request, instance) -> None:
+    """A record about a patient, read through the API, is a read in the audit trail."""
+    patient = patient_of(instance)
+    if patient is not None:
+        audit_read(actor=request.user, patient=patient, obj=instance)
+
+
 class ScopedReadViewSet(StrictQueryMixin, viewsets.ReadOnlyModelViewSet):
     """Lists and details of the rows in the acting user's locations.
 
@@ -64,6 +73,11 @@ class ScopedReadViewSet(StrictQueryMixin, viewsets.ReadOnlyModelViewSet):
         if getattr(self, "swagger_fake_view", False):
             return self.serializer_class.Meta.model.objects.none()
         return getattr(scope, self.scope_name)(self.request)
+
+    def retrieve(self, request, *args, **kwargs):
+        instance = self.get_object()
+        audit_read_of(request, instance)
+        return self.answer(instance)
 
     def get_serializer_class(self):
         if self.clinical_serializer_class is not None and is_clinical(self.request):

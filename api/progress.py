@@ -9,6 +9,7 @@ from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from api.base import audit_read_of
 from clinic.selectors import staff_role
 from scheduling.models import AppointmentStatus, Course, CoursePhase, CourseStatus, Indication
 from scheduling.progress import PROGRESS_ROLES, FlagKind
@@ -132,5 +133,9 @@ class CourseProgressView(APIView):
         except Course.DoesNotExist:
             raise NotFound("No course with this id.") from None
         if not progress_access_allowed(user=request.user, course=course):
+            # A clinical role at another location learns nothing, not even that the course exists.
+            if staff_role(request.user) in PROGRESS_ROLES:
+                raise NotFound("No course with this id.")
             raise PermissionDenied(FORBIDDEN)
+        audit_read_of(request, course)
         return Response(CourseProgressSerializer(course_progress(course=course)).data)

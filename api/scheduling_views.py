@@ -19,7 +19,7 @@ from rest_framework.views import APIView
 from api import filters as api_filters
 from api import scope
 from api import serializers as s
-from api.base import ScopedReadViewSet, StrictQueryMixin, errors
+from api.base import ScopedReadViewSet, StrictQueryMixin, audit_read_of, errors
 from api.exceptions import PreconditionFailed
 from api.idempotency import IDEMPOTENCY_PARAMETER, idempotent
 from api.pagination import AppointmentCursor
@@ -138,6 +138,7 @@ class AppointmentViewSet(mixins.CreateModelMixin, ScopedReadViewSet):
 
     def retrieve(self, request, *args, **kwargs):
         appointment = self.get_object()
+        audit_read_of(request, appointment)
         return self.answer(appointment)
 
     def answer(self, instance, *, status: int = 200, headers: dict | None = None) -> Response:

@@ -17,7 +17,7 @@ from clinic.admin import AUDIT_FIELDS, ServiceAdmin, run_service
 from clinic.selectors import location_list_for
 from patients import services
 from patients.models import CONTRAINDICATIONS, MEDICATED_CONTRAINDICATIONS, Patient, Screening
-from patients.selectors import patient_list, screening_current
+from patients.selectors import patient_list, patient_of, screening_current
 
 CHILD_BADGE_AGE = 16
 
@@ -66,16 +66,6 @@ def screening_summary(screening: Screening | None, *, show_answers: bool) -> str
 
 class PatientActionForm(ActionForm):
     pass
-
-
-def patient_of(obj) -> Patient | None:
-    """The patient a record is about: the patient, or the one a screening, course, session... belongs to."""
-    if isinstance(obj, Patient):
-        return obj
-    if getattr(obj, "patient_id", None) is not None:
-        return obj.patient
-    appointment = getattr(obj, "appointment", None)
-    return appointment.patient if appointment is not None else None
 
 
 class AuditedReadAdmin:

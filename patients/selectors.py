@@ -38,3 +38,13 @@ def _as_date(text: str) -> date | None:
 def screening_current(*, patient: Patient) -> Screening | None:
     """The latest screening: it replaces every earlier one."""
     return patient.screenings.order_by("-recorded_at", "-id").first()
+
+
+def patient_of(obj) -> Patient | None:
+    """The patient a record is about: the patient, or the one a screening, course, session... belongs to."""
+    if isinstance(obj, Patient):
+        return obj
+    if getattr(obj, "patient_id", None) is not None:
+        return obj.patient
+    appointment = getattr(obj, "appointment", None)
+    return appointment.patient if appointment is not None else None

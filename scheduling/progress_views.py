@@ -46,6 +46,9 @@ def _course_for(request, course_id: int) -> Course:
     except Course.DoesNotExist:
         raise Http404("No course with this number.") from None
     if not progress_access_allowed(user=request.user, course=course):
+        # A clinician of another location learns nothing, not even that the course exists.
+        if staff_role(request.user) in PROGRESS_ROLES:
+            raise Http404("No course with this number.")
         raise PermissionDenied(FORBIDDEN)
     return course
 

@@ -170,15 +170,15 @@ def test_front_desk_is_refused_every_progress_page_and_export(client, api_client
     assert answer.json()["detail"] == "Only clinicians and managers of this course's location see its progress."
 
 
-def test_clinician_of_another_location_is_refused(client, api_client, clinic):
+def test_clinician_of_another_location_is_not_told_the_course_exists(client, api_client, clinic):
     course = make_course(clinic, planned_sessions=6)
     stranger = make_clinic().clinician.user
     signed_in(client, stranger)
     api_client.force_login(stranger)
 
-    assert client.get(reverse("progress:course", args=[course.pk])).status_code == 403
-    assert client.get(reverse("progress:course_fhir", args=[course.pk])).status_code == 403
-    assert api_client.get(f"/api/v1/courses/{course.pk}/progress/").status_code == 403
+    assert client.get(reverse("progress:course", args=[course.pk])).status_code == 404
+    assert client.get(reverse("progress:course_fhir", args=[course.pk])).status_code == 404
+    assert api_client.get(f"/api/v1/courses/{course.pk}/progress/").status_code == 404
 
 
 def test_manager_and_superuser_see_the_progress(client, clinic):

@@ -103,3 +103,17 @@ def test_opening_a_record_in_the_admin_and_exporting_a_course_are_reads_in_the_t
         ("export", "course", "export", user, "192.0.2.10"),
         ("export", "course", "export", user, "192.0.2.10"),
     ]
+
+
+def test_reads_through_the_api_are_in_the_trail(api_client):
+    from tests.factories import book, make_course, next_weekday
+
+    clinic = make_clinic()
+    course = make_course(clinic)
+    appointment = book(clinic, course, clinic.at(next_weekday(0), 9))
+    api_client.force_authenticate(clinic.clinician.user)
+    for url in (f"/api/v1/patients/{course.patient_id}/", f"/api/v1/appointments/{appointment.pk}/",
+                f"/api/v1/courses/{course.pk}/progress/"):
+        assert api_client.get(url).status_code == 200, url
+    assert list(AuditEvent.objects.filter(patient=course.patient, action="read").order_by("id")
+                .values_list("object_type", "via")) == [("patient", "api"), ("appointment", "api"), ("course", "api")]
