@@ -65,7 +65,9 @@ MAINTENANCE_SESSIONS_DEFAULT = 6
 
 
 def _save(instance):
-    instance.full_clean()
+    # Field validators run here; the table's constraints are checked by PostgreSQL on save and by
+    # the explicit rules above (validating them in Python costs a query per constraint).
+    instance.full_clean(validate_constraints=False)
     instance.save()
     return instance
 
@@ -313,11 +315,13 @@ def _lock_resources(clinician: Staff, room: Room, device: Device) -> None:
     Device.objects.select_for_update().filter(pk=device.pk).first()
 
 
-def _validate_and_save(appointment: Appointment, course: Course) -> Appointment:
+def _validate_and_save(appointment: Appointment, course: Course, *, past: bool = False) -> Appointment:
     if timezone.is_naive(appointment.starts_at):
         raise ValidationError({"starts_at": "Give the time with its time zone."})
-    if appointment.starts_at < timezone.now():
+    if not past and appointment.starts_at < timezone.now():
         raise ValidationError({"starts_at": "That time has passed."})
+    if past and appointment.ends_at > timezone.now():
+        raise ValidationError({"starts_at": "Only a session that has already ended can be entered afterwards."})
     appointment.local_date = appointment.location.local(appointment.starts_at).date()
     _check_resources(appointment)
     _check_hours(appointment)
@@ -345,7 +349,7 @@ def _validate_and_save(appointment: Appointment, course: Course) -> Appointment:
 
 
 def _book_one(*, course: Course, clinician: Staff, room: Room, device: Device, starts_at: datetime,
-              booked_by) -> Appointment:
+              booked_by, past: bool = False) -> Appointment:
     """Every booking rule for one session; the caller holds the course lock (see _locked_course)
     and tells the patient once for all it booked."""
     _check_screening(course)
@@ -354,7 +358,18 @@ def _book_one(*, course: Course, clinician: Staff, room: Room, device: Device, s
         device=device, starts_at=starts_at, ends_at=starts_at + timedelta(minutes=course.session_minutes),
         booked_by=booked_by,
     )
-    return _validate_and_save(appointment, course)
+    return _validate_and_save(appointment, course, past=past)
+
+
+@transaction.atomic
+def appointment_enter_past(*, course: Course, clinician: Staff, room: Room, device: Device, starts_at: datetime,
+                           entered_by) -> Appointment:
+    """Enter a session that already took place (from a paper diary or a former system), so its
+    session record can follow. Every booking rule applies but the time lies in the past; no
+    patient message is sent for it."""
+    course = _locked_course(course)
+    return _book_one(course=course, clinician=clinician, room=room, device=device, starts_at=starts_at,
+                     booked_by=entered_by, past=True)
 
 
 @transaction.atomic
