@@ -7,6 +7,9 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
+# The Chromium fixtures, shared by every test that opens a page (one browser per run).
+from tests.browser_support import browser, page  # noqa: F401
+
 if not os.environ.get("DATABASE_URL"):
     # The test runner is a command that needs the database: start the embedded server before
     # pytest-django creates the test database (settings only point at it).

@@ -12,7 +12,7 @@ from patients import services as patient_services
 from patients.models import Patient
 from scheduling.models import Appointment, AppointmentStatus, Notification, NotificationKind
 from tests.admin.busy_day import book_many, busy_clinic
-from tests.browser.conftest import login, screenshot
+from tests.browser_support import login, screenshot
 from tests.factories import NO_CONTRAINDICATIONS, next_weekday
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -1,6 +1,6 @@
 import pytest
 
-from tests.browser.conftest import login, screenshot
+from tests.browser_support import login, screenshot
 from tests.factories import make_clinic
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 import time_machine
 
-from tests.browser.conftest import ARTIFACTS, login, screenshot
+from tests.browser_support import ARTIFACTS, login, screenshot
 from tests.factories import make_clinic, make_course, make_patient, next_weekday
 from tests.scheduling.progress_courses import BOOKED, NOSHOW, after, scored, treat
 

@@ -9,7 +9,6 @@ from django.utils import timezone
 
 from scheduling.models import AppointmentStatus, CancelledBy
 from scheduling.notifications import notification_claim_due, notification_send
-from tests.browser.conftest import browser, page  # noqa: F401  (the Chromium fixtures)
 from tests.factories import book, make_clinic, make_course, make_patient, next_weekday
 from tests.scheduling.test_notifications import mail  # noqa: F401  (the SMTP server fixture)
 

@@ -1,4 +1,4 @@
-"""Browser tests: Playwright driving Debian's headless Chromium against a live server of the project.
+"""Browser tests' support: Playwright driving Debian's headless Chromium against a live server of the project.
 
 Under CI=true a missing browser fails the run; elsewhere these tests are skipped with the reason.
 Screenshots go to tests/artifacts/ (git-ignored), overwritten on each run.
@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 CHROMIUM = os.environ.get("IONTO_CHROMIUM", "/usr/bin/chromium")
-ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
+ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 CHROMIUM_ARGS = [
     "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
     "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage",
