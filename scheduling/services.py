@@ -9,6 +9,7 @@ ConflictError a front-desk person would have seen had the other booking been fir
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
@@ -18,7 +19,7 @@ from django.db.models import Count, Q
 from django.utils import timezone
 
 from clinic.errors import ConflictError
-from clinic.models import Device, Location, Room, Staff, StaffRole
+from clinic.models import Device, Location, OpeningHours, Room, Staff, StaffRole, WorkingHours
 from clinic.selectors import closures_hitting, staff_role
 from patients.models import Patient
 from patients.selectors import screening_current
@@ -175,7 +176,22 @@ def course_start_maintenance(*, course: Course, created_by, interval_weeks: int 
 # Appointments: the booking rules
 
 
-def _check_resources(appointment: Appointment) -> None:
+@dataclass
+class _Checked:
+    """Facts one booking call has already read or locked, so a course booking reads each once.
+
+    The rules stay the same for one session or ten; only their reads are shared. Locks taken in a
+    transaction hold until it ends, so a resource locked for one session is locked for the next.
+    """
+
+    screened_courses: set[int] = field(default_factory=set)
+    works_at: dict[tuple[int, int], bool] = field(default_factory=dict)
+    opening: dict[int, list[OpeningHours]] = field(default_factory=dict)
+    working: dict[tuple[int, int], list[WorkingHours]] = field(default_factory=dict)
+    locked: set[tuple[str, int]] = field(default_factory=set)
+
+
+def _check_resources(appointment: Appointment, checked: _Checked) -> None:
     location = appointment.location
     errors = {}
     if appointment.room.location_id != location.pk:
@@ -189,28 +205,37 @@ def _check_resources(appointment: Appointment) -> None:
     clinician = appointment.clinician
     if clinician.role != StaffRole.CLINICIAN or not clinician.is_active:
         errors["clinician"] = f"{clinician} is not an active clinician."
-    elif not clinician.locations.filter(pk=location.pk).exists():
-        errors["clinician"] = f"{clinician} does not work at {location}."
+    else:
+        key = (clinician.pk, location.pk)
+        if key not in checked.works_at:
+            checked.works_at[key] = clinician.locations.filter(pk=location.pk).exists()
+        if not checked.works_at[key]:
+            errors["clinician"] = f"{clinician} does not work at {location}."
     if errors:
         raise ValidationError(errors)
 
 
-def _check_hours(appointment: Appointment) -> None:
+def _check_hours(appointment: Appointment, checked: _Checked) -> None:
     location = appointment.location
     start, end = location.local(appointment.starts_at), location.local(appointment.ends_at)
     span = _span(location, appointment.starts_at, appointment.ends_at)
     if start.date() != end.date():
         raise ValidationError({"starts_at": f"{span} runs past midnight."})
     weekday = start.weekday()
-    opening = list(location.opening_hours.filter(weekday=weekday))
+    if location.pk not in checked.opening:
+        checked.opening[location.pk] = list(location.opening_hours.order_by("weekday", "opens_at"))
+    opening = [hours for hours in checked.opening[location.pk] if hours.weekday == weekday]
     if not any(hours.opens_at <= start.time() and end.time() <= hours.closes_at for hours in opening):
         if opening:
             open_text = ", ".join(f"{h.opens_at:%H:%M}-{h.closes_at:%H:%M}" for h in opening)
             raise ValidationError({"starts_at": f"{span} is outside the opening hours of {location} "
                                                 f"({_weekday_name(weekday)} {open_text})."})
         raise ValidationError({"starts_at": f"{location} is closed on {_weekday_name(weekday)}s."})
-    working = appointment.clinician.working_hours.filter(location=location)
-    if working.exists():
+    key = (appointment.clinician_id, location.pk)
+    if key not in checked.working:
+        checked.working[key] = list(appointment.clinician.working_hours.filter(location=location))
+    working = checked.working[key]
+    if working:
         today = [hours for hours in working if hours.weekday == weekday]
         if not any(hours.starts_at <= start.time() and end.time() <= hours.ends_at for hours in today):
             raise ValidationError({"clinician": f"{appointment.clinician} does not work {span}."})
@@ -250,7 +275,9 @@ def _check_course(appointment: Appointment, course: Course) -> None:
                                             f"{week_start:%d %b}; at most {SESSIONS_PER_WEEK_MAX} a week."})
 
 
-def _check_screening(course: Course) -> None:
+def _check_screening(course: Course, checked: _Checked | None = None) -> None:
+    if checked is not None and course.pk in checked.screened_courses:
+        return
     screening = screening_current(patient=course.patient)
     if screening is None:
         raise ValidationError({"patient": "Record the patient's contraindication screening before booking."})
@@ -260,6 +287,8 @@ def _check_screening(course: Course) -> None:
         raise ValidationError({"patient": "The screening found a contraindication ("
                                           + "; ".join(screening.positive_answers())
                                           + "); a clinician must record an override before booking."})
+    if checked is not None:
+        checked.screened_courses.add(course.pk)
 
 
 def conflicting_appointments(appointment: Appointment):
@@ -304,18 +333,21 @@ def _conflict_error(appointment: Appointment) -> ConflictError | None:
                          f" (plus {appointment.location.turnover_minutes} minutes turnover).", code="device_busy")
 
 
-def _lock_resources(clinician: Staff, room: Room, device: Device) -> None:
+def _lock_resources(clinician: Staff, room: Room, device: Device, checked: _Checked) -> None:
     """Serialize bookings that share a resource, always in the same order (no deadlock).
 
     The exclusion constraints would refuse an overlap anyway; the locks also cover the turnover
     buffer, which no constraint knows, so two desks cannot fill the same gap at once.
     """
-    Staff.objects.select_for_update().filter(pk=clinician.pk).first()
-    Room.objects.select_for_update().filter(pk=room.pk).first()
-    Device.objects.select_for_update().filter(pk=device.pk).first()
+    for model, pk in ((Staff, clinician.pk), (Room, room.pk), (Device, device.pk)):
+        if (model.__name__, pk) not in checked.locked:
+            model.objects.select_for_update().filter(pk=pk).first()
+            checked.locked.add((model.__name__, pk))
 
 
-def _validate_and_save(appointment: Appointment, course: Course, *, past: bool = False) -> Appointment:
+def _validate_and_save(appointment: Appointment, course: Course, *, past: bool = False,
+                       checked: _Checked | None = None) -> Appointment:
+    checked = checked or _Checked()
     if timezone.is_naive(appointment.starts_at):
         raise ValidationError({"starts_at": "Give the time with its time zone."})
     if not past and appointment.starts_at < timezone.now():
@@ -323,10 +355,10 @@ def _validate_and_save(appointment: Appointment, course: Course, *, past: bool =
     if past and appointment.ends_at > timezone.now():
         raise ValidationError({"starts_at": "Only a session that has already ended can be entered afterwards."})
     appointment.local_date = appointment.location.local(appointment.starts_at).date()
-    _check_resources(appointment)
-    _check_hours(appointment)
+    _check_resources(appointment, checked)
+    _check_hours(appointment, checked)
     _check_course(appointment, course)
-    _lock_resources(appointment.clinician, appointment.room, appointment.device)
+    _lock_resources(appointment.clinician, appointment.room, appointment.device, checked)
     conflict = _conflict_error(appointment)
     if conflict is not None:
         raise conflict
@@ -349,16 +381,17 @@ def _validate_and_save(appointment: Appointment, course: Course, *, past: bool =
 
 
 def _book_one(*, course: Course, clinician: Staff, room: Room, device: Device, starts_at: datetime,
-              booked_by, past: bool = False) -> Appointment:
+              booked_by, past: bool = False, checked: _Checked | None = None) -> Appointment:
     """Every booking rule for one session; the caller holds the course lock (see _locked_course)
     and tells the patient once for all it booked."""
-    _check_screening(course)
+    checked = checked or _Checked()
+    _check_screening(course, checked)
     appointment = Appointment(
         course=course, patient=course.patient, location=course.location, clinician=clinician, room=room,
         device=device, starts_at=starts_at, ends_at=starts_at + timedelta(minutes=course.session_minutes),
         booked_by=booked_by,
     )
-    return _validate_and_save(appointment, course, past=past)
+    return _validate_and_save(appointment, course, past=past, checked=checked)
 
 
 @transaction.atomic
@@ -688,10 +721,12 @@ def course_book(
         return plan
     if not plan.fits:
         raise CourseDoesNotFit(plan)
+    checked = _Checked()
     for session in plan.sessions:
         try:
             session.appointment = _book_one(course=course, clinician=session.clinician, room=session.room,
-                                            device=session.device, starts_at=session.starts_at, booked_by=booked_by)
+                                            device=session.device, starts_at=session.starts_at, booked_by=booked_by,
+                                            checked=checked)
         except ValidationError as error:
             raise _not_fitting(plan, session, error) from error
     # Every session is booked: the one confirmation for the whole course, and each session's reminders.
