@@ -25,7 +25,7 @@ import secrets
 import shutil
 import signal
 import socket
-import subprocess  # nosec B404: runs the project's own commands, never shell strings
+import subprocess
 import sys
 import tempfile
 import time as clock
@@ -91,7 +91,6 @@ class Row:
 class Report:
     rows: list[Row] = field(default_factory=list)
     figures: dict = field(default_factory=dict)
-    notes: list[str] = field(default_factory=list)
 
     def add(self, figure: str, value: str, goal: str = "", result: str = "") -> None:
         self.rows.append(Row(figure, value, goal, result))
@@ -162,7 +161,7 @@ def machine_line(description: dict) -> str:
 
 def run_json(arguments: list[str], *, env: dict | None = None, cwd: Path = ROOT, timeout: int = 1800) -> dict:
     """Run a benchmark command and return the figures of its BENCH-JSON line."""
-    completed = subprocess.run(arguments, cwd=cwd, env=env, capture_output=True, text=True,  # nosec B603
+    completed = subprocess.run(arguments, cwd=cwd, env=env, capture_output=True, text=True,
                                timeout=timeout, check=False)
     figures = parse(completed.stdout)
     if completed.returncode != 0 or figures is None:
@@ -201,7 +200,7 @@ def seed(size: Size, database: str, reseed: bool) -> float:
         return 0.0
     log(f"{database}: seeding {size.appointments:,} appointments")
     started = clock.monotonic()
-    subprocess.run([PYTHON, "-m", "bench.seed", "--database", database, "--locations", str(size.locations),  # nosec B603
+    subprocess.run([PYTHON, "-m", "bench.seed", "--database", database, "--locations", str(size.locations),
                     "--patients", str(size.patients), "--appointments", str(size.appointments), "--seed", "1"],
                    cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
     return clock.monotonic() - started
@@ -235,7 +234,7 @@ class Gunicorn:
 
     def __enter__(self) -> Gunicorn:
         gunicorn = str(Path(PYTHON).with_name("gunicorn"))
-        self.process = subprocess.Popen(  # nosec B603
+        self.process = subprocess.Popen(
             [gunicorn, "clinic.wsgi:application", "--workers", "2", "--bind", f"127.0.0.1:{self.port}",
              "--log-level", "warning", "--timeout", "120"],
             cwd=ROOT, env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
@@ -303,7 +302,7 @@ def locust(server: Gunicorn, token: str, plan_file: Path, scenario: str, seconds
     command = [str(Path(PYTHON).with_name("locust")), "-f", str(ROOT / "bench" / "locustfile.py"), "--headless",
                "--users", str(USERS), "--spawn-rate", str(USERS), "--run-time", f"{seconds}s", "--host", server.url,
                "--only-summary", "--loglevel", "ERROR", "--stop-timeout", "10", "--exit-code-on-error", "0"]
-    subprocess.run(command, cwd=ROOT, env=env, check=True, capture_output=True, timeout=seconds + 120)  # nosec B603
+    subprocess.run(command, cwd=ROOT, env=env, check=True, capture_output=True, timeout=seconds + 120)
     raw = json.loads(out.read_text())
     figures = {}
     for name, times in raw["times_ms"].items():
@@ -363,9 +362,9 @@ def peers(settings: Settings) -> dict:
     python = PEERS_VENV / "bin" / "python"
     if not python.exists():
         log("creating bench/.peers-venv")
-        subprocess.run([sys.executable, "-m", "venv", str(PEERS_VENV)], check=True)  # nosec B603
+        subprocess.run([sys.executable, "-m", "venv", str(PEERS_VENV)], check=True)
     log("installing the peers' pinned packages into bench/.peers-venv")
-    subprocess.run([str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-r",  # nosec B603
+    subprocess.run([str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-r",
                     str(PEERS_DIR / "requirements.txt")], check=True, capture_output=True)
     database = f"{settings.prefix}_peers"
     connection = server_connection()
@@ -387,7 +386,7 @@ def peers(settings: Settings) -> dict:
     log("asking django-scheduler and django-appointment")
     asked = run_json([str(python), str(PEERS_DIR / "measure.py"), "--week", week.isoformat(),
                       "--times", str(settings.peer_times), "--budget", "20"], env=env, cwd=PEERS_DIR)
-    versions = subprocess.run([str(python), "-m", "pip", "freeze"], capture_output=True, text=True,  # nosec B603
+    versions = subprocess.run([str(python), "-m", "pip", "freeze"], capture_output=True, text=True,
                               check=True).stdout.split()
     return {"database": database, "loaded": loaded, "week": week.isoformat(), "answers": asked,
             "versions": [line for line in versions if line.lower().startswith(("django", "gunicorn"))]}
@@ -401,7 +400,7 @@ def other_benchmark(module: str, arguments: list[str], *, timeout: int) -> dict:
     server) and read its BENCH-JSON line; past ``timeout`` seconds the whole group is stopped."""
     if not (ROOT / "bench" / f"{module}.py").exists():
         return {"missing": f"bench/{module}.py is not there"}
-    process = subprocess.Popen([PYTHON, "-m", f"bench.{module}", *arguments], cwd=ROOT,  # nosec B603
+    process = subprocess.Popen([PYTHON, "-m", f"bench.{module}", *arguments], cwd=ROOT,
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
     try:
         stdout, stderr = process.communicate(timeout=timeout)
@@ -412,7 +411,8 @@ def other_benchmark(module: str, arguments: list[str], *, timeout: int) -> dict:
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
             process.communicate()
-        return {"missing": f"python -m bench.{module} {' '.join(arguments)} did not finish within {timeout} s "
+        command = " ".join(["python", "-m", f"bench.{module}", *arguments])
+        return {"missing": f"{command} did not finish within {timeout} s "
                            "(stopped; `make bench` keeps to 20 minutes)"}
     figures = parse(stdout)
     if process.returncode != 0:
