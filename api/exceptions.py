@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 
-from django.core.exceptions import ObjectDoesNotExist, SuspiciousOperation
+from django.core.exceptions import ObjectDoesNotExist, RequestDataTooBig, SuspiciousOperation
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import DataError
@@ -100,7 +100,10 @@ def api_exception_handler(exc, context):
         return Response(_body("Not found.", "not_found"), status=status.HTTP_404_NOT_FOUND)
     if isinstance(exc, DjangoPermissionDenied):
         exc = exceptions.PermissionDenied()
-    if isinstance(exc, SuspiciousOperation):  # e.g. a body over DATA_UPLOAD_MAX_MEMORY_SIZE
+    if isinstance(exc, RequestDataTooBig):
+        return Response(_body("The request body is larger than this server accepts.", "too_large"),
+                        status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
+    if isinstance(exc, SuspiciousOperation):
         return Response(_body(str(exc) or "The request was refused.", "bad_request"),
                         status=status.HTTP_400_BAD_REQUEST)
     if isinstance(exc, RecursionError):

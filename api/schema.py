@@ -27,7 +27,7 @@ COMMON = {
 WITH_ID = {"404": "No such row among those you can see (or no such page)."}
 # Fields that one role's serializer has and the other's has not: present for clinicians and managers only.
 ROLE_FIELDS = {"PatientClinical": "screening", "AppointmentClinical": "session_record"}
-WITH_BODY = {"415": "The body is not JSON (or a form)."}
+WITH_BODY = {"413": "The body is larger than the server accepts.", "415": "The body is not JSON (or a form)."}
 
 
 def add_error_responses(result, generator, request, public):

@@ -133,8 +133,9 @@ def test_json_nested_too_deeply_answers_400(world, as_role):
     assert response.json()["detail"] == "The JSON is nested too deeply."
 
 
-def test_a_body_over_the_upload_limit_answers_400(world, as_role, settings):
+def test_a_body_over_the_upload_limit_answers_413(world, as_role, settings):
     settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
     response = as_role("front_desk").post("/api/v1/patients/", {"front_desk_notes": "x" * 5000}, format="json")
-    assert response.status_code == 400
-    assert response.json()["code"] == "bad_request"
+    assert response.status_code == 413
+    assert response.json() == {"detail": "The request body is larger than this server accepts.",
+                               "code": "too_large", "errors": {}}
