@@ -15,7 +15,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
 from patients.models import Patient
-from patients.services import patient_update
+from patients.services import audit_read, patient_update
 from scheduling import services
 from scheduling.emails import PatientLinkError, local_time_text, patient_link_read, unsubscribe_read
 from scheduling.models import Appointment, AppointmentStatus, CancelledBy
@@ -37,6 +37,7 @@ def _appointment_for(token: str, action: str) -> Appointment:
     if appointment.version != version:
         raise PatientLinkError("This link is for an earlier state of your session (it was moved, cancelled or "
                                "already answered). Please use the link in your latest email.", 410)
+    audit_read(actor=None, patient=appointment.patient, obj=appointment)
     return appointment
 
 

@@ -21,8 +21,9 @@ from django.utils import timezone
 from clinic.errors import ConflictError
 from clinic.models import Device, Location, OpeningHours, Room, Staff, StaffRole, WorkingHours
 from clinic.selectors import closures_hitting, staff_role
-from patients.models import Patient
+from patients.models import AuditAction, Patient
 from patients.selectors import screening_current
+from patients.services import audit_record
 from scheduling import notifications
 from scheduling.availability import (
     Anchor,
@@ -391,7 +392,9 @@ def _book_one(*, course: Course, clinician: Staff, room: Room, device: Device, s
         device=device, starts_at=starts_at, ends_at=starts_at + timedelta(minutes=course.session_minutes),
         booked_by=booked_by,
     )
-    return _validate_and_save(appointment, course, past=past, checked=checked)
+    _validate_and_save(appointment, course, past=past, checked=checked)
+    audit_record(actor=booked_by, action=AuditAction.CREATE, patient=course.patient, obj=appointment)
+    return appointment
 
 
 @transaction.atomic
@@ -427,6 +430,8 @@ def _locked_appointment(appointment: Appointment, expected_version: int | None =
 
 
 def _set_status(appointment: Appointment, status: str, by) -> None:
+    audit_record(actor=by, action=AuditAction.UPDATE, patient=appointment.patient, obj=appointment,
+                 changes={"status": (appointment.status, status)})
     appointment.status = status
     appointment.status_changed_at = timezone.now()
     appointment.status_changed_by = by
@@ -443,6 +448,7 @@ def appointment_reschedule(*, appointment: Appointment, starts_at: datetime, res
     if appointment.status != AppointmentStatus.BOOKED:
         raise ValidationError(f"Only a booked session can be moved; this one is {appointment.get_status_display()}.")
     length = appointment.ends_at - appointment.starts_at
+    before = {field: getattr(appointment, field) for field in ("starts_at", "clinician_id", "room_id", "device_id")}
     appointment.starts_at = starts_at
     appointment.ends_at = starts_at + length
     appointment.clinician = clinician or appointment.clinician
@@ -452,6 +458,9 @@ def appointment_reschedule(*, appointment: Appointment, starts_at: datetime, res
     appointment.confirmed_via = ""
     appointment.version += 1
     appointment = _validate_and_save(appointment, course)
+    audit_record(actor=rescheduled_by, action=AuditAction.UPDATE, patient=appointment.patient, obj=appointment,
+                 changes={field: (old, getattr(appointment, field)) for field, old in before.items()
+                          if getattr(appointment, field) != old})
     notifications.notifications_on_rescheduled(appointment=appointment)
     return appointment
 
@@ -512,6 +521,8 @@ def appointment_confirm(*, appointment: Appointment, via: str, expected_version:
         appointment.confirmed_at = timezone.now()
         appointment.confirmed_via = via[:20]
         _save(appointment)
+        audit_record(actor=None, action=AuditAction.UPDATE, patient=appointment.patient, obj=appointment,
+                     changes={"confirmed_at": (None, appointment.confirmed_at)})
     return appointment
 
 
@@ -603,6 +614,8 @@ def session_record(
         errors["sweat_site"] = "Say where the sweat rate was measured."
     if errors:
         raise ValidationError(errors)
+    audit_record(actor=recorded_by, action=AuditAction.CREATE, patient=course.patient, obj=appointment,
+                 changes={"session_record": (None, "recorded")})
     record = _save(SessionRecord(
         appointment=appointment, minutes_of_current=minutes_of_current, waveform=waveform,
         polarity_reversed=polarity_reversed, medium=medium, dose_ma_min=dose_ma_min, hdss=hdss, pain_nprs=pain_nprs,

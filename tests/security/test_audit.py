@@ -1,6 +1,6 @@
 """The audit trail: every change to a patient's data is written, from where, and can never be altered."""
 
-from datetime import date
+from datetime import UTC, date
 
 import pytest
 from django.db import DatabaseError, connection, transaction
@@ -117,3 +117,24 @@ def test_reads_through_the_api_are_in_the_trail(api_client):
         assert api_client.get(url).status_code == 200, url
     assert list(AuditEvent.objects.filter(patient=course.patient, action="read").order_by("id")
                 .values_list("object_type", "via")) == [("patient", "api"), ("appointment", "api"), ("course", "api")]
+
+
+def test_booking_moving_cancelling_and_patient_link_reads_are_in_the_trail():
+    from scheduling import services as scheduling
+    from tests.factories import book, make_course, next_weekday
+
+    clinic = make_clinic()
+    course = make_course(clinic)
+    day = next_weekday(0)
+    appointment = book(clinic, course, clinic.at(day, 9))
+    appointment = scheduling.appointment_reschedule(appointment=appointment, starts_at=clinic.at(day, 11),
+                                                    rescheduled_by=clinic.front_desk.user)
+    scheduling.appointment_cancel(appointment=appointment, cancelled_by=None, by="patient", reason="Ill")
+    rows = list(AuditEvent.objects.filter(patient=course.patient, object_type="appointment").order_by("id")
+                .values_list("action", "actor_label", "changes"))
+    desk = clinic.front_desk.user.username
+    assert rows == [
+        ("create", desk, {}),
+        ("update", desk, {"starts_at": [str(clinic.at(day, 9).astimezone(UTC)), str(clinic.at(day, 11).astimezone(UTC))]}),
+        ("update", "service", {"status": ["booked", "cancelled"]}),
+    ]
