@@ -135,6 +135,7 @@ def test_booking_moving_cancelling_and_patient_link_reads_are_in_the_trail():
     desk = clinic.front_desk.user.username
     assert rows == [
         ("create", desk, {}),
-        ("update", desk, {"starts_at": [str(clinic.at(day, 9).astimezone(UTC)), str(clinic.at(day, 11).astimezone(UTC))]}),
+        ("update", desk, {"starts_at": [str(clinic.at(day, 9).astimezone(UTC)),
+                                        str(clinic.at(day, 11).astimezone(UTC))]}),
         ("update", "service", {"status": ["booked", "cancelled"]}),
     ]
