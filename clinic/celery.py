@@ -4,6 +4,9 @@ import os
 
 from celery import Celery
 
+from clinic import broker
+
+broker.register()
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "clinic.settings")
 
 app = Celery("clinic")

@@ -59,3 +59,11 @@ def api_client():
 def _fast_password_hashing(settings):
     """Staff are made with passwords in most tests; the production hasher's cost buys nothing here."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _broker_ready():
+    """The database broker makes its tables on first use; make them before tests start workers side by side."""
+    from clinic.health import broker_check
+
+    broker_check()

@@ -199,7 +199,7 @@ IONTO_PUBLIC_URL = env("IONTO_PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/")
 
 
 def _default_broker_url() -> str:
-    """Kombu's SQLAlchemy transport over the project's own PostgreSQL.
+    """Kombu's SQLAlchemy transport over the project's own PostgreSQL (clinic.broker).
 
     It needs no server beyond the database Ionto already has, keeps queued messages across
     restarts, and lets several worker processes share a queue through row locks. Redis (or
@@ -207,8 +207,8 @@ def _default_broker_url() -> str:
     broker: the notification outbox in the database is the source of truth.
     """
     url = env("DATABASE_URL") or embedded.database_url()
-    scheme, _, rest = url.partition("://")
-    return f"sqla+postgresql+psycopg2://{rest}"
+    _scheme, _, rest = url.partition("://")
+    return f"ionto-db+postgresql+psycopg2://{rest}"  # clinic.broker
 
 
 CELERY_BROKER_URL = env("CELERY_BROKER_URL") or _default_broker_url()

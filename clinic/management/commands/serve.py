@@ -19,6 +19,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
 from clinic import embedded, processes
+from clinic.health import broker_check
 
 STARTUP_TIMEOUT_SECONDS = 120
 
@@ -39,6 +40,10 @@ class Command(BaseCommand):
         child_env.setdefault("CELERY_BROKER_URL", settings.CELERY_BROKER_URL)
 
         call_command("migrate", interactive=False, verbosity=1)
+        # Before worker and beat start together: the database broker makes its tables on first use.
+        problem = broker_check()
+        if problem:
+            raise CommandError(f"The Celery broker at CELERY_BROKER_URL is {problem}.")
         if not no_demo:
             call_command("demo_data")
 
