@@ -102,10 +102,12 @@ class ServiceAdmin(LocalTimeAdminMixin, admin.ModelAdmin):
     show_full_result_count = False  # one COUNT per list page, not two
 
     def create_through_service(self, request, data: dict):
-        raise NotImplementedError
+        """Models without a create service are not added in the admin; the refusal is a form error."""
+        raise PermissionError(f"New {self.model._meta.verbose_name_plural} are not added here.")
 
     def change_through_service(self, request, obj, data: dict, changed: list[str]):
-        raise NotImplementedError
+        """Models without a change service stay as they are; the refusal is a form error."""
+        raise PermissionError(f"{self.model._meta.verbose_name.capitalize()} records are not changed here.")
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         form_class = super().get_form(request, obj, change=change, **kwargs)
