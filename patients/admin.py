@@ -6,18 +6,23 @@ subclass of PatientAdmin), so this app never imports scheduling.
 
 from __future__ import annotations
 
+import csv
+import json
+
 from django import forms
 from django.contrib import admin
 from django.contrib.admin.helpers import ActionForm
 from django.contrib.admin.utils import unquote
+from django.http import HttpResponse
 from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 
 from clinic.admin import AUDIT_FIELDS, ServiceAdmin, run_service
-from clinic.selectors import location_list_for
+from clinic.models import StaffRole
+from clinic.selectors import location_list_for, staff_role
 from patients import services
-from patients.models import CONTRAINDICATIONS, MEDICATED_CONTRAINDICATIONS, Patient, Screening
+from patients.models import CONTRAINDICATIONS, MEDICATED_CONTRAINDICATIONS, AuditEvent, Patient, Screening
 from patients.selectors import patient_list, patient_of, screening_current
 
 CHILD_BADGE_AGE = 16
@@ -247,3 +252,44 @@ class ScreeningAdmin(AuditedReadAdmin, ServiceAdmin):
 
 def is_child(patient: Patient) -> bool:
     return patient.age_on(timezone.localdate()) < CHILD_BADGE_AGE
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(admin.ModelAdmin):
+    """The audit trail, for managers: browse, filter, and export as CSV. Nothing here can change it."""
+
+    list_display = ("at", "actor_label", "action", "via", "patient", "object_type", "object_id", "ip_address")
+    list_filter = ("action", "via", "object_type")
+    list_select_related = ("patient",)
+    search_fields = ("actor_label", "patient__last_name", "patient__first_name", "ip_address")
+    date_hierarchy = "at"
+    show_full_result_count = False
+    actions = ["export_csv"]
+
+    def has_module_permission(self, request):
+        return staff_role(request.user) == StaffRole.MANAGER
+
+    def has_view_permission(self, request, obj=None):
+        return staff_role(request.user) == StaffRole.MANAGER
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.action(description="Export the selected rows as CSV")
+    def export_csv(self, request, queryset):
+        response = HttpResponse(content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = 'attachment; filename="audit-trail.csv"'
+        writer = csv.writer(response)
+        writer.writerow(["at", "actor", "action", "via", "patient_id", "object_type", "object_id", "changes",
+                         "ip_address", "user_agent"])
+        for event in queryset.order_by("at", "id").iterator():
+            writer.writerow([event.at.isoformat(), event.actor_label, event.action, event.via, event.patient_id,
+                             event.object_type, event.object_id, json.dumps(event.changes), event.ip_address or "",
+                             event.user_agent])
+        return response

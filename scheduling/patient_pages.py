@@ -14,6 +14,7 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
+from clinic.ratelimit import rate_limited
 from patients.models import Patient
 from patients.services import audit_read, patient_update
 from scheduling import services
@@ -47,6 +48,7 @@ def _late_phone_message(appointment: Appointment) -> str:
             f"cancelled online. Please call {location.name} on {location.phone}.")
 
 
+@rate_limited("patient-link")
 @require_http_methods(["GET", "POST"])
 def appointment_confirm_page(request, token: str):
     try:
@@ -71,6 +73,7 @@ def appointment_confirm_page(request, token: str):
                  message="Your session is confirmed. We look forward to seeing you.")
 
 
+@rate_limited("patient-link")
 @require_http_methods(["GET", "POST"])
 def appointment_cancel_page(request, token: str):
     try:
@@ -98,6 +101,7 @@ def appointment_cancel_page(request, token: str):
                  message=f"Your session is cancelled. To book another time, call {appointment.location.phone}.")
 
 
+@rate_limited("patient-link")
 @require_http_methods(["GET", "POST"])
 def unsubscribe_page(request, token: str):
     try:

@@ -67,3 +67,11 @@ def _broker_ready():
     from clinic.health import broker_check
 
     broker_check()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    """Rate budgets and throttles count in the cache: each test starts with none spent."""
+    from django.core.cache import cache
+
+    cache.clear()

@@ -113,6 +113,9 @@ AXES_LOCKOUT_CALLABLE = "clinic.lockout.lockout_response"
 IONTO_MANAGER_2FA_REQUIRED = env_bool("IONTO_MANAGER_2FA_REQUIRED", False)
 OTP_TOTP_ISSUER = "Ionto"
 
+# Requests a minute one address may make to the patients' link pages before a 429.
+IONTO_PATIENT_LINK_RATE = env_int("IONTO_PATIENT_LINK_RATE", 20)
+
 # Staff sessions end after this much idle time (every request renews them).
 SESSION_COOKIE_AGE = env_int("IONTO_SESSION_IDLE_MINUTES", 30) * 60
 SESSION_SAVE_EVERY_REQUEST = True

@@ -1,0 +1,34 @@
+import csv
+import io
+
+import pytest
+
+from patients.models import AuditEvent
+from tests.factories import make_clinic, make_patient
+
+pytestmark = pytest.mark.django_db
+
+
+def test_patient_link_pages_answer_429_past_the_budget_and_reveal_nothing(client, settings):
+    settings.IONTO_PATIENT_LINK_RATE = 5
+    answers = [client.get(f"/p/confirm/forged-token-{i}/", REMOTE_ADDR="198.51.100.23").status_code for i in range(7)]
+    assert answers[:5] == [400] * 5  # a forged token says only that the link is not valid
+    assert answers[5:] == [429, 429]
+    assert client.get("/p/confirm/forged-token/", REMOTE_ADDR="198.51.100.24").status_code == 400
+
+
+def test_managers_browse_and_export_the_audit_trail_and_no_one_else_sees_it(client):
+    clinic = make_clinic()
+    patient = make_patient(clinic, screened=False)
+    client.force_login(clinic.front_desk.user)
+    assert client.get("/admin/patients/auditevent/").status_code == 403
+    client.force_login(clinic.manager.user)
+    page = client.get("/admin/patients/auditevent/")
+    assert page.status_code == 200
+    event = AuditEvent.objects.get(patient=patient)
+    export = client.post("/admin/patients/auditevent/", {"action": "export_csv", "_selected_action": [event.pk]})
+    assert export["Content-Type"] == "text/csv; charset=utf-8"
+    rows = list(csv.reader(io.StringIO(export.content.decode())))
+    assert rows[0][:4] == ["at", "actor", "action", "via"]
+    assert rows[1][1:5] == [clinic.front_desk.user.username, "create", "service", str(patient.pk)]
+    assert client.get(f"/admin/patients/auditevent/{event.pk}/delete/").status_code == 403
