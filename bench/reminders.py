@@ -244,7 +244,7 @@ def measure(args, queue: str, db: dict, work: Path) -> None:
     once = len(ids) == args.count and set(ids.values()) == {1}
     celery_rate = (args.count - 1) / celery_seconds  # the warm-up message went before the clock
     print(f"  celery: {len(files)} messages in {celery_seconds:.2f} s = {celery_rate:.0f} msg/s "
-          f"(claim and queue {queued} tasks: {queue_seconds:.2f} s); "
+          f"(claim {queued} rows and queue their tasks: {queue_seconds:.2f} s); "
           f"distinct Message-IDs {len(ids)}, each once: {once}; rows {dict(statuses)}", flush=True)
 
     # The floor: the same messages, as delivered, sent again by a plain smtplib loop.

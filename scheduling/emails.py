@@ -132,16 +132,20 @@ def calendar_ics(*, appointments: list[Appointment], method: str) -> bytes:
         event.add("status", "CANCELLED" if method == "CANCEL" else "CONFIRMED")
         calendar.add_component(event)
     years = sorted({appointment.starts_at.year for appointment in appointments})
-    for zone in sorted({appointment.location.time_zone for appointment in appointments}):
-        calendar.add_component(_vtimezone(zone, years[0], years[-1]))
-    return calendar.to_ical()
+    zones = b"".join(_vtimezone(zone, years[0], years[-1])
+                     for zone in sorted({appointment.location.time_zone for appointment in appointments}))
+    # The zones go after the events (RFC 5545 sets no order), as icalendar itself would add them.
+    ics = calendar.to_ical()
+    end = ics.rindex(b"END:VCALENDAR")
+    return ics[:end] + zones + ics[end:]
 
 
 @lru_cache(maxsize=64)
-def _vtimezone(zone: str, first_year: int, last_year: int) -> Timezone:
-    """The zone's VTIMEZONE over the years the sessions fall in (built once per process: icalendar's
-    default span of 1970-2038 costs more than the rest of the email)."""
-    return Timezone.from_tzid(zone, first_date=date(first_year - 1, 1, 1), last_date=date(last_year + 2, 1, 1))
+def _vtimezone(zone: str, first_year: int, last_year: int) -> bytes:
+    """The zone's VTIMEZONE over the years the sessions fall in, as iCalendar text (built once per
+    process: it is most of the invite, and the same in every message of the zone)."""
+    return Timezone.from_tzid(zone, first_date=date(first_year - 1, 1, 1),
+                              last_date=date(last_year + 2, 1, 1)).to_ical()
 
 
 # ---------------------------------------------------------------------------------------------

@@ -2,9 +2,10 @@
 
 Rows are written in the transaction of the change that causes them (the booking services call
 the ``notifications_on_*`` functions), so a message exists exactly when its cause committed.
-The beat task claims due rows with ``SELECT ... FOR UPDATE SKIP LOCKED`` and queues one send
-task per row; the send task holds the appointment's and the row's lock while it talks SMTP, so
-a change to the appointment waits for the send, and a second copy of the task skips the row.
+The beat task claims due rows with ``SELECT ... FOR UPDATE SKIP LOCKED`` and queues their ids in
+send tasks (``send_batches``); each row is then sent on its own, in its own transaction, holding
+the appointment's and the row's lock while it talks SMTP, so a change to the appointment waits
+for the send, and a second copy of the task skips the row.
 
 At most once, and why once more can happen: a row is marked sent in the transaction that sent
 it. If the worker dies after the SMTP server accepted the message but before that transaction
@@ -19,6 +20,8 @@ import logging
 import os
 import random
 import smtplib
+import time
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
@@ -43,6 +46,11 @@ from scheduling.models import (
 logger = logging.getLogger(__name__)
 
 CLAIM_BATCH = 500
+SEND_BATCH = 50
+SEND_SPREAD = 8
+# A send task that has not finished its batch in this time hands the rest to a new task, well
+# inside Celery's time limit even when the SMTP server answers slowly.
+SEND_BUDGET = timedelta(seconds=30)
 # A row "sending" this long with nobody holding its lock lost its task: the beat queues it again.
 SENDING_LEASE = timedelta(minutes=10)
 MAX_ATTEMPTS = 6
@@ -294,30 +302,68 @@ def _sessions_for(row: Notification, appointment: Appointment, now: datetime) ->
     return [appointment], ""
 
 
+def send_batches(ids: list[int]) -> list[list[int]]:
+    """Claimed ids cut into send tasks: at least SEND_SPREAD tasks when there are enough rows, so
+    every worker process gets a share of a small claim, and at most SEND_BATCH rows a task, so a
+    large one pays Celery's per-task cost once per batch instead of once per message."""
+    size = max(1, min(SEND_BATCH, -(-len(ids) // SEND_SPREAD)))
+    return [ids[start:start + size] for start in range(0, len(ids), size)]
+
+
+def notification_send_many(*, notification_ids: list[int]) -> tuple[Counter, list[int]]:
+    """Send claimed rows one after the other, each on its own as ``notification_send`` does.
+
+    Returns the outcomes and the ids not reached within SEND_BUDGET (a slow SMTP server), which the
+    caller queues again: they are still claimed ("sending"), so nobody else sends them meanwhile.
+    """
+    outcomes: Counter = Counter()
+    started = time.monotonic()
+    with connection.cursor() as cursor:
+        # Not waiting for the disk on each row's commit: should PostgreSQL itself crash right after,
+        # the row is "sending" again and goes once more (the same class of duplicate as a worker dying).
+        cursor.execute("SET synchronous_commit TO OFF")
+    try:
+        for position, notification_id in enumerate(notification_ids):
+            if position and time.monotonic() - started > SEND_BUDGET.total_seconds():
+                return outcomes, notification_ids[position:]
+            outcomes[notification_send(notification_id=notification_id)] += 1
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("RESET synchronous_commit")
+    return outcomes, []
+
+
+def _locked_row(notification_id: int) -> Notification | None:
+    """The row with its appointment, both locked; None when another sender holds the row."""
+    related = ("patient", "course", "appointment__location")
+    row = (Notification.objects.select_for_update(skip_locked=True, of=("self", "appointment"))
+           .select_related(*related).filter(pk=notification_id).first())
+    if row is not None:
+        return row
+    # Busy: another sender holds the row, or a change holds its appointment. Wait for the appointment,
+    # as the booking services lock it (a change commits first and this send then sees it), then take
+    # the row unless another sender has it.
+    appointment_id = Notification.objects.filter(pk=notification_id).values_list("appointment_id", flat=True).first()
+    if appointment_id is None:
+        return None
+    list(Appointment.objects.select_for_update().filter(pk=appointment_id).values_list("pk"))
+    return (Notification.objects.select_for_update(skip_locked=True, of=("self",))
+            .select_related(*related).filter(pk=notification_id).first())
+
+
 def notification_send(*, notification_id: int) -> str:
     """Send one claimed row, at most once; returns what happened: sent, skipped, cancelled, retry, failed.
 
     Safe to run twice and concurrently: the row lock (SKIP LOCKED) lets one copy through, and a
-    row no longer "sending" is left alone.
+    row no longer "sending" is left alone. The appointment stays locked while SMTP talks, so a
+    cancel or a move waits for the send.
     """
-    try:
-        appointment_id = Notification.objects.values_list("appointment_id", flat=True).get(pk=notification_id)
-    except Notification.DoesNotExist:
-        return "skipped"
     with transaction.atomic():
-        # Not waiting for the disk on commit: should PostgreSQL itself crash right after, the row is
-        # "sending" again and goes once more (the same class of duplicate as a worker dying).
-        with connection.cursor() as cursor:
-            cursor.execute("SET LOCAL synchronous_commit TO OFF")
-        # The appointment first, as the booking services lock it: a cancel waits for this send.
-        appointment = (Appointment.objects.select_for_update().select_related("location")
-                       .get(pk=appointment_id))
-        row = (Notification.objects.select_for_update(skip_locked=True, of=("self",))
-               .select_related("patient", "course").filter(pk=notification_id).first())
+        row = _locked_row(notification_id)
         if row is None or row.status != NotificationStatus.SENDING:
             return "skipped"
+        appointment = row.appointment
         now = timezone.now()
-        row.appointment = appointment
         sessions, reason = _sessions_for(row, appointment, now)
         if reason == "" and not (row.patient.email_consent and row.patient.email):
             reason = "Not sent: the patient has not agreed to email."

@@ -11,7 +11,7 @@ from scheduling import notifications
 
 @shared_task(name="scheduling.notifications_dispatch_due")
 def notifications_dispatch_due_task(now: str | None = None) -> int:
-    """Every minute (beat): write due maintenance recalls, claim every due row and queue one send each.
+    """Every minute (beat): write due maintenance recalls, claim every due row and queue their sends.
 
     ``now`` (ISO 8601) lets a caller run the claim for a given moment; the beat passes nothing.
     Only due rows are queued: a reminder days ahead waits in the database, never in the broker.
@@ -21,13 +21,21 @@ def notifications_dispatch_due_task(now: str | None = None) -> int:
     queued = 0
     while True:
         ids = notifications.notification_claim_due(now=moment)
-        for notification_id in ids:
-            notification_send_task.delay(notification_id)
+        for batch in notifications.send_batches(ids):
+            notification_send_task.delay(batch)
         queued += len(ids)
         if len(ids) < notifications.CLAIM_BATCH:
             return queued
 
 
 @shared_task(name="scheduling.notification_send")
-def notification_send_task(notification_id: int) -> str:
-    return notifications.notification_send(notification_id=notification_id)
+def notification_send_task(notification_ids: list[int] | int) -> dict[str, int]:
+    """Send claimed rows by id, each on its own (a lone id is what tasks queued before batching carry).
+
+    Rows not reached within the batch's time budget go on in a new task, still claimed.
+    """
+    ids = [notification_ids] if isinstance(notification_ids, int) else notification_ids
+    outcomes, rest = notifications.notification_send_many(notification_ids=ids)
+    if rest:
+        notification_send_task.delay(rest)
+    return dict(outcomes)

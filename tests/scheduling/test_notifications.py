@@ -18,7 +18,7 @@ from icalendar import Calendar
 from clinic import services as clinic_services
 from clinic.mailcatcher import MailFolder
 from patients.models import Patient
-from scheduling import services
+from scheduling import notifications, services
 from scheduling.models import (
     AppointmentStatus,
     CancelledBy,
@@ -31,6 +31,7 @@ from scheduling.notifications import (
     notification_claim_due,
     notification_resend,
     notification_send,
+    notification_send_many,
     notification_write_maintenance_recalls,
     notifications_on_booked,
     retry_delay,
@@ -422,6 +423,53 @@ def test_two_claims_at_once_never_claim_the_same_row():
     assert len(claimed) == len(set(claimed)) == 8
     assert notification_claim_due(now=now) == sorted(set(Notification.objects.values_list("pk", flat=True))
                                                      - set(claimed))
+
+
+def test_send_batches_spread_a_small_claim_over_tasks_and_cap_a_large_one():
+    assert notifications.send_batches([]) == []
+    assert notifications.send_batches([1, 2, 3]) == [[1], [2], [3]]
+    assert [len(batch) for batch in notifications.send_batches(list(range(36)))] == [5] * 7 + [1]
+    large = notifications.send_batches(list(range(10_000)))
+    assert (len(large), {len(batch) for batch in large}) == (200, {notifications.SEND_BATCH})
+    assert [pk for batch in large for pk in batch] == list(range(10_000))
+
+
+def test_a_batch_past_its_time_budget_hands_back_the_rest_still_claimed(clinic, mail, monkeypatch):
+    for weekday in range(3):
+        book(clinic, make_course(clinic), clinic.at(next_weekday(weekday), 9))
+    claimed = notification_claim_due(now=timezone.now())
+    monkeypatch.setattr(notifications, "SEND_BUDGET", timedelta(0))
+    outcomes, rest = notification_send_many(notification_ids=claimed)
+    assert (dict(outcomes), rest) == ({"sent": 1}, claimed[1:])
+    assert set(Notification.objects.filter(pk__in=rest).values_list("status", flat=True)) == {
+        NotificationStatus.SENDING}
+    monkeypatch.setattr(notifications, "SEND_BUDGET", timedelta(seconds=30))
+    assert notification_send_many(notification_ids=rest + [10**9]) == ({"sent": 2, "skipped": 1}, [])
+    assert len(mail.messages()) == 3
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_send_waits_for_a_change_holding_the_appointment_then_sees_it(clinic, mail):
+    appointment = book(clinic, make_course(clinic), clinic.at(next_weekday(0), 9))
+    [claimed] = notification_claim_due(now=timezone.now())
+    outcome: list[str] = []
+
+    def send():
+        try:
+            outcome.append(notification_send(notification_id=claimed))
+        finally:
+            connections.close_all()
+
+    with transaction.atomic():
+        services.appointment_cancel(appointment=appointment, cancelled_by=None, by=CancelledBy.PATIENT,
+                                    reason="Away")
+        sender = threading.Thread(target=send)
+        sender.start()
+        sender.join(timeout=1)
+        assert sender.is_alive(), "the send went ahead while the cancellation held the appointment"
+    sender.join(timeout=30)
+    assert outcome == ["cancelled"]
+    assert mail.messages() == []
 
 
 def test_a_row_whose_task_was_lost_is_claimed_again_after_the_lease(clinic):

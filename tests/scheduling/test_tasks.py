@@ -30,7 +30,7 @@ from django.utils import timezone
 from clinic.mailcatcher import MailFolder
 from scheduling import services
 from scheduling.models import CancelledBy, Notification, NotificationKind, NotificationStatus
-from scheduling.notifications import notification_claim_due
+from scheduling.notifications import notification_claim_due, send_batches
 from scheduling.tasks import notification_send_task, notifications_dispatch_due_task
 from tests.conftest import free_port
 from tests.factories import book, make_clinic, make_course, make_patient, next_weekday
@@ -159,8 +159,8 @@ def settled() -> bool:
 
 def claim_and_queue(now) -> int:
     ids = notification_claim_due(now=now)
-    for pk in ids:
-        notification_send_task.apply_async(args=[pk], queue=QUEUE)
+    for batch in send_batches(ids):
+        notification_send_task.apply_async(args=[batch], queue=QUEUE)
     return len(ids)
 
 
