@@ -4,8 +4,9 @@ Environment: BENCH_PLAN (the plan JSON of ``python -m bench.api prepare``), BENC
 bench.scenarios.SCENARIOS, or several with commas: each user then takes them in turn), BENCH_TOKEN
 (a bearer token of the plan's manager) and BENCH_OUT (where every request's time is written at the
 end, so percentiles are exact rather than locust's rounded ones). Every user keeps asking without
-pause; in ``book_cancel`` each user has a lane of its own (a course and a free time nobody else
-uses), books it and cancels it again.
+pause, unless BENCH_THINK ("0.5,1.5") gives each user a pause between requests of that many
+seconds, like a person reading the answer; in ``book_cancel`` each user has a lane of its own (a
+course and a free time nobody else uses), books it and cancels it again.
 """
 
 from __future__ import annotations
@@ -15,13 +16,14 @@ import json
 import os
 import time
 
-from locust import FastHttpUser, events, task
+from locust import FastHttpUser, between, constant, events, task
 
 from bench.scenarios import BOOK_CANCEL, BOOK_PATH, CANCEL_BODY, book_body, cancel_path, read_path
 
 PLAN = json.loads(open(os.environ["BENCH_PLAN"]).read())  # noqa: SIM115
 SCENARIOS = os.environ["BENCH_SCENARIO"].split(",")
 HEADERS = {"Authorization": f"Bearer {os.environ['BENCH_TOKEN']}", "Accept": "application/json"}
+THINK = [float(seconds) for seconds in os.environ.get("BENCH_THINK", "").split(",") if seconds]
 _lanes = itertools.count()
 _times: dict[str, list[float]] = {}
 _failures: dict[str, list[str]] = {}
@@ -49,7 +51,10 @@ def _write(environment, **kwargs):
 
 
 class ApiUser(FastHttpUser):
-    """One member of staff asking the scenario's question as fast as the server answers."""
+    """One member of staff asking the scenario's question as fast as the server answers (or pausing
+    between questions with BENCH_THINK)."""
+
+    wait_time = between(*THINK) if THINK else constant(0)
 
     def on_start(self):
         lanes = PLAN["lanes"]

@@ -244,8 +244,11 @@ def test_complete_with_a_stale_if_match_answers_412_and_records_nothing(world, a
     assert session.appointment.status == AppointmentStatus.BOOKED
 
 
-@pytest.mark.parametrize("serializer_class", [AppointmentSerializer, AppointmentClinicalSerializer])
-def test_the_quick_appointment_answer_equals_drf_s_own(world, serializer_class):
+@pytest.mark.parametrize(("role", "serializer_class"), [("front_desk", AppointmentSerializer),
+                                                        ("clinician", AppointmentClinicalSerializer)])
+def test_the_quick_appointment_answers_equal_drf_s_own(world, as_role, role, serializer_class):
+    """The detail answer (from model objects) and the list (from plain columns) both equal DRF's
+    field-by-field answer of the role's serializer."""
     cancelled = booked_session(world.own, weekday=0)
     scheduling_services.appointment_cancel(appointment=cancelled.appointment, cancelled_by=world.own.admin,
                                            by="patient", reason="Moved house")
@@ -256,7 +259,12 @@ def test_the_quick_appointment_answer_equals_drf_s_own(world, serializer_class):
         scheduling_services.session_record(appointment=done.appointment, recorded_by=world.own.clinician.user,
                                            minutes_of_current=20, sites=[{"site": "palms", "current_ma": 12}],
                                            hdss=2)
-    for appointment in Appointment.objects.select_related("location", "patient", "clinician__user", "room",
-                                                          "device"):
+    expected = []
+    for appointment in Appointment.objects.filter(location=world.own.location).select_related(
+            "location", "patient", "clinician__user", "room", "device").order_by("starts_at", "id"):
         serializer = serializer_class(appointment)
-        assert serializer.data == serializer.generic_representation(appointment)
+        expected.append(serializer.generic_representation(appointment))
+        assert serializer.data == expected[-1]
+    listed = as_role(role).get("/api/v1/appointments/", {"page_size": 500}).json()["results"]
+    assert listed == expected
+    assert any(row.get("session_record") for row in listed) == (role == "clinician")

@@ -37,7 +37,8 @@ def test_quick_bench_runs_and_prints_one_table_and_its_json(tmp_path):
     table = lines[lines.index(HEADER):]
     assert table[1] == "| --- | --- | --- | --- |"
     figures = [line.split(" | ")[0].removeprefix("| ") for line in table[2:] if line.startswith("| ")]
-    assert "API day schedule of a location (2,000), 16 users" in figures
+    assert "API day schedule of a location (2,000), 16 users without pause" in figures
+    assert "API day schedule of a location (2,000), 16 users, 0.5-1.5 s between requests" in figures
     assert "SQL queries: day schedule of a location" in figures
     assert "growth 500 -> 2,000: day schedule, 1 user" in figures
     assert "API / floor: day schedule (2,000), 1 user" in figures
