@@ -12,7 +12,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 
 from api.fields import ID_MAX
-from patients.selectors import patient_list
+from patients.selectors import patient_matching
 from scheduling.models import (
     SESSION_MINUTES_MAX,
     Appointment,
@@ -105,7 +105,7 @@ class PatientFilter(django_filters.FilterSet):
         return queryset if value else queryset.filter(archived_at__isnull=True)
 
     def filter_search(self, queryset, name, value):
-        return queryset.filter(pk__in=patient_list(search=value, include_archived=True).values("pk"))
+        return queryset.filter(patient_matching(value))
 
 
 class ScreeningFilter(django_filters.FilterSet):

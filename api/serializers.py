@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import UTC
 from decimal import Decimal
+from functools import cached_property
 from zoneinfo import ZoneInfo
 
 from drf_spectacular.types import OpenApiTypes
@@ -197,11 +198,16 @@ class PatientClinicalSerializer(PatientSerializer):
         fields = [*PatientSerializer.Meta.fields, "screening"]
         read_only_fields = fields
 
+    @cached_property
+    def _screening(self) -> ScreeningSerializer:
+        """One screening serializer for every row: DRF builds a serializer's fields per instance,
+        which cost more than the rest of a 50-patient page."""
+        return ScreeningSerializer(context=self.context)
+
     @extend_schema_field(ScreeningSerializer(allow_null=True, required=False))
     def get_screening(self, patient: Patient):
         current = getattr(patient, "current_screenings", None)
-        screening = current[0] if current else None
-        return ScreeningSerializer(screening).data if screening is not None else None
+        return self._screening.to_representation(current[0]) if current else None
 
 
 class PatientCreateSerializer(StrictInputSerializer):
@@ -470,11 +476,15 @@ class AppointmentClinicalSerializer(AppointmentSerializer):
     def to_representation(self, appointment: Appointment) -> dict:
         return {**super().to_representation(appointment), "session_record": self.get_session_record(appointment)}
 
+    @cached_property
+    def _session_record(self) -> SessionRecordSerializer:
+        return SessionRecordSerializer(context=self.context)  # one for every row, as PatientClinicalSerializer
+
     @extend_schema_field(SessionRecordSerializer(allow_null=True, required=False))
     def get_session_record(self, appointment: Appointment):
         if not hasattr(appointment, "session_record"):
             return None
-        return SessionRecordSerializer(appointment.session_record).data
+        return self._session_record.to_representation(appointment.session_record)
 
 
 def appointment_etag(appointment: Appointment) -> str:

@@ -1,5 +1,9 @@
-"""docker-compose.yml cannot run here (no Docker engine); check what can be checked without it."""
+"""docker-compose.yml cannot run here (no Docker engine); check what can be checked without it, and the
+web application gunicorn loads."""
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import yaml
@@ -52,3 +56,16 @@ def test_the_web_access_log_never_carries_query_strings():
     assert "%(U)s" in processes.ACCESS_LOG_FORMAT
     for forbidden in ("%(r)s", "%(q)s", "%(f)s", "%(a)s"):
         assert forbidden not in processes.ACCESS_LOG_FORMAT
+
+
+def test_the_web_application_loads_its_views_at_start_and_freezes_them_out_of_the_collector():
+    """gunicorn imports clinic.wsgi in each worker: the views are loaded then, not by the first
+    request, and start-up objects are frozen so a full garbage collection does not stall a request."""
+    probe = ("import gc, sys; import clinic.wsgi; "
+             "print(gc.get_freeze_count(), 'api.scheduling_views' in sys.modules)")
+    env = {key: value for key, value in os.environ.items() if key != "DJANGO_SETTINGS_MODULE"}
+    completed = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, env=env, capture_output=True, text=True,
+                               timeout=60, check=True)
+    frozen, views_loaded = completed.stdout.split()
+    assert int(frozen) > 50_000
+    assert views_loaded == "True"
