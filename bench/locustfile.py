@@ -62,6 +62,10 @@ class ApiUser(FastHttpUser):
         self.lane = lanes[number % len(lanes)]
         # Users start at different questions, so a short run of several still asks each of them.
         self.turns = itertools.cycle(SCENARIOS[number % len(SCENARIOS):] + SCENARIOS[:number % len(SCENARIOS)])
+        if THINK:
+            # People do not all ask in the same millisecond: without this pause the 16 users' first
+            # requests arrive at once and queue behind each other, a burst no front desk makes.
+            self.wait()
 
     @task
     def ask(self):
