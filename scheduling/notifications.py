@@ -26,7 +26,7 @@ from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.core.mail import get_connection
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
@@ -328,7 +328,8 @@ def notification_send_many(*, notification_ids: list[int]) -> tuple[Counter, lis
                 return outcomes, notification_ids[position:]
             outcomes[notification_send(notification_id=notification_id)] += 1
     finally:
-        with connection.cursor() as cursor:
+        # A connection that broke mid-batch takes the setting with it; its error is the one to see.
+        with contextlib.suppress(DatabaseError), connection.cursor() as cursor:
             cursor.execute("RESET synchronous_commit")
     return outcomes, []
 
