@@ -6,7 +6,7 @@ a list costs the same number of queries whatever the number of rows.
 
 from __future__ import annotations
 
-from django.db.models import Exists, OuterRef, Prefetch, QuerySet
+from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
 
 from api.permissions import role_of
 from clinic.models import Clinician, Closure, Device, Location, OpeningHours, Room, StaffRole, WorkingHours
@@ -19,20 +19,31 @@ def locations(request) -> QuerySet[Location]:
     return location_list_for(request.user)
 
 
+def location_ids(request) -> list[int]:
+    """The ids of the user's locations, read once per request. Every scope filters on these
+    constants: PostgreSQL plans a calendar week's join in a third of the time it takes with the
+    same filter as a subquery."""
+    found = getattr(request, "_ionto_location_ids", None)
+    if found is None:
+        found = request._ionto_location_ids = list(locations(request).values_list("pk", flat=True))
+    return found
+
+
 def _everywhere(request) -> bool:
     return role_of(request) == StaffRole.MANAGER
 
 
 def rooms(request) -> QuerySet[Room]:
-    return Room.objects.filter(location__in=locations(request)).select_related("location")
+    return Room.objects.filter(location_id__in=location_ids(request)).select_related("location")
 
 
 def devices(request) -> QuerySet[Device]:
-    return Device.objects.filter(location__in=locations(request)).select_related("location")
+    return Device.objects.filter(location_id__in=location_ids(request)).select_related("location")
 
 
 def clinicians(request) -> QuerySet[Clinician]:
-    works_here = Clinician.locations.through.objects.filter(staff_id=OuterRef("pk"), location__in=locations(request))
+    works_here = Clinician.locations.through.objects.filter(staff_id=OuterRef("pk"),
+                                                            location_id__in=location_ids(request))
     return (
         Clinician.objects.filter(Exists(works_here), is_active=True)
         .select_related("user")
@@ -41,15 +52,15 @@ def clinicians(request) -> QuerySet[Clinician]:
 
 
 def opening_hours(request) -> QuerySet[OpeningHours]:
-    return OpeningHours.objects.filter(location__in=locations(request))
+    return OpeningHours.objects.filter(location_id__in=location_ids(request))
 
 
 def working_hours(request) -> QuerySet[WorkingHours]:
-    return WorkingHours.objects.filter(location__in=locations(request))
+    return WorkingHours.objects.filter(location_id__in=location_ids(request))
 
 
 def closures(request) -> QuerySet[Closure]:
-    return Closure.objects.filter(location__in=locations(request))
+    return Closure.objects.filter(location_id__in=location_ids(request))
 
 
 def patients(request, *, include_archived: bool = False) -> QuerySet[Patient]:
@@ -59,9 +70,9 @@ def patients(request, *, include_archived: bool = False) -> QuerySet[Patient]:
         rows = rows.filter(archived_at__isnull=True)
     if _everywhere(request):
         return rows
-    mine = locations(request)
-    has_course_here = Course.objects.filter(patient_id=OuterRef("pk"), location__in=mine)
-    return rows.filter(Exists(has_course_here) | Exists(mine.filter(pk=OuterRef("preferred_location_id"))))
+    mine = location_ids(request)
+    has_course_here = Course.objects.filter(patient_id=OuterRef("pk"), location_id__in=mine)
+    return rows.filter(Exists(has_course_here) | Q(preferred_location_id__in=mine))
 
 
 def screenings(request) -> QuerySet[Screening]:
@@ -69,7 +80,7 @@ def screenings(request) -> QuerySet[Screening]:
 
 
 def courses(request) -> QuerySet[Course]:
-    return Course.objects.filter(location__in=locations(request)).select_related("location")
+    return Course.objects.filter(location_id__in=location_ids(request)).select_related("location")
 
 
 # The columns an appointment answer shows: loading whole patients, users and locations for a
@@ -83,19 +94,12 @@ APPOINTMENT_COLUMNS = (
 )
 
 
-def location_ids(request) -> list[int]:
-    """The ids of the user's locations, read once per request. Appointment lists filter on these
-    constants: PostgreSQL plans that in a third of the time of the same filter as a subquery."""
-    found = getattr(request, "_ionto_location_ids", None)
-    if found is None:
-        found = request._ionto_location_ids = list(locations(request).values_list("pk", flat=True))
-    return found
-
-
 def appointments(request) -> QuerySet[Appointment]:
-    rows = Appointment.objects.all() if _everywhere(request) else Appointment.objects.filter(
-        location_id__in=location_ids(request))
-    return rows.select_related("location", "patient", "clinician__user", "room", "device").only(*APPOINTMENT_COLUMNS)
+    return (
+        Appointment.objects.filter(location_id__in=location_ids(request))
+        .select_related("location", "patient", "clinician__user", "room", "device")
+        .only(*APPOINTMENT_COLUMNS)
+    )
 
 
 def session_records_in_full() -> QuerySet[SessionRecord]:
@@ -111,12 +115,12 @@ def appointments_clinical(request) -> QuerySet[Appointment]:
 
 
 def session_records(request) -> QuerySet[SessionRecord]:
-    return session_records_in_full().filter(appointment__location__in=locations(request)).select_related(
+    return session_records_in_full().filter(appointment__location_id__in=location_ids(request)).select_related(
         "appointment")
 
 
 def notifications(request) -> QuerySet[Notification]:
-    return Notification.objects.filter(course__location__in=locations(request))
+    return Notification.objects.filter(course__location_id__in=location_ids(request))
 
 
 class Scope:

@@ -160,16 +160,23 @@ class LocationScopedAdmin(ServiceAdmin):
         return queryset.filter(**{f"{self.location_field}__in": location_list_for(request.user)})
 
 
-class OpeningHoursInline(admin.TabularInline):
-    model = OpeningHours
-    fields = ("weekday", "opens_at", "closes_at")
-    readonly_fields = fields
+class ReadOnlyInline(admin.TabularInline):
+    """Rows shown on their parent's page to read: they change through their own pages and services."""
+
     extra = 0
     can_delete = False
     show_change_link = False
 
+    def get_readonly_fields(self, request, obj=None):
+        return self.fields
+
     def has_add_permission(self, request, obj=None):
         return False
+
+
+class OpeningHoursInline(ReadOnlyInline):
+    model = OpeningHours
+    fields = ("weekday", "opens_at", "closes_at")
 
 
 @admin.register(Location)

@@ -20,7 +20,7 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.http import urlencode
 
-from clinic.admin import AUDIT_FIELDS, LocationScopedAdmin, run_service
+from clinic.admin import AUDIT_FIELDS, LocationScopedAdmin, ReadOnlyInline, run_service
 from clinic.models import Device, Room, Staff, StaffRole
 from clinic.selectors import location_list_for, staff_role
 from patients.admin import AuditedReadAdmin, PatientAdmin, ScreeningAdmin
@@ -89,20 +89,13 @@ def patient_scope(user) -> Q:
         preferred_location__in=mine)
 
 
-class CourseInline(admin.TabularInline):
+class CourseInline(ReadOnlyInline):
     model = Course
     fields = ("course_link", "status", "progress", "progress_link", "book_link", "created_at")
-    readonly_fields = fields
-    extra = 0
-    can_delete = False
-    show_change_link = False
     verbose_name_plural = "courses"
 
     def get_queryset(self, request):
         return course_list_with_progress(super().get_queryset(request))
-
-    def has_add_permission(self, request, obj=None):
-        return False
 
     def has_change_permission(self, request, obj=None):
         return False
@@ -665,26 +658,14 @@ class SessionRecordForm(forms.ModelForm):
         self.fields["medium"].required = False
 
 
-class SiteInline(admin.TabularInline):
+class SiteInline(ReadOnlyInline):
     model = SessionSite
     fields = ("site", "site_other", "current_ma")
-    readonly_fields = fields
-    extra = 0
-    can_delete = False
-
-    def has_add_permission(self, request, obj=None):
-        return False
 
 
-class SideEffectInline(admin.TabularInline):
+class SideEffectInline(ReadOnlyInline):
     model = SideEffect
     fields = ("kind", "kind_other", "grade")
-    readonly_fields = fields
-    extra = 0
-    can_delete = False
-
-    def has_add_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(SessionRecord)

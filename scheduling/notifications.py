@@ -27,7 +27,7 @@ from datetime import UTC, datetime, timedelta
 from django.conf import settings
 from django.core.mail import get_connection
 from django.db import DatabaseError, connection, transaction
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Count, Exists, F, OuterRef, Q, Subquery
 from django.utils import timezone
 
 from scheduling.emails import email_build, message_id_for
@@ -164,22 +164,24 @@ def notification_write_maintenance_recalls(*, now: datetime) -> int:
     """
     booked_ahead = Appointment.objects.filter(course=OuterRef("pk"), status=AppointmentStatus.BOOKED,
                                               starts_at__gt=now)
-    courses = (Course.objects.filter(phase=CoursePhase.MAINTENANCE,
-                                     status__in=(CourseStatus.PLANNED, CourseStatus.ACTIVE))
-               .filter(~Exists(booked_ahead)))
+    last_done = (Appointment.objects.filter(Q(course=OuterRef("pk")) | Q(course=OuterRef("follows_id")),
+                                            status=AppointmentStatus.FULFILLED)
+                 .order_by("-starts_at").values("pk")[:1])
+    fulfilled = Count("appointments", filter=Q(appointments__status=AppointmentStatus.FULFILLED))
+    courses = list(Course.objects.filter(phase=CoursePhase.MAINTENANCE,
+                                         status__in=(CourseStatus.PLANNED, CourseStatus.ACTIVE))
+                   .filter(~Exists(booked_ahead))
+                   .annotate(fulfilled=fulfilled, last_done_id=Subquery(last_done))
+                   .filter(fulfilled__lt=F("planned_sessions"), last_done_id__isnull=False))
+    last = Appointment.objects.select_related("location").in_bulk([course.last_done_id for course in courses])
+    already = set(Notification.objects.filter(appointment__in=last.keys(), kind=NotificationKind.MAINTENANCE_RECALL)
+                  .values_list("appointment_id", "appointment_version"))
     rows = []
     for course in courses:
-        done = Appointment.objects.filter(course__in=[course.pk, course.follows_id], status=AppointmentStatus.FULFILLED)
-        if course.appointments.filter(status=AppointmentStatus.FULFILLED).count() >= course.planned_sessions:
-            continue
-        last = done.select_related("location").order_by("-starts_at").first()
-        if last is None:
-            continue
-        due_at = reminder_due_at(appointment=last, hours_before=-24 * 7 * course.maintenance_interval_weeks)
-        already = Notification.objects.filter(appointment=last, appointment_version=last.version,
-                                              kind=NotificationKind.MAINTENANCE_RECALL).exists()
-        if due_at <= now and not already:
-            row = _row(NotificationKind.MAINTENANCE_RECALL, last, due_at)
+        appointment = last[course.last_done_id]
+        due_at = reminder_due_at(appointment=appointment, hours_before=-24 * 7 * course.maintenance_interval_weeks)
+        if due_at <= now and (appointment.pk, appointment.version) not in already:
+            row = _row(NotificationKind.MAINTENANCE_RECALL, appointment, due_at)
             row.course = course
             rows.append(row)
     # Two beats at once: the unique key keeps one recall; the other insert is ignored.

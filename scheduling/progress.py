@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
+from django.core.exceptions import PermissionDenied
 from django.db.models import Exists, OuterRef, Prefetch, QuerySet
 from django.utils import timezone
 
@@ -57,6 +58,7 @@ SIDE_EFFECT_FLAG_GRADE = 2
 DOSE_NEAR_SHARE = Decimal("0.9")
 DOSE_NEAR_MA_MIN = MEDICATED_DOSE_MAX_MA_MIN * DOSE_NEAR_SHARE  # 72 mA·min
 PROGRESS_ROLES = (StaffRole.CLINICIAN, StaffRole.MANAGER)
+PROGRESS_FORBIDDEN = "Only clinicians and managers of this course's location see its progress."
 
 
 class FlagKind:
@@ -220,9 +222,18 @@ def _courses() -> QuerySet[Course]:
     )
 
 
-def course_get_for_progress(*, course_id: int) -> Course:
-    """The course with what its progress needs (one query); Course.DoesNotExist when unknown."""
-    return _courses().get(pk=course_id)
+def course_get_for_progress(*, course_id: int, user) -> Course:
+    """The course with what its progress needs (one query), for ``user`` to read.
+
+    Course.DoesNotExist when unknown, and also for a clinician or manager of another location: they
+    learn nothing, not even that the course exists. PermissionDenied for every other role.
+    """
+    course = _courses().get(pk=course_id)
+    if not progress_access_allowed(user=user, course=course):
+        if staff_role(user) in PROGRESS_ROLES:
+            raise Course.DoesNotExist(f"No course {course_id} at this user's locations.")
+        raise PermissionDenied(PROGRESS_FORBIDDEN)
+    return course
 
 
 def _appointments(course_ids: list[int]) -> dict[int, list[Appointment]]:
@@ -245,7 +256,7 @@ def _appointments(course_ids: list[int]) -> dict[int, list[Appointment]]:
 def course_progress(*, course: Course, today: date | None = None) -> CourseProgress:
     """The figures, outcome series and flags of one course (see the module docstring for the rules)."""
     if not hasattr(course, "has_open_maintenance"):
-        course = course_get_for_progress(course_id=course.pk)
+        course = _courses().get(pk=course.pk)
     appointments = _appointments([course.pk])[course.pk]
     return _progress(course, appointments, today or course.location.local(timezone.now()).date())
 

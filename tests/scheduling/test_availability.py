@@ -11,19 +11,9 @@ from django.core.exceptions import ValidationError
 from clinic import services as clinic_services
 from scheduling import services
 from scheduling.selectors import slot_list_available
-from tests.factories import book, make_clinic, make_course, make_patient, next_weekday
+from tests.factories import book, make_clinic, make_course, make_patient
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def clinic():
-    return make_clinic()
-
-
-@pytest.fixture
-def monday():
-    return next_weekday(0)
 
 
 def local_starts(clinic, slots) -> list[str]:

@@ -15,16 +15,6 @@ from tests.factories import NO_CONTRAINDICATIONS, book, make_clinic, make_course
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def clinic():
-    return make_clinic()
-
-
-@pytest.fixture
-def monday():
-    return next_weekday(0)
-
-
 def messages(error: ValidationError) -> list[str]:
     return error.messages
 

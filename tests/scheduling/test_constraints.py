@@ -6,14 +6,9 @@ import pytest
 from django.db import IntegrityError, transaction
 
 from scheduling.models import Appointment, Course, SessionRecord, SessionSite, SideEffect
-from tests.factories import book, make_clinic, make_course, next_weekday
+from tests.factories import book, make_course, next_weekday
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def clinic():
-    return make_clinic()
 
 
 @pytest.fixture

@@ -12,19 +12,9 @@ from django.utils import timezone
 from clinic import services as clinic_services
 from scheduling import services
 from scheduling.models import Appointment, AppointmentStatus, CancelledBy
-from tests.factories import book, make_clinic, make_course, make_patient, next_weekday
+from tests.factories import book, make_clinic, make_course, make_patient
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def clinic():
-    return make_clinic()
-
-
-@pytest.fixture
-def monday():
-    return next_weekday(0)
 
 
 def days_and_times(clinic, sessions) -> list[tuple[str, str]]:

@@ -12,6 +12,7 @@ import pytest
 import time_machine
 from aiosmtpd.controller import Controller
 from django.db import connections, transaction
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from icalendar import Calendar
 
@@ -325,6 +326,30 @@ def test_maintenance_recall_is_written_once_when_due_with_nothing_booked(clinic,
     assert (recall.course, recall.appointment, recall.due_at) == (maintenance, last, due)
     assert send_due(due)[-1] == "sent"
     assert mail.messages()[-1]["Subject"] == "Time to book your next session at Riverside Clinic"
+
+
+def test_maintenance_recalls_cost_the_same_queries_for_one_course_or_three(clinic):
+    def maintenance_course(hour: int) -> None:
+        course = make_course(clinic, planned_sessions=6)
+        days = [next_weekday(d, weeks_ahead=w) for w in (1, 2) for d in (0, 2, 4)]
+        for day in days:
+            appointment = book(clinic, course, clinic.at(day, hour))
+            with time_machine.travel(appointment.starts_at + timedelta(minutes=40), tick=False):
+                record(clinic, appointment)
+        services.course_complete(course=course, completed_by=clinic.clinician.user)
+        services.course_start_maintenance(course=course, created_by=clinic.clinician.user, interval_weeks=2)
+
+    def queries_of_a_beat() -> int:
+        with CaptureQueriesContext(connections["default"]) as queries:
+            notification_write_maintenance_recalls(now=timezone.now() + timedelta(weeks=5))
+        Notification.objects.filter(kind=NotificationKind.MAINTENANCE_RECALL).delete()
+        return len(queries)
+
+    maintenance_course(9)
+    one = queries_of_a_beat()
+    maintenance_course(11)
+    maintenance_course(14)
+    assert queries_of_a_beat() == one
 
 
 # ---------------------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ import time_machine
 from scheduling import services
 from scheduling.progress import DOSE_NEAR_MA_MIN, Flag, Gap
 from scheduling.selectors import course_list_for_dashboard, course_progress
-from tests.factories import make_clinic, make_course, make_patient, next_weekday
+from tests.factories import make_clinic, make_course, make_patient
 from tests.scheduling.progress_courses import BOOKED, CANCEL, NOSHOW, after, complete, scored, treat
 
 pytestmark = pytest.mark.django_db
@@ -19,16 +19,6 @@ pytestmark = pytest.mark.django_db
 
 def day(value: date) -> str:
     return f"{value:%a %d %b %Y}"
-
-
-@pytest.fixture
-def clinic():
-    return make_clinic()
-
-
-@pytest.fixture
-def monday():
-    return next_weekday(0)
 
 
 def flags_of(progress) -> list[tuple[str, str]]:

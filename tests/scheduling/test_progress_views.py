@@ -14,22 +14,12 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from scheduling import services
-from tests.factories import make_clinic, make_course, next_weekday, superuser
+from tests.factories import make_clinic, make_course, superuser
 from tests.scheduling.progress_courses import BOOKED, NOSHOW, after, complete, scored, treat
 
 pytestmark = pytest.mark.django_db
 
 PASSWORD = "correct horse 42"
-
-
-@pytest.fixture
-def clinic():
-    return make_clinic()
-
-
-@pytest.fixture
-def monday():
-    return next_weekday(0)
 
 
 def ten_session_course(clinic, monday):

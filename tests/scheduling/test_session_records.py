@@ -9,14 +9,9 @@ from django.core.exceptions import ValidationError
 
 from scheduling import services
 from scheduling.models import AppointmentStatus, CourseStatus, SessionRecord
-from tests.factories import book, make_clinic, make_course, make_patient, next_weekday
+from tests.factories import book, make_course, make_patient, next_weekday
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def clinic():
-    return make_clinic()
 
 
 def record(clinic, appointment, **fields):
