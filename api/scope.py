@@ -20,13 +20,18 @@ def locations(request) -> QuerySet[Location]:
 
 
 def location_ids(request) -> list[int]:
-    """The ids of the user's locations, read once per request. Every scope filters on these
-    constants: PostgreSQL plans a calendar week's join in a third of the time it takes with the
-    same filter as a subquery."""
+    """The ids of the user's locations, read once per request. Filtering on these constants,
+    PostgreSQL plans a calendar week's join in a third of the time it takes with a subquery."""
     found = getattr(request, "_ionto_location_ids", None)
     if found is None:
         found = request._ionto_location_ids = list(locations(request).values_list("pk", flat=True))
     return found
+
+
+def _at_my_locations(rows: QuerySet, request, field: str = "location_id") -> QuerySet:
+    """``rows`` whose ``field`` is one of the user's locations; a manager's are all of them."""
+    rows = rows.all()
+    return rows if _everywhere(request) else rows.filter(**{f"{field}__in": location_ids(request)})
 
 
 def _everywhere(request) -> bool:
@@ -34,11 +39,11 @@ def _everywhere(request) -> bool:
 
 
 def rooms(request) -> QuerySet[Room]:
-    return Room.objects.filter(location_id__in=location_ids(request)).select_related("location")
+    return _at_my_locations(Room.objects, request).select_related("location")
 
 
 def devices(request) -> QuerySet[Device]:
-    return Device.objects.filter(location_id__in=location_ids(request)).select_related("location")
+    return _at_my_locations(Device.objects, request).select_related("location")
 
 
 def clinicians(request) -> QuerySet[Clinician]:
@@ -52,15 +57,15 @@ def clinicians(request) -> QuerySet[Clinician]:
 
 
 def opening_hours(request) -> QuerySet[OpeningHours]:
-    return OpeningHours.objects.filter(location_id__in=location_ids(request))
+    return _at_my_locations(OpeningHours.objects, request)
 
 
 def working_hours(request) -> QuerySet[WorkingHours]:
-    return WorkingHours.objects.filter(location_id__in=location_ids(request))
+    return _at_my_locations(WorkingHours.objects, request)
 
 
 def closures(request) -> QuerySet[Closure]:
-    return Closure.objects.filter(location_id__in=location_ids(request))
+    return _at_my_locations(Closure.objects, request)
 
 
 def patients(request, *, include_archived: bool = False) -> QuerySet[Patient]:
@@ -80,7 +85,7 @@ def screenings(request) -> QuerySet[Screening]:
 
 
 def courses(request) -> QuerySet[Course]:
-    return Course.objects.filter(location_id__in=location_ids(request)).select_related("location")
+    return _at_my_locations(Course.objects, request).select_related("location")
 
 
 # The columns an appointment answer shows: loading whole patients, users and locations for a
@@ -96,7 +101,7 @@ APPOINTMENT_COLUMNS = (
 
 def appointments(request) -> QuerySet[Appointment]:
     return (
-        Appointment.objects.filter(location_id__in=location_ids(request))
+        _at_my_locations(Appointment.objects, request)
         .select_related("location", "patient", "clinician__user", "room", "device")
         .only(*APPOINTMENT_COLUMNS)
     )
@@ -115,12 +120,12 @@ def appointments_clinical(request) -> QuerySet[Appointment]:
 
 
 def session_records(request) -> QuerySet[SessionRecord]:
-    return session_records_in_full().filter(appointment__location_id__in=location_ids(request)).select_related(
+    return _at_my_locations(session_records_in_full(), request, "appointment__location_id").select_related(
         "appointment")
 
 
 def notifications(request) -> QuerySet[Notification]:
-    return Notification.objects.filter(course__location_id__in=location_ids(request))
+    return _at_my_locations(Notification.objects, request, "course__location_id")
 
 
 class Scope:
