@@ -613,7 +613,7 @@ def options(argv: list[str] | None) -> Settings:
     return Settings(quick=False, sizes=[Size("10k", 10_000, 5, 50_000), Size("1m", 1_000_000, 5, 50_000)],
                     seconds=args.seconds or 12, paced_seconds=30, sequential=100, peer_sessions=200_000,
                     peer_clinicians=20,
-                    peer_times=20, prefix=args.prefix or "ionto_bench", reseed=args.reseed,
+                    peer_times=60, prefix=args.prefix or "ionto_bench", reseed=args.reseed,
                     peers=not args.skip_peers, engine=not args.skip_engine, reminders=not args.skip_reminders,
                     reminders_timeout=args.reminders_timeout or 300,
                     results=args.results or RESULTS / "latest.json")
