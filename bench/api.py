@@ -49,7 +49,7 @@ def prepare(*, database: str, lanes: int = LANES) -> dict:
     from patients import services as patient_services
     from patients.models import CONTRAINDICATIONS, Patient
     from scheduling import services
-    from scheduling.models import Appointment
+    from scheduling.models import Appointment, AppointmentStatus
     from scheduling.selectors import slot_list_available
 
     location = Location.objects.order_by("pk").first()
@@ -67,8 +67,11 @@ def prepare(*, database: str, lanes: int = LANES) -> dict:
         day -= timedelta(days=1)
     monday = last_day - timedelta(days=7)
     monday -= timedelta(days=monday.weekday())
+    # Counted over the generator's sessions (not those the runs book and cancel), so the question
+    # stays the same from one run to the next on a reused database.
     busiest = (Appointment.objects.filter(location=location, local_date__gte=monday,
-                                          local_date__lt=monday + timedelta(days=7))
+                                          local_date__lt=monday + timedelta(days=7),
+                                          status__in=(AppointmentStatus.BOOKED, AppointmentStatus.FULFILLED))
                .values("clinician").annotate(sessions=Count("id")).order_by("-sessions", "clinician").first())
     first_of_day = (Appointment.objects.filter(location=location, local_date=day).order_by("starts_at", "pk")
                     .first())
