@@ -18,6 +18,7 @@ from icalendar import Calendar
 
 from clinic import services as clinic_services
 from clinic.mailcatcher import MailFolder
+from patients import services as patient_services
 from patients.models import Patient
 from scheduling import notifications, services
 from scheduling.models import (
@@ -471,6 +472,52 @@ def test_a_batch_past_its_time_budget_hands_back_the_rest_still_claimed(clinic, 
     monkeypatch.setattr(notifications, "SEND_BUDGET", timedelta(seconds=30))
     assert notification_send_many(notification_ids=rest + [10**9]) == ({"sent": 2, "skipped": 1}, [])
     assert len(mail.messages()) == 3
+
+
+def test_a_batch_is_read_ahead_then_each_row_costs_its_lock_its_check_and_its_update(clinic, mail):
+    def queries_to_send(weekdays: list[int]) -> int:
+        for weekday in weekdays:
+            book(clinic, make_course(clinic), clinic.at(next_weekday(weekday), 9))
+        claimed = notification_claim_due(now=timezone.now())
+        with CaptureQueriesContext(connections["default"]) as queries:
+            assert notification_send_many(notification_ids=claimed) == ({"sent": len(weekdays)}, [])
+        return len([query for query in queries.captured_queries if "SAVEPOINT" not in query["sql"]])
+
+    # A confirmation's own queries: the row's lock (its versions still those read ahead), the
+    # sessions it lists, and marking it sent. Read again, a row would cost one more.
+    assert queries_to_send([1, 2, 3]) - queries_to_send([0]) == 2 * 3
+    assert len(mail.messages()) == 4
+
+
+def test_a_change_after_the_batch_was_read_ahead_is_what_its_send_sees(clinic, mail, monkeypatch):
+    withdrawn, moved_address, cancelled = (book(clinic, make_course(clinic), clinic.at(next_weekday(0), hour))
+                                           for hour in (9, 10, 11))
+    send_due(timezone.now())  # the three confirmations
+    last_due = cancelled.starts_at - timedelta(days=1)
+    read_ahead = notifications._read_ahead
+
+    def read_ahead_then_change(ids):
+        read = read_ahead(ids)
+        front_desk = clinic.front_desk.user
+        patient_services.patient_update(patient=withdrawn.patient, updated_by=front_desk, email_consent=False)
+        patient_services.patient_update(patient=moved_address.patient, updated_by=front_desk,
+                                        email="new.address@example.org")
+        services.appointment_cancel(appointment=cancelled, cancelled_by=front_desk, by=CancelledBy.PATIENT,
+                                    reason="Away")
+        return read
+
+    monkeypatch.setattr(notifications, "_read_ahead", read_ahead_then_change)
+    with time_machine.travel(last_due, tick=False):
+        claimed = notification_claim_due(now=last_due)
+        assert len(claimed) == 3
+        assert notification_send_many(notification_ids=claimed) == ({"cancelled": 2, "sent": 1}, [])
+    assert sorted(Notification.objects.filter(kind=NotificationKind.REMINDER).values_list("status", "last_error")) == [
+        (NotificationStatus.CANCELLED, "Not sent: the patient has not agreed to email."),
+        (NotificationStatus.CANCELLED, "Not sent: the session is cancelled."),
+        (NotificationStatus.SENT, ""),
+    ]
+    reminder = mail.messages()[-1]
+    assert (reminder["To"], reminder["Subject"].startswith("Reminder:")) == ("new.address@example.org", True)
 
 
 @pytest.mark.django_db(transaction=True)
