@@ -114,11 +114,8 @@ def calendar_ics(*, appointments: list[Appointment], method: str) -> bytes:
     Times carry the location's zone (TZID with its VTIMEZONE); SEQUENCE is the appointment's
     version, raised on every change.
     """
-    calendar = Calendar()
-    calendar.add("prodid", "-//Ionto//Clinic sessions//EN")
-    calendar.add("version", "2.0")
-    calendar.add("method", method)
     stamp = datetime.now(UTC)
+    events = []
     for appointment in appointments:
         location = appointment.location
         event = Event()
@@ -131,14 +128,23 @@ def calendar_ics(*, appointments: list[Appointment], method: str) -> bytes:
         event.add("location", ", ".join(line.strip() for line in location.address.splitlines() if line.strip()))
         event.add("description", f"Phone {location.phone}")
         event.add("status", "CANCELLED" if method == "CANCEL" else "CONFIRMED")
-        calendar.add_component(event)
+        events.append(event.to_ical())
     years = sorted({appointment.starts_at.year for appointment in appointments})
-    zones = b"".join(_vtimezone(zone, years[0], years[-1])
-                     for zone in sorted({appointment.location.time_zone for appointment in appointments}))
+    zones = [_vtimezone(zone, years[0], years[-1])
+             for zone in sorted({appointment.location.time_zone for appointment in appointments})]
     # The zones go after the events (RFC 5545 sets no order), as icalendar itself would add them.
+    return b"".join([_calendar_head(method), *events, *zones, b"END:VCALENDAR\r\n"])
+
+
+@lru_cache(maxsize=4)
+def _calendar_head(method: str) -> bytes:
+    """The calendar's own lines, the same in every invite of a method."""
+    calendar = Calendar()
+    calendar.add("prodid", "-//Ionto//Clinic sessions//EN")
+    calendar.add("version", "2.0")
+    calendar.add("method", method)
     ics = calendar.to_ical()
-    end = ics.rindex(b"END:VCALENDAR")
-    return ics[:end] + zones + ics[end:]
+    return ics[:ics.rindex(b"END:VCALENDAR")]
 
 
 @lru_cache(maxsize=64)

@@ -69,3 +69,15 @@ def test_the_web_application_loads_its_views_at_start_and_freezes_them_out_of_th
     frozen, views_loaded = completed.stdout.split()
     assert int(frozen) > 50_000
     assert views_loaded == "True"
+
+
+def test_each_worker_process_freezes_its_start_up_objects_out_of_the_collector():
+    """Celery's pool processes start with Django and the tasks loaded; the start-up signal freezes them."""
+    probe = ("import gc; from clinic.celery import app; from celery.signals import worker_process_init; "
+             "app.loader.import_default_modules(); before = gc.get_freeze_count(); "
+             "worker_process_init.send(sender=None); print(before, gc.get_freeze_count())")
+    env = {key: value for key, value in os.environ.items() if key != "DJANGO_SETTINGS_MODULE"}
+    completed = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, env=env, capture_output=True, text=True,
+                               timeout=60, check=True)
+    before, frozen = map(int, completed.stdout.split())
+    assert (before, frozen > 50_000) == (0, True)

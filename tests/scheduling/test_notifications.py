@@ -489,6 +489,24 @@ def test_a_batch_is_read_ahead_then_each_row_costs_its_lock_its_check_and_its_up
     assert len(mail.messages()) == 4
 
 
+def test_a_batch_leaves_the_database_session_as_it_found_it_even_after_one_whose_end_never_ran(clinic, mail):
+    def session() -> tuple[str, list[str]]:
+        with connections["default"].cursor() as cursor:
+            cursor.execute("SHOW synchronous_commit")
+            [setting] = cursor.fetchone()
+            cursor.execute("SELECT name FROM pg_prepared_statements")
+            return setting, [name for (name,) in cursor.fetchall()]
+
+    assert session() == ("on", [])
+    unfinished = notifications._send_session()
+    unfinished.__enter__()  # a batch stopped between its start and its end
+    assert session() == ("off", [notifications._LOCK_STATEMENT])
+    book(clinic, make_course(clinic), clinic.at(next_weekday(0), 9))
+    assert notification_send_many(notification_ids=notification_claim_due(now=timezone.now())) == ({"sent": 1}, [])
+    assert session() == ("on", [])
+    del unfinished
+
+
 def test_a_change_after_the_batch_was_read_ahead_is_what_its_send_sees(clinic, mail, monkeypatch):
     withdrawn, moved_address, cancelled = (book(clinic, make_course(clinic), clinic.at(next_weekday(0), hour))
                                            for hour in (9, 10, 11))
