@@ -171,6 +171,7 @@ class PatientEmail(EmailMultiAlternatives):
     Left unset, Python's generator makes one up for each multipart and compiles a pattern to
     search the whole message for it: a third of turning an email into bytes. 128 random bits
     cannot be met by chance in a message's text, which is why the search is not needed.
+    MIME-Version is written once, at the top, instead of on every part.
     """
 
     def message(self):
@@ -178,6 +179,8 @@ class PatientEmail(EmailMultiAlternatives):
         for part in message.walk():
             if part.is_multipart():
                 part.set_boundary(f"=_ionto-{secrets.token_hex(16)}")
+            if part is not message:
+                del part["MIME-Version"]  # a header of the message, not of its parts (RFC 2045, section 4)
         return message
 
 
