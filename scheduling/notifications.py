@@ -404,10 +404,11 @@ def _locked_row(notification_id: int, read_ahead: tuple[str, Notification] | Non
             if locked[0] == version:
                 return row
             return Notification.objects.select_related(*_RELATED).get(pk=notification_id)  # changed: read it again
-    row = (Notification.objects.select_for_update(skip_locked=True, of=("self", "appointment"))
-           .select_related(*_RELATED).filter(pk=notification_id).first())
-    if row is not None:
-        return row
+    else:
+        row = (Notification.objects.select_for_update(skip_locked=True, of=("self", "appointment"))
+               .select_related(*_RELATED).filter(pk=notification_id).first())
+        if row is not None:
+            return row
     # Busy: another sender holds the row, or a change holds its appointment. Wait for the appointment,
     # as the booking services lock it (a change commits first and this send then sees it), then take
     # the row unless another sender has it.
