@@ -6,9 +6,15 @@ import uuid
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
+from django.test.testcases import QuietWSGIRequestHandler
 
 # The Chromium fixtures, shared by every test that opens a page (one browser per run).
 from tests.browser_support import browser, page  # noqa: F401
+
+# The live server answers in two writes (headers, then body) on a socket with Nagle's algorithm on;
+# the client's delayed ACK then holds the body back: 44 ms a request instead of 2 on loopback.
+# Gunicorn serves the real thing (`make run`, Docker) and does not stall.
+QuietWSGIRequestHandler.disable_nagle_algorithm = True
 
 if not os.environ.get("DATABASE_URL"):
     # The test runner is a command that needs the database: start the embedded server before
