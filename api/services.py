@@ -59,7 +59,7 @@ def idempotency_key_claim(*, user, key: str, fingerprint: str) -> IdempotencyKey
     now = timezone.now()
     with connection.cursor() as cursor:
         cursor.execute(
-            f"INSERT INTO {IdempotencyKey._meta.db_table} "  # noqa: S608  # nosec B608 - the table name is ours
+            f"INSERT INTO {IdempotencyKey._meta.db_table} "  # noqa: S608  # the table name is ours  # nosec B608
             "(user_id, key, fingerprint, status_code, response_body, response_headers, created_at, updated_at) "
             "VALUES (%s, %s, %s, NULL, NULL, '{}'::jsonb, %s, %s) ON CONFLICT (user_id, key) DO NOTHING",
             [user.pk, key, fingerprint, now, now],

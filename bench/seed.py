@@ -366,7 +366,7 @@ def seed(*, database: str, locations: int, patients: int, appointments: int, see
             cursor.execute(definition)
         for model in (Patient, Screening, Course, Appointment, SessionRecord, SessionSite):
             model_table = model._meta.db_table
-            resync = f"SELECT setval(pg_get_serial_sequence('{model_table}', 'id'), COALESCE((SELECT MAX(id) FROM {model_table}), 1))"  # noqa: E501, S608  # nosec B608 (model tables)
+            resync = f"SELECT setval(pg_get_serial_sequence('{model_table}', 'id'), COALESCE((SELECT MAX(id) FROM {model_table}), 1))"  # noqa: E501, S608  # model tables  # nosec B608
             cursor.execute(resync)
         cursor.execute("ANALYZE")
     raw.commit()

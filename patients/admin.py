@@ -53,7 +53,7 @@ class ArchivedFilter(admin.SimpleListFilter):
 def screening_summary(screening: Screening | None, *, show_answers: bool) -> str:
     """The screening's effect on booking in plain words; the answers only for clinicians."""
     if screening is None:
-        return mark_safe('<p class="ionto-warning"><strong>No screening yet.</strong> A clinician records the '  # noqa: S308  # nosec B308 B703 - a constant
+        return mark_safe('<p class="ionto-warning"><strong>No screening yet.</strong> A clinician records the '  # noqa: S308  # a constant  # nosec B308 B703
                          "contraindication screening before the first booking.</p>")
     when = f"{screening.recorded_at:%d %b %Y}"
     positive = screening.positive_answers()

@@ -263,7 +263,7 @@ def _facts_sql() -> str:
            EXTRACT(EPOCH FROM starts_at)::float8, EXTRACT(EPOCH FROM ends_at)::float8, reason, NULL, NULL
       FROM {Closure._meta.db_table}
      WHERE location_id = %(location)s AND starts_at < %(window_to)s AND ends_at > %(window_from)s
-    """  # noqa: S608  # nosec B608 (table names from the models, values as parameters)
+    """  # noqa: S608  # table names from the models, values as parameters  # nosec B608
 
 _ACTIVE = ", ".join(f"'{status}'" for status in ACTIVE_STATUSES)
 _APPOINTMENTS_SQL = f"""
@@ -277,7 +277,7 @@ _APPOINTMENTS_SQL = f"""
     SELECT 'course', NULL, NULL, NULL, NULL, local_date, NULL, NULL
       FROM {Appointment._meta.db_table}
      WHERE course_id = %(course)s AND status IN ({_ACTIVE}) AND NOT id = ANY(%(moving)s)
-"""  # noqa: S608  # nosec B608 (table names from the models, values as parameters)
+"""  # noqa: S608  # table names from the models, values as parameters  # nosec B608
 
 
 def availability_grid(

@@ -224,7 +224,7 @@ def notification_claim_due(*, now: datetime, limit: int = CLAIM_BATCH) -> list[i
 def retry_delay(*, attempts: int) -> timedelta:
     """Exponential backoff with jitter: about 1, 2, 4 ... minutes, never above an hour."""
     ceiling = min(RETRY_CAP, RETRY_BASE * (2 ** max(0, attempts - 1)))
-    return ceiling / 2 + ceiling / 2 * random.random()  # noqa: S311  # nosec B311 (jitter, not security)
+    return ceiling / 2 + ceiling / 2 * random.random()  # noqa: S311  # jitter, not security  # nosec B311
 
 
 def smtp_failure(error: Exception) -> tuple[bool, str]:
@@ -353,7 +353,7 @@ def _send_session():
         cursor.execute("SET synchronous_commit TO OFF")
         cursor.execute("SELECT 1 FROM pg_prepared_statements WHERE name = %s", [_LOCK_STATEMENT])
         if cursor.fetchone() is None:
-            cursor.execute(f"PREPARE {_LOCK_STATEMENT}(bigint) AS SELECT {versions} FROM {joined} "  # noqa: S608  # nosec B608 (table names from the models)
+            cursor.execute(f"PREPARE {_LOCK_STATEMENT}(bigint) AS SELECT {versions} FROM {joined} "  # noqa: S608  # table names from the models  # nosec B608
                            "WHERE n.id = $1 FOR UPDATE OF n, a SKIP LOCKED")
     try:
         yield
@@ -383,7 +383,7 @@ def _read_ahead(notification_ids: list[int]) -> dict[int, tuple[str, Notificatio
     the versions older than the objects, so the check under the lock sends the row down the slow path."""
     joined, versions = _tables_sql()
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT n.id, {versions} FROM {joined} WHERE n.id = ANY(%s)", [notification_ids])  # noqa: S608  # nosec B608 (table names from the models, ids as a parameter)
+        cursor.execute(f"SELECT n.id, {versions} FROM {joined} WHERE n.id = ANY(%s)", [notification_ids])  # noqa: S608  # table names from the models, ids as a parameter  # nosec B608
         read = dict(cursor.fetchall())
     rows = Notification.objects.select_related(*_RELATED).in_bulk(read)
     return {pk: (version, rows[pk]) for pk, version in read.items() if pk in rows}
@@ -464,7 +464,7 @@ def notification_send(*, notification_id: int, read_ahead: tuple[str, Notificati
         row.message_id = message_id_for(row)
         with connection.cursor() as cursor:
             # What save(update_fields=...) would write, in a statement half its cost (once per message).
-            cursor.execute(f"UPDATE {connection.ops.quote_name(Notification._meta.db_table)} SET status = %s, "  # noqa: S608  # nosec B608 (the model's table name)
+            cursor.execute(f"UPDATE {connection.ops.quote_name(Notification._meta.db_table)} SET status = %s, "  # noqa: S608  # the model's table name  # nosec B608
                            "sent_at = %s, message_id = %s, attempts = %s, updated_at = %s WHERE id = %s",
                            [row.status, row.sent_at, row.message_id, row.attempts, row.updated_at, row.pk])
         return "sent"
