@@ -15,6 +15,7 @@ both and their ratio (goal: at least 0.5 of the floor).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -144,6 +145,67 @@ def make_due_reminders(count: int) -> None:
         for appointment in appointments], batch_size=2000)
 
 
+def cpu_seconds(pid: int, *, children: bool) -> float | None:
+    """CPU time that ``pid`` and its threads, with ``children`` also its child processes (one level:
+    a worker's pool), have used so far: the scheduler's own count in /proc/<pid>/task/<tid>/schedstat,
+    in nanoseconds. None where /proc does not show it (not Linux)."""
+    try:
+        parents = {int(name): int(Path(f"/proc/{name}/stat").read_text().rsplit(")", 1)[1].split()[1])
+                   for name in os.listdir("/proc") if name.isdigit()}
+    except (OSError, ValueError):
+        return None
+    if pid not in parents:
+        return None
+    nanoseconds = 0
+    for process in [pid, *(child for child, parent in parents.items() if children and parent == pid)]:
+        with contextlib.suppress(OSError):  # a process that ended meanwhile
+            for task in os.listdir(f"/proc/{process}/task"):
+                nanoseconds += int(Path(f"/proc/{process}/task/{task}/schedstat").read_text().split()[0])
+    return nanoseconds / 1e9
+
+
+def machine_times() -> tuple[int, int] | None:
+    """(busy, all) clock ticks of every core so far, from /proc/stat; None where there is none."""
+    try:
+        ticks = [int(value) for value in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    except (OSError, ValueError):
+        return None
+    return sum(ticks) - ticks[3] - ticks[4], sum(ticks)  # all but idle and iowait
+
+
+class CpuMeter:
+    """CPU per message of each process that takes part in a phase, and how busy the machine was,
+    between ``start()`` and ``stop()``."""
+
+    def __init__(self, processes: dict[str, tuple[int, bool]]):
+        """``processes``: name -> (pid, count its children too)."""
+        self.processes = processes
+        self.used: dict[str, float | None] = {}
+
+    def _read(self) -> dict[str, float | None]:
+        return {name: cpu_seconds(pid, children=children) for name, (pid, children) in self.processes.items()}
+
+    def start(self) -> None:
+        self._started = self._read()
+        self._machine = machine_times()
+
+    def stop(self) -> None:
+        ended = self._read()
+        machine = machine_times()
+        self.busy = None if machine is None or self._machine is None or machine[1] == self._machine[1] \
+            else round((machine[0] - self._machine[0]) / (machine[1] - self._machine[1]), 3)
+        self.used = {name: None if ended[name] is None or self._started[name] is None
+                     else ended[name] - self._started[name] for name in ended}
+
+    def per_message_ms(self, count: int) -> dict[str, float | None]:
+        return {name: None if used is None else round(1000 * used / count, 2) for name, used in self.used.items()}
+
+
+def cpu_text(meter: CpuMeter, count: int) -> str:
+    parts = [f"{name} {'n/a' if ms is None else f'{ms:.2f} ms'}" for name, ms in meter.per_message_ms(count).items()]
+    return ", ".join(parts) + ("" if meter.busy is None else f"; the machine's cores {meter.busy:.0%} busy")
+
+
 def eml_files(folder: Path) -> list[Path]:
     return list(folder.glob("*.eml"))
 
@@ -232,10 +294,13 @@ def measure(args, queue: str, db: dict, work: Path) -> None:
         notifications_dispatch_due_task.apply_async(kwargs={"now": "2000-01-01T00:00:01+00:00"}, queue=queue)
         wait_for_files(work / "celery", 1, timeout=120)
 
+        celery_cpu = CpuMeter({"worker": (worker.pid, True), "SMTP server": (mail.pid, False)})
+        celery_cpu.start()
         started = time.time()
         queued = notifications_dispatch_due_task(now=None)
         queue_seconds = time.time() - started
         celery_seconds = wait_for_files(work / "celery", args.count, timeout=max(600, args.count / 5)) - started
+        celery_cpu.stop()
         deadline = time.monotonic() + 60
         while Notification.objects.exclude(status=NotificationStatus.SENT).exists() and time.monotonic() < deadline:
             time.sleep(0.1)
@@ -254,23 +319,29 @@ def measure(args, queue: str, db: dict, work: Path) -> None:
     print(f"  celery: {len(files)} messages in {celery_seconds:.2f} s = {celery_rate:.0f} msg/s "
           f"(claim {queued} rows and queue their tasks: {queue_seconds:.2f} s); "
           f"distinct Message-IDs {len(ids)}, each once: {once}; rows {dict(statuses)}", flush=True)
+    print(f"          CPU per message: {cpu_text(celery_cpu, args.count - 1)}", flush=True)
 
     # The floor: the same messages, as delivered, sent again by a plain smtplib loop.
     payloads = [(path.read_bytes()) for path in sorted(files)]
     stop(mail)
     mail = start_mailcatcher(work / "floor", port)
+    floor_cpu = CpuMeter({"smtplib loop": (os.getpid(), False), "SMTP server": (mail.pid, False)})
     try:
+        floor_cpu.start()
         started = time.time()
         with smtplib.SMTP("127.0.0.1", port) as smtp:
             for i, payload in enumerate(payloads):
                 smtp.sendmail("no-reply@ionto.localhost", [f"patient{i:05d}@example.org"], payload)
+        floor_cpu.stop()
         floor_seconds = wait_for_files(work / "floor", len(payloads), timeout=600) - started
     finally:
         stop(mail)
+
     floor_rate = len(payloads) / floor_seconds
     ratio = celery_rate / floor_rate
     print(f"  floor:  {len(payloads)} messages in {floor_seconds:.2f} s = {floor_rate:.0f} msg/s (smtplib, "
           "one connection)", flush=True)
+    print(f"          CPU per message: {cpu_text(floor_cpu, len(payloads))}", flush=True)
     print(f"  ratio:  {ratio:.2f} of the floor (goal {GOAL_RATIO}); {'met' if ratio >= GOAL_RATIO else 'MISSED'}",
           flush=True)
     print(MARKER + json.dumps({
@@ -278,6 +349,8 @@ def measure(args, queue: str, db: dict, work: Path) -> None:
         "broker": settings.CELERY_BROKER_URL.split("://")[0], "celery_msg_per_s": round(celery_rate, 1),
         "floor_msg_per_s": round(floor_rate, 1), "ratio": round(ratio, 3), "goal_ratio": GOAL_RATIO,
         "all_received_once": once,
+        "celery_cpu_ms_per_msg": celery_cpu.per_message_ms(args.count - 1), "celery_machine_busy": celery_cpu.busy,
+        "floor_cpu_ms_per_msg": floor_cpu.per_message_ms(len(payloads)), "floor_machine_busy": floor_cpu.busy,
     }), flush=True)
     if not once or statuses != Counter({NotificationStatus.SENT: args.count}):
         sys.exit("not every reminder arrived exactly once")

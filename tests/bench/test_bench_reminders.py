@@ -1,0 +1,36 @@
+"""`python -m bench.reminders` at a tiny size: a real worker and mail catcher, every message once,
+the figures and the CPU of each process printed and in its JSON line. No figure is judged here."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bench.reminders import MARKER
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.broker
+@pytest.mark.timeout(180)
+def test_reminders_benchmark_sends_each_message_once_and_reports_each_process_cpu():
+    completed = subprocess.run([sys.executable, "-m", "bench.reminders", "--count", "30"], cwd=ROOT,
+                               env={**os.environ, "DJANGO_LOG_LEVEL": "WARNING"}, capture_output=True, text=True,
+                               timeout=170, check=False)
+
+    assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
+    found = json.loads(next(line for line in completed.stdout.splitlines() if line.startswith(MARKER))[len(MARKER):])
+    assert found["count"] == 30 and found["concurrency"] == 2
+    assert found["all_received_once"] is True
+    assert found["celery_msg_per_s"] > 0 and found["floor_msg_per_s"] > 0
+    assert found["ratio"] == pytest.approx(found["celery_msg_per_s"] / found["floor_msg_per_s"], rel=0.01)
+    if sys.platform == "linux":
+        for phase, processes in (("celery", {"worker", "SMTP server"}), ("floor", {"smtplib loop", "SMTP server"})):
+            assert set(found[f"{phase}_cpu_ms_per_msg"]) == processes
+            assert all(ms > 0 for ms in found[f"{phase}_cpu_ms_per_msg"].values()), found
+            assert 0 < found[f"{phase}_machine_busy"] <= 1
+    assert "CPU per message: worker" in completed.stdout
+    assert "CPU per message: smtplib loop" in completed.stdout
