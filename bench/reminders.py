@@ -146,9 +146,9 @@ def make_due_reminders(count: int) -> None:
 
 
 def cpu_seconds(pid: int, *, children: bool) -> float | None:
-    """CPU time that ``pid`` and its threads, with ``children`` also its child processes (one level:
-    a worker's pool), have used so far: the scheduler's own count in /proc/<pid>/task/<tid>/schedstat,
-    in nanoseconds. None where /proc does not show it (not Linux)."""
+    """Seconds of CPU that ``pid`` and its threads, with ``children`` also its child processes (one
+    level: a worker's pool), have used so far, from the scheduler's own nanosecond count in
+    /proc/<pid>/task/<tid>/schedstat. None where /proc does not show it (not Linux)."""
     try:
         parents = {int(name): int(Path(f"/proc/{name}/stat").read_text().rsplit(")", 1)[1].split()[1])
                    for name in os.listdir("/proc") if name.isdigit()}
@@ -181,6 +181,7 @@ class CpuMeter:
         """``processes``: name -> (pid, count its children too)."""
         self.processes = processes
         self.used: dict[str, float | None] = {}
+        self.busy: float | None = None
 
     def _read(self) -> dict[str, float | None]:
         return {name: cpu_seconds(pid, children=children) for name, (pid, children) in self.processes.items()}
@@ -336,7 +337,6 @@ def measure(args, queue: str, db: dict, work: Path) -> None:
         floor_seconds = wait_for_files(work / "floor", len(payloads), timeout=600) - started
     finally:
         stop(mail)
-
     floor_rate = len(payloads) / floor_seconds
     ratio = celery_rate / floor_rate
     print(f"  floor:  {len(payloads)} messages in {floor_seconds:.2f} s = {floor_rate:.0f} msg/s (smtplib, "
