@@ -228,7 +228,11 @@ CELERY_ENABLE_UTC = True
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
-CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# One task in reserve for each worker process, so a process that finishes a send task starts
+# the next at once. The database broker looks for tasks every 0.1 s: with none in reserve a
+# process waited 74 ms between tasks on average (5 ms with one). A reserved task lost with its
+# worker is no loss: its rows stay "sending" until the beat claims them again (SENDING_LEASE).
+CELERY_WORKER_PREFETCH_MULTIPLIER = 2
 CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 120)
 CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 90)
 CELERY_TASK_ALWAYS_EAGER = False
