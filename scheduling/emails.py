@@ -174,6 +174,8 @@ class PatientEmail(EmailMultiAlternatives):
     MIME-Version is written once, at the top, instead of on every part.
     """
 
+    _bytes: bytes | None = None
+
     def message(self):
         message = super().message()
         for part in message.walk():
@@ -182,6 +184,12 @@ class PatientEmail(EmailMultiAlternatives):
             if part is not message:
                 del part["MIME-Version"]  # a header of the message, not of its parts (RFC 2045, section 4)
         return message
+
+    def smtp_bytes(self) -> bytes:
+        """The message as it goes over SMTP (what Django's SMTP backend would send), made once."""
+        if self._bytes is None:
+            self._bytes = self.message().as_bytes(linesep="\r\n")
+        return self._bytes
 
 
 @dataclass

@@ -18,23 +18,27 @@ sends it again. Every copy carries the same Message-ID, so mail systems can tell
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import os
 import random
+import re
 import smtplib
 import time
 from collections import Counter
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.core.mail import get_connection
+from django.core.mail.message import sanitize_address
 from django.db import DatabaseError, connection, transaction
 from django.db.models import Count, Exists, F, OuterRef, Q, Subquery
 from django.utils import timezone
 
 from clinic.models import Location
 from patients.models import Patient
-from scheduling.emails import email_build, message_id_for
+from scheduling.emails import PatientEmail, email_build, message_id_for
 from scheduling.models import (
     ACTIVE_STATUSES,
     Appointment,
@@ -245,8 +249,12 @@ def smtp_failure(error: Exception) -> tuple[bool, str]:
 _connections: dict[tuple, object] = {}
 
 
-def _deliver(message) -> None:
-    """Send over one SMTP connection kept per process, reopened when the server dropped it."""
+def _deliver(message: PatientEmail, while_waiting: Callable[[], None] | None = None) -> None:
+    """Send over one SMTP connection kept per process, reopened when the server dropped it.
+
+    ``while_waiting`` runs once the message has gone: over SMTP, while the server takes it in and
+    before its answer is read, which is most of a send's time; with another backend, after it.
+    """
     key = (os.getpid(), settings.EMAIL_BACKEND, settings.EMAIL_HOST, settings.EMAIL_PORT)
     connection = _connections.get(key)
     reused = connection is not None
@@ -255,15 +263,55 @@ def _deliver(message) -> None:
         connection.open()
         _connections[key] = connection
     try:
-        connection.send_messages([message])
+        smtp = getattr(connection, "connection", None)  # Django's SMTP backend, once open
+        if isinstance(smtp, smtplib.SMTP):
+            _smtp_send(smtp, message, while_waiting)
+        else:
+            connection.send_messages([message])
+            if while_waiting is not None:
+                while_waiting()
     except smtplib.SMTPServerDisconnected:
         _forget_connection(key)
         if not reused:
             raise
-        _deliver(message)  # an idle connection the server closed; the message never went
+        _deliver(message, while_waiting)  # an idle connection the server closed; the message never went
     except BaseException:
         _forget_connection(key)
         raise
+
+
+_DOT_AT_LINE_START = re.compile(rb"(?m)^\.")
+
+
+def _smtp_send(smtp: smtplib.SMTP, message: PatientEmail, while_waiting: Callable[[], None] | None) -> None:
+    """smtplib's ``sendmail``, which Django's SMTP backend sends with, with ``while_waiting`` run
+    between the message's last line and the server's answer: the same commands and the same errors
+    (the caller drops the connection after any, so it sends no RSET)."""
+    encoding = message.encoding or settings.DEFAULT_CHARSET
+    sender = sanitize_address(message.from_email, encoding)
+    recipients = [sanitize_address(address, encoding) for address in message.recipients()]
+    payload = message.smtp_bytes()
+    smtp.ehlo_or_helo_if_needed()
+    code, reply = smtp.mail(sender, [f"size={len(payload)}"] if smtp.has_extn("size") else [])
+    if code != 250:
+        raise smtplib.SMTPSenderRefused(code, reply, sender)
+    refused = {}
+    for recipient in recipients:
+        code, reply = smtp.rcpt(recipient)
+        if code not in (250, 251):
+            refused[recipient] = (code, reply)
+    if len(refused) == len(recipients):
+        raise smtplib.SMTPRecipientsRefused(refused)
+    code, reply = smtp.docmd("data")
+    if code != 354:
+        raise smtplib.SMTPDataError(code, reply)
+    data = _DOT_AT_LINE_START.sub(b"..", payload)  # dot-stuffing (RFC 5321, section 4.5.2)
+    smtp.send(data + (b"" if data.endswith(b"\r\n") else b"\r\n") + b".\r\n")
+    if while_waiting is not None:
+        while_waiting()
+    code, reply = smtp.getreply()
+    if code != 250:
+        raise smtplib.SMTPDataError(code, reply)
 
 
 def _forget_connection(key) -> None:
@@ -320,7 +368,9 @@ def notification_send_many(*, notification_ids: list[int]) -> tuple[Counter, lis
     """Send claimed rows one after the other, each on its own as ``notification_send`` does.
 
     The batch's rows are read ahead in two queries; each row's own transaction then only checks,
-    under its lock, that nothing it reads has changed since (``_locked_row``).
+    under its lock, that nothing it reads has changed since (``_locked_row``). While the SMTP
+    server takes in one row's message, the next row's is made from what was read ahead
+    (``_email_ahead``), so the worker does not wait for the server with nothing to do.
     Returns the outcomes and the ids not reached within SEND_BUDGET (a slow SMTP server), which the
     caller queues again: they are still claimed ("sending"), so nobody else sends them meanwhile.
     """
@@ -328,12 +378,41 @@ def notification_send_many(*, notification_ids: list[int]) -> tuple[Counter, lis
     started = time.monotonic()
     with _send_session():
         read_ahead = _read_ahead(notification_ids)
+        emails_ahead: dict[int, PatientEmail] = {}
         for position, notification_id in enumerate(notification_ids):
             if position and time.monotonic() - started > SEND_BUDGET.total_seconds():
                 return outcomes, notification_ids[position:]
-            outcomes[notification_send(notification_id=notification_id,
-                                       read_ahead=read_ahead.get(notification_id))] += 1
+            following = notification_ids[position + 1:position + 2]
+            outcomes[notification_send(
+                notification_id=notification_id, read_ahead=read_ahead.get(notification_id),
+                email_ahead=emails_ahead.pop(notification_id, None),
+                while_waiting=functools.partial(_email_ahead, read_ahead, following, emails_ahead),
+            )] += 1
     return outcomes, []
+
+
+def _email_ahead(read_ahead: dict[int, tuple[str, Notification]], ids: list[int],
+                 emails: dict[int, PatientEmail]) -> None:
+    """Make the emails of rows ``ids`` before their turn, from what was read ahead, into ``emails``.
+
+    Only a message that names the row's own session and nothing else: a confirmation lists
+    sessions and a follow-up counts them, which only the row's turn can read under its lock.
+    An email that cannot be made is left to the row's turn, which makes it again and meets the
+    error there, in that row's own send.
+    """
+    for notification_id in ids:
+        if notification_id not in read_ahead:
+            continue
+        row = read_ahead[notification_id][1]
+        if row.kind in (NotificationKind.BOOKING_CONFIRMATION, NotificationKind.SESSION_FOLLOW_UP):
+            continue
+        try:
+            email = email_build(notification=row, appointments=[row.appointment])
+            email.smtp_bytes()
+        except Exception:  # noqa: BLE001  # the row's own turn raises it again
+            logger.debug("notification %s: email not made ahead", notification_id, exc_info=True)
+            continue
+        emails[notification_id] = email
 
 
 _LOCK_STATEMENT = "ionto_notification_lock"
@@ -420,12 +499,18 @@ def _locked_row(notification_id: int, read_ahead: tuple[str, Notification] | Non
             .select_related(*_RELATED).filter(pk=notification_id).first())
 
 
-def notification_send(*, notification_id: int, read_ahead: tuple[str, Notification] | None = None) -> str:
+def notification_send(*, notification_id: int, read_ahead: tuple[str, Notification] | None = None,
+                      email_ahead: PatientEmail | None = None,
+                      while_waiting: Callable[[], None] | None = None) -> str:
     """Send one claimed row, at most once; returns what happened: sent, skipped, cancelled, retry, failed.
 
     Safe to run twice and concurrently: the row lock (SKIP LOCKED) lets one copy through, and a
     row no longer "sending" is left alone. The appointment stays locked while SMTP talks, so a
     cancel or a move waits for the send.
+
+    ``email_ahead``, the row's email made from ``read_ahead`` before the lock, goes out only when
+    that is still the row as it is and the email names just its session; otherwise the email is
+    made again. ``while_waiting`` runs while the SMTP server takes in the message (``_deliver``).
     """
     with transaction.atomic():
         row = _locked_row(notification_id, read_ahead)
@@ -442,10 +527,14 @@ def notification_send(*, notification_id: int, read_ahead: tuple[str, Notificati
             row.save(update_fields=["status", "last_error", "updated_at"])
             return "cancelled"
         left = sessions_left_to_book(row.course) if row.kind == NotificationKind.SESSION_FOLLOW_UP else 0
-        message = email_build(notification=row, appointments=sessions, sessions_left=left)
+        if email_ahead is not None and read_ahead is not None and row is read_ahead[1] \
+                and sessions == [appointment] and left == 0:
+            message = email_ahead
+        else:
+            message = email_build(notification=row, appointments=sessions, sessions_left=left)
         row.attempts += 1
         try:
-            _deliver(message)
+            _deliver(message, while_waiting)
         except Exception as error:
             permanent, text = smtp_failure(error)
             row.last_error = text

@@ -538,6 +538,76 @@ def test_a_change_after_the_batch_was_read_ahead_is_what_its_send_sees(clinic, m
     assert (reminder["To"], reminder["Subject"].startswith("Reminder:")) == ("new.address@example.org", True)
 
 
+@pytest.fixture
+def emails_made(monkeypatch) -> list[int]:
+    """The notification ids of every email made, in order."""
+    made: list[int] = []
+    build = notifications.email_build
+
+    def counted(*, notification, **kwargs):
+        made.append(notification.pk)
+        return build(notification=notification, **kwargs)
+
+    monkeypatch.setattr(notifications, "email_build", counted)
+    return made
+
+
+def due_reminders(clinic, count: int) -> tuple[list, datetime]:
+    """``count`` booked sessions on one day, their confirmations sent: (sessions, when their reminders are due)."""
+    sessions = [book(clinic, make_course(clinic), clinic.at(next_weekday(0), 9 + hour)) for hour in range(count)]
+    send_due(timezone.now())
+    return sessions, sessions[-1].starts_at - timedelta(days=1)
+
+
+@pytest.mark.parametrize("backend", ["smtp", "locmem"])
+def test_each_email_of_a_batch_is_made_while_the_one_before_goes_out_and_made_once(
+        clinic, mail, mailoutbox, settings, emails_made, backend):
+    _, due = due_reminders(clinic, 3)
+    if backend == "locmem":
+        settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    emails_made.clear()
+    with time_machine.travel(due, tick=False):
+        claimed = notification_claim_due(now=due)
+        assert notification_send_many(notification_ids=claimed) == ({"sent": 3}, [])
+    assert emails_made == claimed  # the first at its turn, each other one during the send before it
+    received = mail.messages()[-3:] if backend == "smtp" else [message.message() for message in mailoutbox]
+    assert [message["Message-ID"] for message in received] == [
+        row.message_id for row in Notification.objects.filter(pk__in=claimed).order_by("pk")]
+
+
+def test_an_email_made_ahead_of_a_change_is_made_again_with_the_change(clinic, mail, monkeypatch, emails_made):
+    (first, renamed, last), due = due_reminders(clinic, 3)
+    read_ahead = notifications._read_ahead
+
+    def read_ahead_then_change(ids):
+        read = read_ahead(ids)
+        patient_services.patient_update(patient=renamed.patient, updated_by=clinic.front_desk.user,
+                                        first_name="Rowan", email="rowan@example.org")
+        return read
+
+    monkeypatch.setattr(notifications, "_read_ahead", read_ahead_then_change)
+    emails_made.clear()
+    with time_machine.travel(due, tick=False):
+        claimed = notification_claim_due(now=due)
+        assert notification_send_many(notification_ids=claimed) == ({"sent": 3}, [])
+    # The renamed patient's email was made ahead from the rows as read, then made again under its lock.
+    assert emails_made == [claimed[0], claimed[1], claimed[1], claimed[2]]
+    reminder = next(message for message in mail.messages()[-3:] if message["To"] == "rowan@example.org")
+    assert text_of(reminder).startswith("Dear Rowan,")
+
+
+def test_a_line_starting_with_a_dot_arrives_whole(clinic, mail):
+    """SMTP ends a message with a line holding one dot, so the sender doubles a leading dot and
+    the server takes it off again (RFC 5321, section 4.5.2)."""
+    clinic.location.address = ".Quay Side\nRiverside"
+    clinic.location.save(update_fields=["address"])
+    book(clinic, make_course(clinic), clinic.at(next_weekday(0), 9))
+    send_due(timezone.now())
+    [message] = mail.messages()
+    assert "\r\n.Quay Side\r\n" in text_of(message)
+    assert ".Quay Side<br>Riverside" in html_of(message)
+
+
 @pytest.mark.django_db(transaction=True)
 def test_a_send_waits_for_a_change_holding_the_appointment_then_sees_it(clinic, mail):
     appointment = book(clinic, make_course(clinic), clinic.at(next_weekday(0), 9))
