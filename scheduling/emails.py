@@ -10,8 +10,11 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from email.generator import BytesGenerator
 from email.mime.text import MIMEText
+from email.policy import Compat32
 from functools import lru_cache
+from io import BytesIO
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -186,10 +189,32 @@ class PatientEmail(EmailMultiAlternatives):
         return message
 
     def smtp_bytes(self) -> bytes:
-        """The message as it goes over SMTP (what Django's SMTP backend would send), made once."""
+        """The message as it goes over SMTP, made once: the bytes Django's SMTP backend would send."""
         if self._bytes is None:
-            self._bytes = self.message().as_bytes(linesep="\r\n")
+            self._bytes = smtp_bytes(self.message())
         return self._bytes
+
+
+class _HeaderPolicy(Compat32):
+    """The compat32 policy of Django's messages, with its common case written directly: an ASCII
+    header that fits on its line is what Python's Header class returns it as, after a split and
+    a join that were two thirds of the time spent turning an email into bytes."""
+
+    def fold_binary(self, name, value):
+        if isinstance(value, str) and value.isascii() and "\n" not in value and "\r" not in value \
+                and len(name) + 2 + len(value) <= self.max_line_length:
+            return f"{name}: {value}{self.linesep}".encode("ascii")
+        return super().fold_binary(name, value)
+
+
+_SMTP_POLICY = _HeaderPolicy(linesep="\r\n")
+
+
+def smtp_bytes(message) -> bytes:
+    """``message.as_bytes(linesep="\\r\\n")`` for a Django MIME message, the same bytes, made faster."""
+    out = BytesIO()
+    BytesGenerator(out, mangle_from_=False, policy=_SMTP_POLICY).flatten(message)
+    return out.getvalue()
 
 
 @dataclass

@@ -21,6 +21,7 @@ from clinic.mailcatcher import MailFolder
 from patients import services as patient_services
 from patients.models import Patient
 from scheduling import notifications, services
+from scheduling.emails import email_build, smtp_bytes
 from scheduling.models import (
     AppointmentStatus,
     CancelledBy,
@@ -181,6 +182,18 @@ def test_confirmation_email_names_first_name_local_time_zone_address_phone_and_n
     assert start == datetime.combine(winter_tuesday, time(9, 30), tzinfo=ZoneInfo("America/New_York"))
     assert start.tzinfo.key == "America/New_York"
     assert calendar_of(message)["METHOD"] == "REQUEST"
+
+
+def test_every_kind_of_email_goes_out_as_the_bytes_pythons_generator_makes():
+    clinic = make_clinic(name="Praxis Zürich-Oerlikon, Gesundheitszentrum am Bahnhofplatz", time_zone="Europe/Zurich")
+    patient = make_patient(clinic, first_name="Zoë", email="zoe.mueller@example.org")
+    sessions = [book(clinic, make_course(clinic, patient), clinic.at(next_weekday(day), 9)) for day in range(3)]
+    row = Notification.objects.select_related("patient", "appointment__location").filter(
+        kind=NotificationKind.BOOKING_CONFIRMATION).first()
+    for kind in NotificationKind:
+        row.kind = kind
+        message = email_build(notification=row, appointments=sessions, sessions_left=2).message()
+        assert smtp_bytes(message) == message.as_bytes(linesep="\r\n"), kind
 
 
 def test_moved_session_gets_new_reminder_at_new_time_and_raised_sequence(clinic, mail):
