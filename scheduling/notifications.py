@@ -53,8 +53,11 @@ from scheduling.models import (
 
 logger = logging.getLogger(__name__)
 
-CLAIM_BATCH = 500
-SEND_BATCH = 50
+# The beat claims up to CLAIM_BATCH due rows a transaction and queues them SEND_BATCH rows a task.
+# Each task pays a new database connection, the prepared lock, the read-ahead and Celery's
+# hand-over, about 15 ms: 200 rows a task sent 7-12% more a second than 50 (three A/B pairs).
+CLAIM_BATCH = 2000
+SEND_BATCH = 200
 SEND_SPREAD = 8
 # A send task that has not finished its batch in this time hands the rest to a new task, well
 # inside Celery's time limit even when the SMTP server answers slowly.

@@ -469,7 +469,7 @@ def test_send_batches_spread_a_small_claim_over_tasks_and_cap_a_large_one():
     assert notifications.send_batches([1, 2, 3]) == [[1], [2], [3]]
     assert [len(batch) for batch in notifications.send_batches(list(range(36)))] == [5] * 7 + [1]
     large = notifications.send_batches(list(range(10_000)))
-    assert (len(large), {len(batch) for batch in large}) == (200, {notifications.SEND_BATCH})
+    assert (len(large), {len(batch) for batch in large}) == (50, {notifications.SEND_BATCH})
     assert [pk for batch in large for pk in batch] == list(range(10_000))
 
 
