@@ -385,37 +385,34 @@ def notification_send_many(*, notification_ids: list[int]) -> tuple[Counter, lis
         for position, notification_id in enumerate(notification_ids):
             if position and time.monotonic() - started > SEND_BUDGET.total_seconds():
                 return outcomes, notification_ids[position:]
-            following = notification_ids[position + 1:position + 2]
+            following = read_ahead.get(notification_ids[position + 1]) if position + 1 < len(notification_ids) else None
             outcomes[notification_send(
                 notification_id=notification_id, read_ahead=read_ahead.get(notification_id),
                 email_ahead=emails_ahead.pop(notification_id, None),
-                while_waiting=functools.partial(_email_ahead, read_ahead, following, emails_ahead),
+                while_waiting=functools.partial(_email_ahead, following, emails_ahead) if following else None,
             )] += 1
     return outcomes, []
 
 
-def _email_ahead(read_ahead: dict[int, tuple[str, Notification]], ids: list[int],
-                 emails: dict[int, PatientEmail]) -> None:
-    """Make the emails of rows ``ids`` before their turn, from what was read ahead, into ``emails``.
+def _email_ahead(read_ahead: tuple[str, Notification], emails: dict[int, PatientEmail]) -> None:
+    """Make a row's email before its turn, from what was read ahead, into ``emails`` by its id.
 
     Only a message that names the row's own session and nothing else: a confirmation lists
     sessions and a follow-up counts them, which only the row's turn can read under its lock.
-    An email that cannot be made is left to the row's turn, which makes it again and meets the
-    error there, in that row's own send.
+    Making it reads nothing from the database. An email that cannot be made is left to the row's
+    turn, which makes it again and meets the error there, in that row's own send, not in the send
+    this runs during.
     """
-    for notification_id in ids:
-        if notification_id not in read_ahead:
-            continue
-        row = read_ahead[notification_id][1]
-        if row.kind in (NotificationKind.BOOKING_CONFIRMATION, NotificationKind.SESSION_FOLLOW_UP):
-            continue
-        try:
-            email = email_build(notification=row, appointments=[row.appointment])
-            email.smtp_bytes()
-        except Exception:  # noqa: BLE001  # the row's own turn raises it again
-            logger.debug("notification %s: email not made ahead", notification_id, exc_info=True)
-            continue
-        emails[notification_id] = email
+    row = read_ahead[1]
+    if row.kind in (NotificationKind.BOOKING_CONFIRMATION, NotificationKind.SESSION_FOLLOW_UP):
+        return
+    try:
+        email = email_build(notification=row, appointments=[row.appointment])
+        email.smtp_bytes()
+    except Exception:
+        logger.debug("notification %s: email not made ahead", row.pk, exc_info=True)
+        return
+    emails[row.pk] = email
 
 
 _LOCK_STATEMENT = "ionto_notification_lock"

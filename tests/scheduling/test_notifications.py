@@ -553,13 +553,17 @@ def test_a_change_after_the_batch_was_read_ahead_is_what_its_send_sees(clinic, m
 
 @pytest.fixture
 def emails_made(monkeypatch) -> list[int]:
-    """The notification ids of every email made, in order."""
+    """The notification ids of every email made, in order; making one reads nothing from the database
+    (an email made ahead is made inside another row's transaction)."""
     made: list[int] = []
     build = notifications.email_build
 
     def counted(*, notification, **kwargs):
         made.append(notification.pk)
-        return build(notification=notification, **kwargs)
+        with CaptureQueriesContext(connections["default"]) as queries:
+            email = build(notification=notification, **kwargs)
+        assert queries.captured_queries == []
+        return email
 
     monkeypatch.setattr(notifications, "email_build", counted)
     return made
