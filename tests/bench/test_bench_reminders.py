@@ -25,12 +25,15 @@ def test_reminders_benchmark_sends_each_message_once_and_reports_each_process_cp
     found = json.loads(next(line for line in completed.stdout.splitlines() if line.startswith(MARKER))[len(MARKER):])
     assert found["count"] == 30 and found["concurrency"] == 2
     assert found["all_received_once"] is True
-    assert found["celery_msg_per_s"] > 0 and found["floor_msg_per_s"] > 0
+    assert found["celery_msg_per_s"] > 0 and found["floor_before_msg_per_s"] > 0 and found["floor_after_msg_per_s"] > 0
+    assert found["floor_msg_per_s"] == max(found["floor_before_msg_per_s"], found["floor_after_msg_per_s"])
     assert found["ratio"] == pytest.approx(found["celery_msg_per_s"] / found["floor_msg_per_s"], rel=0.01)
     if sys.platform == "linux":
-        for phase, processes in (("celery", {"worker", "SMTP server"}), ("floor", {"smtplib loop", "SMTP server"})):
-            assert set(found[f"{phase}_cpu_ms_per_msg"]) == processes
-            assert all(ms > 0 for ms in found[f"{phase}_cpu_ms_per_msg"].values()), found
-            assert 0 < found[f"{phase}_machine_busy"] <= 1
+        for figures, processes in (("celery_cpu_ms_per_msg", {"worker", "SMTP server"}),
+                                   ("floor_cpu_ms_per_msg", {"smtplib loop", "SMTP server"}),
+                                   ("floor_before_cpu_ms_per_msg", {"smtplib loop", "SMTP server"})):
+            assert set(found[figures]) == processes
+            assert all(ms > 0 for ms in found[figures].values()), found
+        assert 0 < found["celery_machine_busy"] <= 1 and 0 < found["floor_machine_busy"] <= 1
     assert "CPU per message: worker" in completed.stdout
-    assert "CPU per message: smtplib loop" in completed.stdout
+    assert completed.stdout.count("CPU per message: smtplib loop") == 2
