@@ -393,6 +393,23 @@ def test_550_marks_the_row_failed_after_one_attempt_and_resend_queues_it_again(c
     assert len(mail.messages()) == 1
 
 
+@pytest.mark.parametrize(("answer", "outcome", "status"), [
+    ("553 5.7.1 Sender address rejected", "failed", NotificationStatus.FAILED),
+    ("421 4.7.0 Too many connections, try again later", "retry", NotificationStatus.PENDING),
+])
+def test_a_refused_sender_fails_the_row_or_retries_it_as_the_server_says(clinic, mail, monkeypatch, answer, outcome,
+                                                                          status):
+    async def refuse_sender(server, session, envelope, address, mail_options):
+        return answer
+
+    monkeypatch.setattr(mail, "handle_MAIL", refuse_sender, raising=False)
+    book(clinic, make_course(clinic), clinic.at(next_weekday(0), 9))
+    assert send_due(timezone.now()) == [outcome]
+    row = Notification.objects.get(kind=NotificationKind.BOOKING_CONFIRMATION)
+    assert (row.status, row.attempts, row.last_error) == (status, 1, f"SMTP {answer}")
+    assert mail.messages() == []
+
+
 def test_451_is_retried_with_growing_backoff_then_delivered_once(clinic, mail):
     book(clinic, make_course(clinic), clinic.at(next_weekday(0), 9))
     mail.temporary_failures = 3
