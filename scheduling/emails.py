@@ -191,7 +191,7 @@ class PatientEmail(EmailMultiAlternatives):
     def smtp_bytes(self) -> bytes:
         """The message as it goes over SMTP, made once: the bytes Django's SMTP backend would send."""
         if self._bytes is None:
-            self._bytes = smtp_bytes(self.message())
+            self._bytes = mime_smtp_bytes(self.message())
         return self._bytes
 
 
@@ -210,7 +210,7 @@ class _HeaderPolicy(Compat32):
 _SMTP_POLICY = _HeaderPolicy(linesep="\r\n")
 
 
-def smtp_bytes(message) -> bytes:
+def mime_smtp_bytes(message) -> bytes:
     """``message.as_bytes(linesep="\\r\\n")`` for a Django MIME message, the same bytes, made faster."""
     out = BytesIO()
     BytesGenerator(out, mangle_from_=False, policy=_SMTP_POLICY).flatten(message)

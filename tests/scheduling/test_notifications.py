@@ -21,7 +21,7 @@ from clinic.mailcatcher import MailFolder
 from patients import services as patient_services
 from patients.models import Patient
 from scheduling import notifications, services
-from scheduling.emails import email_build, smtp_bytes
+from scheduling.emails import email_build, mime_smtp_bytes
 from scheduling.models import (
     AppointmentStatus,
     CancelledBy,
@@ -193,7 +193,7 @@ def test_every_kind_of_email_goes_out_as_the_bytes_pythons_generator_makes():
     for kind in NotificationKind:
         row.kind = kind
         message = email_build(notification=row, appointments=sessions, sessions_left=2).message()
-        assert smtp_bytes(message) == message.as_bytes(linesep="\r\n"), kind
+        assert mime_smtp_bytes(message) == message.as_bytes(linesep="\r\n"), kind
 
 
 def test_moved_session_gets_new_reminder_at_new_time_and_raised_sequence(clinic, mail):
