@@ -419,6 +419,7 @@ def test_451_is_retried_with_growing_backoff_then_delivered_once(clinic, mail):
         assert send_due(now) == ["retry"]
         row = Notification.objects.get(kind=NotificationKind.BOOKING_CONFIRMATION)
         assert row.last_error == "SMTP 451 4.3.0 Temporary failure, try again later"
+        assert (row.status, row.sent_at, row.message_id) == (NotificationStatus.PENDING, None, "")
         waits.append(row.due_at - now)
         assert send_due(row.due_at - timedelta(seconds=1)) == []
         now = row.due_at
