@@ -5,9 +5,7 @@ from __future__ import annotations
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 
 from clinic.models import StaffRole
-from clinic.selectors import staff_role
-
-CLINICAL_ROLES = (StaffRole.CLINICIAN, StaffRole.MANAGER)
+from clinic.selectors import CLINICAL_ROLES, staff_role
 
 
 def role_of(request) -> str | None:

@@ -8,6 +8,8 @@ from django.db.models import Q, QuerySet
 
 from clinic.models import Closure, Location, Staff, StaffRole
 
+CLINICAL_ROLES = (StaffRole.CLINICIAN, StaffRole.MANAGER)
+
 
 def staff_role(user) -> str | None:
     """The acting user's role; a Django superuser acts as a manager of every location."""
@@ -19,6 +21,14 @@ def staff_role(user) -> str | None:
     if staff is None or not staff.is_active:
         return None
     return staff.role
+
+
+def staff_is_clinical(user) -> bool:
+    """Clinicians and managers treat: they record sessions and end or extend courses; the front desk does not.
+
+    The services refuse on it and the admin hides what it would refuse, so both read this one rule.
+    """
+    return staff_role(user) in CLINICAL_ROLES
 
 
 def location_list_for(user) -> QuerySet[Location]:

@@ -22,7 +22,7 @@ from django.utils.http import urlencode
 
 from clinic.admin import AUDIT_FIELDS, LocationScopedAdmin, ReadOnlyInline, run_service
 from clinic.models import Device, Room, Staff, StaffRole
-from clinic.selectors import location_list_for, staff_role
+from clinic.selectors import location_list_for, staff_is_clinical, staff_role
 from patients.admin import AuditedReadAdmin, PatientAdmin, ScreeningAdmin
 from patients.models import Patient, Screening
 from patients.selectors import patient_list
@@ -295,13 +295,17 @@ class CourseAdmin(AuditedReadAdmin, LocationScopedAdmin):
             medication=data.get("medication", ""), body_site_other=data.get("body_site_other", ""),
         )
 
-    @admin.action(description="Complete the selected courses", permissions=["change"])
+    def has_clinical_permission(self, request) -> bool:
+        """Ending or extending a course is offered to whom the services let do it: clinicians and managers."""
+        return self.has_change_permission(request) and staff_is_clinical(request.user)
+
+    @admin.action(description="Complete the selected courses", permissions=["clinical"])
     def complete(self, request, queryset):
         for course in queryset:
             run_service(request, lambda c=course: services.course_complete(course=c, completed_by=request.user),
                         success=f"{course} is completed.")
 
-    @admin.action(description="Discontinue the selected courses (give the reason)", permissions=["change"])
+    @admin.action(description="Discontinue the selected courses (give the reason)", permissions=["clinical"])
     def discontinue(self, request, queryset):
         reason = request.POST.get("reason", "")
         for course in queryset:
@@ -309,7 +313,7 @@ class CourseAdmin(AuditedReadAdmin, LocationScopedAdmin):
                 course=c, discontinued_by=request.user, reason=reason),
                 success=f"{course} is discontinued; its booked sessions are cancelled.")
 
-    @admin.action(description="Plan maintenance after the selected completed courses", permissions=["change"])
+    @admin.action(description="Plan maintenance after the selected completed courses", permissions=["clinical"])
     def start_maintenance(self, request, queryset):
         for course in queryset:
             run_service(request, lambda c=course: services.course_start_maintenance(

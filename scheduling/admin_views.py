@@ -523,7 +523,7 @@ def appointment_reschedule_view(model_admin, request, appointment_id: int):
         try:
             if data["keep_cadence"]:
                 plan = course_reschedule_from(appointment=appointment, rescheduled_by=request.user,
-                                              starts_at=starts_at, **resources)
+                                              starts_at=starts_at, expected_version=_version(request), **resources)
                 moved = len(plan.sessions)
                 messages.success(request, f"Moved the session of {appointment.patient} to "
                                           f"{location.local(starts_at):%a %d %b %H:%M}; {moved - 1} later "

@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from clinic.errors import ConflictError
 from clinic.models import Device, Location, OpeningHours, Room, Staff, StaffRole, WorkingHours
-from clinic.selectors import closures_hitting, staff_role
+from clinic.selectors import closures_hitting, staff_is_clinical
 from patients.models import AuditAction, Patient
 from patients.selectors import screening_current
 from patients.services import audit_record
@@ -64,6 +64,7 @@ UNIQUE_VIOLATION = "23505"
 MEDICATED_CURRENT_MAX_MA = Decimal(4)  # medicated iontophoresis runs at 1-4 mA (DESIGN.md)
 CHILD_AGE_LIMIT = 18
 MAINTENANCE_SESSIONS_DEFAULT = 6
+COURSE_END_REFUSAL = "Only a clinician or a manager ends or extends a course."
 
 
 def _save(instance):
@@ -118,8 +119,15 @@ def _locked_course(course: Course) -> Course:
     return Course.objects.select_for_update().select_related("patient", "location").get(pk=course.pk)
 
 
+def _require_clinical(user, refusal: str) -> None:
+    """Treatment is clinical: the same rule for every entry point, the admin, the API and the pages."""
+    if not staff_is_clinical(user):
+        raise PermissionError(refusal)
+
+
 @transaction.atomic
 def course_complete(*, course: Course, completed_by) -> Course:
+    _require_clinical(completed_by, COURSE_END_REFUSAL)
     course = _locked_course(course)
     if not course.is_open:
         raise ValidationError(f"This course is already {course.get_status_display().lower()}.")
@@ -137,6 +145,7 @@ def course_complete(*, course: Course, completed_by) -> Course:
 @transaction.atomic
 def course_discontinue(*, course: Course, discontinued_by, reason: str) -> Course:
     """Stop a course early; its booked sessions are cancelled by the clinic with the same reason."""
+    _require_clinical(discontinued_by, COURSE_END_REFUSAL)
     course = _locked_course(course)
     if not course.is_open:
         raise ValidationError(f"This course is already {course.get_status_display().lower()}.")
@@ -155,6 +164,7 @@ def course_discontinue(*, course: Course, discontinued_by, reason: str) -> Cours
 def course_start_maintenance(*, course: Course, created_by, interval_weeks: int = 2,
                              planned_sessions: int = MAINTENANCE_SESSIONS_DEFAULT) -> Course:
     """Plan maintenance after a completed initial course: single sessions every 1-4 weeks."""
+    _require_clinical(created_by, COURSE_END_REFUSAL)
     course = _locked_course(course)
     if course.phase != CoursePhase.INITIAL or course.status != CourseStatus.COMPLETED:
         raise ValidationError("Maintenance follows a completed initial course.")
@@ -527,9 +537,10 @@ def appointment_confirm(*, appointment: Appointment, via: str, expected_version:
 
 
 @transaction.atomic
-def appointment_mark_entered_in_error(*, appointment: Appointment, marked_by, reason: str) -> Appointment:
+def appointment_mark_entered_in_error(*, appointment: Appointment, marked_by, reason: str,
+                                      expected_version: int | None = None) -> Appointment:
     """Withdraw a booking that should never have been made (kept, never deleted)."""
-    appointment = _locked_appointment(appointment)
+    appointment = _locked_appointment(appointment, expected_version)
     if hasattr(appointment, "session_record"):
         raise ValidationError("This session has a session record; correct the record instead.")
     if not reason.strip():
@@ -545,27 +556,22 @@ def appointment_mark_entered_in_error(*, appointment: Appointment, marked_by, re
 # Session records
 
 
-def _require_clinician(user) -> None:
-    if staff_role(user) not in (StaffRole.CLINICIAN, StaffRole.MANAGER):
-        raise PermissionError("Only a clinician can record a session.")
-
-
 @transaction.atomic
 def session_record(
     *, appointment: Appointment, recorded_by, minutes_of_current: int, sites: list[dict],
     waveform: str = "dc", polarity_reversed: bool = False, medium: str | None = None,
     hdss: int | None = None, pain_nprs: int | None = None, sweat_mg_min: Decimal | None = None,
     sweat_site: str = "", side_effects: list[dict] | None = None, dose_ma_min: Decimal | None = None,
-    note: str = "",
+    note: str = "", expected_version: int | None = None,
 ) -> SessionRecord:
     """Record what was done in a session; the appointment becomes fulfilled and its course active.
 
     ``sites``: ``[{"site": "palms", "current_ma": 12, "site_other": ""}, ...]``;
     ``side_effects``: ``[{"kind": "erythema", "grade": 1, "kind_other": ""}, ...]``.
     """
-    _require_clinician(recorded_by)
+    _require_clinical(recorded_by, "Only a clinician can record a session.")
     course = _locked_course(appointment.course)
-    appointment = _locked_appointment(appointment)
+    appointment = _locked_appointment(appointment, expected_version)
     if appointment.status not in (AppointmentStatus.BOOKED, AppointmentStatus.ARRIVED):
         raise ValidationError(f"This session is {appointment.get_status_display().lower()}; "
                               "only a booked or arrived session can be recorded.")
@@ -780,6 +786,7 @@ def _apply_moves(moves: list[tuple[Appointment | None, PlannedSession]], plan: C
 def course_reschedule_from(
     *, appointment: Appointment, rescheduled_by, starts_at: datetime | None = None,
     clinician: Staff | None = None, room: Room | None = None, device: Device | None = None, preview: bool = False,
+    expected_version: int | None = None,
 ) -> CoursePlan:
     """Move one session and re-plan the course's later booked sessions so the cadence holds.
 
@@ -788,10 +795,10 @@ def course_reschedule_from(
     the first time the cadence allows from tomorrow. The later booked sessions follow at the cadence,
     keeping the moved session's time of day, clinician, room and device where free. ``preview``
     returns the plan without changing anything; when the sessions do not fit, nothing changes and
-    ``CourseDoesNotFit`` carries the plan.
+    ``CourseDoesNotFit`` carries the plan. A stale ``expected_version`` of the session is refused first.
     """
     course = _locked_course(appointment.course)
-    appointment = _locked_appointment(appointment)
+    appointment = _locked_appointment(appointment, expected_version)
     location = course.location
     if appointment.status == AppointmentStatus.BOOKED:
         if starts_at is None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import time_machine
@@ -10,7 +10,7 @@ import time_machine
 from api.models import IdempotencyKey
 from api.serializers import AppointmentClinicalSerializer, AppointmentSerializer
 from scheduling import services as scheduling_services
-from scheduling.models import Appointment, AppointmentStatus
+from scheduling.models import Appointment, AppointmentStatus, SessionRecord
 from tests.api.conftest import booked_session
 from tests.factories import book, make_clinic, make_course, next_weekday
 
@@ -242,6 +242,27 @@ def test_complete_with_a_stale_if_match_answers_412_and_records_nothing(world, a
     assert response.status_code == 412
     session.appointment.refresh_from_db()
     assert session.appointment.status == AppointmentStatus.BOOKED
+
+
+def test_recording_a_session_moved_since_its_etag_was_read_answers_412_and_records_nothing(world, as_role):
+    with time_machine.travel(datetime(2030, 1, 9, 8, tzinfo=UTC), tick=False):
+        session = booked_session(world.own, weekday=0, hour=10)
+        path = f"/api/v1/appointments/{session.appointment.pk}"
+        etag = as_role("clinician").get(f"{path}/")["ETag"]
+        moved = as_role("front_desk").post(f"{path}/reschedule/", {
+            "starts_at": world.own.at(next_weekday(1), 10).isoformat()}, format="json", HTTP_IF_MATCH=etag)
+        session.appointment.refresh_from_db()
+        with time_machine.travel(session.appointment.ends_at, tick=False):
+            stale = as_role("clinician").post(f"{path}/complete/", {
+                "minutes_of_current": 20, "sites": [{"site": "palms", "current_ma": 12}], "hdss": 3},
+                format="json", HTTP_IF_MATCH=etag)
+    assert moved.status_code == 200, moved.json()
+    assert (stale.status_code, stale.json()) == (412, {
+        "detail": "This appointment was changed by someone else; reload it and try again.",
+        "code": "precondition_failed", "errors": {}})
+    session.appointment.refresh_from_db()
+    assert (session.appointment.status, session.appointment.version) == (AppointmentStatus.BOOKED, 2)
+    assert SessionRecord.objects.count() == 0
 
 
 @pytest.mark.parametrize(("role", "serializer_class"), [("front_desk", AppointmentSerializer),

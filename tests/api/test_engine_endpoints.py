@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
+import time_machine
 
+from scheduling import services
 from scheduling.models import Appointment, AppointmentStatus
 from tests.api.conftest import booked_session
 from tests.factories import make_course, next_weekday
@@ -106,6 +108,28 @@ def test_reschedule_with_a_stale_etag_answers_412_and_moves_nothing(world, as_ro
     assert response.status_code == 412
     session.appointment.refresh_from_db()
     assert session.appointment.version == 1
+
+
+def test_a_second_move_with_the_etag_the_first_one_used_answers_412_and_moves_nothing(world, as_role):
+    with time_machine.travel(datetime(2030, 1, 9, 8, tzinfo=UTC), tick=False):
+        clinic = world.own
+        course = make_course(clinic, planned_sessions=6)
+        plan = services.course_book(course=course, booked_by=clinic.front_desk.user, first_date=next_weekday(0))
+        first = plan.sessions[0].appointment
+        path = f"/api/v1/appointments/{first.pk}/reschedule/"
+        etag = as_role("front_desk").get(f"/api/v1/appointments/{first.pk}/")["ETag"]
+        moved = as_role("front_desk").post(path, {"starts_at": clinic.at(next_weekday(0), 11).isoformat()},
+                                           format="json", HTTP_IF_MATCH=etag)
+        after_first = list(Appointment.objects.filter(course=course).order_by("pk").values_list("starts_at",
+                                                                                                "version"))
+        stale = as_role("clinician").post(path, {"starts_at": clinic.at(next_weekday(0), 14).isoformat()},
+                                          format="json", HTTP_IF_MATCH=etag)
+    assert moved.status_code == 200, moved.json()
+    assert (stale.status_code, stale.json()) == (412, {
+        "detail": "This appointment was changed by someone else; reload it and try again.",
+        "code": "precondition_failed", "errors": {}})
+    assert list(Appointment.objects.filter(course=course).order_by("pk").values_list("starts_at", "version")) == (
+        after_first)
 
 
 def test_reschedule_preview_changes_nothing(world, as_role):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import time_machine
@@ -195,6 +195,21 @@ def test_writes_answer_by_role_and_location(world, rows, role, write):
         path = template.format(**rows[side].ids)
         response = getattr(client, method)(path, body(clinic, rows[side]), format="json")
         assert response.status_code == status, (side, response.json())
+
+
+def test_front_desk_is_refused_ending_or_extending_a_course_in_the_services_words(world):
+    with time_machine.travel(datetime(2030, 1, 9, 8, tzinfo=UTC), tick=False):
+        session = booked_session(world.own)
+        client = bearer_client(world.own.front_desk.user)
+        answers = [client.post(f"/api/v1/courses/{session.course.pk}/{action}/", body, format="json")
+                   for action, body in (("complete", {}), ("discontinue", {"reason": "Moved away"}),
+                                        ("start-maintenance", {"interval_weeks": 2}))]
+    assert [(answer.status_code, answer.json()) for answer in answers] == [(403, {
+        "detail": "Only a clinician or a manager ends or extends a course.", "code": "permission_denied",
+        "errors": {}})] * 3
+    session.course.refresh_from_db()
+    session.appointment.refresh_from_db()
+    assert (session.course.status, session.appointment.status) == ("planned", "booked")
 
 
 @pytest.mark.parametrize("role", ROLES)

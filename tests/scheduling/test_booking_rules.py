@@ -1,8 +1,9 @@
 """Each booking rule, broken through the service: the refusal and its words."""
 
-from datetime import time, timedelta
+from datetime import UTC, datetime, time, timedelta
 
 import pytest
+import time_machine
 from django.core.exceptions import ValidationError
 
 from clinic import services as clinic_services
@@ -267,6 +268,17 @@ def test_reschedule_moves_the_session_and_raises_the_version(clinic, monday):
         services.appointment_reschedule(appointment=moved, starts_at=clinic.at(monday, 16),
                                         rescheduled_by=clinic.front_desk.user, expected_version=1)
     assert messages(stale.value) == ["This appointment was changed by someone else; reload it and try again."]
+
+
+def test_withdrawing_a_booking_against_a_stale_version_is_refused(clinic):
+    with time_machine.travel(datetime(2030, 1, 9, 8, tzinfo=UTC), tick=False):
+        appointment = book(clinic, make_course(clinic), clinic.at(next_weekday(0), 9))
+        with pytest.raises(ConflictError) as stale:
+            services.appointment_mark_entered_in_error(appointment=appointment, marked_by=clinic.front_desk.user,
+                                                       reason="Wrong patient", expected_version=2)
+    assert messages(stale.value) == ["This appointment was changed by someone else; reload it and try again."]
+    appointment.refresh_from_db()
+    assert (appointment.status, appointment.version) == (AppointmentStatus.BOOKED, 1)
 
 
 def test_reschedule_onto_a_taken_slot_keeps_the_original(clinic, monday):

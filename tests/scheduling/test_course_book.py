@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import time, timedelta
+from datetime import UTC, datetime, time, timedelta
 
 import pytest
 import time_machine
@@ -10,9 +10,10 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from clinic import services as clinic_services
+from clinic.errors import ConflictError
 from scheduling import services
 from scheduling.models import Appointment, AppointmentStatus, CancelledBy
-from tests.factories import book, make_clinic, make_course, make_patient
+from tests.factories import book, make_clinic, make_course, make_patient, next_weekday
 
 pytestmark = pytest.mark.django_db
 
@@ -144,6 +145,22 @@ def test_moving_a_session_replans_the_later_ones_at_the_cadence(clinic, monday):
     assert days_and_times(clinic, booked) == [(local_days(clinic, monday, [0])[0], "08:00"),
                                               *days_and_times(clinic, moved.sessions)]
     assert booked.count() == 6
+
+
+def test_moving_from_a_stale_version_is_refused_and_moves_nothing():
+    with time_machine.travel(datetime(2030, 1, 9, 8, tzinfo=UTC), tick=False):
+        clinic = make_clinic()
+        monday = next_weekday(0)
+        course = make_course(clinic, planned_sessions=6)
+        plan = services.course_book(course=course, booked_by=clinic.front_desk.user, first_date=monday)
+        second = plan.sessions[1].appointment
+        before = list(Appointment.objects.filter(course=course).order_by("pk").values_list("starts_at", "version"))
+        with pytest.raises(ConflictError) as stale:
+            services.course_reschedule_from(appointment=second, starts_at=clinic.at(monday + timedelta(days=3), 10),
+                                            rescheduled_by=clinic.front_desk.user, expected_version=second.version + 1)
+    assert (stale.value.messages, stale.value.code) == (
+        ["This appointment was changed by someone else; reload it and try again."], "version_mismatch")
+    assert list(Appointment.objects.filter(course=course).order_by("pk").values_list("starts_at", "version")) == before
 
 
 def test_a_missed_session_gets_a_make_up_and_the_rest_follow(clinic, monday):

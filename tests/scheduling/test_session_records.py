@@ -1,17 +1,20 @@
 """Recording sessions: ranges of current, dose and scores, and who may record."""
 
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
 import time_machine
 from django.core.exceptions import ValidationError
 
+from clinic.errors import ConflictError
 from scheduling import services
-from scheduling.models import AppointmentStatus, CourseStatus, SessionRecord
-from tests.factories import book, make_course, make_patient, next_weekday
+from scheduling.models import AppointmentStatus, Course, CourseStatus, SessionRecord
+from tests.factories import book, make_course, make_patient, next_weekday, superuser
 
 pytestmark = pytest.mark.django_db
+
+A_WEDNESDAY = datetime(2030, 1, 9, 8, tzinfo=UTC)
 
 
 def record(clinic, appointment, **fields):
@@ -41,6 +44,47 @@ def test_front_desk_cannot_record_a_session(clinic):
         record(clinic, appointment, recorded_by=clinic.front_desk.user)
     assert str(refused.value) == "Only a clinician can record a session."
     assert not SessionRecord.objects.exists()
+
+
+def test_recording_against_a_stale_version_is_refused_and_records_nothing(clinic):
+    with time_machine.travel(A_WEDNESDAY, tick=False):
+        appointment = book(clinic, make_course(clinic), clinic.at(next_weekday(0), 9))
+        with pytest.raises(ConflictError) as stale:
+            record(clinic, appointment, expected_version=appointment.version - 1)
+        assert record(clinic, appointment, expected_version=appointment.version).pk
+    assert (stale.value.messages, stale.value.code) == (
+        ["This appointment was changed by someone else; reload it and try again."], "version_mismatch")
+    assert SessionRecord.objects.count() == 1
+
+
+def test_front_desk_can_neither_end_nor_extend_a_course(clinic):
+    desk = clinic.front_desk.user
+    with time_machine.travel(A_WEDNESDAY, tick=False):
+        open_course = make_course(clinic, planned_sessions=6)
+        booked = book(clinic, open_course, clinic.at(next_weekday(0), 9))
+        done = make_course(clinic, planned_sessions=6)
+        record(clinic, book(clinic, done, clinic.at(next_weekday(1), 9)))
+        with time_machine.travel(clinic.at(next_weekday(2), 9), tick=False):
+            services.course_complete(course=done, completed_by=clinic.clinician.user)
+        refusals = []
+        for end in (lambda: services.course_complete(course=open_course, completed_by=desk),
+                    lambda: services.course_discontinue(course=open_course, discontinued_by=desk, reason="Moved"),
+                    lambda: services.course_start_maintenance(course=done, created_by=desk)):
+            with pytest.raises(PermissionError) as refused:
+                end()
+            refusals.append(str(refused.value))
+    assert refusals == ["Only a clinician or a manager ends or extends a course."] * 3
+    open_course.refresh_from_db()
+    booked.refresh_from_db()
+    assert (open_course.status, booked.status) == (CourseStatus.PLANNED, AppointmentStatus.BOOKED)
+    assert not Course.objects.filter(follows=done).exists()
+
+
+def test_a_superuser_ends_a_course_as_a_manager(clinic):
+    with time_machine.travel(A_WEDNESDAY, tick=False):
+        course = make_course(clinic)
+        stopped = services.course_discontinue(course=course, discontinued_by=superuser(), reason="Moved away")
+    assert stopped.status == CourseStatus.DISCONTINUED
 
 
 def test_current_above_the_adult_limit_on_tap_water_is_refused(clinic):
