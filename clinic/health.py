@@ -24,16 +24,24 @@ def database_check() -> str | None:
 
 
 def broker_check() -> str | None:
-    """None when the broker accepts a connection and knows the default queue."""
+    """None when the broker accepts a connection and knows the default queue.
+
+    The connection comes from Celery's own pool and goes back to it: a new connection a check left
+    the database transport's sessions open, and a load balancer's checks soon used up its pool.
+    A connection that failed is closed before it goes back, so the next check starts afresh.
+    """
     from clinic.celery import app
 
+    connection = app.pool.acquire(block=True, timeout=BROKER_TIMEOUT_SECONDS)
     try:
-        with app.connection_for_write(connect_timeout=BROKER_TIMEOUT_SECONDS) as conn:
-            conn.ensure_connection(max_retries=1, timeout=BROKER_TIMEOUT_SECONDS)
-            conn.default_channel.queue_declare(queue=app.conf.task_default_queue, passive=False)
+        connection.ensure_connection(max_retries=1, timeout=BROKER_TIMEOUT_SECONDS)
+        connection.default_channel.queue_declare(queue=app.conf.task_default_queue, passive=False)
     except Exception as error:  # any transport error means "down" to a health check
         logger.warning("health: broker unreachable: %s", error)
+        connection.collect()
         return f"unreachable ({type(error).__name__})"
+    finally:
+        connection.release()
     return None
 
 

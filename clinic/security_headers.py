@@ -1,7 +1,10 @@
-"""Content-Security-Policy for every page Ionto renders: the admin, clinician pages, patient links.
+"""Headers on every answer: a Content-Security-Policy for pages, and no caching of patient data.
 
 Pages load scripts, styles and images from Ionto itself only; nothing from a CDN, no inline
 script, and no framing by other sites. JSON answers carry no policy (they are not documents).
+Every answer that does not say how it may be cached (API JSON, patient pages, clinician pages,
+exports) is ``no-store``: a shared computer's browser or a proxy keeps no copy of patient data.
+Static files set their own caching and keep it.
 """
 
 from __future__ import annotations
@@ -31,4 +34,5 @@ class ContentSecurityPolicyMiddleware:
             response.setdefault("Content-Security-Policy", POLICY)
         response.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=(), payment=()")
         response.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+        response.setdefault("Cache-Control", "no-store")
         return response

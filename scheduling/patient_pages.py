@@ -15,7 +15,6 @@ from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
 from clinic.ratelimit import rate_limited
-from patients.models import Patient
 from patients.services import audit_read, patient_update
 from scheduling import services
 from scheduling.emails import PatientLinkError, local_time_text, patient_link_read, unsubscribe_read
@@ -105,11 +104,10 @@ def appointment_cancel_page(request, token: str):
 @require_http_methods(["GET", "POST"])
 def unsubscribe_page(request, token: str):
     try:
-        patient_id, email = unsubscribe_read(token=token)
+        patient = unsubscribe_read(token=token)
     except PatientLinkError as error:
         return _page(request, title="Link not usable", message=error.message, status=error.status)
-    patient = Patient.objects.filter(pk=patient_id).first()
-    if patient is None or patient.email.lower() != email or not patient.email_consent:
+    if patient is None or not patient.email_consent:
         return _page(request, title="No more emails", done=True,
                      message="You will not get emails from us at this address.")
     if request.method == "GET":

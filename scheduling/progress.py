@@ -225,14 +225,15 @@ def _courses() -> QuerySet[Course]:
 def course_get_for_progress(*, course_id: int, user) -> Course:
     """The course with what its progress needs (one query), for ``user`` to read.
 
-    Course.DoesNotExist when unknown, and also for a clinician or manager of another location: they
-    learn nothing, not even that the course exists. PermissionDenied for every other role.
+    PermissionDenied for a role that never sees progress, before any lookup, so the answer is the same
+    whether the course exists or not. Course.DoesNotExist when unknown, and also for a clinician or
+    manager of another location: they learn nothing, not even that the course exists.
     """
+    if staff_role(user) not in PROGRESS_ROLES:
+        raise PermissionDenied(PROGRESS_FORBIDDEN)
     course = _courses().get(pk=course_id)
     if not progress_access_allowed(user=user, course=course):
-        if staff_role(user) in PROGRESS_ROLES:
-            raise Course.DoesNotExist(f"No course {course_id} at this user's locations.")
-        raise PermissionDenied(PROGRESS_FORBIDDEN)
+        raise Course.DoesNotExist(f"No course {course_id} at this user's locations.")
     return course
 
 

@@ -7,6 +7,7 @@ builds on it and refuses to start without a real secret key. The README lists ev
 from __future__ import annotations
 
 import os
+import secrets
 from datetime import timedelta
 from pathlib import Path
 
@@ -49,9 +50,27 @@ def env_list(name: str, default: str = "") -> list[str]:
     return [item.strip() for item in env(name, default).split(",") if item.strip()]
 
 
-# A development-only key: clinic.settings.production refuses to start with it.
-DEVELOPMENT_SECRET_KEY = "development-only-key-never-used-in-production"  # noqa: S105  # nosec B105
-SECRET_KEY = env("DJANGO_SECRET_KEY") or DEVELOPMENT_SECRET_KEY
+def local_secret_key(data_dir: Path) -> str:
+    """This installation's own key when DJANGO_SECRET_KEY is unset (development, tests, `make run`),
+    made at random on first use and kept in the data folder: a key written in the repository would
+    let anyone sign a patient's links. Two processes starting at once agree on one key (the file is
+    linked into place only if absent)."""
+    path = data_dir / "secret-key"
+    if not path.exists():
+        data_dir.mkdir(parents=True, exist_ok=True)
+        draft = data_dir / f".secret-key.{os.getpid()}"
+        draft.write_text(secrets.token_urlsafe(64))
+        draft.chmod(0o600)
+        try:
+            os.link(draft, path)
+        except FileExistsError:
+            pass
+        finally:
+            draft.unlink()
+    return path.read_text().strip()
+
+
+SECRET_KEY = env("DJANGO_SECRET_KEY") or local_secret_key(DATA_DIR)
 DEBUG = env_bool("DJANGO_DEBUG", False)
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "127.0.0.1,localhost,[::1]")
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS")

@@ -3,10 +3,10 @@
 from django.core.exceptions import ImproperlyConfigured
 
 from clinic.settings import *  # noqa: F403
-from clinic.settings import DEVELOPMENT_SECRET_KEY, env, env_bool, env_int
+from clinic.settings import env, env_bool, env_int
 
 SECRET_KEY = env("DJANGO_SECRET_KEY")
-if not SECRET_KEY or SECRET_KEY == DEVELOPMENT_SECRET_KEY or len(SECRET_KEY) < 50:
+if len(SECRET_KEY) < 50:
     raise ImproperlyConfigured(
         "DJANGO_SECRET_KEY must be set to a random value of at least 50 characters in production "
         "(python -c 'import secrets; print(secrets.token_urlsafe(64))')."

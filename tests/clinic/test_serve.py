@@ -23,7 +23,7 @@ def _get(url: str) -> int:
 
 def test_serve_answers_health_and_admin_then_ctrl_c_stops_every_process(scratch_database):
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if k not in {"EMAIL_HOST", "CELERY_BROKER_URL"}}
+    env = {k: v for k, v in os.environ.items() if k not in {"EMAIL_HOST", "CELERY_BROKER_URL", "IONTO_PUBLIC_URL"}}
     env.update(DATABASE_URL=scratch_database, EMAIL_PORT=str(free_port()), PORT=str(port))
     serve = subprocess.Popen(
         [sys.executable, "manage.py", "serve"], cwd=ROOT, env=env,
@@ -45,6 +45,9 @@ def test_serve_answers_health_and_admin_then_ctrl_c_stops_every_process(scratch_
         commands = " ".join(" ".join(child.cmdline()) for child in children)
         for program in ("gunicorn", "celery -A clinic worker", "celery -A clinic beat", "clinic.mailcatcher"):
             assert program in commands
+        # The worker writes the emails: their links point at the port served, not a default one.
+        [worker] = [child for child in children if "celery -A clinic worker" in " ".join(child.cmdline())][:1]
+        assert worker.environ()["IONTO_PUBLIC_URL"] == f"http://127.0.0.1:{port}"
     finally:
         serve.send_signal(signal.SIGINT)
         serve.wait(timeout=60)

@@ -23,13 +23,31 @@ def test_production_refuses_to_start_without_a_secret_key():
     assert "DJANGO_SECRET_KEY must be set" in result.stderr
 
 
-def test_production_refuses_the_development_key_and_short_keys():
-    from clinic.settings import DEVELOPMENT_SECRET_KEY
+def test_production_refuses_a_short_key():
+    result = _import_production_settings(DJANGO_SECRET_KEY="too-short")
+    assert result.returncode != 0
+    assert "DJANGO_SECRET_KEY must be set" in result.stderr
 
-    for key in (DEVELOPMENT_SECRET_KEY, "too-short"):
-        result = _import_production_settings(DJANGO_SECRET_KEY=key)
-        assert result.returncode != 0
-        assert "DJANGO_SECRET_KEY must be set" in result.stderr
+
+def _development_key(data_dir: Path) -> str:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("DJANGO_")}
+    clean.update(IONTO_DATA_DIR=str(data_dir), DJANGO_SETTINGS_MODULE="clinic.settings")
+    result = subprocess.run(
+        [sys.executable, "-c", "import django; django.setup(); from django.conf import settings; "
+         "print(settings.SECRET_KEY)"],
+        cwd=ROOT, env=clean, capture_output=True, text=True, timeout=60, check=True,
+    )
+    return result.stdout.strip()
+
+
+def test_without_a_configured_key_each_installation_makes_its_own_and_keeps_it(tmp_path):
+    first = _development_key(tmp_path / "one")
+    assert len(first) >= 50
+    assert _development_key(tmp_path / "one") == first
+    assert (tmp_path / "one" / "secret-key").read_text().strip() == first
+    assert (tmp_path / "one" / "secret-key").stat().st_mode & 0o077 == 0
+    assert _development_key(tmp_path / "two") != first
+    assert first not in "".join(path.read_text(errors="ignore") for path in ROOT.glob("*/settings/*.py"))
 
 
 def test_production_refuses_debug():

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import re
 import threading
+import zlib
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
 from aiosmtpd.controller import Controller
+from django.core import signing
 from django.db import connections, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
@@ -765,6 +767,29 @@ def test_links_stop_working_after_the_session_moves_and_expire(client, clinic, e
     forged = client.get(links["confirm"][0][:-5] + "xxxx/")
     assert forged.status_code == 400
     assert client.get(links["cancel"][0].replace("/cancel/", "/confirm/")).status_code == 400
+
+
+def test_no_link_in_an_email_carries_the_patients_contact_data(emailed):
+    appointment, links = emailed
+    patient = appointment.patient
+    for kind, paths in links.items():
+        [path] = paths
+        token = path.rstrip("/").rsplit("/", 1)[-1]
+        payload = token.split(":")[0].lstrip(".")
+        decoded = signing.b64_decode(payload.encode())
+        if token.startswith("."):
+            decoded = zlib.decompress(decoded)
+        for contact in (patient.email, patient.email.split("@")[0], patient.phone):
+            assert contact.encode() not in decoded, (kind, decoded)
+
+
+def test_unsubscribe_link_for_an_old_address_changes_nothing(client, clinic, emailed):
+    appointment, links = emailed
+    patient_services.patient_update(patient=appointment.patient, updated_by=clinic.front_desk.user,
+                                    email="new.address@example.org")
+    page = client.post(links["unsubscribe"][0])
+    assert b"You will not get emails from us at this address." in page.content
+    assert Patient.objects.get(pk=appointment.patient_id).email_consent is True
 
 
 def test_unsubscribe_link_turns_email_consent_off_after_asking(client, clinic, emailed):

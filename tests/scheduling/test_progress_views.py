@@ -160,6 +160,16 @@ def test_front_desk_is_refused_every_progress_page_and_export(client, api_client
     assert answer.json()["detail"] == "Only clinicians and managers of this course's location see its progress."
 
 
+def test_front_desk_gets_the_same_answer_for_a_missing_course_as_for_an_existing_one(client, api_client, clinic):
+    course = make_course(clinic, planned_sessions=6)
+    signed_in(client, clinic.front_desk.user)
+    api_client.force_login(clinic.front_desk.user)
+    for course_id in (course.pk, course.pk + 1000):
+        for name in ("progress:course", "progress:course_csv", "progress:course_fhir"):
+            assert client.get(reverse(name, args=[course_id])).status_code == 403
+        assert api_client.get(f"/api/v1/courses/{course_id}/progress/").status_code == 403
+
+
 def test_clinician_of_another_location_is_not_told_the_course_exists(client, api_client, clinic):
     course = make_course(clinic, planned_sessions=6)
     stranger = make_clinic().clinician.user

@@ -1,6 +1,11 @@
-import pytest
+from datetime import UTC, datetime
+from urllib.parse import urlsplit
 
-from tests.factories import make_clinic
+import pytest
+import time_machine
+
+from scheduling.emails import patient_link_url
+from tests.factories import book, make_clinic, make_course, next_weekday
 
 pytestmark = pytest.mark.django_db
 
@@ -21,3 +26,24 @@ def test_json_answers_carry_no_page_policy(api_client):
     response = api_client.get("/api/v1/health/")
     assert "Content-Security-Policy" not in response
     assert response["Content-Type"] == "application/json"
+
+
+@time_machine.travel(datetime(2026, 12, 7, 9, tzinfo=UTC), tick=False)
+def test_answers_with_patient_data_are_never_stored_by_a_browser_or_proxy(client, api_client):
+    clinic = make_clinic()
+    course = make_course(clinic)
+    appointment = book(clinic, course, clinic.at(next_weekday(0), 9))
+    client.force_login(clinic.clinician.user)
+    api_client.force_login(clinic.clinician.user)
+    answers = [
+        api_client.get("/api/v1/patients/"),
+        api_client.get(f"/api/v1/appointments/{appointment.pk}/"),
+        client.get(f"/clinician/courses/{course.pk}/"),
+        client.get(f"/clinician/courses/{course.pk}/sessions.csv"),
+        client.get(f"/clinician/courses/{course.pk}/fhir.json"),
+        client.get(f"/admin/patients/patient/{course.patient_id}/change/"),
+        client.get(urlsplit(patient_link_url(appointment=appointment, action="confirm")).path),
+    ]
+    for answer in answers:
+        assert answer.status_code == 200, answer
+        assert "no-store" in answer["Cache-Control"], (answer.request["PATH_INFO"], answer["Cache-Control"])

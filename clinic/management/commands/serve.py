@@ -38,6 +38,8 @@ class Command(BaseCommand):
         if uses_embedded_db:
             child_env["DATABASE_URL"] = embedded.database_url()
         child_env.setdefault("CELERY_BROKER_URL", settings.CELERY_BROKER_URL)
+        # Patients' links point at the address served here unless the clinic names its public one.
+        child_env.setdefault("IONTO_PUBLIC_URL", f"http://{host}:{port}")
 
         call_command("migrate", interactive=False, verbosity=1)
         # Before worker and beat start together: the database broker makes its tables on first use.
