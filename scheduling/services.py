@@ -68,6 +68,14 @@ from scheduling.models import (
     SessionSite,
     SideEffect,
 )
+from scheduling.selectors import (
+    PatientLinkUse,
+    appointment_arrival_refusal,
+    appointment_is_upcoming,
+    appointment_late_cancellation_message,
+    appointment_noshow_refusal,
+    appointment_patient_link_use,
+)
 
 # PostgreSQL's SQLSTATEs for a refused overlap and a second session on the same day.
 EXCLUSION_VIOLATION = "23P01"
@@ -498,14 +506,26 @@ def appointment_cancel(*, appointment: Appointment, cancelled_by, by: str, reaso
 
 
 @transaction.atomic
+def appointment_cancel_by_patient(*, appointment: Appointment, reason: str, expected_version: int | None = None
+                                  ) -> Appointment:
+    """The patient cancels on their own (the email's link): only an upcoming session, and only up to the
+    location's ``late_cancellation_hours`` before it; later, they are told to call the clinic."""
+    appointment = _locked_appointment(appointment, expected_version)
+    use = appointment_patient_link_use(appointment=appointment, action="cancel", now=timezone.now())
+    if use == PatientLinkUse.NOT_AHEAD:
+        raise ValidationError("This session is no longer ahead, so it cannot be cancelled online.")
+    if use == PatientLinkUse.CALL_THE_CLINIC:
+        raise ValidationError(appointment_late_cancellation_message(appointment=appointment))
+    return appointment_cancel(appointment=appointment, cancelled_by=None, by=CancelledBy.PATIENT, reason=reason)
+
+
+@transaction.atomic
 def appointment_mark_arrived(*, appointment: Appointment, marked_by, expected_version: int | None = None
                              ) -> Appointment:
     appointment = _locked_appointment(appointment, expected_version)
-    if appointment.status != AppointmentStatus.BOOKED:
-        raise ValidationError(f"This session is {appointment.get_status_display().lower()}, not booked.")
-    today = appointment.location.local(timezone.now()).date()
-    if appointment.local_date != today:
-        raise ValidationError(f"This session is on {appointment.local_date:%a %d %b}; arrivals are marked on the day.")
+    refusal = appointment_arrival_refusal(appointment=appointment, now=timezone.now())
+    if refusal is not None:
+        raise ValidationError(refusal)
     _set_status(appointment, AppointmentStatus.ARRIVED, marked_by)
     return _save(appointment)
 
@@ -514,10 +534,9 @@ def appointment_mark_arrived(*, appointment: Appointment, marked_by, expected_ve
 def appointment_mark_noshow(*, appointment: Appointment, marked_by, expected_version: int | None = None
                             ) -> Appointment:
     appointment = _locked_appointment(appointment, expected_version)
-    if appointment.status != AppointmentStatus.BOOKED:
-        raise ValidationError(f"This session is {appointment.get_status_display().lower()}, not booked.")
-    if appointment.starts_at > timezone.now():
-        raise ValidationError("A session can be marked as a no-show only once its start time has passed.")
+    refusal = appointment_noshow_refusal(appointment=appointment, now=timezone.now())
+    if refusal is not None:
+        raise ValidationError(refusal)
     _set_status(appointment, AppointmentStatus.NOSHOW, marked_by)
     _save(appointment)
     notifications.notifications_on_noshow(appointment=appointment)
@@ -531,7 +550,7 @@ def appointment_confirm(*, appointment: Appointment, via: str, expected_version:
     if via not in ConfirmationChannel.values:
         raise ValidationError({"via": "Say how the patient confirmed: " + ", ".join(ConfirmationChannel.values) + "."})
     appointment = _locked_appointment(appointment, expected_version)
-    if appointment.status != AppointmentStatus.BOOKED or appointment.starts_at <= timezone.now():
+    if not appointment_is_upcoming(appointment=appointment, now=timezone.now()):
         raise ValidationError("Only an upcoming booked session can be confirmed.")
     if appointment.confirmed_at is None:
         appointment.confirmed_at = timezone.now()
