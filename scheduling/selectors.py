@@ -96,8 +96,9 @@ class PatientLinkUse(enum.StrEnum):
 def appointment_patient_link_use(*, appointment: Appointment, action: str, now: datetime) -> PatientLinkUse:
     """The patient's own ``action`` ("confirm" or "cancel"): a confirmation once, of an upcoming session;
     a cancellation of an upcoming session up to the location's ``late_cancellation_hours`` before it,
-    after which the patient calls the clinic. The pages ask this before showing a button; the services
-    ``appointment_confirm`` and ``appointment_cancel_by_patient`` refuse by the same answer."""
+    after which the patient calls the clinic. The pages ask this before showing a button;
+    ``appointment_cancel_by_patient`` refuses by the same answer, ``appointment_confirm`` by
+    ``appointment_is_upcoming`` (a second confirmation changes nothing there)."""
     if action == "confirm" and appointment.confirmed_at is not None:
         return PatientLinkUse.ALREADY_CONFIRMED
     if not appointment_is_upcoming(appointment=appointment, now=now):
