@@ -22,12 +22,29 @@ from clinic.models import Clinician, Closure, Device, Location, OpeningHours, Ro
 from patients.models import CONTRAINDICATIONS, MEDICATED_CONTRAINDICATIONS, Patient, Screening
 from scheduling.models import (
     CURRENT_MA_MAX,
+    HDSS_MAX,
+    HDSS_MIN,
+    INITIAL_SESSIONS_MAX,
+    INITIAL_SESSIONS_MIN,
+    MAINTENANCE_INTERVAL_WEEKS_DEFAULT,
+    MAINTENANCE_INTERVAL_WEEKS_MAX,
+    MAINTENANCE_INTERVAL_WEEKS_MIN,
+    MAINTENANCE_SESSIONS_DEFAULT,
+    MAINTENANCE_SESSIONS_MAX,
+    MAINTENANCE_SESSIONS_MIN,
     MEDICATED_DOSE_MAX_MA_MIN,
+    PAIN_NPRS_MAX,
     SESSION_MINUTES_MAX,
     SESSION_MINUTES_MIN,
+    SESSIONS_PER_WEEK_DEFAULT,
+    SESSIONS_PER_WEEK_MAX,
+    SESSIONS_PER_WEEK_MIN,
+    SIDE_EFFECT_GRADE_MAX,
+    SIDE_EFFECT_GRADE_MIN,
     Appointment,
     BodySite,
     CancelledBy,
+    ConfirmationChannel,
     Course,
     Indication,
     Medium,
@@ -278,10 +295,11 @@ class CourseCreateSerializer(StrictInputSerializer):
                                        max_length=4)
     body_site_other = serializers.CharField(required=False, allow_blank=True, default="", max_length=120)
     medication = serializers.CharField(required=False, allow_blank=True, default="", max_length=120)
-    planned_sessions = serializers.IntegerField(min_value=6, max_value=10)
+    planned_sessions = serializers.IntegerField(min_value=INITIAL_SESSIONS_MIN, max_value=INITIAL_SESSIONS_MAX)
     session_minutes = serializers.IntegerField(min_value=SESSION_MINUTES_MIN, max_value=SESSION_MINUTES_MAX,
                                                default=30)
-    sessions_per_week = serializers.IntegerField(min_value=1, max_value=5, default=3)
+    sessions_per_week = serializers.IntegerField(min_value=SESSIONS_PER_WEEK_MIN, max_value=SESSIONS_PER_WEEK_MAX,
+                                                 default=SESSIONS_PER_WEEK_DEFAULT)
 
 
 class CourseDiscontinueSerializer(StrictInputSerializer):
@@ -289,8 +307,11 @@ class CourseDiscontinueSerializer(StrictInputSerializer):
 
 
 class CourseMaintenanceSerializer(StrictInputSerializer):
-    interval_weeks = serializers.IntegerField(min_value=1, max_value=4, default=2)
-    planned_sessions = serializers.IntegerField(min_value=1, max_value=52, default=6)
+    interval_weeks = serializers.IntegerField(min_value=MAINTENANCE_INTERVAL_WEEKS_MIN,
+                                              max_value=MAINTENANCE_INTERVAL_WEEKS_MAX,
+                                              default=MAINTENANCE_INTERVAL_WEEKS_DEFAULT)
+    planned_sessions = serializers.IntegerField(min_value=MAINTENANCE_SESSIONS_MIN, max_value=MAINTENANCE_SESSIONS_MAX,
+                                                default=MAINTENANCE_SESSIONS_DEFAULT)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -335,7 +356,7 @@ class SessionSiteInputSerializer(StrictInputSerializer):
 class SideEffectInputSerializer(StrictInputSerializer):
     kind = serializers.ChoiceField(choices=SideEffectKind.choices)
     kind_other = serializers.CharField(required=False, allow_blank=True, default="", max_length=120)
-    grade = serializers.IntegerField(min_value=1, max_value=3)
+    grade = serializers.IntegerField(min_value=SIDE_EFFECT_GRADE_MIN, max_value=SIDE_EFFECT_GRADE_MAX)
 
 
 class AppointmentCompleteSerializer(StrictInputSerializer):
@@ -346,8 +367,10 @@ class AppointmentCompleteSerializer(StrictInputSerializer):
     waveform = serializers.ChoiceField(choices=Waveform.choices, default=Waveform.DC)
     polarity_reversed = serializers.BooleanField(default=False)
     medium = serializers.ChoiceField(choices=Medium.choices, required=False, allow_null=True, default=None)
-    hdss = serializers.IntegerField(min_value=1, max_value=4, required=False, allow_null=True, default=None)
-    pain_nprs = serializers.IntegerField(min_value=0, max_value=10, required=False, allow_null=True, default=None)
+    hdss = serializers.IntegerField(min_value=HDSS_MIN, max_value=HDSS_MAX, required=False, allow_null=True,
+                                    default=None)
+    pain_nprs = serializers.IntegerField(min_value=0, max_value=PAIN_NPRS_MAX, required=False, allow_null=True,
+                                         default=None)
     sweat_mg_min = serializers.DecimalField(max_digits=6, decimal_places=1, coerce_to_string=False,
                                             min_value=Decimal(0), required=False,
                                             allow_null=True, default=None)
@@ -524,8 +547,10 @@ class AppointmentCancelSerializer(StrictInputSerializer):
 
 
 class AppointmentConfirmSerializer(StrictInputSerializer):
-    via = serializers.ChoiceField(choices=[("phone", "Phone"), ("email", "Email"), ("in_person", "In person"),
-                                           ("sms", "SMS")], default="phone")
+    via = serializers.ChoiceField(
+        choices=[(value, label) for value, label in ConfirmationChannel.choices
+                 if value != ConfirmationChannel.EMAIL_LINK],
+        default=ConfirmationChannel.PHONE, help_text="How the patient told the clinic (the email link is theirs).")
 
 
 

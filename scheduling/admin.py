@@ -41,6 +41,7 @@ from scheduling.models import (
     SideEffectKind,
 )
 from scheduling.notifications import notification_resend
+from scheduling.selectors import appointment_arrival_refusal, appointment_noshow_refusal
 
 OPEN_STATUSES = (AppointmentStatus.BOOKED, AppointmentStatus.ARRIVED)
 
@@ -588,6 +589,8 @@ class AppointmentAdmin(AuditedReadAdmin, LocationScopedAdmin):
                 "can_act": self.has_change_permission(request, appointment),
                 "is_open": appointment.status in OPEN_STATUSES,
                 "is_booked": appointment.status == AppointmentStatus.BOOKED,
+                "can_mark_arrived": appointment_arrival_refusal(appointment=appointment, now=timezone.now()) is None,
+                "can_mark_noshow": appointment_noshow_refusal(appointment=appointment, now=timezone.now()) is None,
                 "cancel_choices": CancelledBy.choices,
                 "back": admin_views.safe_next(request, admin_views.day_schedule_url(
                     location_id=appointment.location_id, day=appointment.local_date)),

@@ -24,7 +24,7 @@ from clinic.selectors import closure_list_overlapping, location_list_for
 from patients.admin import CHILD_BADGE_AGE
 from patients.models import Screening
 from scheduling.models import ACTIVE_STATUSES, Appointment, AppointmentStatus
-from scheduling.selectors import slot_list_available
+from scheduling.selectors import appointment_arrival_refusal, slot_list_available
 from scheduling.services import CourseDoesNotFit, appointment_reschedule, course_book, course_reschedule_from
 
 GROUPINGS = {"room": "Rooms", "clinician": "Clinicians", "device": "Devices"}
@@ -83,7 +83,7 @@ def appointment_list_for_day(*, location: Location, day: date):
     current_screening = Screening.objects.filter(patient=OuterRef("patient")).order_by("-recorded_at", "-id")
     return (
         Appointment.objects.filter(location=location, local_date=day)
-        .select_related("patient", "course", "clinician__user", "room", "device")
+        .select_related("patient", "course", "location", "clinician__user", "room", "device")
         .annotate(
             session_number=Subquery(earlier_sessions, output_field=IntegerField()),
             medical_alert=Subquery(current_screening.values("overridden_at")[:1]),
@@ -347,14 +347,16 @@ def day_sheet_view(model_admin, request):
     day = _chosen_day(request, location)
     appointments = [a for a in appointment_list_for_day(location=location, day=day)
                     if a.status != AppointmentStatus.ENTERED_IN_ERROR]
-    today = location.local(timezone.now()).date()
+    now = timezone.now()
+    today = location.local(now).date()
     rows = [{"appointment": a, "state": card_state(a), "state_label": dict(CARD_STATES)[card_state(a)],
-             "start": location.local(a.starts_at), "end": location.local(a.ends_at), "badges": _badges(a, today)}
+             "start": location.local(a.starts_at), "end": location.local(a.ends_at), "badges": _badges(a, today),
+             "can_mark_arrived": appointment_arrival_refusal(appointment=a, now=now) is None}
             for a in appointments]
     context = {
         **model_admin.admin_site.each_context(request),
         "title": f"Day sheet: {location.name}, {day:%A %d %B %Y}",
-        "location": location, "day": day, "rows": rows, "is_today": day == today,
+        "location": location, "day": day, "rows": rows,
         "zone_text": f"{location.time_zone} ({location.at(day, time(12)).strftime('%Z')})",
         "schedule_url": day_schedule_url(location_id=location.pk, day=day),
         "previous_url": reverse("admin:scheduling_appointment_day_sheet") + "?" + urlencode(

@@ -17,8 +17,15 @@ from patients.models import Patient
 # Ranges from DESIGN.md, each with its source there.
 INITIAL_SESSIONS_MIN, INITIAL_SESSIONS_MAX = 6, 10
 SESSION_MINUTES_MIN, SESSION_MINUTES_MAX = 25, 45
-SESSIONS_PER_WEEK_MAX = 5
+SESSIONS_PER_WEEK_MIN, SESSIONS_PER_WEEK_MAX = 1, 5
+SESSIONS_PER_WEEK_DEFAULT = 3
 MAINTENANCE_INTERVAL_WEEKS_MIN, MAINTENANCE_INTERVAL_WEEKS_MAX = 1, 4
+MAINTENANCE_INTERVAL_WEEKS_DEFAULT = 2
+MAINTENANCE_SESSIONS_MIN, MAINTENANCE_SESSIONS_MAX = 1, 52
+MAINTENANCE_SESSIONS_DEFAULT = 6
+HDSS_MIN, HDSS_MAX = 1, 4
+PAIN_NPRS_MAX = 10
+SIDE_EFFECT_GRADE_MIN, SIDE_EFFECT_GRADE_MAX = 1, 3
 MEDICATED_DOSE_MAX_MA_MIN = 80
 MEDICATED_DOSE_DEFAULT_MA_MIN = 40
 CURRENT_MA_MAX = 30  # no iontophoresis unit goes above this; clinical limits are per location
@@ -69,10 +76,11 @@ class Course(TimeStampedModel):
         default=30, validators=[MinValueValidator(SESSION_MINUTES_MIN), MaxValueValidator(SESSION_MINUTES_MAX)]
     )
     sessions_per_week = models.PositiveSmallIntegerField(
-        default=3, validators=[MinValueValidator(1), MaxValueValidator(SESSIONS_PER_WEEK_MAX)]
+        default=SESSIONS_PER_WEEK_DEFAULT,
+        validators=[MinValueValidator(SESSIONS_PER_WEEK_MIN), MaxValueValidator(SESSIONS_PER_WEEK_MAX)],
     )
     maintenance_interval_weeks = models.PositiveSmallIntegerField(
-        default=2,
+        default=MAINTENANCE_INTERVAL_WEEKS_DEFAULT,
         validators=[
             MinValueValidator(MAINTENANCE_INTERVAL_WEEKS_MIN), MaxValueValidator(MAINTENANCE_INTERVAL_WEEKS_MAX)
         ],
@@ -92,7 +100,8 @@ class Course(TimeStampedModel):
             ),
             models.CheckConstraint(
                 condition=Q(phase=CoursePhase.INITIAL)
-                | Q(planned_sessions__gte=1, planned_sessions__lte=52, follows__isnull=False),
+                | Q(planned_sessions__gte=MAINTENANCE_SESSIONS_MIN, planned_sessions__lte=MAINTENANCE_SESSIONS_MAX,
+                    follows__isnull=False),
                 name="course_maintenance_follows_a_course",
             ),
             models.CheckConstraint(
@@ -100,7 +109,7 @@ class Course(TimeStampedModel):
                 name="course_session_minutes_25_to_45",
             ),
             models.CheckConstraint(
-                condition=Q(sessions_per_week__gte=1, sessions_per_week__lte=SESSIONS_PER_WEEK_MAX),
+                condition=Q(sessions_per_week__gte=SESSIONS_PER_WEEK_MIN, sessions_per_week__lte=SESSIONS_PER_WEEK_MAX),
                 name="course_sessions_per_week_1_to_5",
             ),
             models.CheckConstraint(
@@ -153,6 +162,16 @@ class CancelledBy(models.TextChoices):
     CLINIC = "clinic", "Clinic"
 
 
+class ConfirmationChannel(models.TextChoices):
+    """How the patient confirmed: told the clinic, or answered the email's own link."""
+
+    PHONE = "phone", "Phone"
+    EMAIL = "email", "Email"
+    IN_PERSON = "in_person", "In person"
+    SMS = "sms", "SMS"
+    EMAIL_LINK = "email link", "Email link"
+
+
 class TsTzRange(Func):
     function = "TSTZRANGE"
     output_field = DateTimeRangeField()
@@ -190,7 +209,7 @@ class Appointment(TimeStampedModel):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
     confirmed_at = models.DateTimeField(null=True, blank=True, help_text="When the patient confirmed.")
-    confirmed_via = models.CharField(max_length=20, blank=True)
+    confirmed_via = models.CharField(max_length=20, choices=ConfirmationChannel.choices, blank=True)
     booked_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     version = models.PositiveIntegerField(default=1, help_text="Raised on every change.")
 
@@ -267,11 +286,11 @@ class SessionRecord(TimeStampedModel):
         help_text="Delivered dose of a medicated session, mA·min (never above 80).",
     )
     hdss = models.PositiveSmallIntegerField(
-        null=True, blank=True, validators=[MinValueValidator(1), MaxValueValidator(4)],
+        null=True, blank=True, validators=[MinValueValidator(HDSS_MIN), MaxValueValidator(HDSS_MAX)],
         help_text="Hyperhidrosis Disease Severity Scale, 1 (never noticeable) to 4 (intolerable).",
     )
     pain_nprs = models.PositiveSmallIntegerField(
-        null=True, blank=True, validators=[MaxValueValidator(10)], help_text="Pain 0-10 (NPRS)."
+        null=True, blank=True, validators=[MaxValueValidator(PAIN_NPRS_MAX)], help_text="Pain 0-10 (NPRS)."
     )
     sweat_mg_min = models.DecimalField(
         max_digits=6, decimal_places=1, null=True, blank=True, validators=[MinValueValidator(0)],
@@ -293,9 +312,9 @@ class SessionRecord(TimeStampedModel):
                 | Q(dose_ma_min__gte=0, dose_ma_min__lte=MEDICATED_DOSE_MAX_MA_MIN),
                 name="session_dose_at_most_80_ma_min",
             ),
-            models.CheckConstraint(condition=Q(hdss__isnull=True) | Q(hdss__gte=1, hdss__lte=4),
+            models.CheckConstraint(condition=Q(hdss__isnull=True) | Q(hdss__gte=HDSS_MIN, hdss__lte=HDSS_MAX),
                                    name="session_hdss_1_to_4"),
-            models.CheckConstraint(condition=Q(pain_nprs__isnull=True) | Q(pain_nprs__lte=10),
+            models.CheckConstraint(condition=Q(pain_nprs__isnull=True) | Q(pain_nprs__lte=PAIN_NPRS_MAX),
                                    name="session_pain_0_to_10"),
             models.CheckConstraint(condition=Q(sweat_mg_min__isnull=True) | Q(sweat_mg_min__gte=0),
                                    name="session_sweat_not_negative"),
@@ -347,14 +366,17 @@ class SideEffect(models.Model):
     record = models.ForeignKey(SessionRecord, on_delete=models.CASCADE, related_name="side_effects")
     kind = models.CharField(max_length=12, choices=SideEffectKind.choices)
     kind_other = models.CharField(max_length=120, blank=True)
-    grade = models.PositiveSmallIntegerField(validators=[MinValueValidator(1), MaxValueValidator(3)])
+    grade = models.PositiveSmallIntegerField(
+        validators=[MinValueValidator(SIDE_EFFECT_GRADE_MIN), MaxValueValidator(SIDE_EFFECT_GRADE_MAX)]
+    )
 
     class Meta:
         ordering = ["record", "-grade", "kind"]
         constraints = [
             models.UniqueConstraint(fields=["record", "kind"], name="side_effect_once_per_record",
                                     condition=~Q(kind=SideEffectKind.OTHER)),
-            models.CheckConstraint(condition=Q(grade__gte=1, grade__lte=3), name="side_effect_grade_1_to_3"),
+            models.CheckConstraint(condition=Q(grade__gte=SIDE_EFFECT_GRADE_MIN, grade__lte=SIDE_EFFECT_GRADE_MAX),
+                                  name="side_effect_grade_1_to_3"),
             models.CheckConstraint(condition=~Q(kind=SideEffectKind.OTHER) | ~Q(kind_other=""),
                                    name="side_effect_other_named"),
         ]

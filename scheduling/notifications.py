@@ -359,6 +359,21 @@ def _sessions_for(row: Notification, appointment: Appointment, now: datetime) ->
     return [appointment], ""
 
 
+def notifications_dispatch_due(*, now: datetime, enqueue: Callable[[list[int]], object]) -> int:
+    """One beat: write the maintenance recalls due by ``now``, then claim every due row, CLAIM_BATCH at a
+    time until a claim comes back short, and hand each send batch to ``enqueue`` (the send task's
+    ``delay``: this module does not import the tasks). Returns how many rows were queued."""
+    notification_write_maintenance_recalls(now=now)
+    queued = 0
+    while True:
+        ids = notification_claim_due(now=now)
+        for batch in send_batches(ids):
+            enqueue(batch)
+        queued += len(ids)
+        if len(ids) < CLAIM_BATCH:
+            return queued
+
+
 def send_batches(ids: list[int]) -> list[list[int]]:
     """Claimed ids cut into send tasks: at least SEND_SPREAD tasks when there are enough rows, so
     every worker process gets a share of a small claim, and at most SEND_BATCH rows a task, so a

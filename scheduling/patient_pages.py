@@ -7,8 +7,6 @@ expire, and are bound to the appointment's version, so they stop working after a
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from django.core.exceptions import ValidationError
 from django.shortcuts import render
 from django.utils import timezone
@@ -18,7 +16,8 @@ from clinic.ratelimit import rate_limited
 from patients.services import audit_read, patient_update
 from scheduling import services
 from scheduling.emails import PatientLinkError, local_time_text, patient_link_read, unsubscribe_read
-from scheduling.models import Appointment, AppointmentStatus, CancelledBy
+from scheduling.models import Appointment, ConfirmationChannel
+from scheduling.selectors import PatientLinkUse, appointment_late_cancellation_message, appointment_patient_link_use
 
 
 def _page(request, *, title: str, message: str, status: int = 200, appointment: Appointment | None = None,
@@ -41,12 +40,6 @@ def _appointment_for(token: str, action: str) -> Appointment:
     return appointment
 
 
-def _late_phone_message(appointment: Appointment) -> str:
-    location = appointment.location
-    return (f"Your session is less than {location.late_cancellation_hours} hours away, so it can no longer be "
-            f"cancelled online. Please call {location.name} on {location.phone}.")
-
-
 @rate_limited("patient-link")
 @require_http_methods(["GET", "POST"])
 def appointment_confirm_page(request, token: str):
@@ -54,17 +47,19 @@ def appointment_confirm_page(request, token: str):
         appointment = _appointment_for(token, "confirm")
     except PatientLinkError as error:
         return _page(request, title="Link not usable", message=error.message, status=error.status)
-    if appointment.confirmed_at is not None:
+    use = appointment_patient_link_use(appointment=appointment, action="confirm", now=timezone.now())
+    if use == PatientLinkUse.ALREADY_CONFIRMED:
         return _page(request, title="Already confirmed", appointment=appointment, status=410,
                      message="You have already confirmed this session. Thank you.")
-    if appointment.status != AppointmentStatus.BOOKED or appointment.starts_at <= timezone.now():
+    if use == PatientLinkUse.NOT_AHEAD:
         return _page(request, title="Link not usable", appointment=appointment, status=410,
                      message="This session is no longer ahead, so it cannot be confirmed.")
     if request.method == "GET":
         return _page(request, title="Confirm your session", appointment=appointment, button="Yes, I will come",
                      message="Please confirm that you will come to this session.")
     try:
-        services.appointment_confirm(appointment=appointment, via="email link", expected_version=appointment.version)
+        services.appointment_confirm(appointment=appointment, via=ConfirmationChannel.EMAIL_LINK,
+                                     expected_version=appointment.version)
     except ValidationError as error:
         return _page(request, title="Not confirmed", appointment=appointment, status=409,
                      message=" ".join(error.messages))
@@ -79,20 +74,19 @@ def appointment_cancel_page(request, token: str):
         appointment = _appointment_for(token, "cancel")
     except PatientLinkError as error:
         return _page(request, title="Link not usable", message=error.message, status=error.status)
-    if appointment.status != AppointmentStatus.BOOKED or appointment.starts_at <= timezone.now():
+    use = appointment_patient_link_use(appointment=appointment, action="cancel", now=timezone.now())
+    if use == PatientLinkUse.NOT_AHEAD:
         return _page(request, title="Link not usable", appointment=appointment, status=410,
                      message="This session is no longer ahead, so it cannot be cancelled here.")
-    late = appointment.starts_at - timezone.now() < timedelta(hours=appointment.location.late_cancellation_hours)
-    if late:
+    if use == PatientLinkUse.CALL_THE_CLINIC:
         return _page(request, title="Please call us", appointment=appointment, status=409 if request.method == "POST"
-                     else 200, message=_late_phone_message(appointment))
+                     else 200, message=appointment_late_cancellation_message(appointment=appointment))
     if request.method == "GET":
         return _page(request, title="Cancel your session", appointment=appointment, button="Cancel this session",
                      message="Do you want to cancel this session? The time will be offered to someone else.")
     try:
-        services.appointment_cancel(appointment=appointment, cancelled_by=None, by=CancelledBy.PATIENT,
-                                    reason="Cancelled by the patient with the email link.",
-                                    expected_version=appointment.version)
+        services.appointment_cancel_by_patient(appointment=appointment, expected_version=appointment.version,
+                                               reason="Cancelled by the patient with the email link.")
     except ValidationError as error:
         return _page(request, title="Not cancelled", appointment=appointment, status=409,
                      message=" ".join(error.messages))

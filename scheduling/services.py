@@ -39,15 +39,26 @@ from scheduling.availability import (
 )
 from scheduling.models import (
     ACTIVE_STATUSES,
+    HDSS_MAX,
+    HDSS_MIN,
     INITIAL_SESSIONS_MAX,
     INITIAL_SESSIONS_MIN,
+    MAINTENANCE_INTERVAL_WEEKS_DEFAULT,
+    MAINTENANCE_INTERVAL_WEEKS_MAX,
+    MAINTENANCE_INTERVAL_WEEKS_MIN,
+    MAINTENANCE_SESSIONS_DEFAULT,
+    MAINTENANCE_SESSIONS_MAX,
+    MAINTENANCE_SESSIONS_MIN,
     MEDICATED_DOSE_MAX_MA_MIN,
+    PAIN_NPRS_MAX,
     SESSION_MINUTES_MAX,
+    SESSIONS_PER_WEEK_DEFAULT,
     SESSIONS_PER_WEEK_MAX,
     Appointment,
     AppointmentStatus,
     BodySite,
     CancelledBy,
+    ConfirmationChannel,
     Course,
     CoursePhase,
     CourseStatus,
@@ -57,13 +68,20 @@ from scheduling.models import (
     SessionSite,
     SideEffect,
 )
+from scheduling.selectors import (
+    PatientLinkUse,
+    appointment_arrival_refusal,
+    appointment_is_upcoming,
+    appointment_late_cancellation_message,
+    appointment_noshow_refusal,
+    appointment_patient_link_use,
+)
 
 # PostgreSQL's SQLSTATEs for a refused overlap and a second session on the same day.
 EXCLUSION_VIOLATION = "23P01"
 UNIQUE_VIOLATION = "23505"
 MEDICATED_CURRENT_MAX_MA = Decimal(4)  # medicated iontophoresis runs at 1-4 mA (DESIGN.md)
 CHILD_AGE_LIMIT = 18
-MAINTENANCE_SESSIONS_DEFAULT = 6
 COURSE_END_REFUSAL = "Only a clinician or a manager ends or extends a course."
 
 
@@ -91,14 +109,15 @@ def _weekday_name(weekday: int) -> str:
 @transaction.atomic
 def course_create(
     *, patient: Patient, location: Location, indication: str, body_sites: list[str], planned_sessions: int,
-    created_by, session_minutes: int = 30, sessions_per_week: int = 3, medication: str = "",
+    created_by, session_minutes: int = 30, sessions_per_week: int = SESSIONS_PER_WEEK_DEFAULT, medication: str = "",
     body_site_other: str = "",
 ) -> Course:
-    """Plan an initial course of 6-10 sessions."""
+    """Plan an initial course of INITIAL_SESSIONS_MIN to INITIAL_SESSIONS_MAX sessions."""
     if patient.is_archived:
         raise ValidationError({"patient": "This patient is archived."})
     if not INITIAL_SESSIONS_MIN <= planned_sessions <= INITIAL_SESSIONS_MAX:
-        raise ValidationError({"planned_sessions": "An initial course has 6 to 10 sessions."})
+        raise ValidationError({"planned_sessions": f"An initial course has {INITIAL_SESSIONS_MIN} to "
+                                                   f"{INITIAL_SESSIONS_MAX} sessions."})
     if not body_sites:
         raise ValidationError({"body_sites": "Choose at least one body site."})
     if BodySite.OTHER in body_sites and not body_site_other.strip():
@@ -161,19 +180,21 @@ def course_discontinue(*, course: Course, discontinued_by, reason: str) -> Cours
 
 
 @transaction.atomic
-def course_start_maintenance(*, course: Course, created_by, interval_weeks: int = 2,
+def course_start_maintenance(*, course: Course, created_by, interval_weeks: int = MAINTENANCE_INTERVAL_WEEKS_DEFAULT,
                              planned_sessions: int = MAINTENANCE_SESSIONS_DEFAULT) -> Course:
-    """Plan maintenance after a completed initial course: single sessions every 1-4 weeks."""
+    """Plan maintenance after a completed initial course: single sessions a few weeks apart."""
     _require_clinical(created_by, COURSE_END_REFUSAL)
     course = _locked_course(course)
     if course.phase != CoursePhase.INITIAL or course.status != CourseStatus.COMPLETED:
         raise ValidationError("Maintenance follows a completed initial course.")
     if course.maintenance_courses.filter(status__in=(CourseStatus.PLANNED, CourseStatus.ACTIVE)).exists():
         raise ValidationError("This course already has a maintenance plan running.")
-    if not 1 <= interval_weeks <= 4:
-        raise ValidationError({"interval_weeks": "Maintenance sessions are 1 to 4 weeks apart."})
-    if not 1 <= planned_sessions <= 52:
-        raise ValidationError({"planned_sessions": "Plan 1 to 52 maintenance sessions."})
+    if not MAINTENANCE_INTERVAL_WEEKS_MIN <= interval_weeks <= MAINTENANCE_INTERVAL_WEEKS_MAX:
+        raise ValidationError({"interval_weeks": f"Maintenance sessions are {MAINTENANCE_INTERVAL_WEEKS_MIN} to "
+                                                 f"{MAINTENANCE_INTERVAL_WEEKS_MAX} weeks apart."})
+    if not MAINTENANCE_SESSIONS_MIN <= planned_sessions <= MAINTENANCE_SESSIONS_MAX:
+        raise ValidationError({"planned_sessions": f"Plan {MAINTENANCE_SESSIONS_MIN} to {MAINTENANCE_SESSIONS_MAX} "
+                                                   "maintenance sessions."})
     return _save(Course(
         patient=course.patient, location=course.location, indication=course.indication,
         body_sites=course.body_sites, body_site_other=course.body_site_other, medication=course.medication,
@@ -495,14 +516,26 @@ def appointment_cancel(*, appointment: Appointment, cancelled_by, by: str, reaso
 
 
 @transaction.atomic
+def appointment_cancel_by_patient(*, appointment: Appointment, reason: str, expected_version: int | None = None
+                                  ) -> Appointment:
+    """The patient cancels on their own (the email's link): only an upcoming session, and only up to the
+    location's ``late_cancellation_hours`` before it; later, they are told to call the clinic."""
+    appointment = _locked_appointment(appointment, expected_version)
+    use = appointment_patient_link_use(appointment=appointment, action="cancel", now=timezone.now())
+    if use == PatientLinkUse.NOT_AHEAD:
+        raise ValidationError("This session is no longer ahead, so it cannot be cancelled online.")
+    if use == PatientLinkUse.CALL_THE_CLINIC:
+        raise ValidationError(appointment_late_cancellation_message(appointment=appointment))
+    return appointment_cancel(appointment=appointment, cancelled_by=None, by=CancelledBy.PATIENT, reason=reason)
+
+
+@transaction.atomic
 def appointment_mark_arrived(*, appointment: Appointment, marked_by, expected_version: int | None = None
                              ) -> Appointment:
     appointment = _locked_appointment(appointment, expected_version)
-    if appointment.status != AppointmentStatus.BOOKED:
-        raise ValidationError(f"This session is {appointment.get_status_display().lower()}, not booked.")
-    today = appointment.location.local(timezone.now()).date()
-    if appointment.local_date != today:
-        raise ValidationError(f"This session is on {appointment.local_date:%a %d %b}; arrivals are marked on the day.")
+    refusal = appointment_arrival_refusal(appointment=appointment, now=timezone.now())
+    if refusal is not None:
+        raise ValidationError(refusal)
     _set_status(appointment, AppointmentStatus.ARRIVED, marked_by)
     return _save(appointment)
 
@@ -511,10 +544,9 @@ def appointment_mark_arrived(*, appointment: Appointment, marked_by, expected_ve
 def appointment_mark_noshow(*, appointment: Appointment, marked_by, expected_version: int | None = None
                             ) -> Appointment:
     appointment = _locked_appointment(appointment, expected_version)
-    if appointment.status != AppointmentStatus.BOOKED:
-        raise ValidationError(f"This session is {appointment.get_status_display().lower()}, not booked.")
-    if appointment.starts_at > timezone.now():
-        raise ValidationError("A session can be marked as a no-show only once its start time has passed.")
+    refusal = appointment_noshow_refusal(appointment=appointment, now=timezone.now())
+    if refusal is not None:
+        raise ValidationError(refusal)
     _set_status(appointment, AppointmentStatus.NOSHOW, marked_by)
     _save(appointment)
     notifications.notifications_on_noshow(appointment=appointment)
@@ -523,13 +555,16 @@ def appointment_mark_noshow(*, appointment: Appointment, marked_by, expected_ver
 
 @transaction.atomic
 def appointment_confirm(*, appointment: Appointment, via: str, expected_version: int | None = None) -> Appointment:
-    """The patient confirms they will come (a fact apart from the status; the version stays)."""
+    """The patient confirms they will come (a fact apart from the status; the version stays), told to the
+    clinic or through the email's link; a second confirmation changes nothing."""
+    if via not in ConfirmationChannel.values:
+        raise ValidationError({"via": "Say how the patient confirmed: " + ", ".join(ConfirmationChannel.values) + "."})
     appointment = _locked_appointment(appointment, expected_version)
-    if appointment.status != AppointmentStatus.BOOKED or appointment.starts_at <= timezone.now():
+    if not appointment_is_upcoming(appointment=appointment, now=timezone.now()):
         raise ValidationError("Only an upcoming booked session can be confirmed.")
     if appointment.confirmed_at is None:
         appointment.confirmed_at = timezone.now()
-        appointment.confirmed_via = via[:20]
+        appointment.confirmed_via = via
         _save(appointment)
         audit_record(actor=None, action=AuditAction.UPDATE, patient=appointment.patient, obj=appointment,
                      changes={"confirmed_at": (None, appointment.confirmed_at)})
@@ -604,7 +639,7 @@ def session_record(
             errors["dose_ma_min"] = (f"A dose of {dose_ma_min} mA·min is above the limit of "
                                      f"{MEDICATED_DOSE_MAX_MA_MIN} mA·min.")
         if pain_nprs is None:
-            errors["pain_nprs"] = "Record the pain score (0-10)."
+            errors["pain_nprs"] = f"Record the pain score (0-{PAIN_NPRS_MAX})."
         if hdss is not None:
             errors["hdss"] = "HDSS is for hyperhidrosis courses."
     else:
@@ -613,7 +648,7 @@ def session_record(
         if dose_ma_min is not None:
             errors["dose_ma_min"] = "A dose is recorded for medicated sessions only."
         if hdss is None:
-            errors["hdss"] = "Record the HDSS score (1-4)."
+            errors["hdss"] = f"Record the HDSS score ({HDSS_MIN}-{HDSS_MAX})."
         if pain_nprs is not None:
             errors["pain_nprs"] = "Pain scores are for musculoskeletal courses."
     if sweat_mg_min is not None and not sweat_site:

@@ -17,15 +17,7 @@ def notifications_dispatch_due_task(now: str | None = None) -> int:
     Only due rows are queued: a reminder days ahead waits in the database, never in the broker.
     """
     moment = parse_datetime(now) if now else timezone.now()
-    notifications.notification_write_maintenance_recalls(now=moment)
-    queued = 0
-    while True:
-        ids = notifications.notification_claim_due(now=moment)
-        for batch in notifications.send_batches(ids):
-            notification_send_task.delay(batch)
-        queued += len(ids)
-        if len(ids) < notifications.CLAIM_BATCH:
-            return queued
+    return notifications.notifications_dispatch_due(now=moment, enqueue=notification_send_task.delay)
 
 
 @shared_task(name="scheduling.notification_send")

@@ -1,10 +1,14 @@
 import re
-from datetime import time, timedelta
+from datetime import date, time, timedelta
 
 import pytest
+import time_machine
+from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.utils import timezone
 
-from scheduling.models import Appointment, AppointmentStatus, Notification, NotificationKind
+from scheduling import services
+from scheduling.models import Appointment, AppointmentStatus, CancelledBy, Notification, NotificationKind
 from tests.factories import book, make_course, make_patient, next_weekday
 
 pytestmark = pytest.mark.django_db
@@ -193,3 +197,52 @@ def test_resend_queues_the_failed_confirmation_again(desk, clinic, mail):
     assert f"1 email to {patient} is queued to go again now." in page
     confirmation = Notification.objects.get(appointment=appointment, kind=NotificationKind.BOOKING_CONFIRMATION)
     assert (confirmation.status, confirmation.attempts) == ("pending", 0)
+
+
+class _Undo(Exception):
+    """Raised to roll back a service call that was only asked whether it accepts."""
+
+
+def _accepts(call) -> bool:
+    try:
+        with transaction.atomic():
+            call()
+            raise _Undo
+    except _Undo:
+        return True
+    except ValidationError:
+        return False
+
+
+def test_the_arrival_and_noshow_buttons_show_exactly_when_the_services_accept(desk, clinic):
+    tuesday = date(2031, 3, 11)
+    with time_machine.travel(clinic.at(tuesday - timedelta(days=7), 12), tick=False):
+        sessions = {name: book(clinic, make_course(clinic), clinic.at(day, hour)) for name, day, hour in (
+            ("started", tuesday, 9), ("later today", tuesday, 11), ("arrived", tuesday, 12),
+            ("cancelled", tuesday, 14), ("tomorrow", tuesday + timedelta(days=1), 9))}
+        services.appointment_cancel(appointment=sessions["cancelled"], cancelled_by=clinic.front_desk.user,
+                                    by=CancelledBy.CLINIC, reason="Clinician ill")
+    user = clinic.front_desk.user
+    seen = {}
+    with time_machine.travel(clinic.at(tuesday, 9, 10), tick=False):
+        services.appointment_mark_arrived(appointment=sessions["arrived"], marked_by=user)
+        desk.force_login(user)  # the sign-in of today has long expired by then
+        for name, appointment in sessions.items():
+            appointment.refresh_from_db()
+            page = desk.get(f"/admin/scheduling/appointment/{appointment.pk}/change/").content.decode()
+            sheet = desk.get(f"/admin/scheduling/appointment/day-sheet/?location={clinic.location.pk}"
+                             f"&date={appointment.local_date.isoformat()}").content.decode()
+            row = re.search(rf'<tr data-appointment="{appointment.pk}">.*?</tr>', sheet, re.DOTALL).group(0)
+            seen[name] = (
+                'id="action-arrived"' in page, 'value="Arrived"' in row,
+                _accepts(lambda a=appointment: services.appointment_mark_arrived(appointment=a, marked_by=user)),
+                'id="action-noshow"' in page,
+                _accepts(lambda a=appointment: services.appointment_mark_noshow(appointment=a, marked_by=user)),
+            )
+    assert seen == {
+        "started": (True, True, True, True, True),
+        "later today": (True, True, True, False, False),
+        "arrived": (False, False, False, False, False),
+        "cancelled": (False, False, False, False, False),
+        "tomorrow": (False, False, False, False, False),
+    }

@@ -289,3 +289,12 @@ def test_the_quick_appointment_answers_equal_drf_s_own(world, as_role, role, ser
     listed = as_role(role).get("/api/v1/appointments/", {"page_size": 500}).json()["results"]
     assert listed == expected
     assert any(row.get("session_record") for row in listed) == (role == "clinician")
+
+
+def test_the_desk_records_how_the_patient_told_the_clinic_but_not_the_patients_own_email_link(world, as_role):
+    session = booked_session(world.own)
+    url = f"/api/v1/appointments/{session.appointment.pk}/confirm/"
+    refused = as_role("front_desk").post(url, {"via": "email link"}, format="json")
+    assert (refused.status_code, refused.json()["errors"]) == (400, {"via": ['"email link" is not a valid choice.']})
+    confirmed = as_role("front_desk").post(url, {"via": "in_person"}, format="json")
+    assert (confirmed.status_code, confirmed.json()["confirmed_via"]) == (200, "in_person")

@@ -1,6 +1,6 @@
 """Each booking rule, broken through the service: the refusal and its words."""
 
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
 import time_machine
@@ -10,7 +10,7 @@ from clinic import services as clinic_services
 from clinic.errors import ConflictError
 from patients import services as patient_services
 from scheduling import services
-from scheduling.models import AppointmentStatus, CancelledBy
+from scheduling.models import AppointmentStatus, CancelledBy, ConfirmationChannel
 from tests.factories import NO_CONTRAINDICATIONS, book, make_clinic, make_course, make_patient, next_weekday
 
 pytestmark = pytest.mark.django_db
@@ -335,3 +335,44 @@ def test_a_past_session_can_be_entered_afterwards_under_every_other_rule(clinic)
                                         entered_by=clinic.front_desk.user)
     assert future.value.message_dict == {"starts_at": ["Only a session that has already ended can be entered "
                                                        "afterwards."]}
+
+
+def test_the_patient_cannot_cancel_online_inside_the_late_window_but_the_desk_can_record_it(clinic):
+    monday = date(2031, 3, 10)
+    with time_machine.travel(clinic.at(monday - timedelta(days=7), 12), tick=False):
+        appointment = book(clinic, make_course(clinic), clinic.at(monday, 9))
+    with time_machine.travel(appointment.starts_at - timedelta(hours=23), tick=False):
+        with pytest.raises(ValidationError) as late:
+            services.appointment_cancel_by_patient(appointment=appointment, reason="Cancelled with the email link.")
+        assert late.value.messages == [
+            f"Your session is less than 24 hours away, so it can no longer be cancelled online. "
+            f"Please call {clinic.location.name} on +44 20 7946 0000."]
+        appointment.refresh_from_db()
+        assert (appointment.status, appointment.version) == (AppointmentStatus.BOOKED, 1)
+        recorded = services.appointment_cancel(appointment=appointment, cancelled_by=clinic.front_desk.user,
+                                               by=CancelledBy.PATIENT, reason="Phoned in ill")
+    assert (recorded.status, recorded.cancelled_by) == (AppointmentStatus.CANCELLED, CancelledBy.PATIENT)
+
+
+def test_the_patient_cancels_online_before_the_late_window_and_never_after_the_start(clinic):
+    monday = date(2031, 3, 10)
+    with time_machine.travel(clinic.at(monday - timedelta(days=7), 12), tick=False):
+        early = book(clinic, make_course(clinic), clinic.at(monday, 9))
+        started = book(clinic, make_course(clinic), clinic.at(monday, 11))
+    with time_machine.travel(early.starts_at - timedelta(hours=24), tick=False):
+        cancelled = services.appointment_cancel_by_patient(appointment=early, reason="Cancelled with the email link.")
+    assert (cancelled.status, cancelled.cancelled_by, cancelled.status_changed_by) == (
+        AppointmentStatus.CANCELLED, CancelledBy.PATIENT, None)
+    with time_machine.travel(started.starts_at + timedelta(minutes=1), tick=False), \
+            pytest.raises(ValidationError) as past:
+        services.appointment_cancel_by_patient(appointment=started, reason="Cancelled with the email link.")
+    assert past.value.messages == ["This session is no longer ahead, so it cannot be cancelled online."]
+
+
+def test_a_confirmation_names_one_of_the_channels(clinic):
+    appointment = book(clinic, make_course(clinic), clinic.at(date(2031, 3, 10), 9))
+    with pytest.raises(ValidationError) as unknown:
+        services.appointment_confirm(appointment=appointment, via="fax")
+    assert unknown.value.message_dict == {"via": ["Say how the patient confirmed: phone, email, in_person, sms, "
+                                                  "email link."]}
+    assert services.appointment_confirm(appointment=appointment, via=ConfirmationChannel.SMS).confirmed_via == "sms"

@@ -801,3 +801,32 @@ def test_unsubscribe_link_turns_email_consent_off_after_asking(client, clinic, e
     assert Patient.objects.get(pk=appointment.patient_id).email_consent is False
     book(clinic, appointment.course, clinic.at(next_weekday(2), 9))
     assert send_due(timezone.now()) == ["cancelled"]
+
+
+def test_one_dispatch_writes_the_due_recall_and_queues_every_due_row_once(clinic):
+    monday = date(2031, 3, 10)
+    with time_machine.travel(clinic.at(monday - timedelta(days=7), 12), tick=False):
+        course = make_course(clinic, planned_sessions=6)
+        days = [monday + timedelta(days=d) for d in (0, 2, 4, 7, 9, 11)]
+        booked = [book(clinic, course, clinic.at(day, 9)) for day in days]
+    for appointment in booked:
+        with time_machine.travel(appointment.starts_at + timedelta(minutes=40), tick=False):
+            record(clinic, appointment)
+    services.course_complete(course=course, completed_by=clinic.clinician.user)
+    services.course_start_maintenance(course=course, created_by=clinic.clinician.user, interval_weeks=2)
+    due = booked[-1].starts_at + timedelta(weeks=2)
+    ahead = book(clinic, make_course(clinic), clinic.at(monday + timedelta(weeks=4), 9))
+    due_before = set(Notification.objects.filter(status=NotificationStatus.PENDING, due_at__lte=due)
+                     .values_list("pk", flat=True))
+    assert len(due_before) == 7  # the six sessions' booking confirmations and the later session's
+    queued: list[list[int]] = []
+    with time_machine.travel(due, tick=False):
+        assert notifications.notifications_dispatch_due(now=due, enqueue=queued.append) == 8
+        assert notifications.notifications_dispatch_due(now=due, enqueue=queued.append) == 0
+    recall = Notification.objects.get(kind=NotificationKind.MAINTENANCE_RECALL)
+    sent_ids = [pk for batch in queued for pk in batch]
+    assert len(sent_ids) == len(set(sent_ids))
+    assert set(sent_ids) == due_before | {recall.pk}
+    assert set(Notification.objects.filter(status=NotificationStatus.SENDING).values_list("pk", flat=True)) == set(
+        sent_ids)
+    assert Notification.objects.get(appointment=ahead, kind=NotificationKind.REMINDER).status == "pending"

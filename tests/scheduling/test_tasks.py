@@ -30,7 +30,7 @@ from django.utils import timezone
 from clinic.mailcatcher import MailFolder
 from scheduling import services
 from scheduling.models import CancelledBy, Notification, NotificationKind, NotificationStatus
-from scheduling.notifications import notification_claim_due, send_batches
+from scheduling.notifications import notifications_dispatch_due
 from scheduling.tasks import notification_send_task, notifications_dispatch_due_task
 from tests.conftest import free_port
 from tests.factories import book, make_clinic, make_course, make_patient, next_weekday
@@ -158,10 +158,9 @@ def settled() -> bool:
 
 
 def claim_and_queue(now) -> int:
-    ids = notification_claim_due(now=now)
-    for batch in send_batches(ids):
-        notification_send_task.apply_async(args=[batch], queue=QUEUE)
-    return len(ids)
+    """The beat task's own dispatch, queueing to this run's queue."""
+    return notifications_dispatch_due(
+        now=now, enqueue=lambda batch: notification_send_task.apply_async(args=[batch], queue=QUEUE))
 
 
 def beat(now=None) -> int:
@@ -320,3 +319,27 @@ def test_cancelled_and_moved_sessions_old_reminders_never_arrive_and_the_moved_o
         f"Reminder: your session at Quay Clinic on {local:%a} {local.day} {local:%b %H:%M}",
     ])
     assert set(mailbox.subjects_by_message_id().values()) == {1}
+
+
+def test_the_beat_task_in_a_worker_and_the_dispatch_service_here_send_the_rows_due_at_their_moment(mailbox):
+    clinic = make_clinic()
+    day = next_weekday(0)
+    monday, wednesday = (book(clinic, make_course(clinic), clinic.at(day + timedelta(days=d), 9)) for d in (0, 2))
+    first_due, second_due = (session.starts_at - timedelta(hours=24) for session in (monday, wednesday))
+
+    def due_ids(now) -> set[int]:
+        return set(Notification.objects.filter(status=NotificationStatus.PENDING, due_at__lte=now)
+                   .values_list("pk", flat=True))
+
+    def sent_ids() -> set[int]:
+        return set(Notification.objects.filter(status=NotificationStatus.SENT).values_list("pk", flat=True))
+
+    by_task = due_ids(first_due)
+    assert len(by_task) == 3  # both booking confirmations and Monday's reminder
+    notifications_dispatch_due_task.apply_async(kwargs={"now": first_due.isoformat()}, queue=QUEUE)
+    wait_for(lambda: sent_ids() == by_task, what="the task's rows sent")
+    by_service = due_ids(second_due)
+    assert len(by_service) == 1  # Wednesday's reminder
+    assert beat_and_wait(second_due) == 1
+    assert sent_ids() == by_task | by_service
+    assert len(mailbox.subjects_by_message_id()) == 4
