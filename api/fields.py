@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
@@ -12,21 +13,50 @@ from rest_framework import serializers
 ID_MAX = 2**63 - 1
 
 
+ASCII_DIGITS = "Write the digits as 0-9."
+
+
+def aware_instant(text: str) -> datetime:
+    """The instant an ISO 8601 time with its offset names, in UTC; ValueError in the user's words.
+
+    Any offset RFC 3339 allows is taken, also those PostgreSQL would refuse to store as written
+    (beyond +-15:59). Digits other than 0-9 are refused: Python reads Arabic-Indic or full-width
+    digits as numbers, and a person typing them meant something else. A time without its offset
+    would mean a different instant at each location.
+    """
+    if not text.isascii():
+        raise ValueError(ASCII_DIGITS)
+    try:
+        parsed = parse_datetime(text.strip())
+    except ValueError:
+        parsed = None
+    if parsed is None:
+        raise ValueError("Enter an ISO 8601 time with its offset, e.g. 2026-12-07T09:00:00+01:00.")
+    if timezone.is_naive(parsed):
+        raise ValueError("Give the time with its offset, e.g. 2026-12-07T09:00:00+01:00.")
+    return parsed.astimezone(UTC)
+
+
 class AwareDateTimeField(serializers.DateTimeField):
     """An ISO 8601 time that must carry its offset: ``2026-12-07T09:00:00+00:00`` or ``...Z``."""
 
-    default_error_messages = {
-        "naive": "Give the time with its offset, e.g. 2026-12-07T09:00:00+01:00.",
-    }
+    def to_internal_value(self, value):
+        if not isinstance(value, str):
+            return super().to_internal_value(value)
+        try:
+            return aware_instant(value)
+        except ValueError as error:
+            raise serializers.ValidationError(str(error), code="invalid") from None
+
+
+class AsciiDateField(serializers.DateField):
+    """An ISO 8601 date written with the digits 0-9."""
+
+    default_error_messages = {"digits": ASCII_DIGITS}
 
     def to_internal_value(self, value):
-        if isinstance(value, str):
-            try:
-                parsed = parse_datetime(value.strip())
-            except ValueError:
-                parsed = None
-            if parsed is not None and timezone.is_naive(parsed):
-                self.fail("naive")
+        if isinstance(value, str) and not value.isascii():
+            self.fail("digits")
         return super().to_internal_value(value)
 
 

@@ -6,12 +6,10 @@ from datetime import timedelta
 
 import django_filters
 from django import forms
-from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 
-from api.fields import ID_MAX
+from api.fields import ID_MAX, aware_instant
 from patients.selectors import patient_matching
 from scheduling.models import (
     SESSION_MINUTES_MAX,
@@ -37,21 +35,15 @@ class IdFilter(django_filters.NumberFilter):
 
 
 class AwareIsoDateTimeField(forms.DateTimeField):
-    """An ISO 8601 time with its offset; one without would mean a different instant at each location."""
+    """An ISO 8601 time with its offset, read like every other time the API takes (``aware_instant``)."""
 
     def to_python(self, value):
         if value in self.empty_values:
             return None
         try:
-            parsed = parse_datetime(str(value).strip())
-        except ValueError:
-            parsed = None
-        if parsed is None:
-            raise forms.ValidationError("Enter an ISO 8601 time with offset, e.g. 2026-12-07T00:00:00Z.",
-                                        code="invalid")
-        if timezone.is_naive(parsed):
-            raise forms.ValidationError("Give the time with its offset, e.g. 2026-12-07T00:00:00Z.", code="naive")
-        return parsed
+            return aware_instant(str(value))
+        except ValueError as error:
+            raise forms.ValidationError(str(error), code="invalid") from None
 
 
 class StrictBooleanField(forms.Field):

@@ -16,7 +16,13 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from api.fields import AwareDateTimeField, ScopedPrimaryKeyField, StrictInputSerializer, WallClockTimeField
+from api.fields import (
+    AsciiDateField,
+    AwareDateTimeField,
+    ScopedPrimaryKeyField,
+    StrictInputSerializer,
+    WallClockTimeField,
+)
 from api.scope import APPOINTMENT_COLUMNS
 from clinic.models import Clinician, Closure, Device, Location, OpeningHours, Room, Weekday, WorkingHours
 from patients.models import CONTRAINDICATIONS, MEDICATED_CONTRAINDICATIONS, Patient, Screening
@@ -230,7 +236,7 @@ class PatientClinicalSerializer(PatientSerializer):
 class PatientCreateSerializer(StrictInputSerializer):
     first_name = serializers.CharField(max_length=80)
     last_name = serializers.CharField(max_length=80)
-    date_of_birth = serializers.DateField()
+    date_of_birth = AsciiDateField()
     email = serializers.EmailField(required=False, allow_blank=True, default="", max_length=254)
     phone = serializers.CharField(required=False, allow_blank=True, default="", max_length=40)
     preferred_location = ScopedPrimaryKeyField(scope="locations", queryset=Location.objects.all())
@@ -241,7 +247,7 @@ class PatientCreateSerializer(StrictInputSerializer):
 class PatientUpdateSerializer(StrictInputSerializer):
     first_name = serializers.CharField(max_length=80, required=False)
     last_name = serializers.CharField(max_length=80, required=False)
-    date_of_birth = serializers.DateField(required=False)
+    date_of_birth = AsciiDateField(required=False)
     email = serializers.EmailField(required=False, allow_blank=True, max_length=254)
     phone = serializers.CharField(required=False, allow_blank=True, max_length=40)
     preferred_location = ScopedPrimaryKeyField(scope="locations", queryset=Location.objects.all(), required=False)
@@ -572,8 +578,8 @@ class AvailabilityQuerySerializer(serializers.Serializer):
     """Query parameters of GET /availability/ (strings, as every query parameter is)."""
 
     location = ScopedPrimaryKeyField(scope="locations", queryset=Location.objects.all())
-    start = serializers.DateField(help_text="First local day searched (the location's calendar).")
-    end = serializers.DateField(help_text="Day after the last one searched.")
+    start = AsciiDateField(help_text="First local day searched (the location's calendar).")
+    end = AsciiDateField(help_text="Day after the last one searched.")
     minutes = serializers.IntegerField(min_value=SESSION_MINUTES_MIN, max_value=SESSION_MINUTES_MAX,
                                        help_text="Session length in minutes.")
     clinician = ScopedPrimaryKeyField(scope="clinicians", queryset=Clinician.objects.all(), required=False)
@@ -663,4 +669,4 @@ class CourseBookSerializer(StrictInputSerializer):
     latest = WallClockTimeField(required=False, help_text="Every session ends by this local time.")
     clinician = ScopedPrimaryKeyField(scope="clinicians", queryset=Clinician.objects.all(), required=False,
                                       help_text="The preferred clinician, where free.")
-    first_date = serializers.DateField(required=False, help_text="The first day to book (today at the earliest).")
+    first_date = AsciiDateField(required=False, help_text="The first day to book (today at the earliest).")

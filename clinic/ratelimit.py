@@ -22,7 +22,7 @@ def rate_limited(scope: str):
     def decorator(view):
         @wraps(view)
         def limited(request, *args, **kwargs):
-            address = request_context.current().ip_address or request.META.get("REMOTE_ADDR", "")
+            address = request_context.client_address(request)
             key = f"ionto-rate:{scope}:{address}:{int(time.time() // 60)}"
             cache.add(key, 0, timeout=120)
             try:

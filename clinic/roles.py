@@ -13,8 +13,8 @@ from clinic.models import StaffRole
 _VIEW = ("view",)
 _EDIT = ("view", "add", "change")
 
-# Nothing is deleted through the admin (records are archived, cancelled or withdrawn), so no
-# role gets a delete permission.
+# Nothing of the clinic's is deleted through the admin (records are archived, cancelled or
+# withdrawn), so no role gets a delete permission on it.
 _FRONT_DESK = {
     "clinic": dict.fromkeys(
         ("location", "room", "device", "staff", "clinician", "openinghours", "workinghours", "closure"), _VIEW),
@@ -29,6 +29,9 @@ _CLINICIAN = {
 }
 _MANAGER = {
     "auth": {"user": _VIEW},
+    # Sign-in lockouts (django-axes): a manager sees them and lifts one by deleting it; they are
+    # counts of failed sign-ins, not records of care.
+    "axes": {"accessattempt": ("view", "delete")},
     "clinic": dict.fromkeys(_FRONT_DESK["clinic"], _EDIT),
     "patients": _CLINICIAN["patients"],
     "scheduling": _CLINICIAN["scheduling"],

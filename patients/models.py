@@ -12,6 +12,9 @@ from django.db.models.functions import Upper
 
 from clinic.models import Location, TimeStampedModel
 
+# No patient alive was born earlier; an earlier date is a typing error (e.g. 0985 for 1985).
+DATE_OF_BIRTH_EARLIEST = date(1900, 1, 1)
+
 
 class Patient(TimeStampedModel):
     first_name = models.CharField(max_length=80)
@@ -42,6 +45,9 @@ class Patient(TimeStampedModel):
             models.CheckConstraint(
                 condition=Q(archived_at__isnull=True) | Q(archived_by__isnull=False),
                 name="patient_archive_names_who",
+            ),
+            models.CheckConstraint(
+                condition=Q(date_of_birth__gte=DATE_OF_BIRTH_EARLIEST), name="patient_date_of_birth_from_1900"
             ),
         ]
         indexes = [
@@ -160,6 +166,7 @@ class AuditAction(models.TextChoices):
     CREATE = "create", "Create"
     UPDATE = "update", "Update"
     ARCHIVE = "archive", "Archive"
+    RESTORE = "restore", "Restore"
     EXPORT = "export", "Export"
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date
 
 from django.core.exceptions import ValidationError
@@ -10,7 +11,15 @@ from django.utils import timezone
 
 from clinic import request_context
 from clinic.models import Location
-from patients.models import CONTRAINDICATIONS, MEDICATED_CONTRAINDICATIONS, AuditAction, AuditEvent, Patient, Screening
+from patients.models import (
+    CONTRAINDICATIONS,
+    DATE_OF_BIRTH_EARLIEST,
+    MEDICATED_CONTRAINDICATIONS,
+    AuditAction,
+    AuditEvent,
+    Patient,
+    Screening,
+)
 
 
 def _save(instance):
@@ -19,21 +28,40 @@ def _save(instance):
     return instance
 
 
+# Characters that reorder how the text around them is shown: a name holding one can display as
+# another patient's name in a list or an export.
+BIDI_CONTROLS = re.compile("[\u202a-\u202e\u2066-\u2069]")
+
+
+def _check_patient(patient: Patient) -> None:
+    """The rules a patient's details hold on every path: registering, editing in the admin or the API."""
+    errors = {}
+    if patient.date_of_birth > timezone.localdate():
+        errors["date_of_birth"] = "The date of birth is in the future."
+    elif patient.date_of_birth < DATE_OF_BIRTH_EARLIEST:
+        errors["date_of_birth"] = f"The date of birth is before {DATE_OF_BIRTH_EARLIEST:%Y}; check the year."
+    for field in ("first_name", "last_name"):
+        if BIDI_CONTROLS.search(getattr(patient, field)):
+            errors[field] = "The name holds a character that changes the direction of text; type it again."
+    if patient.email_consent and not patient.email:
+        errors["email"] = "An email address is needed for reminders by email."
+    if errors:
+        raise ValidationError(errors)
+
+
 @transaction.atomic
 def patient_register(
     *, first_name: str, last_name: str, date_of_birth: date, registered_by, email: str = "", phone: str = "",
     preferred_location: Location | None = None, email_consent: bool = False, front_desk_notes: str = "",
 ) -> Patient:
-    if date_of_birth > timezone.localdate():
-        raise ValidationError({"date_of_birth": "The date of birth is in the future."})
-    if email_consent and not email:
-        raise ValidationError({"email": "An email address is needed for reminders by email."})
-    patient = _save(Patient(
+    patient = Patient(
         first_name=first_name.strip(), last_name=last_name.strip(), date_of_birth=date_of_birth,
         email=email.strip(), phone=phone.strip(), preferred_location=preferred_location,
         email_consent=email_consent, email_consent_at=timezone.now() if email_consent else None,
         front_desk_notes=front_desk_notes, registered_by=registered_by,
-    ))
+    )
+    _check_patient(patient)
+    _save(patient)
     audit_record(actor=registered_by, action=AuditAction.CREATE, patient=patient)
     return patient
 
@@ -56,8 +84,7 @@ def patient_update(*, patient: Patient, updated_by, **changes) -> Patient:
                if getattr(patient, field) != value}
     for field, value in changes.items():
         setattr(patient, field, value)
-    if patient.email_consent and not patient.email:
-        raise ValidationError({"email": "An email address is needed for reminders by email."})
+    _check_patient(patient)
     _save(patient)
     if changed:
         audit_record(actor=updated_by, action=AuditAction.UPDATE, patient=patient, changes=changed)
@@ -88,10 +115,16 @@ def patient_archive(*, patient: Patient, archived_by) -> Patient:
 
 @transaction.atomic
 def patient_restore(*, patient: Patient, restored_by) -> Patient:
+    """Bring an archived patient back; the trail keeps who archived them and when."""
     patient = Patient.objects.select_for_update().get(pk=patient.pk)
+    if not patient.is_archived:
+        return patient
+    changes = {"archived_at": (patient.archived_at, None), "archived_by": (patient.archived_by_id, None)}
     patient.archived_at = None
     patient.archived_by = None
-    return _save(patient)
+    _save(patient)
+    audit_record(actor=restored_by, action=AuditAction.RESTORE, patient=patient, changes=changes)
+    return patient
 
 
 @transaction.atomic

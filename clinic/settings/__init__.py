@@ -123,7 +123,11 @@ AXES_COOLOFF_TIME = timedelta(minutes=env_int("IONTO_LOGIN_COOLOFF_MINUTES", 15)
 # Locked per account and, separately, per address: guessing many accounts from one place stops too.
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
 AXES_RESET_ON_SUCCESS = True
-AXES_IPWARE_PROXY_COUNT = env_int("IONTO_PROXY_COUNT", 0) or None
+# Reverse proxies in front of Ionto; the client's address is read from X-Forwarded-For only behind them.
+IONTO_PROXY_COUNT = env_int("IONTO_PROXY_COUNT", 0)
+AXES_CLIENT_IP_CALLABLE = "clinic.request_context.client_address"
+# A sign-in tried while locked out is refused and not counted: the lockout ends when it said it would.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
 AXES_VERBOSE = False
 AXES_LOCKOUT_CALLABLE = "clinic.lockout.lockout_response"
 
@@ -131,6 +135,24 @@ AXES_LOCKOUT_CALLABLE = "clinic.lockout.lockout_response"
 # (production turns it on unless told otherwise).
 IONTO_MANAGER_2FA_REQUIRED = env_bool("IONTO_MANAGER_2FA_REQUIRED", False)
 OTP_TOTP_ISSUER = "Ionto"
+
+def cache_settings(url: str) -> dict:
+    """The cache where rate-limit and throttle counts live: shared by every process of an installation.
+
+    ``CACHE_URL`` names a Redis server (production: the broker's server, another database number);
+    unset, a file cache under the data folder, shared by the processes of one machine (`make run`,
+    the tests). Django's per-process memory cache is never used: each web process would keep its own
+    counts, and a limit of 20 a minute would be 20 per process.
+    """
+    if not url:
+        return {"default": {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+                            "LOCATION": str(DATA_DIR / "cache")}}
+    if url.startswith(("redis://", "rediss://", "unix://")):
+        return {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": url}}
+    raise ImproperlyConfigured(f"CACHE_URL must name a Redis server (redis://host:6379/1), not {url!r}")
+
+
+CACHES = cache_settings(env("CACHE_URL"))
 
 # Requests a minute one address may make to the patients' link pages before a 429.
 IONTO_PATIENT_LINK_RATE = env_int("IONTO_PATIENT_LINK_RATE", 20)

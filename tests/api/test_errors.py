@@ -66,7 +66,7 @@ def test_a_time_without_offset_answers_400(world, as_role):
         "starts_at": ["Give the time with its offset, e.g. 2026-12-07T09:00:00+01:00."]}
     window = as_role("front_desk").get("/api/v1/appointments/", {"start": "2026-12-07T00:00:00"})
     assert window.status_code == 400
-    assert window.json()["errors"] == {"start": ["Give the time with its offset, e.g. 2026-12-07T00:00:00Z."]}
+    assert window.json()["errors"] == {"start": ["Give the time with its offset, e.g. 2026-12-07T09:00:00+01:00."]}
 
 
 def test_unknown_ids_answer_404_in_the_error_shape(world, as_role):

@@ -8,6 +8,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def _import_production_settings(**env):
     clean = {k: v for k, v in os.environ.items() if not k.startswith("DJANGO_")}
+    clean["CACHE_URL"] = "redis://127.0.0.1:6379/1"
     clean.update(env)
     clean["DJANGO_SETTINGS_MODULE"] = "clinic.settings.production"
     return subprocess.run(
@@ -48,6 +49,27 @@ def test_without_a_configured_key_each_installation_makes_its_own_and_keeps_it(t
     assert (tmp_path / "one" / "secret-key").stat().st_mode & 0o077 == 0
     assert _development_key(tmp_path / "two") != first
     assert first not in "".join(path.read_text(errors="ignore") for path in ROOT.glob("*/settings/*.py"))
+
+
+def test_production_refuses_to_start_without_a_shared_cache():
+    result = _import_production_settings(DJANGO_SECRET_KEY="k" * 64, CACHE_URL="")
+    assert result.returncode != 0
+    assert "CACHE_URL must name the shared Redis cache in production" in result.stderr
+
+
+def test_the_cache_is_shared_by_every_process_of_an_installation(settings):
+    """Rate limits count in the cache: a count one web process keeps is seen by the others."""
+    from django.core.cache import cache
+
+    assert settings.CACHES["default"]["BACKEND"] != "django.core.cache.backends.locmem.LocMemCache"
+    cache.set("ionto-shared-check", "written by the test process", timeout=60)
+    other = subprocess.run(
+        [sys.executable, "-c", "import django; django.setup(); from django.core.cache import cache; "
+         "print(cache.get('ionto-shared-check'))"],
+        cwd=ROOT, env={**os.environ, "DJANGO_SETTINGS_MODULE": "clinic.settings"}, capture_output=True, text=True,
+        timeout=60, check=True,
+    )
+    assert other.stdout.strip() == "written by the test process"
 
 
 def test_production_refuses_debug():
