@@ -184,7 +184,7 @@ class AppointmentViewSet(mixins.CreateModelMixin, ScopedReadViewSet):
     def confirm(self, request, pk=None):
         """Record that the patient confirmed they will come (not a status; the version stays)."""
         return self._change(request, lambda a, v, d: services.appointment_confirm(
-            appointment=a, via=d["via"], expected_version=v), s.AppointmentConfirmSerializer)
+            appointment=a, via=d["via"], confirmed_by=request.user, expected_version=v), s.AppointmentConfirmSerializer)
 
     @extend_schema(request=None, parameters=[IDEMPOTENCY_PARAMETER, IF_MATCH_PARAMETER],
                    responses={200: ETAG_HEADER, **errors(400, 403, 404, 412, 422)})

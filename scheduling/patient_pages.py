@@ -58,7 +58,7 @@ def appointment_confirm_page(request, token: str):
         return _page(request, title="Confirm your session", appointment=appointment, button="Yes, I will come",
                      message="Please confirm that you will come to this session.")
     try:
-        services.appointment_confirm(appointment=appointment, via=ConfirmationChannel.EMAIL_LINK,
+        services.appointment_confirm(appointment=appointment, via=ConfirmationChannel.EMAIL_LINK, confirmed_by=None,
                                      expected_version=appointment.version)
     except ValidationError as error:
         return _page(request, title="Not confirmed", appointment=appointment, status=409,

@@ -554,9 +554,11 @@ def appointment_mark_noshow(*, appointment: Appointment, marked_by, expected_ver
 
 
 @transaction.atomic
-def appointment_confirm(*, appointment: Appointment, via: str, expected_version: int | None = None) -> Appointment:
+def appointment_confirm(*, appointment: Appointment, via: str, confirmed_by, expected_version: int | None = None
+                        ) -> Appointment:
     """The patient confirms they will come (a fact apart from the status; the version stays), told to the
-    clinic or through the email's link; a second confirmation changes nothing."""
+    clinic (``confirmed_by`` the staff member who took it) or through the email's link (``confirmed_by``
+    None: the patient); a second confirmation changes nothing."""
     if via not in ConfirmationChannel.values:
         raise ValidationError({"via": "Say how the patient confirmed: " + ", ".join(ConfirmationChannel.values) + "."})
     appointment = _locked_appointment(appointment, expected_version)
@@ -566,8 +568,8 @@ def appointment_confirm(*, appointment: Appointment, via: str, expected_version:
         appointment.confirmed_at = timezone.now()
         appointment.confirmed_via = via
         _save(appointment)
-        audit_record(actor=None, action=AuditAction.UPDATE, patient=appointment.patient, obj=appointment,
-                     changes={"confirmed_at": (None, appointment.confirmed_at)})
+        audit_record(actor=confirmed_by, action=AuditAction.UPDATE, patient=appointment.patient, obj=appointment,
+                     changes={"confirmed_at": (None, appointment.confirmed_at), "confirmed_via": ("", via)})
     return appointment
 
 

@@ -44,7 +44,8 @@ def book_many(clinic: Clinic, day: date, count: int, *, start_index: int = 0) ->
         appointment = book(clinic, course, starts_at, clinician=clinic.clinicians[column], room=clinic.rooms[column],
                            device=clinic.devices[column])
         if i % 3 == 2:
-            appointment = scheduling_services.appointment_confirm(appointment=appointment, via="email")
+            appointment = scheduling_services.appointment_confirm(appointment=appointment, via="email",
+                                                                  confirmed_by=None)
         booked.append(appointment)
     return booked
 

@@ -9,6 +9,7 @@ import time_machine
 
 from api.models import IdempotencyKey
 from api.serializers import AppointmentClinicalSerializer, AppointmentSerializer
+from patients.models import AuditEvent
 from scheduling import services as scheduling_services
 from scheduling.models import Appointment, AppointmentStatus, SessionRecord
 from tests.api.conftest import booked_session
@@ -108,6 +109,17 @@ def test_current_if_match_lets_the_change_through(world, as_role):
                                           HTTP_IF_MATCH=f'"appointment-{session.appointment.pk}-v1"')
     assert response.status_code == 200
     assert response.json()["confirmed_via"] == "email"
+
+
+def test_a_staff_confirmation_names_who_took_it_in_the_audit_trail(world, as_role):
+    session = booked_session(world.own)
+    response = as_role("front_desk").post(f"/api/v1/appointments/{session.appointment.pk}/confirm/",
+                                          {"via": "phone"}, format="json")
+    assert response.status_code == 200
+    event = AuditEvent.objects.filter(object_type="appointment", object_id=str(session.appointment.pk),
+                                      changes__has_key="confirmed_at").get()
+    assert (event.actor, event.via, event.changes["confirmed_via"]) == (world.staff("front_desk").user, "api",
+                                                                        ["", "phone"])
 
 
 def test_arrive_noshow_and_complete_follow_the_day(world, as_role):
@@ -274,7 +286,7 @@ def test_the_quick_appointment_answers_equal_drf_s_own(world, as_role, role, ser
     scheduling_services.appointment_cancel(appointment=cancelled.appointment, cancelled_by=world.own.admin,
                                            by="patient", reason="Moved house")
     confirmed = booked_session(world.own, weekday=1)
-    scheduling_services.appointment_confirm(appointment=confirmed.appointment, via="email")
+    scheduling_services.appointment_confirm(appointment=confirmed.appointment, via="email", confirmed_by=None)
     done = booked_session(world.own, weekday=2)
     with time_machine.travel(done.appointment.ends_at, tick=False):
         scheduling_services.session_record(appointment=done.appointment, recorded_by=world.own.clinician.user,

@@ -314,7 +314,7 @@ def test_arrival_is_marked_on_the_day_and_noshow_after_the_start(clinic, monday)
 
 def test_patient_confirmation_is_a_fact_apart_from_the_status(clinic, monday):
     appointment = book(clinic, make_course(clinic), clinic.at(monday, 9))
-    confirmed = services.appointment_confirm(appointment=appointment, via="email link")
+    confirmed = services.appointment_confirm(appointment=appointment, via="email link", confirmed_by=None)
     assert (confirmed.status, confirmed.confirmed_via, confirmed.version) == ("booked", "email link", 1)
     assert confirmed.confirmed_at is not None
 
@@ -372,7 +372,8 @@ def test_the_patient_cancels_online_before_the_late_window_and_never_after_the_s
 def test_a_confirmation_names_one_of_the_channels(clinic):
     appointment = book(clinic, make_course(clinic), clinic.at(date(2031, 3, 10), 9))
     with pytest.raises(ValidationError) as unknown:
-        services.appointment_confirm(appointment=appointment, via="fax")
+        services.appointment_confirm(appointment=appointment, via="fax", confirmed_by=None)
     assert unknown.value.message_dict == {"via": ["Say how the patient confirmed: phone, email, in_person, sms, "
                                                   "email link."]}
-    assert services.appointment_confirm(appointment=appointment, via=ConfirmationChannel.SMS).confirmed_via == "sms"
+    confirmed = services.appointment_confirm(appointment=appointment, via=ConfirmationChannel.SMS, confirmed_by=None)
+    assert confirmed.confirmed_via == "sms"
