@@ -10,8 +10,8 @@ The flags follow issue 8 and DESIGN.md:
   since its first fulfilled session, whose latest score is not better than the baseline (the first
   recorded score) by at least 1 HDSS point (hyperhidrosis) or 2 pain points (musculoskeletal).
   Maintenance courses start from an already improved score, so they are not judged on it.
-- side effect: a side effect of grade 2 or worse, or a burn of any grade, in the last recorded
-  session: the clinician should consider lowering the current.
+- side effect: blistering of grade 2 or worse, or a burn of any grade, in the last recorded session
+  (``SideEffect.raises_flag``): the clinician should consider lowering the current.
 - adherence: a missed session (no-show), or, in an initial course, more than 7 days between two
   consecutive fulfilled sessions (maintenance sessions are weeks apart by design).
 - follow-up due: an open course with planned sessions not booked (planned minus booked, arrived
@@ -46,7 +46,6 @@ from scheduling.models import (
     Indication,
     SessionSite,
     SideEffect,
-    SideEffectKind,
 )
 
 NO_RESPONSE_AFTER_SESSIONS = 6
@@ -54,7 +53,6 @@ NO_RESPONSE_AFTER_DAYS = 28
 HDSS_RESPONSE_POINTS = 1
 PAIN_RESPONSE_POINTS = 2
 ADHERENCE_GAP_DAYS = 7
-SIDE_EFFECT_FLAG_GRADE = 2
 DOSE_NEAR_SHARE = Decimal("0.9")
 DOSE_NEAR_MA_MIN = MEDICATED_DOSE_MAX_MA_MIN * DOSE_NEAR_SHARE  # 72 mA·min
 PROGRESS_ROLES = (StaffRole.CLINICIAN, StaffRole.MANAGER)
@@ -99,6 +97,7 @@ class SideEffectSeen:
     kind: str
     label: str
     grade: int
+    raises_flag: bool
 
 
 @dataclass(frozen=True)
@@ -325,7 +324,8 @@ def _session_rows(course: Course, appointments: list[Appointment]) -> list[Sessi
             hdss=record.hdss, pain_nprs=record.pain_nprs, sweat_mg_min=record.sweat_mg_min,
             sweat_site=record.get_sweat_site_display() if record.sweat_site else "",
             side_effects=tuple(SideEffectSeen(effect.kind, effect.kind_other or effect.get_kind_display(),
-                                              effect.grade) for effect in record.side_effects.all()),
+                                              effect.grade, effect.raises_flag)
+                               for effect in record.side_effects.all()),
             note=record.note,
             days_since_previous=(appointment.local_date - previous_fulfilled).days if previous_fulfilled else None,
         ))
@@ -430,8 +430,7 @@ def _side_effect_flag(recorded: list[SessionRow]) -> Flag | None:
     if not recorded:
         return None
     last = recorded[-1]
-    serious = [effect for effect in last.side_effects
-               if effect.grade >= SIDE_EFFECT_FLAG_GRADE or effect.kind == SideEffectKind.BURN]
+    serious = [effect for effect in last.side_effects if effect.raises_flag]
     if not serious:
         return None
     effects = ", ".join(f"{effect.label} grade {effect.grade}" for effect in serious)

@@ -9,6 +9,7 @@ import pytest
 import time_machine
 
 from scheduling import services
+from scheduling.models import SideEffect
 from scheduling.progress import DOSE_NEAR_MA_MIN, Flag, Gap
 from scheduling.selectors import course_list_for_dashboard, course_progress
 from tests.factories import make_clinic, make_course, make_patient
@@ -100,7 +101,7 @@ def test_no_response_after_four_weeks_counts_days_from_the_first_session(clinic,
     ]
 
 
-def test_side_effect_of_grade_two_in_the_last_session_suggests_lowering_the_current(clinic, monday):
+def test_blistering_of_grade_two_in_the_last_session_suggests_lowering_the_current(clinic, monday):
     course = make_course(clinic, planned_sessions=6)
     days = [monday + timedelta(days=n) for n in (0, 2, 4, 7, 9, 11)]
     treat(clinic, course, [
@@ -129,9 +130,28 @@ def test_a_burn_of_any_grade_in_the_last_session_is_flagged(clinic, monday):
     ] + [(d, BOOKED) for d in days[1:]])
 
     assert flags_of(course_progress(course=course, today=days[0])) == [
-        ("side_effect", f"Itching grade 2, Burn grade 1 in the last session ({day(days[0])}): consider lowering "
+        ("side_effect", f"Burn grade 1 in the last session ({day(days[0])}): consider lowering "
                         "the current (it was 15.0 mA)."),
     ]
+
+
+def test_grade_two_or_three_effects_other_than_blistering_or_burn_do_not_flag(clinic, monday):
+    course = make_course(clinic, planned_sessions=6)
+    days = [monday + timedelta(days=n) for n in (0, 2, 4, 7, 9, 11)]
+    treat(clinic, course, [
+        (days[0], scored(4, side_effects=[{"kind": "erythema", "grade": 2}, {"kind": "itching", "grade": 3},
+                                          {"kind": "blistering", "grade": 1}])),
+    ] + [(d, BOOKED) for d in days[1:]])
+
+    assert course_progress(course=course, today=days[0]).flags == []
+
+
+@pytest.mark.parametrize(("kind", "grade", "flags"), [
+    ("erythema", 2, False), ("erythema", 3, False), ("tingling", 3, False), ("other", 3, False),
+    ("blistering", 1, False), ("blistering", 2, True), ("blistering", 3, True), ("burn", 1, True),
+])
+def test_only_blistering_of_grade_two_or_more_or_a_burn_raises_the_flag(kind, grade, flags):
+    assert SideEffect(kind=kind, grade=grade).raises_flag is flags
 
 
 def test_side_effect_of_an_earlier_session_no_longer_flags(clinic, monday):
