@@ -14,10 +14,9 @@ The flags follow issue 8 and DESIGN.md:
   (``SideEffect.raises_flag``): the clinician should consider lowering the current.
 - adherence: a missed session (no-show), or, in an initial course, more than 7 days between two
   consecutive fulfilled sessions (maintenance sessions are weeks apart by design).
-- follow-up due: an open course with planned sessions not booked (planned minus booked, arrived
-  and fulfilled); or a maintenance session due (the last session plus the maintenance interval,
-  today or earlier) with nothing booked: for an open maintenance course, or for a completed
-  hyperhidrosis initial course that has no maintenance course running.
+- follow-up due: an open course with sessions left to book (``course_annotate_left_to_book``); or a
+  maintenance session due today or earlier (``course_annotate_maintenance``, the rule the recall
+  and the maintenance proposal use too).
 - dose: a medicated course whose last recorded session delivered 90% or more of the 80 mA·min
   limit of one session (72 mA·min: "near"), or the whole 80 mA·min ("at the limit").
 """
@@ -47,6 +46,7 @@ from scheduling.models import (
     SessionSite,
     SideEffect,
 )
+from scheduling.selectors import course_annotate_maintenance, course_maintenance_due_on
 
 NO_RESPONSE_AFTER_SESSIONS = 6
 NO_RESPONSE_AFTER_DAYS = 28
@@ -213,12 +213,7 @@ def progress_access_allowed(*, user, course: Course) -> bool:
 
 
 def _courses() -> QuerySet[Course]:
-    open_maintenance = Course.objects.filter(
-        follows=OuterRef("pk"), status__in=(CourseStatus.PLANNED, CourseStatus.ACTIVE)
-    )
-    return Course.objects.select_related("patient", "location").annotate(
-        has_open_maintenance=Exists(open_maintenance)
-    )
+    return course_annotate_maintenance(courses=Course.objects.select_related("patient", "location"))
 
 
 def course_get_for_progress(*, course_id: int, user) -> Course:
@@ -254,7 +249,7 @@ def _appointments(course_ids: list[int]) -> dict[int, list[Appointment]]:
 
 def course_progress(*, course: Course, today: date | None = None) -> CourseProgress:
     """The figures, outcome series and flags of one course (see the module docstring for the rules)."""
-    if not hasattr(course, "has_open_maintenance"):
+    if not hasattr(course, "waits_for_maintenance"):
         course = _courses().get(pk=course.pk)
     appointments = _appointments([course.pk])[course.pk]
     return _progress(course, appointments, today or course.location.local(timezone.now()).date())
@@ -372,38 +367,24 @@ def _progress(course: Course, appointments: list[Appointment], today: date) -> C
         counts[appointment.status] += 1
     booked = counts[AppointmentStatus.BOOKED] + counts[AppointmentStatus.ARRIVED]
     fulfilled = counts[AppointmentStatus.FULFILLED]
-    unbooked = max(course.planned_sessions - booked - fulfilled, 0)
     planned_gap = _planned_gap_days(course)
     long_gaps = [Gap(after=row.date - timedelta(days=row.days_since_previous), before=row.date,
                      days=row.days_since_previous)
                  for row in recorded if row.days_since_previous is not None and row.days_since_previous > planned_gap]
     outcome, sweat = _series(course, recorded)
-    maintenance_due_on = _maintenance_due_on(course, recorded, booked)
     progress = CourseProgress(
         course=course, as_of=today, planned=course.planned_sessions, booked=booked, fulfilled=fulfilled,
-        cancelled=counts[AppointmentStatus.CANCELLED], noshow=counts[AppointmentStatus.NOSHOW], unbooked=unbooked,
+        cancelled=counts[AppointmentStatus.CANCELLED], noshow=counts[AppointmentStatus.NOSHOW],
+        unbooked=course.sessions_left_to_book,
         planned_gap_days=planned_gap, long_gaps=long_gaps, sessions=rows, outcome=outcome, sweat=sweat,
         cumulative_dose_ma_min=recorded[-1].cumulative_dose_ma_min if recorded and course.is_medicated else None,
-        maintenance_due_on=maintenance_due_on,
+        maintenance_due_on=course_maintenance_due_on(course=course),
     )
     progress.flags = [flag for flag in (
         _no_response_flag(progress), _side_effect_flag(recorded), _adherence_flag(progress, rows),
         _follow_up_flag(progress), _dose_flag(course, recorded),
     ) if flag is not None]
     return progress
-
-
-def _maintenance_due_on(course: Course, recorded: list[SessionRow], booked: int) -> date | None:
-    """When the next maintenance session falls due, if one should be booked and none is."""
-    if not recorded or booked:
-        return None
-    interval = timedelta(weeks=course.maintenance_interval_weeks)
-    if course.phase == CoursePhase.MAINTENANCE and course.is_open:
-        return recorded[-1].date + interval
-    if (course.phase == CoursePhase.INITIAL and course.status == CourseStatus.COMPLETED
-            and course.indication == Indication.HYPERHIDROSIS and not course.has_open_maintenance):
-        return recorded[-1].date + interval
-    return None
 
 
 def _no_response_flag(progress: CourseProgress) -> Flag | None:
