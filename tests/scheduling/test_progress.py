@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
 import time_machine
 
 from scheduling import services
-from scheduling.models import SideEffect
+from scheduling.admin import course_list_with_progress, progress_text
+from scheduling.models import Course, SideEffect
 from scheduling.progress import DOSE_NEAR_MA_MIN, Flag, Gap, course_list_for_dashboard, course_progress
+from scheduling.selectors import course_sessions_left_to_book
 from tests.factories import make_clinic, make_course, make_patient
 from tests.scheduling.progress_courses import BOOKED, CANCEL, NOSHOW, after, complete, scored, treat
 
@@ -280,6 +282,24 @@ def test_maintenance_course_due_and_not_booked(clinic, monday):
         ("follow_up", f"2 of 3 planned sessions are not booked; maintenance session due since "
                       f"{day(first + timedelta(days=21))} and not booked."),
     ]
+
+
+def test_progress_the_admin_list_and_the_follow_up_count_the_same_sessions_left_to_book(clinic):
+    monday = date(2027, 5, 3)
+    with time_machine.travel(datetime(2027, 5, 2, 12, tzinfo=UTC), tick=False):
+        course = make_course(clinic, planned_sessions=8)
+        appointments = treat(clinic, course, [
+            (monday, scored(3)), (monday + timedelta(days=2), NOSHOW), (monday + timedelta(days=4), CANCEL),
+            (monday + timedelta(days=7), scored(3)), (monday + timedelta(days=9), BOOKED),
+            (monday + timedelta(days=11), BOOKED), (monday + timedelta(days=14), BOOKED),
+        ])
+        services.appointment_mark_entered_in_error(appointment=appointments[-1], marked_by=clinic.front_desk.user,
+                                                   reason="Booked twice")
+        listed = course_list_with_progress(Course.objects.filter(pk=course.pk)).get()
+
+        assert course_progress(course=course, today=monday + timedelta(days=8)).unbooked == 4
+        assert course_sessions_left_to_book(course=course) == 4
+        assert progress_text(listed) == "2 of 8 done, 2 booked, next Wed 12 May 10:00; 4 to book"
 
 
 def test_entered_in_error_appointments_are_left_out(clinic, monday):
