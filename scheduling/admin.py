@@ -41,7 +41,11 @@ from scheduling.models import (
     SideEffectKind,
 )
 from scheduling.notifications import notification_resend
-from scheduling.selectors import appointment_arrival_refusal, appointment_noshow_refusal
+from scheduling.selectors import (
+    appointment_arrival_refusal,
+    appointment_noshow_refusal,
+    course_annotate_left_to_book,
+)
 
 OPEN_STATUSES = (AppointmentStatus.BOOKED, AppointmentStatus.ARRIVED)
 
@@ -59,16 +63,15 @@ def progress_text(course: Course) -> str:
         text += f", {course.booked_count} booked"
     if course.next_starts_at is not None:
         text += f", next {course.location.local(course.next_starts_at):%a %d %b %H:%M}"
-    unbooked = course.planned_sessions - course.done_count - course.booked_count
-    if course.is_open and unbooked > 0:
-        text += f"; {unbooked} to book"
+    if course.is_open and course.sessions_left_to_book > 0:
+        text += f"; {course.sessions_left_to_book} to book"
     return text
 
 
 def course_list_with_progress(queryset):
     """Courses with their counts and next session, in the same single query."""
     now = timezone.now()
-    return queryset.select_related("patient", "location").annotate(
+    return course_annotate_left_to_book(courses=queryset.select_related("patient", "location")).annotate(
         done_count=Count("appointments", filter=Q(appointments__status=AppointmentStatus.FULFILLED)),
         booked_count=Count("appointments", filter=Q(appointments__status__in=OPEN_STATUSES)),
         next_starts_at=Min("appointments__starts_at",

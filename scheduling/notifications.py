@@ -33,23 +33,22 @@ from django.conf import settings
 from django.core.mail import get_connection
 from django.core.mail.message import sanitize_address
 from django.db import DatabaseError, connection, transaction
-from django.db.models import Count, Exists, F, OuterRef, Q, Subquery
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from clinic.models import Location
 from patients.models import Patient
 from scheduling.emails import PatientEmail, email_build, message_id_for
 from scheduling.models import (
-    ACTIVE_STATUSES,
     Appointment,
     AppointmentStatus,
     Course,
     CoursePhase,
-    CourseStatus,
     Notification,
     NotificationKind,
     NotificationStatus,
 )
+from scheduling.selectors import course_annotate_maintenance, course_maintenance_due_at, course_sessions_left_to_book
 
 logger = logging.getLogger(__name__)
 
@@ -67,6 +66,11 @@ SENDING_LEASE = timedelta(minutes=10)
 MAX_ATTEMPTS = 6
 RETRY_BASE = timedelta(minutes=1)
 RETRY_CAP = timedelta(hours=1)
+
+# A recall is for maintenance that fell due lately. A patient whose maintenance fell due long before
+# (before the clinic used Ionto, or while recalls were off) is not emailed out of the blue; the
+# dashboard still flags them for a call.
+RECALL_LOOKBACK = timedelta(weeks=8)
 
 _REMINDER_KINDS = (NotificationKind.REMINDER, NotificationKind.SECOND_REMINDER)
 _APPOINTMENT_KINDS = (*_REMINDER_KINDS, NotificationKind.RESCHEDULED)
@@ -155,46 +159,34 @@ def notifications_on_noshow(*, appointment: Appointment) -> None:
     Notification.objects.bulk_create([_row(NotificationKind.NOSHOW_FOLLOW_UP, appointment, timezone.now())])
 
 
-def sessions_left_to_book(course: Course) -> int:
-    return max(0, course.planned_sessions - course.appointments.filter(status__in=ACTIVE_STATUSES).count())
-
-
 def notifications_on_fulfilled(*, appointment: Appointment, course: Course) -> None:
     """A session done: when the course still has sessions to book, ask the patient to book them."""
     _cancel_pending(appointment, _APPOINTMENT_KINDS, "Not sent: the session took place.")
-    if course.is_open and course.phase == CoursePhase.INITIAL and sessions_left_to_book(course) > 0:
+    if course.is_open and course.phase == CoursePhase.INITIAL and course_sessions_left_to_book(course=course) > 0:
         Notification.objects.bulk_create([_row(NotificationKind.SESSION_FOLLOW_UP, appointment, timezone.now())])
 
 
 def notification_write_maintenance_recalls(*, now: datetime) -> int:
-    """Recall patients whose maintenance session fell due with none booked.
+    """Recall patients whose maintenance session fell due with none booked (the rule of
+    ``course_annotate_maintenance``, which the dashboard flag and the proposal read too).
 
-    Due: the last fulfilled session (of the maintenance course or the course it follows) plus the
-    interval, on the location's wall clock. One recall per last session (the unique key), so the
-    patient is recalled again only after another session.
+    One recall per last session (the unique key), so the patient is recalled again only after
+    another session, and only within RECALL_LOOKBACK of the day it fell due. The courses already
+    recalled for their last session are left out in SQL, so a beat reads the courses waiting for
+    maintenance that were not recalled yet, not the history.
     """
-    booked_ahead = Appointment.objects.filter(course=OuterRef("pk"), status=AppointmentStatus.BOOKED,
-                                              starts_at__gt=now)
-    last_done = (Appointment.objects.filter(Q(course=OuterRef("pk")) | Q(course=OuterRef("follows_id")),
-                                            status=AppointmentStatus.FULFILLED)
-                 .order_by("-starts_at").values("pk")[:1])
-    fulfilled = Count("appointments", filter=Q(appointments__status=AppointmentStatus.FULFILLED))
-    courses = list(Course.objects.filter(phase=CoursePhase.MAINTENANCE,
-                                         status__in=(CourseStatus.PLANNED, CourseStatus.ACTIVE))
-                   .filter(~Exists(booked_ahead))
-                   .annotate(fulfilled=fulfilled, last_done_id=Subquery(last_done))
-                   .filter(fulfilled__lt=F("planned_sessions"), last_done_id__isnull=False))
-    last = Appointment.objects.select_related("location").in_bulk([course.last_done_id for course in courses])
-    already = set(Notification.objects.filter(appointment__in=last.keys(), kind=NotificationKind.MAINTENANCE_RECALL)
-                  .values_list("appointment_id", "appointment_version"))
+    recalled = Notification.objects.filter(appointment=OuterRef("last_session_id"),
+                                           kind=NotificationKind.MAINTENANCE_RECALL)
+    waiting = (course_annotate_maintenance(courses=Course.objects.select_related("location"))
+               .filter(waits_for_maintenance=True, last_session_id__isnull=False).filter(~Exists(recalled)))
+    due = [(course, due_at) for course in waiting
+           if now - RECALL_LOOKBACK < (due_at := course_maintenance_due_at(course=course)) <= now]
+    last = Appointment.objects.in_bulk([course.last_session_id for course, _ in due])
     rows = []
-    for course in courses:
-        appointment = last[course.last_done_id]
-        due_at = reminder_due_at(appointment=appointment, hours_before=-24 * 7 * course.maintenance_interval_weeks)
-        if due_at <= now and (appointment.pk, appointment.version) not in already:
-            row = _row(NotificationKind.MAINTENANCE_RECALL, appointment, due_at)
-            row.course = course
-            rows.append(row)
+    for course, due_at in due:
+        row = _row(NotificationKind.MAINTENANCE_RECALL, last[course.last_session_id], due_at)
+        row.course = course
+        rows.append(row)
     # Two beats at once: the unique key keeps one recall; the other insert is ignored.
     Notification.objects.bulk_create(rows, ignore_conflicts=True)
     return len(rows)
@@ -351,11 +343,13 @@ def _sessions_for(row: Notification, appointment: Appointment, now: datetime) ->
             return [], "Not sent: the session is no longer a no-show."
         return [appointment], ""
     course = row.course
-    if not course.is_open or sessions_left_to_book(course) == 0:
+    if kind == NotificationKind.MAINTENANCE_RECALL:
+        due_at = course_maintenance_due_at(course=course)
+        if due_at is None or due_at > now:
+            return [], "Not sent: no maintenance session is due any more."
+        return [appointment], ""
+    if not course.is_open or course_sessions_left_to_book(course=course) == 0:
         return [], "Not sent: the course has no session left to book."
-    if course.appointments.filter(status=AppointmentStatus.BOOKED, starts_at__gt=now).exists() \
-            and kind == NotificationKind.MAINTENANCE_RECALL:
-        return [], "Not sent: the next session is already booked."
     return [appointment], ""
 
 
@@ -541,7 +535,8 @@ def notification_send(*, notification_id: int, read_ahead: tuple[str, Notificati
             row.last_error = reason
             row.save(update_fields=["status", "last_error", "updated_at"])
             return "cancelled"
-        left = sessions_left_to_book(row.course) if row.kind == NotificationKind.SESSION_FOLLOW_UP else 0
+        left = (course_sessions_left_to_book(course=row.course) if row.kind == NotificationKind.SESSION_FOLLOW_UP
+                else 0)
         if email_ahead is not None and read_ahead is not None and row is read_ahead[1] \
                 and sessions == [appointment] and left == 0:
             message = email_ahead

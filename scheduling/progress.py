@@ -10,14 +10,13 @@ The flags follow issue 8 and DESIGN.md:
   since its first fulfilled session, whose latest score is not better than the baseline (the first
   recorded score) by at least 1 HDSS point (hyperhidrosis) or 2 pain points (musculoskeletal).
   Maintenance courses start from an already improved score, so they are not judged on it.
-- side effect: a side effect of grade 2 or worse, or a burn of any grade, in the last recorded
-  session: the clinician should consider lowering the current.
+- side effect: blistering of grade 2 or worse, or a burn of any grade, in the last recorded session
+  (``SideEffect.raises_flag``): the clinician should consider lowering the current.
 - adherence: a missed session (no-show), or, in an initial course, more than 7 days between two
   consecutive fulfilled sessions (maintenance sessions are weeks apart by design).
-- follow-up due: an open course with planned sessions not booked (planned minus booked, arrived
-  and fulfilled); or a maintenance session due (the last session plus the maintenance interval,
-  today or earlier) with nothing booked: for an open maintenance course, or for a completed
-  hyperhidrosis initial course that has no maintenance course running.
+- follow-up due: an open course with sessions left to book (``course_annotate_left_to_book``); or a
+  maintenance session due today or earlier (``course_annotate_maintenance``, the rule the recall
+  and the maintenance proposal use too).
 - dose: a medicated course whose last recorded session delivered 90% or more of the 80 mA·min
   limit of one session (72 mA·min: "near"), or the whole 80 mA·min ("at the limit").
 """
@@ -46,15 +45,14 @@ from scheduling.models import (
     Indication,
     SessionSite,
     SideEffect,
-    SideEffectKind,
 )
+from scheduling.selectors import course_annotate_maintenance, course_maintenance_due_on
 
 NO_RESPONSE_AFTER_SESSIONS = 6
 NO_RESPONSE_AFTER_DAYS = 28
 HDSS_RESPONSE_POINTS = 1
 PAIN_RESPONSE_POINTS = 2
 ADHERENCE_GAP_DAYS = 7
-SIDE_EFFECT_FLAG_GRADE = 2
 DOSE_NEAR_SHARE = Decimal("0.9")
 DOSE_NEAR_MA_MIN = MEDICATED_DOSE_MAX_MA_MIN * DOSE_NEAR_SHARE  # 72 mA·min
 PROGRESS_ROLES = (StaffRole.CLINICIAN, StaffRole.MANAGER)
@@ -99,6 +97,7 @@ class SideEffectSeen:
     kind: str
     label: str
     grade: int
+    raises_flag: bool
 
 
 @dataclass(frozen=True)
@@ -214,12 +213,7 @@ def progress_access_allowed(*, user, course: Course) -> bool:
 
 
 def _courses() -> QuerySet[Course]:
-    open_maintenance = Course.objects.filter(
-        follows=OuterRef("pk"), status__in=(CourseStatus.PLANNED, CourseStatus.ACTIVE)
-    )
-    return Course.objects.select_related("patient", "location").annotate(
-        has_open_maintenance=Exists(open_maintenance)
-    )
+    return course_annotate_maintenance(courses=Course.objects.select_related("patient", "location"))
 
 
 def course_get_for_progress(*, course_id: int, user) -> Course:
@@ -256,7 +250,7 @@ def _appointments(course_ids: list[int]) -> dict[int, list[Appointment]]:
 
 def course_progress(*, course: Course, today: date | None = None) -> CourseProgress:
     """The figures, outcome series and flags of one course (see the module docstring for the rules)."""
-    if not hasattr(course, "has_open_maintenance"):
+    if not hasattr(course, "waits_for_maintenance"):
         course = _courses().get(pk=course.pk)
     appointments = _appointments([course.pk])[course.pk]
     return _progress(course, appointments, today or course.location.local(timezone.now()).date())
@@ -326,7 +320,8 @@ def _session_rows(course: Course, appointments: list[Appointment]) -> list[Sessi
             hdss=record.hdss, pain_nprs=record.pain_nprs, sweat_mg_min=record.sweat_mg_min,
             sweat_site=record.get_sweat_site_display() if record.sweat_site else "",
             side_effects=tuple(SideEffectSeen(effect.kind, effect.kind_other or effect.get_kind_display(),
-                                              effect.grade) for effect in record.side_effects.all()),
+                                              effect.grade, effect.raises_flag)
+                               for effect in record.side_effects.all()),
             note=record.note,
             days_since_previous=(appointment.local_date - previous_fulfilled).days if previous_fulfilled else None,
         ))
@@ -373,38 +368,24 @@ def _progress(course: Course, appointments: list[Appointment], today: date) -> C
         counts[appointment.status] += 1
     booked = counts[AppointmentStatus.BOOKED] + counts[AppointmentStatus.ARRIVED]
     fulfilled = counts[AppointmentStatus.FULFILLED]
-    unbooked = max(course.planned_sessions - booked - fulfilled, 0)
     planned_gap = _planned_gap_days(course)
     long_gaps = [Gap(after=row.date - timedelta(days=row.days_since_previous), before=row.date,
                      days=row.days_since_previous)
                  for row in recorded if row.days_since_previous is not None and row.days_since_previous > planned_gap]
     outcome, sweat = _series(course, recorded)
-    maintenance_due_on = _maintenance_due_on(course, recorded, booked)
     progress = CourseProgress(
         course=course, as_of=today, planned=course.planned_sessions, booked=booked, fulfilled=fulfilled,
-        cancelled=counts[AppointmentStatus.CANCELLED], noshow=counts[AppointmentStatus.NOSHOW], unbooked=unbooked,
+        cancelled=counts[AppointmentStatus.CANCELLED], noshow=counts[AppointmentStatus.NOSHOW],
+        unbooked=course.sessions_left_to_book,
         planned_gap_days=planned_gap, long_gaps=long_gaps, sessions=rows, outcome=outcome, sweat=sweat,
         cumulative_dose_ma_min=recorded[-1].cumulative_dose_ma_min if recorded and course.is_medicated else None,
-        maintenance_due_on=maintenance_due_on,
+        maintenance_due_on=course_maintenance_due_on(course=course),
     )
     progress.flags = [flag for flag in (
         _no_response_flag(progress), _side_effect_flag(recorded), _adherence_flag(progress, rows),
         _follow_up_flag(progress), _dose_flag(course, recorded),
     ) if flag is not None]
     return progress
-
-
-def _maintenance_due_on(course: Course, recorded: list[SessionRow], booked: int) -> date | None:
-    """When the next maintenance session falls due, if one should be booked and none is."""
-    if not recorded or booked:
-        return None
-    interval = timedelta(weeks=course.maintenance_interval_weeks)
-    if course.phase == CoursePhase.MAINTENANCE and course.is_open:
-        return recorded[-1].date + interval
-    if (course.phase == CoursePhase.INITIAL and course.status == CourseStatus.COMPLETED
-            and course.indication == Indication.HYPERHIDROSIS and not course.has_open_maintenance):
-        return recorded[-1].date + interval
-    return None
 
 
 def _no_response_flag(progress: CourseProgress) -> Flag | None:
@@ -431,8 +412,7 @@ def _side_effect_flag(recorded: list[SessionRow]) -> Flag | None:
     if not recorded:
         return None
     last = recorded[-1]
-    serious = [effect for effect in last.side_effects
-               if effect.grade >= SIDE_EFFECT_FLAG_GRADE or effect.kind == SideEffectKind.BURN]
+    serious = [effect for effect in last.side_effects if effect.raises_flag]
     if not serious:
         return None
     effects = ", ".join(f"{effect.label} grade {effect.grade}" for effect in serious)

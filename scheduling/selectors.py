@@ -1,4 +1,11 @@
-"""Reads of courses, appointments and session records beyond a plain lookup."""
+"""Reads of courses, appointments and session records beyond a plain lookup.
+
+The course rules that several parts read (the dashboard flags in ``scheduling.progress``, the
+recall writer and the send check in ``scheduling.notifications``, the maintenance proposal and the
+admin's course list) are written here once, as queryset annotations, so a list and a single
+course get the same answer from the same SQL. The progress selectors live in ``scheduling.progress``,
+which reads these rules, so this module does not import it.
+"""
 
 from __future__ import annotations
 
@@ -6,20 +13,37 @@ import enum
 from datetime import date, datetime, timedelta
 
 from django.core.exceptions import ValidationError
+from django.db.models import (
+    BooleanField,
+    Count,
+    Exists,
+    ExpressionWrapper,
+    F,
+    IntegerField,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+)
+from django.db.models.functions import Coalesce, Greatest
 
 from clinic.models import Device, Location, Room, Staff
 from patients.models import Patient
 from scheduling.availability import Slot, availability_grid, course_refusal
-from scheduling.models import Appointment, AppointmentStatus, Course
-from scheduling.progress import (  # noqa: F401  (the progress selectors live in their own module)
-    CourseProgress,
-    Flag,
-    FlagKind,
-    course_get_for_progress,
-    course_list_for_dashboard,
-    course_progress,
-    progress_access_allowed,
+from scheduling.models import (
+    ACTIVE_STATUSES,
+    Appointment,
+    AppointmentStatus,
+    Course,
+    CoursePhase,
+    CourseStatus,
+    Indication,
 )
+
+OPEN_COURSE_STATUSES = (CourseStatus.PLANNED, CourseStatus.ACTIVE)
+PENDING_STATUSES = (AppointmentStatus.BOOKED, AppointmentStatus.ARRIVED)
+MAINTENANCE_NOT_DUE = ("No maintenance session waits to be booked: maintenance follows a completed hyperhidrosis "
+                       "course with none running, or continues an open maintenance course with nothing booked.")
 
 
 def slot_list_available(
@@ -107,3 +131,75 @@ def appointment_patient_link_use(*, appointment: Appointment, action: str, now: 
     if action == "cancel" and appointment.starts_at - now < late:
         return PatientLinkUse.CALL_THE_CLINIC
     return PatientLinkUse.ALLOWED
+
+
+# ---------------------------------------------------------------------------------------------
+# Sessions left to book
+
+
+def course_annotate_left_to_book(*, courses: QuerySet[Course]) -> QuerySet[Course]:
+    """``sessions_left_to_book`` on each course: its planned sessions not booked, arrived or fulfilled,
+    never below 0 (a cancelled, missed or entered-in-error session gives its place back)."""
+    taken = (Appointment.objects.filter(course=OuterRef("pk"), status__in=ACTIVE_STATUSES)
+             .order_by().values("course").annotate(count=Count("pk")).values("count"))
+    return courses.annotate(sessions_left_to_book=Greatest(
+        F("planned_sessions") - Coalesce(Subquery(taken), 0), 0, output_field=IntegerField()))
+
+
+def course_sessions_left_to_book(*, course: Course) -> int:
+    return (course_annotate_left_to_book(courses=Course.objects.filter(pk=course.pk))
+            .values_list("sessions_left_to_book", flat=True).get())
+
+
+# ---------------------------------------------------------------------------------------------
+# Maintenance due: the one rule behind the dashboard flag, the recall and the proposal
+
+
+def course_annotate_maintenance(*, courses: QuerySet[Course]) -> QuerySet[Course]:
+    """What "maintenance due" needs, on each course, in the same query (DESIGN.md: the calendar,
+    last session plus interval, after a completed hyperhidrosis course).
+
+    ``waits_for_maintenance``: the patient is between maintenance sessions with none booked. That is
+    an open maintenance course with sessions left to book and none booked or arrived, or a completed
+    initial hyperhidrosis course with no maintenance course open (a completed medicated course is
+    over unless a clinician starts maintenance for it). Planned, active and discontinued initial
+    courses, and closed maintenance courses, never wait.
+
+    ``last_session_id`` and ``last_session_at``: the last fulfilled session of the patient's
+    maintenance line (the initial course and the maintenance courses that follow it), from which
+    the interval counts: a new maintenance course counts from the initial course's last session,
+    and an initial course whose maintenance ended counts from the maintenance's last session.
+    """
+    has_pending = Exists(Appointment.objects.filter(course=OuterRef("pk"), status__in=PENDING_STATUSES))
+    has_open_maintenance = Exists(Course.objects.filter(follows=OuterRef("pk"), status__in=OPEN_COURSE_STATUSES))
+    waits = (Q(phase=CoursePhase.MAINTENANCE, status__in=OPEN_COURSE_STATUSES, sessions_left_to_book__gt=0)
+             & ~has_pending
+             | Q(phase=CoursePhase.INITIAL, status=CourseStatus.COMPLETED, indication=Indication.HYPERHIDROSIS)
+             & ~has_open_maintenance)
+    last_session = (Appointment.objects.filter(status=AppointmentStatus.FULFILLED)
+                    .filter(Q(course=OuterRef("maintenance_line")) | Q(course__follows=OuterRef("maintenance_line")))
+                    .order_by("-starts_at"))
+    return (course_annotate_left_to_book(courses=courses)
+            .annotate(maintenance_line=Coalesce("follows_id", "pk"))
+            .annotate(waits_for_maintenance=ExpressionWrapper(waits, output_field=BooleanField()),
+                      last_session_id=Subquery(last_session.values("pk")[:1]),
+                      last_session_at=Subquery(last_session.values("starts_at")[:1])))
+
+
+def course_maintenance_due_at(*, course: Course) -> datetime | None:
+    """When the next maintenance session of ``course`` falls due, or None when none waits to be booked:
+    the last session plus the course's interval, on the location's wall clock (a session at 09:00
+    falls due at 09:00 across a daylight-saving change). ``course`` is read again unless it comes
+    from ``course_annotate_maintenance``."""
+    if not hasattr(course, "waits_for_maintenance"):
+        course = course_annotate_maintenance(courses=Course.objects.select_related("location")).get(pk=course.pk)
+    if not course.waits_for_maintenance or course.last_session_at is None:
+        return None
+    wall = course.location.local(course.last_session_at).replace(tzinfo=None)
+    return (wall + timedelta(weeks=course.maintenance_interval_weeks)).replace(tzinfo=course.location.zone)
+
+
+def course_maintenance_due_on(*, course: Course) -> date | None:
+    """The location's day on which the next maintenance session falls due (``course_maintenance_due_at``)."""
+    due_at = course_maintenance_due_at(course=course)
+    return None if due_at is None else due_at.date()

@@ -69,12 +69,15 @@ from scheduling.models import (
     SideEffect,
 )
 from scheduling.selectors import (
+    MAINTENANCE_NOT_DUE,
     PatientLinkUse,
     appointment_arrival_refusal,
     appointment_is_upcoming,
     appointment_late_cancellation_message,
     appointment_noshow_refusal,
     appointment_patient_link_use,
+    course_annotate_maintenance,
+    course_maintenance_due_on,
 )
 
 # PostgreSQL's SQLSTATEs for a refused overlap and a second session on the same day.
@@ -910,30 +913,27 @@ def _local_seconds(location: Location, moment: datetime) -> float:
 
 
 def course_maintenance_proposal(*, course: Course) -> CoursePlan:
-    """The first maintenance session after a completed initial course, proposed (nothing is booked):
-    ``maintenance_interval_weeks`` after its last session, within the week it falls due, at that
+    """The next maintenance session of a course that waits for one, proposed (nothing is booked).
+
+    It falls due when the dashboard flag and the recall say (``selectors.course_maintenance_due_on``)
+    and is proposed within the week from then (from today when that has passed), at the last
     session's time of day with its clinician, room and device where free."""
-    if course.phase != CoursePhase.INITIAL or course.status != CourseStatus.COMPLETED:
-        raise ValidationError("Maintenance follows a completed initial course.")
-    last = (course.appointments.filter(status=AppointmentStatus.FULFILLED)
-            .select_related("clinician__user", "room", "device").order_by("-starts_at").first())
+    course = course_annotate_maintenance(courses=Course.objects.select_related("location")).get(pk=course.pk)
+    due = course_maintenance_due_on(course=course)
+    if due is None:
+        raise ValidationError(MAINTENANCE_NOT_DUE)
+    last = Appointment.objects.select_related("clinician__user", "room", "device").get(pk=course.last_session_id)
     location = course.location
-    today = location.local(timezone.now()).date()
-    due = (last.local_date if last is not None else location.local(course.ended_at).date()) \
-        + timedelta(weeks=course.maintenance_interval_weeks)
-    start = max(due, today)
+    start = max(due, location.local(timezone.now()).date())
     end = start + timedelta(days=7)
     grid = availability_grid(location=location, start=start, end=end, minutes=course.session_minutes,
                              patient_id=course.patient_id)
     grid.course = CourseFacts()
-    anchor = None
-    if last is not None:
-        anchor = Anchor(seconds=_local_seconds(location, last.starts_at), clinician_id=last.clinician_id,
-                        room_id=last.room_id, device_id=last.device_id)
+    anchor = Anchor(seconds=_local_seconds(location, last.starts_at), clinician_id=last.clinician_id,
+                    room_id=last.room_id, device_id=last.device_id)
     plan = course_plan(grid=grid, course=course, count=1, first_number=1,
-                       preferences=Preferences(clinician=last.clinician if last is not None else None),
-                       horizon_end=end, anchor=anchor)
+                       preferences=Preferences(clinician=last.clinician), horizon_end=end, anchor=anchor)
     for unplaced in plan.unplaced:
-        unplaced.reason = (f"The first maintenance session, due {due:%a %d %b %Y}, finds no free time "
+        unplaced.reason = (f"The next maintenance session, due {due:%a %d %b %Y}, finds no free time "
                            f"by {end - timedelta(days=1):%a %d %b %Y}.")
     return plan

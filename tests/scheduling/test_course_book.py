@@ -204,7 +204,9 @@ def test_after_a_completed_course_the_first_maintenance_session_is_proposed(clin
                                         by=CancelledBy.PATIENT, reason="Dry already")
         with pytest.raises(ValidationError) as refused:
             services.course_maintenance_proposal(course=course)
-        assert refused.value.messages == ["Maintenance follows a completed initial course."]
+        assert refused.value.messages == [
+            "No maintenance session waits to be booked: maintenance follows a completed hyperhidrosis course with "
+            "none running, or continues an open maintenance course with nothing booked."]
         course = services.course_complete(course=course, completed_by=clinic.clinician.user)
         proposal = services.course_maintenance_proposal(course=course)
     assert proposal.fits and not proposal.booked

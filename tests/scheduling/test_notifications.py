@@ -344,6 +344,34 @@ def test_maintenance_recall_is_written_once_when_due_with_nothing_booked(clinic,
     assert mail.messages()[-1]["Subject"] == "Time to book your next session at Riverside Clinic"
 
 
+def test_recall_after_a_completed_course_goes_out_unless_maintenance_was_booked_before_the_send(clinic, mail):
+    monday = date(2027, 5, 3)
+    with time_machine.travel(datetime(2027, 5, 2, 12, tzinfo=UTC), tick=False):
+        courses = []
+        for hour in (9, 11):
+            course = make_course(clinic, planned_sessions=6)
+            for offset in (0, 2, 4, 7, 9, 11):
+                appointment = book(clinic, course, clinic.at(monday + timedelta(days=offset), hour))
+                with time_machine.travel(appointment.ends_at, tick=False):
+                    record(clinic, appointment)
+            courses.append(services.course_complete(course=course, completed_by=clinic.clinician.user))
+    recalled, booked_meanwhile = courses
+    due = clinic.at(monday + timedelta(days=25), 11)
+    assert notification_write_maintenance_recalls(now=due) == 2
+    with time_machine.travel(due, tick=False):
+        maintenance = services.course_start_maintenance(course=booked_meanwhile, created_by=clinic.clinician.user)
+        book(clinic, maintenance, clinic.at(monday + timedelta(days=29), 11))
+
+    send_due(due)  # the initial courses' confirmations are past and cancelled; the recalls are checked again
+    assert [(row.course, row.status, row.last_error) for row in
+            Notification.objects.order_by("due_at").filter(kind=NotificationKind.MAINTENANCE_RECALL)] == [
+        (recalled, NotificationStatus.SENT, ""),
+        (booked_meanwhile, NotificationStatus.CANCELLED, "Not sent: no maintenance session is due any more."),
+    ]
+    assert [message["Subject"] for message in mail.messages()] == [
+        "Time to book your next session at Riverside Clinic", "Your session at Riverside Clinic is booked"]
+
+
 def test_maintenance_recalls_cost_the_same_queries_for_one_course_or_three(clinic):
     def maintenance_course(hour: int) -> None:
         course = make_course(clinic, planned_sessions=6)

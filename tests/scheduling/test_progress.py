@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
 import time_machine
 
 from scheduling import services
-from scheduling.progress import DOSE_NEAR_MA_MIN, Flag, Gap
-from scheduling.selectors import course_list_for_dashboard, course_progress
+from scheduling.admin import course_list_with_progress, progress_text
+from scheduling.models import Course, SideEffect
+from scheduling.progress import DOSE_NEAR_MA_MIN, Flag, Gap, course_list_for_dashboard, course_progress
+from scheduling.selectors import course_sessions_left_to_book
 from tests.factories import make_clinic, make_course, make_patient
 from tests.scheduling.progress_courses import BOOKED, CANCEL, NOSHOW, after, complete, scored, treat
 
@@ -100,7 +102,7 @@ def test_no_response_after_four_weeks_counts_days_from_the_first_session(clinic,
     ]
 
 
-def test_side_effect_of_grade_two_in_the_last_session_suggests_lowering_the_current(clinic, monday):
+def test_blistering_of_grade_two_in_the_last_session_suggests_lowering_the_current(clinic, monday):
     course = make_course(clinic, planned_sessions=6)
     days = [monday + timedelta(days=n) for n in (0, 2, 4, 7, 9, 11)]
     treat(clinic, course, [
@@ -129,9 +131,28 @@ def test_a_burn_of_any_grade_in_the_last_session_is_flagged(clinic, monday):
     ] + [(d, BOOKED) for d in days[1:]])
 
     assert flags_of(course_progress(course=course, today=days[0])) == [
-        ("side_effect", f"Itching grade 2, Burn grade 1 in the last session ({day(days[0])}): consider lowering "
+        ("side_effect", f"Burn grade 1 in the last session ({day(days[0])}): consider lowering "
                         "the current (it was 15.0 mA)."),
     ]
+
+
+def test_grade_two_or_three_effects_other_than_blistering_or_burn_do_not_flag(clinic, monday):
+    course = make_course(clinic, planned_sessions=6)
+    days = [monday + timedelta(days=n) for n in (0, 2, 4, 7, 9, 11)]
+    treat(clinic, course, [
+        (days[0], scored(4, side_effects=[{"kind": "erythema", "grade": 2}, {"kind": "itching", "grade": 3},
+                                          {"kind": "blistering", "grade": 1}])),
+    ] + [(d, BOOKED) for d in days[1:]])
+
+    assert course_progress(course=course, today=days[0]).flags == []
+
+
+@pytest.mark.parametrize(("kind", "grade", "flags"), [
+    ("erythema", 2, False), ("erythema", 3, False), ("tingling", 3, False), ("other", 3, False),
+    ("blistering", 1, False), ("blistering", 2, True), ("blistering", 3, True), ("burn", 1, True),
+])
+def test_only_blistering_of_grade_two_or_more_or_a_burn_raises_the_flag(kind, grade, flags):
+    assert SideEffect(kind=kind, grade=grade).raises_flag is flags
 
 
 def test_side_effect_of_an_earlier_session_no_longer_flags(clinic, monday):
@@ -261,6 +282,24 @@ def test_maintenance_course_due_and_not_booked(clinic, monday):
         ("follow_up", f"2 of 3 planned sessions are not booked; maintenance session due since "
                       f"{day(first + timedelta(days=21))} and not booked."),
     ]
+
+
+def test_progress_the_admin_list_and_the_follow_up_count_the_same_sessions_left_to_book(clinic):
+    monday = date(2027, 5, 3)
+    with time_machine.travel(datetime(2027, 5, 2, 12, tzinfo=UTC), tick=False):
+        course = make_course(clinic, planned_sessions=8)
+        appointments = treat(clinic, course, [
+            (monday, scored(3)), (monday + timedelta(days=2), NOSHOW), (monday + timedelta(days=4), CANCEL),
+            (monday + timedelta(days=7), scored(3)), (monday + timedelta(days=9), BOOKED),
+            (monday + timedelta(days=11), BOOKED), (monday + timedelta(days=14), BOOKED),
+        ])
+        services.appointment_mark_entered_in_error(appointment=appointments[-1], marked_by=clinic.front_desk.user,
+                                                   reason="Booked twice")
+        listed = course_list_with_progress(Course.objects.filter(pk=course.pk)).get()
+
+        assert course_progress(course=course, today=monday + timedelta(days=8)).unbooked == 4
+        assert course_sessions_left_to_book(course=course) == 4
+        assert progress_text(listed) == "2 of 8 done, 2 booked, next Wed 12 May 10:00; 4 to book"
 
 
 def test_entered_in_error_appointments_are_left_out(clinic, monday):
