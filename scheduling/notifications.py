@@ -40,6 +40,7 @@ from clinic.models import Location
 from patients.models import Patient
 from scheduling.emails import PatientEmail, email_build, message_id_for
 from scheduling.models import (
+    MAINTENANCE_INTERVAL_WEEKS_MAX,
     Appointment,
     AppointmentStatus,
     Course,
@@ -175,10 +176,13 @@ def notification_write_maintenance_recalls(*, now: datetime) -> int:
     recalled for their last session are left out in SQL, so a beat reads the courses waiting for
     maintenance that were not recalled yet, not the history.
     """
+    # Only lines whose last session is recent enough to fall due inside the lookback (a day more for a
+    # clock change): the rest of the history is never read.
+    recent = now - RECALL_LOOKBACK - timedelta(weeks=MAINTENANCE_INTERVAL_WEEKS_MAX, days=1)
     recalled = Notification.objects.filter(appointment=OuterRef("last_session_id"),
                                            kind=NotificationKind.MAINTENANCE_RECALL)
     waiting = (course_annotate_maintenance(courses=Course.objects.select_related("location"))
-               .filter(waits_for_maintenance=True, last_session_id__isnull=False).filter(~Exists(recalled)))
+               .filter(waits_for_maintenance=True, last_session_at__gt=recent).filter(~Exists(recalled)))
     due = [(course, due_at) for course in waiting
            if now - RECALL_LOOKBACK < (due_at := course_maintenance_due_at(course=course)) <= now]
     last = Appointment.objects.in_bulk([course.last_session_id for course, _ in due])
