@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import zoneinfo
-from datetime import date, datetime, time
+from datetime import UTC, date, datetime, time
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -104,6 +104,20 @@ class Location(TimeStampedModel):
     def at(self, day: date, wall_time: time) -> datetime:
         """The instant of a wall-clock time at this location (09:00 stays 09:00 across DST)."""
         return datetime.combine(day, wall_time, tzinfo=self.zone)
+
+    def at_typed(self, day: date, wall_time: time) -> datetime:
+        """The instant of a wall-clock time a person typed, refused when the clocks skip it (it would
+        silently become an hour later) or show it twice (it would be either of two instants)."""
+        earlier = datetime.combine(day, wall_time, tzinfo=self.zone)
+        later = earlier.replace(fold=1)
+        if earlier.utcoffset() == later.utcoffset():
+            return earlier
+        when = f"{wall_time:%H:%M} on {day:%a %d %b %Y} in {self.time_zone}"
+        if self.local(earlier.astimezone(UTC)).replace(tzinfo=None) != datetime.combine(day, wall_time):
+            raise ValidationError(f"{when} does not exist: the clocks go forward then. Choose another time.",
+                                  code="nonexistent_time")
+        raise ValidationError(f"{when} happens twice: the clocks go back then. Choose a time outside that hour.",
+                              code="ambiguous_time")
 
 
 class Room(TimeStampedModel):

@@ -566,7 +566,7 @@ class AppointmentAdmin(AuditedReadAdmin, LocationScopedAdmin):
         course = data["course"]
         return services.appointment_book(
             course=course, clinician=data["clinician"], room=data["room"], device=data["device"],
-            starts_at=course.location.at(data["day"], data["at"]), booked_by=request.user,
+            starts_at=course.location.at_typed(data["day"], data["at"]), booked_by=request.user,
         )
 
     def response_add(self, request, obj, post_url_continue=None):

@@ -520,9 +520,9 @@ def appointment_reschedule_view(model_admin, request, appointment_id: int):
     form = RescheduleForm(request.POST or None, location=location)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
-        starts_at = location.at(data["day"], data["at"])
         resources = {"clinician": data["clinician"], "room": data["room"], "device": data["device"]}
         try:
+            starts_at = location.at_typed(data["day"], data["at"])
             if data["keep_cadence"]:
                 plan = course_reschedule_from(appointment=appointment, rescheduled_by=request.user,
                                               starts_at=starts_at, expected_version=_version(request), **resources)

@@ -246,3 +246,30 @@ def test_the_arrival_and_noshow_buttons_show_exactly_when_the_services_accept(de
         "cancelled": (False, False, False, False, False),
         "tomorrow": (False, False, False, False, False),
     }
+
+
+@pytest.mark.parametrize(("day", "at", "message"), [
+    (date(2027, 3, 28), "01:15", "01:15 on Sun 28 Mar 2027 in Europe/London does not exist: the clocks go forward "
+                                 "then. Choose another time."),
+    (date(2027, 10, 31), "01:30", "01:30 on Sun 31 Oct 2027 in Europe/London happens twice: the clocks go back "
+                                  "then. Choose a time outside that hour."),
+])
+def test_a_time_the_clock_skips_or_shows_twice_is_refused_not_shifted(client, day, at, message):
+    """A night clinic (open round the clock) so that only the clock change can refuse the time."""
+    from tests.factories import make_clinic
+
+    clinic = make_clinic(time_zone="Europe/London", opens=time(0), closes=time(23, 59))
+    with time_machine.travel(clinic.at(day - timedelta(days=3), 9), tick=False):
+        client.force_login(clinic.front_desk.user)
+        course = make_course(clinic)
+        appointment = book(clinic, course, clinic.at(day - timedelta(days=1), 10))
+        moved = client.post(f"/admin/scheduling/appointment/{appointment.pk}/move/", {
+            "day": day.isoformat(), "at": at, "version": appointment.version})
+        added = client.post("/admin/scheduling/appointment/add/", {
+            "course": course.pk, "day": day.isoformat(), "at": at, "clinician": clinic.clinician.pk,
+            "room": clinic.room.pk, "device": clinic.device.pk})
+    for page in (moved, added):
+        assert page.status_code == 200
+        assert message in page.content.decode(), re.findall(r"errorlist[^>]*>(.*?)</ul>", page.content.decode())
+    assert list(Appointment.objects.filter(course=course).values_list("starts_at", flat=True)) == [
+        appointment.starts_at]
