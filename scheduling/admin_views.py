@@ -20,7 +20,7 @@ from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 
 from clinic.admin import add_service_errors, plain_message
 from clinic.models import Device, Location, Room, Staff, StaffRole
-from clinic.selectors import closure_list_overlapping, location_list_for
+from clinic.selectors import closure_list_overlapping, locations_visible_to
 from patients.admin import CHILD_BADGE_AGE
 from patients.models import Screening
 from scheduling.models import ACTIVE_STATUSES, Appointment, AppointmentStatus
@@ -262,7 +262,7 @@ def slot_at(*, request, location_id: str, day: str, at: str, chosen: dict) -> di
     """The engine's clinician, room and device free together at one time (those not chosen already);
     nothing when the values are not a day and a time of one of the user's locations."""
     try:
-        location = location_list_for(request.user).get(pk=int(location_id))
+        location = locations_visible_to(user=request.user).get(pk=int(location_id))
         local_day = date.fromisoformat(day)
         wall = time.fromisoformat(at)
     except (ValueError, Location.DoesNotExist):
@@ -287,7 +287,7 @@ def slot_at(*, request, location_id: str, day: str, at: str, chosen: dict) -> di
 
 
 def _chosen_location(request) -> Location:
-    locations = location_list_for(request.user)
+    locations = locations_visible_to(user=request.user)
     wanted = request.GET.get("location")
     if wanted:
         try:
@@ -324,7 +324,7 @@ def day_schedule_view(model_admin, request):
         **model_admin.admin_site.each_context(request),
         "title": f"Day schedule: {location.name}, {day:%A %d %B %Y}",
         "schedule": schedule,
-        "locations": list(location_list_for(request.user)),
+        "locations": list(locations_visible_to(user=request.user)),
         "groupings": GROUPINGS,
         "states": CARD_STATES,
         "previous_url": day_schedule_url(location_id=location.pk, day=day - timedelta(days=1), by=by),

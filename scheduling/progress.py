@@ -34,7 +34,7 @@ from django.db.models import Exists, OuterRef, Prefetch, QuerySet
 from django.utils import timezone
 
 from clinic.models import StaffRole
-from clinic.selectors import location_list_for, staff_role
+from clinic.selectors import staff_role
 from scheduling.models import (
     MEDICATED_DOSE_MAX_MA_MIN,
     Appointment,
@@ -48,6 +48,7 @@ from scheduling.models import (
     SideEffect,
     SideEffectKind,
 )
+from scheduling.selectors import courses_visible_to
 
 NO_RESPONSE_AFTER_SESSIONS = 6
 NO_RESPONSE_AFTER_DAYS = 28
@@ -206,18 +207,18 @@ def progress_access_allowed(*, user, course: Course) -> bool:
     """Clinicians and managers of the course's location (a superuser is a manager); never the front desk."""
     if staff_role(user) not in PROGRESS_ROLES:
         return False
-    return location_list_for(user).filter(pk=course.location_id).exists()
+    return courses_visible_to(user=user).filter(pk=course.pk).exists()
 
 
 # ---------------------------------------------------------------------------------------------
 # Loading: a fixed number of queries
 
 
-def _courses() -> QuerySet[Course]:
+def _courses(rows: QuerySet[Course] = Course.objects) -> QuerySet[Course]:
     open_maintenance = Course.objects.filter(
         follows=OuterRef("pk"), status__in=(CourseStatus.PLANNED, CourseStatus.ACTIVE)
     )
-    return Course.objects.select_related("patient", "location").annotate(
+    return rows.select_related("patient", "location").annotate(
         has_open_maintenance=Exists(open_maintenance)
     )
 
@@ -267,9 +268,7 @@ def course_list_for_dashboard(*, user, today: date | None = None) -> list[Course
     role = staff_role(user)
     if role not in PROGRESS_ROLES:
         return []
-    courses = _courses().filter(
-        status__in=(CourseStatus.PLANNED, CourseStatus.ACTIVE), location__in=location_list_for(user)
-    )
+    courses = _courses(courses_visible_to(user=user)).filter(status__in=(CourseStatus.PLANNED, CourseStatus.ACTIVE))
     if role == StaffRole.CLINICIAN:
         courses = courses.filter(Exists(Appointment.objects.filter(course=OuterRef("pk"), clinician__user=user)))
     courses = list(courses.order_by("patient__last_name", "patient__first_name", "pk"))

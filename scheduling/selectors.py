@@ -5,20 +5,32 @@ from __future__ import annotations
 from datetime import date
 
 from django.core.exceptions import ValidationError
+from django.db.models import QuerySet
 
 from clinic.models import Device, Location, Room, Staff
+from clinic.selectors import at_visible_locations
 from patients.models import Patient
 from scheduling.availability import Slot, availability_grid, course_refusal
-from scheduling.models import Appointment, Course
-from scheduling.progress import (  # noqa: F401  (the progress selectors live in their own module)
-    CourseProgress,
-    Flag,
-    FlagKind,
-    course_get_for_progress,
-    course_list_for_dashboard,
-    course_progress,
-    progress_access_allowed,
-)
+from scheduling.models import Appointment, Course, Notification, SessionRecord
+
+
+def courses_visible_to(*, user) -> QuerySet[Course]:
+    """The courses at the user's locations; a manager sees every course."""
+    return at_visible_locations(Course.objects, user=user)
+
+
+def appointments_visible_to(*, user) -> QuerySet[Appointment]:
+    return at_visible_locations(Appointment.objects, user=user)
+
+
+def session_records_visible_to(*, user) -> QuerySet[SessionRecord]:
+    return at_visible_locations(SessionRecord.objects, user=user, field="appointment__location_id")
+
+
+def notifications_visible_to(*, user) -> QuerySet[Notification]:
+    """By the course's location, not the appointment's: a message (a recall, a follow-up) is about the
+    course, and the two agree today only because every session is booked at its course's location."""
+    return at_visible_locations(Notification.objects, user=user, field="course__location_id")
 
 
 def slot_list_available(

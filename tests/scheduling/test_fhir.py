@@ -12,7 +12,7 @@ from fhir.resources.R4B.bundle import Bundle
 from scheduling import demo
 from scheduling.fhir import LOCAL, course_fhir_bundle
 from scheduling.models import Course
-from scheduling.selectors import course_progress
+from scheduling.progress import course_progress
 from tests.factories import make_clinic, make_course, next_weekday
 from tests.scheduling.progress_courses import BOOKED, CANCEL, NOSHOW, scored, treat
 

@@ -9,8 +9,7 @@ import pytest
 import time_machine
 
 from scheduling import services
-from scheduling.progress import DOSE_NEAR_MA_MIN, Flag, Gap
-from scheduling.selectors import course_list_for_dashboard, course_progress
+from scheduling.progress import DOSE_NEAR_MA_MIN, Flag, Gap, course_list_for_dashboard, course_progress
 from tests.factories import make_clinic, make_course, make_patient
 from tests.scheduling.progress_courses import BOOKED, CANCEL, NOSHOW, after, complete, scored, treat
 
