@@ -6,7 +6,6 @@ subclass of PatientAdmin), so this app never imports scheduling.
 
 from __future__ import annotations
 
-import csv
 import json
 
 from django import forms
@@ -19,6 +18,7 @@ from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 
 from clinic.admin import AUDIT_FIELDS, LocationScopedAdmin, run_service
+from clinic.csv_export import csv_write
 from clinic.models import StaffRole
 from clinic.selectors import locations_visible_to, staff_role
 from patients import services
@@ -298,11 +298,10 @@ class AuditEventAdmin(admin.ModelAdmin):
     def export_csv(self, request, queryset):
         response = HttpResponse(content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = 'attachment; filename="audit-trail.csv"'
-        writer = csv.writer(response)
-        writer.writerow(["at", "actor", "action", "via", "patient_id", "object_type", "object_id", "changes",
-                         "ip_address", "user_agent"])
-        for event in queryset.order_by("at", "id").iterator():
-            writer.writerow([event.at.isoformat(), event.actor_label, event.action, event.via, event.patient_id,
-                             event.object_type, event.object_id, json.dumps(event.changes), event.ip_address or "",
-                             event.user_agent])
+        csv_write(response, header=["at", "actor", "action", "via", "patient_id", "object_type", "object_id",
+                                    "changes", "ip_address", "user_agent"], rows=(
+            (event.at.isoformat(), event.actor_label, event.action, event.via, event.patient_id, event.object_type,
+             event.object_id, json.dumps(event.changes), event.ip_address, event.user_agent)
+            for event in queryset.order_by("at", "id").iterator()
+        ))
         return response
