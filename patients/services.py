@@ -10,13 +10,8 @@ from django.utils import timezone
 
 from clinic import request_context
 from clinic.models import Location
+from clinic.services import full_clean_and_save
 from patients.models import CONTRAINDICATIONS, MEDICATED_CONTRAINDICATIONS, AuditAction, AuditEvent, Patient, Screening
-
-
-def _save(instance):
-    instance.full_clean()
-    instance.save()
-    return instance
 
 
 @transaction.atomic
@@ -28,7 +23,7 @@ def patient_register(
         raise ValidationError({"date_of_birth": "The date of birth is in the future."})
     if email_consent and not email:
         raise ValidationError({"email": "An email address is needed for reminders by email."})
-    patient = _save(Patient(
+    patient = full_clean_and_save(Patient(
         first_name=first_name.strip(), last_name=last_name.strip(), date_of_birth=date_of_birth,
         email=email.strip(), phone=phone.strip(), preferred_location=preferred_location,
         email_consent=email_consent, email_consent_at=timezone.now() if email_consent else None,
@@ -58,7 +53,7 @@ def patient_update(*, patient: Patient, updated_by, **changes) -> Patient:
         setattr(patient, field, value)
     if patient.email_consent and not patient.email:
         raise ValidationError({"email": "An email address is needed for reminders by email."})
-    _save(patient)
+    full_clean_and_save(patient)
     if changed:
         audit_record(actor=updated_by, action=AuditAction.UPDATE, patient=patient, changes=changed)
     return patient
@@ -81,7 +76,7 @@ def patient_archive(*, patient: Patient, archived_by) -> Patient:
         )
     patient.archived_at = timezone.now()
     patient.archived_by = archived_by
-    _save(patient)
+    full_clean_and_save(patient)
     audit_record(actor=archived_by, action=AuditAction.ARCHIVE, patient=patient)
     return patient
 
@@ -91,7 +86,7 @@ def patient_restore(*, patient: Patient, restored_by) -> Patient:
     patient = Patient.objects.select_for_update().get(pk=patient.pk)
     patient.archived_at = None
     patient.archived_by = None
-    return _save(patient)
+    return full_clean_and_save(patient)
 
 
 @transaction.atomic
@@ -121,7 +116,7 @@ def screening_record(*, patient: Patient, recorded_by, answers: dict[str, bool],
         screening.override_reason = override_reason.strip()
         screening.overridden_by = recorded_by
         screening.overridden_at = now
-    _save(screening)
+    full_clean_and_save(screening)
     audit_record(actor=recorded_by, action=AuditAction.CREATE, patient=patient, obj=screening)
     return screening
 
@@ -137,7 +132,7 @@ def screening_override(*, screening: Screening, overridden_by, reason: str) -> S
     screening.override_reason = reason.strip()
     screening.overridden_by = overridden_by
     screening.overridden_at = timezone.now()
-    _save(screening)
+    full_clean_and_save(screening)
     audit_record(actor=overridden_by, action=AuditAction.UPDATE, patient=screening.patient, obj=screening,
                  changes={"override_reason": ("", screening.override_reason)})
     return screening

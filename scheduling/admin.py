@@ -52,8 +52,7 @@ OPEN_STATUSES = (AppointmentStatus.BOOKED, AppointmentStatus.ARRIVED)
 
 def local_time(appointment: Appointment) -> str:
     """The session's start in its location's zone, with the zone's abbreviation (GMT, BST, CET...)."""
-    local = appointment.location.local(appointment.starts_at)
-    return f"{local:%a %d %b %Y %H:%M} {local:%Z}"
+    return admin_views.local_time_at(appointment.location, appointment.starts_at)
 
 
 def progress_text(course: Course) -> str:

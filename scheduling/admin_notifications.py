@@ -9,6 +9,7 @@ from __future__ import annotations
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 
+from scheduling.admin_views import local_time_at
 from scheduling.models import Notification, NotificationStatus
 from scheduling.notifications import notification_resend
 from scheduling.selectors import notifications_visible_to
@@ -42,13 +43,11 @@ class NotificationAdmin(admin.ModelAdmin):
 
     @admin.display(description="due", ordering="due_at")
     def due_local(self, notification):
-        local = notification.appointment.location.local(notification.due_at)
-        return f"{local:%a %d %b %Y %H:%M} {local:%Z}"
+        return local_time_at(notification.appointment.location, notification.due_at)
 
     @admin.display(description="session", ordering="appointment__starts_at")
     def session_local(self, notification):
-        local = notification.appointment.location.local(notification.appointment.starts_at)
-        return f"{local:%a %d %b %Y %H:%M} {local:%Z}"
+        return local_time_at(notification.appointment.location, notification.appointment.starts_at)
 
     @admin.display(description="last error")
     def error_short(self, notification):

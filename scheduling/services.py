@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
+from functools import partial
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
@@ -19,8 +20,9 @@ from django.db.models import Count, Q
 from django.utils import timezone
 
 from clinic.errors import ConflictError
-from clinic.models import Device, Location, OpeningHours, Room, Staff, StaffRole, WorkingHours
+from clinic.models import Device, Location, OpeningHours, Room, Staff, StaffRole, Weekday, WorkingHours
 from clinic.selectors import closures_hitting, staff_role
+from clinic.services import full_clean_and_save
 from patients.models import AuditAction, Patient
 from patients.selectors import screening_current
 from patients.services import audit_record
@@ -66,21 +68,14 @@ CHILD_AGE_LIMIT = 18
 MAINTENANCE_SESSIONS_DEFAULT = 6
 
 
-def _save(instance):
-    # Field validators run here; the table's constraints are checked by PostgreSQL on save and by
-    # the explicit rules above (validating them in Python costs a query per constraint).
-    instance.full_clean(validate_constraints=False)
-    instance.save()
-    return instance
+# Field validators run here; the table's constraints are checked by PostgreSQL on save and by
+# the explicit rules above (validating them in Python costs a query per constraint).
+_save = partial(full_clean_and_save, validate_constraints=False)
 
 
 def _span(location: Location, starts_at: datetime, ends_at: datetime) -> str:
     start, end = location.local(starts_at), location.local(ends_at)
     return f"{start:%a %d %b} {start:%H:%M}-{end:%H:%M}"
-
-
-def _weekday_name(weekday: int) -> str:
-    return ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"][weekday]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -230,8 +225,8 @@ def _check_hours(appointment: Appointment, checked: _Checked) -> None:
         if opening:
             open_text = ", ".join(f"{h.opens_at:%H:%M}-{h.closes_at:%H:%M}" for h in opening)
             raise ValidationError({"starts_at": f"{span} is outside the opening hours of {location} "
-                                                f"({_weekday_name(weekday)} {open_text})."})
-        raise ValidationError({"starts_at": f"{location} is closed on {_weekday_name(weekday)}s."})
+                                                f"({Weekday(weekday).label} {open_text})."})
+        raise ValidationError({"starts_at": f"{location} is closed on {Weekday(weekday).label}s."})
     key = (appointment.clinician_id, location.pk)
     if key not in checked.working:
         checked.working[key] = list(appointment.clinician.working_hours.filter(location=location))
