@@ -10,8 +10,9 @@ from django.db.models import QuerySet
 from clinic.models import Device, Location, Room, Staff
 from clinic.selectors import at_visible_locations
 from patients.models import Patient
-from scheduling.availability import Slot, availability_grid, course_refusal
+from scheduling.availability import Slot, availability_grid
 from scheduling.models import Appointment, Course, Notification, SessionRecord
+from scheduling.rules import course_refusal
 
 
 def courses_visible_to(*, user) -> QuerySet[Course]:

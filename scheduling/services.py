@@ -24,7 +24,6 @@ from clinic.models import Device, Location, OpeningHours, Room, Staff, StaffRole
 from clinic.selectors import closures_hitting, staff_role
 from clinic.services import full_clean_and_save
 from patients.models import AuditAction, Patient
-from patients.selectors import screening_current
 from patients.services import audit_record
 from scheduling import notifications
 from scheduling.availability import (
@@ -36,7 +35,6 @@ from scheduling.availability import (
     UnplacedSession,
     availability_grid,
     course_plan,
-    course_refusal,
     week_start,
 )
 from scheduling.models import (
@@ -59,6 +57,7 @@ from scheduling.models import (
     SessionSite,
     SideEffect,
 )
+from scheduling.rules import course_refusal, screening_check
 
 # PostgreSQL's SQLSTATEs for a refused overlap and a second session on the same day.
 EXCLUSION_VIOLATION = "23P01"
@@ -274,15 +273,7 @@ def _check_course(appointment: Appointment, course: Course) -> None:
 def _check_screening(course: Course, checked: _Checked | None = None) -> None:
     if checked is not None and course.pk in checked.screened_courses:
         return
-    screening = screening_current(patient=course.patient)
-    if screening is None:
-        raise ValidationError({"patient": "Record the patient's contraindication screening before booking."})
-    if course.is_medicated and not screening.for_medicated:
-        raise ValidationError({"patient": "A medicated course needs the screening with the drug questions."})
-    if screening.blocks_booking:
-        raise ValidationError({"patient": "The screening found a contraindication ("
-                                          + "; ".join(screening.positive_answers())
-                                          + "); a clinician must record an override before booking."})
+    screening_check(course)
     if checked is not None:
         checked.screened_courses.add(course.pk)
 
