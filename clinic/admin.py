@@ -16,7 +16,15 @@ from django.utils import timezone
 
 from clinic import services
 from clinic.models import Closure, Device, Location, OpeningHours, Room, Staff, StaffRole, WorkingHours
-from clinic.selectors import location_list_for, staff_role
+from clinic.selectors import (
+    closures_visible_to,
+    devices_visible_to,
+    locations_visible_to,
+    opening_hours_visible_to,
+    rooms_visible_to,
+    staff_visible_to,
+    working_hours_visible_to,
+)
 
 AUDIT_FIELDS = ("created_at", "updated_at")
 
@@ -66,7 +74,7 @@ def run_service(request, call, success: str | None = None) -> object | None:
 
 def user_zone(user):
     """The zone of the first location a user works at: admin dates and times are shown and read in it."""
-    location = location_list_for(user).only("time_zone").order_by("name").first()
+    location = locations_visible_to(user=user).only("time_zone").order_by("name").first()
     return location.zone if location is not None else None
 
 
@@ -149,15 +157,15 @@ class ServiceAdmin(LocalTimeAdminMixin, admin.ModelAdmin):
 
 
 class LocationScopedAdmin(ServiceAdmin):
-    """Lists only what belongs to the user's locations; managers see every location."""
+    """Lists, opens and acts on only the rows the user may see: ``rows_visible_to`` is the model's
+    ``*_visible_to`` selector, the one the API and the clinician pages use too."""
 
-    location_field = "location"
+    rows_visible_to = staticmethod(locations_visible_to)
 
     def get_queryset(self, request):
-        queryset = super().get_queryset(request)
-        if staff_role(request.user) == StaffRole.MANAGER:
-            return queryset
-        return queryset.filter(**{f"{self.location_field}__in": location_list_for(request.user)})
+        rows = self.rows_visible_to(user=request.user)
+        ordering = self.get_ordering(request)
+        return rows.order_by(*ordering) if ordering else rows
 
 
 class ReadOnlyInline(admin.TabularInline):
@@ -184,11 +192,6 @@ class LocationAdmin(LocationScopedAdmin):
     list_display = ("name", "time_zone", "phone", "slot_minutes", "turnover_minutes", "booking_horizon_weeks")
     search_fields = ("name",)
     inlines = [OpeningHoursInline]
-    location_field = "pk"
-
-    def get_queryset(self, request):
-        queryset = admin.ModelAdmin.get_queryset(self, request)
-        return queryset.filter(pk__in=location_list_for(request.user))
 
     def get_readonly_fields(self, request, obj=None):
         if obj is not None:
@@ -204,6 +207,7 @@ class LocationAdmin(LocationScopedAdmin):
 
 @admin.register(Room)
 class RoomAdmin(LocationScopedAdmin):
+    rows_visible_to = staticmethod(rooms_visible_to)
     list_display = ("name", "location", "is_active")
     list_filter = ("location", "is_active")
     list_select_related = ("location",)
@@ -219,6 +223,7 @@ class RoomAdmin(LocationScopedAdmin):
 
 @admin.register(Device)
 class DeviceAdmin(LocationScopedAdmin):
+    rows_visible_to = staticmethod(devices_visible_to)
     list_display = ("model", "serial_number", "location", "in_service")
     list_filter = ("location", "in_service")
     list_select_related = ("location",)
@@ -259,7 +264,8 @@ class StaffForm(forms.ModelForm):
 
 
 @admin.register(Staff)
-class StaffAdmin(ServiceAdmin):
+class StaffAdmin(LocationScopedAdmin):
+    rows_visible_to = staticmethod(staff_visible_to)
     list_display = ("__str__", "username", "role", "location_names", "is_active")
     list_filter = ("role", "is_active", "locations")
     search_fields = ("user__first_name", "user__last_name", "user__username", "user__email")
@@ -300,6 +306,7 @@ class StaffAdmin(ServiceAdmin):
 
 @admin.register(OpeningHours)
 class OpeningHoursAdmin(LocationScopedAdmin):
+    rows_visible_to = staticmethod(opening_hours_visible_to)
     list_display = ("location", "weekday", "opens_at", "closes_at")
     list_filter = ("location", "weekday")
     list_select_related = ("location",)
@@ -316,6 +323,7 @@ class OpeningHoursAdmin(LocationScopedAdmin):
 
 @admin.register(WorkingHours)
 class WorkingHoursAdmin(LocationScopedAdmin):
+    rows_visible_to = staticmethod(working_hours_visible_to)
     list_display = ("clinician", "location", "weekday", "starts_at", "ends_at")
     list_filter = ("location", "weekday", "clinician")
     list_select_related = ("location", "clinician__user")
@@ -337,6 +345,7 @@ class WorkingHoursAdmin(LocationScopedAdmin):
 
 @admin.register(Closure)
 class ClosureAdmin(LocationScopedAdmin):
+    rows_visible_to = staticmethod(closures_visible_to)
     list_display = ("location", "what", "starts_at", "ends_at", "reason")
     list_filter = ("location",)
     list_select_related = ("location", "room", "device", "clinician__user")

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 
-from clinic.models import Closure, Location, Staff, StaffRole
+from clinic.models import Clinician, Closure, Device, Location, OpeningHours, Room, Staff, StaffRole, WorkingHours
 
 CLINICAL_ROLES = (StaffRole.CLINICIAN, StaffRole.MANAGER)
 
@@ -31,7 +31,12 @@ def staff_is_clinical(user) -> bool:
     return staff_role(user) in CLINICAL_ROLES
 
 
-def location_list_for(user) -> QuerySet[Location]:
+# ---------------------------------------------------------------------------------------------
+# Who sees which rows: the rows of the locations a user works at; a manager (or superuser) sees all.
+# patients/selectors.py and scheduling/selectors.py build their `*_visible_to` on these.
+
+
+def locations_visible_to(*, user) -> QuerySet[Location]:
     """The locations a user works at; managers (and superusers) reach all of them (DESIGN.md, Roles)."""
     role = staff_role(user)
     if role == StaffRole.MANAGER:
@@ -39,6 +44,66 @@ def location_list_for(user) -> QuerySet[Location]:
     if role is None:
         return Location.objects.none()
     return Location.objects.filter(staff__user=user)
+
+
+def location_ids_visible_to(*, user) -> list[int]:
+    """The ids of the user's locations, read once per user object, as Django keeps a user's permissions
+    on it (each request loads its user afresh). Filtering on these constants, PostgreSQL plans a
+    calendar week's join in a third of the time it takes with a subquery (README, Speed)."""
+    found = getattr(user, "_ionto_location_ids", None)
+    if found is None:
+        found = user._ionto_location_ids = list(locations_visible_to(user=user).values_list("pk", flat=True))
+    return found
+
+
+def at_visible_locations(rows: QuerySet, *, user, field: str = "location_id") -> QuerySet:
+    """``rows`` whose ``field`` is one of the user's locations; a manager's are all of them."""
+    rows = rows.all()
+    if staff_role(user) == StaffRole.MANAGER:
+        return rows
+    return rows.filter(**{f"{field}__in": location_ids_visible_to(user=user)})
+
+
+def rooms_visible_to(*, user) -> QuerySet[Room]:
+    return at_visible_locations(Room.objects, user=user)
+
+
+def devices_visible_to(*, user) -> QuerySet[Device]:
+    return at_visible_locations(Device.objects, user=user)
+
+
+def opening_hours_visible_to(*, user) -> QuerySet[OpeningHours]:
+    return at_visible_locations(OpeningHours.objects, user=user)
+
+
+def working_hours_visible_to(*, user) -> QuerySet[WorkingHours]:
+    return at_visible_locations(WorkingHours.objects, user=user)
+
+
+def closures_visible_to(*, user) -> QuerySet[Closure]:
+    return at_visible_locations(Closure.objects, user=user)
+
+
+def staff_visible_to(*, user) -> QuerySet[Staff]:
+    """Staff who work at one of the user's locations; a manager sees every member of staff."""
+    return _working_at_visible_locations(Staff.objects, user=user)
+
+
+def clinicians_visible_to(*, user) -> QuerySet[Clinician]:
+    return _working_at_visible_locations(Clinician.objects, user=user)
+
+
+def _working_at_visible_locations(rows: QuerySet, *, user) -> QuerySet:
+    rows = rows.all()
+    if staff_role(user) == StaffRole.MANAGER:
+        return rows
+    works_here = Staff.locations.through.objects.filter(staff_id=OuterRef("pk"),
+                                                        location_id__in=location_ids_visible_to(user=user))
+    return rows.filter(Exists(works_here))
+
+
+# ---------------------------------------------------------------------------------------------
+# Closures
 
 
 def closure_list_overlapping(*, location: Location, starts_at: datetime, ends_at: datetime) -> QuerySet[Closure]:

@@ -12,32 +12,37 @@ from clinic.models import Closure, Device, Location, OpeningHours, Room, Staff, 
 from clinic.roles import group_for_role
 
 
-def _save(instance):
-    instance.full_clean()
+def full_clean_and_save(instance, *, validate_constraints: bool = True):
+    """Every service saves through here: the model's validators in the user's words, then the row.
+
+    ``validate_constraints=False`` leaves the table's constraints to PostgreSQL (a service that
+    checks them by its own rules first saves a query per constraint)."""
+    instance.full_clean(validate_constraints=validate_constraints)
     instance.save()
     return instance
 
 
 @transaction.atomic
 def location_create(*, name: str, address: str, phone: str, time_zone: str, created_by=None, **options) -> Location:
-    return _save(Location(name=name, address=address, phone=phone, time_zone=time_zone, **options))
+    return full_clean_and_save(Location(name=name, address=address, phone=phone, time_zone=time_zone, **options))
 
 
 @transaction.atomic
 def room_create(*, location: Location, name: str, created_by=None) -> Room:
-    return _save(Room(location=location, name=name))
+    return full_clean_and_save(Room(location=location, name=name))
 
 
 @transaction.atomic
 def device_create(*, location: Location, model: str, serial_number: str, in_service: bool = True,
                   created_by=None) -> Device:
-    return _save(Device(location=location, model=model, serial_number=serial_number, in_service=in_service))
+    return full_clean_and_save(Device(location=location, model=model, serial_number=serial_number,
+                                      in_service=in_service))
 
 
 @transaction.atomic
 def device_set_in_service(*, device: Device, in_service: bool, changed_by=None) -> Device:
     device.in_service = in_service
-    return _save(device)
+    return full_clean_and_save(device)
 
 
 @transaction.atomic
@@ -52,8 +57,8 @@ def staff_create(
         user.set_password(password)
     else:
         user.set_unusable_password()
-    _save(user)
-    staff = _save(Staff(user=user, role=role))
+    full_clean_and_save(user)
+    staff = full_clean_and_save(Staff(user=user, role=role))
     staff.locations.set(locations)
     user.groups.add(group_for_role(role))  # the role's admin permissions (clinic/roles.py)
     return staff
@@ -62,14 +67,14 @@ def staff_create(
 @transaction.atomic
 def opening_hours_add(*, location: Location, weekday: int, opens_at: time, closes_at: time,
                       created_by=None) -> OpeningHours:
-    return _save(OpeningHours(location=location, weekday=weekday, opens_at=opens_at, closes_at=closes_at))
+    return full_clean_and_save(OpeningHours(location=location, weekday=weekday, opens_at=opens_at, closes_at=closes_at))
 
 
 @transaction.atomic
 def working_hours_add(*, clinician: Staff, location: Location, weekday: int, starts_at: time, ends_at: time,
                       created_by=None) -> WorkingHours:
-    return _save(WorkingHours(clinician=clinician, location=location, weekday=weekday,
-                              starts_at=starts_at, ends_at=ends_at))
+    return full_clean_and_save(WorkingHours(clinician=clinician, location=location, weekday=weekday,
+                                            starts_at=starts_at, ends_at=ends_at))
 
 
 @transaction.atomic
@@ -84,8 +89,8 @@ def closure_create(
             raise ValidationError({"location": f"{resource} is not at {location}."})
     if clinician is not None and not clinician.locations.filter(pk=location.pk).exists():
         raise ValidationError({"clinician": f"{clinician} does not work at {location}."})
-    return _save(Closure(location=location, room=room, device=device, clinician=clinician,
-                         starts_at=starts_at, ends_at=ends_at, reason=reason))
+    return full_clean_and_save(Closure(location=location, room=room, device=device, clinician=clinician,
+                                       starts_at=starts_at, ends_at=ends_at, reason=reason))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -15,13 +15,13 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
-from django.utils.http import url_has_allowed_host_and_scheme
 from django_otp import devices_for_user, match_token, user_has_device
 from django_otp import login as otp_login
 from django_otp.qr import write_qrcode_image
 
 from clinic import services
 from clinic.models import StaffRole
+from clinic.redirects import safe_next
 from clinic.selectors import staff_role
 
 PROTECTED_PREFIXES = ("/admin/", "/clinician/")
@@ -60,13 +60,6 @@ class CodeForm(forms.Form):
                                                           "autofocus": True}))
 
 
-def _next(request) -> str:
-    target = request.POST.get("next") or request.GET.get("next") or "/admin/"
-    if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
-        return "/admin/"
-    return target
-
-
 @login_required(login_url="/admin/login/")
 def verify(request):
     form = CodeForm(request.POST or None)
@@ -74,9 +67,9 @@ def verify(request):
         device = match_token(request.user, form.cleaned_data["token"].strip().replace(" ", ""))
         if device is not None:
             otp_login(request, device)
-            return redirect(_next(request))
+            return redirect(safe_next(request, "/admin/"))
         form.add_error("token", "That code is not right; check the time on your phone and try again.")
-    return render(request, "two_factor/verify.html", {"form": form, "next": _next(request),
+    return render(request, "two_factor/verify.html", {"form": form, "next": safe_next(request, "/admin/"),
                                                      "title": "Second sign-in step"})
 
 
@@ -92,11 +85,11 @@ def setup(request):
             form.add_error("token", error.message_dict["token"][0])
         else:
             otp_login(request, device)
-            return redirect(_next(request))
+            return redirect(safe_next(request, "/admin/"))
     qr = io.BytesIO()
     write_qrcode_image(device.config_url, qr)
     return render(request, "two_factor/setup.html", {
-        "form": form, "next": _next(request), "title": "Set up the second sign-in step",
+        "form": form, "next": safe_next(request, "/admin/"), "title": "Set up the second sign-in step",
         "qr_svg": qr.getvalue().decode(), "secret": device.config_url.split("secret=")[1].split("&")[0],
         "has_device": any(True for _ in devices_for_user(request.user)),
     })

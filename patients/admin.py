@@ -6,7 +6,6 @@ subclass of PatientAdmin), so this app never imports scheduling.
 
 from __future__ import annotations
 
-import csv
 import json
 
 from django import forms
@@ -18,12 +17,19 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 
-from clinic.admin import AUDIT_FIELDS, ServiceAdmin, run_service
+from clinic.admin import AUDIT_FIELDS, LocationScopedAdmin, run_service
+from clinic.csv_export import csv_write
 from clinic.models import StaffRole
-from clinic.selectors import location_list_for, staff_role
+from clinic.selectors import locations_visible_to, staff_role
 from patients import services
 from patients.models import CONTRAINDICATIONS, MEDICATED_CONTRAINDICATIONS, AuditEvent, Patient, Screening
-from patients.selectors import patient_list, patient_of, screening_current
+from patients.selectors import (
+    patient_list,
+    patient_of,
+    patients_visible_to,
+    screening_current,
+    screenings_visible_to,
+)
 
 CHILD_BADGE_AGE = 16
 
@@ -88,7 +94,8 @@ class AuditedReadAdmin:
 
 
 @admin.register(Patient)
-class PatientAdmin(AuditedReadAdmin, ServiceAdmin):
+class PatientAdmin(AuditedReadAdmin, LocationScopedAdmin):
+    rows_visible_to = staticmethod(patients_visible_to)
     list_display = ("name", "date_of_birth", "phone", "email", "preferred_location", "email_consent", "archived")
     list_filter = (ArchivedFilter, "preferred_location", "email_consent")
     list_select_related = ("preferred_location",)
@@ -123,7 +130,7 @@ class PatientAdmin(AuditedReadAdmin, ServiceAdmin):
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         if db_field.name == "preferred_location":
-            kwargs["queryset"] = location_list_for(request.user)
+            kwargs["queryset"] = locations_visible_to(user=request.user)
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     @admin.display(description="name", ordering="last_name")
@@ -191,7 +198,6 @@ class ScreeningForm(forms.ModelForm):
             )
         self.fields["override_reason"].help_text = ("A clinician's justified reason to treat despite a positive "
                                                     "answer; leave empty otherwise.")
-        self.fields["patient"].queryset = Patient.objects.filter(archived_at__isnull=True)
 
 
 class ScreeningActionForm(ActionForm):
@@ -200,8 +206,10 @@ class ScreeningActionForm(ActionForm):
 
 
 @admin.register(Screening)
-class ScreeningAdmin(AuditedReadAdmin, ServiceAdmin):
+class ScreeningAdmin(AuditedReadAdmin, LocationScopedAdmin):
     """Clinicians and managers only: the front desk has no permission on screenings."""
+
+    rows_visible_to = staticmethod(screenings_visible_to)
 
     list_display = ("patient", "recorded_at", "for_medicated", "result", "recorded_by")
     list_filter = ("for_medicated",)
@@ -225,6 +233,11 @@ class ScreeningAdmin(AuditedReadAdmin, ServiceAdmin):
 
     def get_readonly_fields(self, request, obj=None):
         return self.get_fields(request, obj) if obj is not None else ()
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "patient":
+            kwargs["queryset"] = patients_visible_to(user=request.user).filter(archived_at__isnull=True)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     @admin.display(description="result")
     def result(self, screening):
@@ -285,11 +298,10 @@ class AuditEventAdmin(admin.ModelAdmin):
     def export_csv(self, request, queryset):
         response = HttpResponse(content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = 'attachment; filename="audit-trail.csv"'
-        writer = csv.writer(response)
-        writer.writerow(["at", "actor", "action", "via", "patient_id", "object_type", "object_id", "changes",
-                         "ip_address", "user_agent"])
-        for event in queryset.order_by("at", "id").iterator():
-            writer.writerow([event.at.isoformat(), event.actor_label, event.action, event.via, event.patient_id,
-                             event.object_type, event.object_id, json.dumps(event.changes), event.ip_address or "",
-                             event.user_agent])
+        csv_write(response, header=["at", "actor", "action", "via", "patient_id", "object_type", "object_id",
+                                    "changes", "ip_address", "user_agent"], rows=(
+            (event.at.isoformat(), event.actor_label, event.action, event.via, event.patient_id, event.object_type,
+             event.object_id, json.dumps(event.changes), event.ip_address, event.user_agent)
+            for event in queryset.order_by("at", "id").iterator()
+        ))
         return response

@@ -6,7 +6,26 @@ from datetime import date, datetime
 
 from django.db.models import Q, QuerySet
 
+from clinic.models import StaffRole
+from clinic.selectors import location_ids_visible_to, staff_role
 from patients.models import Patient, Screening
+
+
+def patients_visible_to(*, user) -> QuerySet[Patient]:
+    """Patients whose preferred location is one of the user's, or who have a course at one; a manager
+    sees every patient. Archived ones too: the caller chooses. The courses are read through the
+    reverse relation of scheduling's Course, so that this app still imports nothing of scheduling."""
+    if staff_role(user) == StaffRole.MANAGER:
+        return Patient.objects.all()
+    mine = location_ids_visible_to(user=user)
+    with_course_here = Patient.objects.filter(courses__location_id__in=mine).values("pk")
+    return Patient.objects.filter(Q(preferred_location_id__in=mine) | Q(pk__in=with_course_here))
+
+
+def screenings_visible_to(*, user) -> QuerySet[Screening]:
+    if staff_role(user) == StaffRole.MANAGER:
+        return Screening.objects.all()
+    return Screening.objects.filter(patient__in=patients_visible_to(user=user))
 
 
 def patient_list(*, search: str = "", include_archived: bool = False) -> QuerySet[Patient]:

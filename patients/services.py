@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from clinic import request_context
 from clinic.models import Location
+from clinic.services import full_clean_and_save
 from patients.models import (
     CONTRAINDICATIONS,
     DATE_OF_BIRTH_EARLIEST,
@@ -20,13 +21,6 @@ from patients.models import (
     Patient,
     Screening,
 )
-
-
-def _save(instance):
-    instance.full_clean()
-    instance.save()
-    return instance
-
 
 # Characters that reorder how the text around them is shown: a name holding one can display as
 # another patient's name in a list or an export.
@@ -61,7 +55,7 @@ def patient_register(
         front_desk_notes=front_desk_notes, registered_by=registered_by,
     )
     _check_patient(patient)
-    _save(patient)
+    full_clean_and_save(patient)
     audit_record(actor=registered_by, action=AuditAction.CREATE, patient=patient)
     return patient
 
@@ -85,7 +79,7 @@ def patient_update(*, patient: Patient, updated_by, **changes) -> Patient:
     for field, value in changes.items():
         setattr(patient, field, value)
     _check_patient(patient)
-    _save(patient)
+    full_clean_and_save(patient)
     if changed:
         audit_record(actor=updated_by, action=AuditAction.UPDATE, patient=patient, changes=changed)
     return patient
@@ -108,7 +102,7 @@ def patient_archive(*, patient: Patient, archived_by) -> Patient:
         )
     patient.archived_at = timezone.now()
     patient.archived_by = archived_by
-    _save(patient)
+    full_clean_and_save(patient)
     audit_record(actor=archived_by, action=AuditAction.ARCHIVE, patient=patient)
     return patient
 
@@ -122,7 +116,7 @@ def patient_restore(*, patient: Patient, restored_by) -> Patient:
     changes = {"archived_at": (patient.archived_at, None), "archived_by": (patient.archived_by_id, None)}
     patient.archived_at = None
     patient.archived_by = None
-    _save(patient)
+    full_clean_and_save(patient)
     audit_record(actor=restored_by, action=AuditAction.RESTORE, patient=patient, changes=changes)
     return patient
 
@@ -154,7 +148,7 @@ def screening_record(*, patient: Patient, recorded_by, answers: dict[str, bool],
         screening.override_reason = override_reason.strip()
         screening.overridden_by = recorded_by
         screening.overridden_at = now
-    _save(screening)
+    full_clean_and_save(screening)
     audit_record(actor=recorded_by, action=AuditAction.CREATE, patient=patient, obj=screening)
     return screening
 
@@ -170,7 +164,7 @@ def screening_override(*, screening: Screening, overridden_by, reason: str) -> S
     screening.override_reason = reason.strip()
     screening.overridden_by = overridden_by
     screening.overridden_at = timezone.now()
-    _save(screening)
+    full_clean_and_save(screening)
     audit_record(actor=overridden_by, action=AuditAction.UPDATE, patient=screening.patient, obj=screening,
                  changes={"override_reason": ("", screening.override_reason)})
     return screening

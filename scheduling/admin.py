@@ -13,7 +13,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ActionForm
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count, Exists, Min, OuterRef, Q
+from django.db.models import Count, Min, Q
 from django.http import HttpResponseNotAllowed, HttpResponseRedirect
 from django.urls import path, reverse
 from django.utils import timezone
@@ -21,11 +21,17 @@ from django.utils.html import format_html, format_html_join
 from django.utils.http import urlencode
 
 from clinic.admin import AUDIT_FIELDS, LocationScopedAdmin, ReadOnlyInline, run_service
-from clinic.models import Device, Room, Staff, StaffRole
-from clinic.selectors import location_list_for, staff_is_clinical, staff_role
-from patients.admin import AuditedReadAdmin, PatientAdmin, ScreeningAdmin
-from patients.models import Patient, Screening
-from patients.selectors import patient_list
+from clinic.models import Device, Room, Staff
+from clinic.selectors import (
+    clinicians_visible_to,
+    devices_visible_to,
+    locations_visible_to,
+    rooms_visible_to,
+    staff_is_clinical,
+)
+from patients.admin import AuditedReadAdmin, PatientAdmin
+from patients.models import Patient
+from patients.selectors import patient_list, patients_visible_to
 from scheduling import admin_views, services
 from scheduling.models import (
     Appointment,
@@ -44,7 +50,10 @@ from scheduling.notifications import notification_resend
 from scheduling.selectors import (
     appointment_arrival_refusal,
     appointment_noshow_refusal,
+    appointments_visible_to,
     course_annotate_left_to_book,
+    courses_visible_to,
+    session_records_visible_to,
 )
 
 OPEN_STATUSES = (AppointmentStatus.BOOKED, AppointmentStatus.ARRIVED)
@@ -52,8 +61,7 @@ OPEN_STATUSES = (AppointmentStatus.BOOKED, AppointmentStatus.ARRIVED)
 
 def local_time(appointment: Appointment) -> str:
     """The session's start in its location's zone, with the zone's abbreviation (GMT, BST, CET...)."""
-    local = appointment.location.local(appointment.starts_at)
-    return f"{local:%a %d %b %Y %H:%M} {local:%Z}"
+    return admin_views.local_time_at(appointment.location, appointment.starts_at)
 
 
 def progress_text(course: Course) -> str:
@@ -83,23 +91,14 @@ def course_list_with_progress(queryset):
 # Patients: the page gains the courses and upcoming sessions (patients does not import scheduling)
 
 
-def patient_scope(user) -> Q:
-    """The patients a user's admin shows (as the API's scope): all for managers; for the others those
-    whose preferred location is one of theirs or who have a course at one of their locations."""
-    if staff_role(user) == StaffRole.MANAGER:
-        return Q()
-    mine = location_list_for(user)
-    return Q(Exists(Course.objects.filter(patient_id=OuterRef("pk"), location__in=mine))) | Q(
-        preferred_location__in=mine)
-
-
 class CourseInline(ReadOnlyInline):
     model = Course
     fields = ("course_link", "status", "progress", "progress_link", "book_link", "created_at")
     verbose_name_plural = "courses"
 
     def get_queryset(self, request):
-        return course_list_with_progress(super().get_queryset(request))
+        """Only the courses at the user's locations: a patient may have courses elsewhere too."""
+        return course_list_with_progress(courses_visible_to(user=request.user))
 
     def has_change_permission(self, request, obj=None):
         return False
@@ -137,13 +136,17 @@ class PatientWithCoursesAdmin(PatientAdmin):
     def get_inlines(self, request, obj):
         return self.inlines if obj is not None else []
 
-    def get_queryset(self, request):
-        return super().get_queryset(request).filter(patient_scope(request.user))
+    def get_object(self, request, object_id, from_field=None):
+        patient = super().get_object(request, object_id, from_field)
+        if patient is not None:
+            # Only the sessions at the user's locations: a patient may have courses elsewhere too.
+            patient.visible_sessions = appointments_visible_to(user=request.user).filter(patient=patient)
+        return patient
 
     def get_changeform_initial_data(self, request):
         initial = super().get_changeform_initial_data(request)
         if "preferred_location" not in initial:
-            first = location_list_for(request.user).order_by("name").first()
+            first = locations_visible_to(user=request.user).order_by("name").first()
             if first is not None:
                 initial["preferred_location"] = first.pk
         return initial
@@ -156,7 +159,7 @@ class PatientWithCoursesAdmin(PatientAdmin):
 
     @admin.display(description="upcoming")
     def upcoming_sessions(self, patient):
-        upcoming = (patient.appointments.filter(status__in=OPEN_STATUSES, ends_at__gte=timezone.now())
+        upcoming = (patient.visible_sessions.filter(status__in=OPEN_STATUSES, ends_at__gte=timezone.now())
                     .select_related("location", "clinician__user", "room").order_by("starts_at")[:20])
         if not upcoming:
             return "No session booked."
@@ -167,16 +170,6 @@ class PatientWithCoursesAdmin(PatientAdmin):
         )
         return format_html('<table class="ionto-upcoming"><tr><th>When</th><th>Where</th><th>Room</th>'
                            "<th>Clinician</th><th>Status</th></tr>{}</table>", rows)
-
-
-admin.site.unregister(Screening)
-
-
-@admin.register(Screening)
-class ScopedScreeningAdmin(ScreeningAdmin):
-    def get_queryset(self, request):
-        patients = Patient.objects.filter(patient_scope(request.user)).values("pk")
-        return super().get_queryset(request).filter(patient__in=patients)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -214,6 +207,7 @@ class CourseStatusFilter(admin.SimpleListFilter):
 
 @admin.register(Course)
 class CourseAdmin(AuditedReadAdmin, LocationScopedAdmin):
+    rows_visible_to = staticmethod(courses_visible_to)
     list_display = ("patient", "location", "indication", "phase", "status", "progress", "created_at")
     list_filter = (CourseStatusFilter, "location", "indication", "phase")
     list_select_related = ("patient", "location")
@@ -262,7 +256,9 @@ class CourseAdmin(AuditedReadAdmin, LocationScopedAdmin):
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         if db_field.name == "location":
-            kwargs["queryset"] = location_list_for(request.user)
+            kwargs["queryset"] = locations_visible_to(user=request.user)
+        elif db_field.name == "patient":
+            kwargs["queryset"] = patients_visible_to(user=request.user)
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     def get_search_results(self, request, queryset, search_term):
@@ -362,13 +358,11 @@ class ResourceFilter(admin.RelatedFieldListFilter):
     """Only the rooms, devices or clinicians of the user's locations."""
 
     def field_choices(self, field, request, model_admin):
-        model = field.related_model
-        locations = location_list_for(request.user)
-        if model is Staff:
-            items = Staff.objects.filter(role=StaffRole.CLINICIAN, locations__in=locations).select_related(
-                "user").distinct()
+        if field.related_model is Staff:
+            items = clinicians_visible_to(user=request.user).select_related("user")
         else:
-            items = model.objects.filter(location__in=locations).select_related("location")
+            visible_to = {Room: rooms_visible_to, Device: devices_visible_to}[field.related_model]
+            items = visible_to(user=request.user).select_related("location")
         return [(item.pk, str(item)) for item in items]
 
 
@@ -400,6 +394,7 @@ class AppointmentBookForm(forms.ModelForm):
 
 @admin.register(Appointment)
 class AppointmentAdmin(AuditedReadAdmin, LocationScopedAdmin):
+    rows_visible_to = staticmethod(appointments_visible_to)
     list_display = ("when", "patient_name", "location", "clinician", "room_name", "device", "status_badge",
                     "confirmed")
     list_display_links = ("when", "patient_name")
@@ -549,17 +544,20 @@ class AppointmentAdmin(AuditedReadAdmin, LocationScopedAdmin):
         return initial
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
-        locations = location_list_for(request.user)
+        user = request.user
         wanted = request.GET.get("location")
-        if wanted and wanted.isdigit():
-            locations = locations.filter(pk=int(wanted))
+        here = int(wanted) if wanted and wanted.isdigit() else None
         if db_field.name == "clinician":
-            kwargs["queryset"] = Staff.objects.filter(
-                role=StaffRole.CLINICIAN, is_active=True, locations__in=locations).select_related("user").distinct()
+            rows = clinicians_visible_to(user=user).filter(is_active=True).select_related("user")
+            kwargs["queryset"] = rows if here is None else rows.filter(locations=here)
         elif db_field.name == "room":
-            kwargs["queryset"] = Room.objects.filter(location__in=locations, is_active=True).select_related("location")
+            rows = rooms_visible_to(user=user).filter(is_active=True).select_related("location")
+            kwargs["queryset"] = rows if here is None else rows.filter(location=here)
         elif db_field.name == "device":
-            kwargs["queryset"] = Device.objects.filter(location__in=locations, in_service=True)
+            rows = devices_visible_to(user=user).filter(in_service=True)
+            kwargs["queryset"] = rows if here is None else rows.filter(location=here)
+        elif db_field.name == "course":
+            kwargs["queryset"] = courses_visible_to(user=user)
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     def create_through_service(self, request, data):
@@ -663,8 +661,6 @@ class SessionRecordForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["appointment"].queryset = Appointment.objects.filter(
-            status__in=OPEN_STATUSES, starts_at__lte=timezone.now()).select_related("patient", "location")
         self.fields["medium"].required = False
 
 
@@ -680,7 +676,7 @@ class SideEffectInline(ReadOnlyInline):
 
 @admin.register(SessionRecord)
 class SessionRecordAdmin(AuditedReadAdmin, LocationScopedAdmin):
-    location_field = "appointment__location"
+    rows_visible_to = staticmethod(session_records_visible_to)
     list_display = ("patient", "session_day", "minutes_of_current", "hdss", "pain_nprs", "recorded_by")
     list_select_related = ("appointment__patient", "appointment__location", "recorded_by")
     search_fields = ("appointment__patient__last_name", "appointment__patient__first_name")
@@ -695,6 +691,12 @@ class SessionRecordAdmin(AuditedReadAdmin, LocationScopedAdmin):
 
     def get_inlines(self, request, obj):
         return self.inlines if obj is not None else []
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "appointment":
+            kwargs["queryset"] = appointments_visible_to(user=request.user).filter(
+                status__in=OPEN_STATUSES, starts_at__lte=timezone.now()).select_related("patient", "location")
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     def get_fields(self, request, obj=None):
         if obj is None:

@@ -9,16 +9,16 @@ from __future__ import annotations
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 
-from clinic.models import StaffRole
-from clinic.selectors import location_list_for, staff_role
+from scheduling.admin_views import local_time_at
 from scheduling.models import Notification, NotificationStatus
 from scheduling.notifications import notification_resend
+from scheduling.selectors import notifications_visible_to
 
 
 @admin.register(Notification)
 class NotificationAdmin(admin.ModelAdmin):
     list_display = ("due_local", "kind", "patient", "session_local", "status", "attempts", "error_short", "sent_at")
-    list_filter = ("status", "kind", "appointment__location")
+    list_filter = ("status", "kind", "course__location")
     search_fields = ("patient__last_name", "patient__first_name", "patient__email", "message_id")
     list_select_related = ("patient", "appointment__location")
     date_hierarchy = "due_at"
@@ -30,10 +30,10 @@ class NotificationAdmin(admin.ModelAdmin):
     list_per_page = 100
 
     def get_queryset(self, request):
-        queryset = super().get_queryset(request)
-        if staff_role(request.user) == StaffRole.MANAGER:
-            return queryset
-        return queryset.filter(appointment__location__in=location_list_for(request.user))
+        """By the course's location, as the API (scheduling.selectors.notifications_visible_to)."""
+        rows = notifications_visible_to(user=request.user)
+        ordering = self.get_ordering(request)
+        return rows.order_by(*ordering) if ordering else rows
 
     def has_add_permission(self, request):
         return False
@@ -43,13 +43,11 @@ class NotificationAdmin(admin.ModelAdmin):
 
     @admin.display(description="due", ordering="due_at")
     def due_local(self, notification):
-        local = notification.appointment.location.local(notification.due_at)
-        return f"{local:%a %d %b %Y %H:%M} {local:%Z}"
+        return local_time_at(notification.appointment.location, notification.due_at)
 
     @admin.display(description="session", ordering="appointment__starts_at")
     def session_local(self, notification):
-        local = notification.appointment.location.local(notification.appointment.starts_at)
-        return f"{local:%a %d %b %Y %H:%M} {local:%Z}"
+        return local_time_at(notification.appointment.location, notification.appointment.starts_at)
 
     @admin.display(description="last error")
     def error_short(self, notification):

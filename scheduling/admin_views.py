@@ -16,11 +16,12 @@ from django.http import Http404, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.http import url_has_allowed_host_and_scheme, urlencode
+from django.utils.http import urlencode
 
 from clinic.admin import add_service_errors, plain_message
-from clinic.models import Device, Location, Room, Staff, StaffRole
-from clinic.selectors import closure_list_overlapping, location_list_for
+from clinic.models import Device, Location, Room, Staff, StaffRole, Weekday
+from clinic.redirects import safe_next
+from clinic.selectors import closure_list_overlapping, locations_visible_to
 from patients.admin import CHILD_BADGE_AGE
 from patients.models import Screening
 from scheduling.models import ACTIVE_STATUSES, Appointment, AppointmentStatus
@@ -51,12 +52,10 @@ def card_state(appointment: Appointment) -> str:
     return appointment.status
 
 
-def safe_next(request, fallback: str) -> str:
-    target = request.POST.get("next") or request.GET.get("next") or ""
-    if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()},
-                                                  require_https=request.is_secure()):
-        return target
-    return fallback
+def local_time_at(location: Location, moment: datetime) -> str:
+    """A stored time as the staff read it: the location's wall clock and zone, 'Wed 02 Dec 2026 10:00 GMT'."""
+    local = location.local(moment)
+    return f"{local:%a %d %b %Y %H:%M} {local:%Z}"
 
 
 def day_schedule_url(*, location_id: int, day: date, by: str = "room") -> str:
@@ -262,7 +261,7 @@ def slot_at(*, request, location_id: str, day: str, at: str, chosen: dict) -> di
     """The engine's clinician, room and device free together at one time (those not chosen already);
     nothing when the values are not a day and a time of one of the user's locations."""
     try:
-        location = location_list_for(request.user).get(pk=int(location_id))
+        location = locations_visible_to(user=request.user).get(pk=int(location_id))
         local_day = date.fromisoformat(day)
         wall = time.fromisoformat(at)
     except (ValueError, Location.DoesNotExist):
@@ -287,7 +286,7 @@ def slot_at(*, request, location_id: str, day: str, at: str, chosen: dict) -> di
 
 
 def _chosen_location(request) -> Location:
-    locations = location_list_for(request.user)
+    locations = locations_visible_to(user=request.user)
     wanted = request.GET.get("location")
     if wanted:
         try:
@@ -324,7 +323,7 @@ def day_schedule_view(model_admin, request):
         **model_admin.admin_site.each_context(request),
         "title": f"Day schedule: {location.name}, {day:%A %d %B %Y}",
         "schedule": schedule,
-        "locations": list(location_list_for(request.user)),
+        "locations": list(locations_visible_to(user=request.user)),
         "groupings": GROUPINGS,
         "states": CARD_STATES,
         "previous_url": day_schedule_url(location_id=location.pk, day=day - timedelta(days=1), by=by),
@@ -374,12 +373,10 @@ def day_sheet_view(model_admin, request):
 # Book a whole course: preferences, the engine's preview with every conflict explained, confirm
 
 
-WEEKDAY_CHOICES = [(0, "Mon"), (1, "Tue"), (2, "Wed"), (3, "Thu"), (4, "Fri"), (5, "Sat"), (6, "Sun")]
-
-
 class CourseBookForm(forms.Form):
     weekdays = forms.TypedMultipleChoiceField(
-        choices=WEEKDAY_CHOICES, coerce=int, required=False, widget=forms.CheckboxSelectMultiple,
+        choices=[(day.value, day.label[:3]) for day in Weekday], coerce=int, required=False,
+        widget=forms.CheckboxSelectMultiple,
         help_text="Days the patient can come; none ticked: any day the clinic is open.")
     earliest = forms.TimeField(required=False, widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
                                help_text="Start no earlier than (local time).")
@@ -546,12 +543,11 @@ def appointment_reschedule_view(model_admin, request, appointment_id: int):
     except ValidationError as error:
         proposals = []
         messages.error(request, plain_message(error))
-    start = location.local(appointment.starts_at)
     context = {
         **model_admin.admin_site.each_context(request),
         "title": f"Move the session of {appointment.patient}",
         "appointment": appointment, "form": form, "proposals": proposals, "back": back,
-        "when_text": f"{start:%a %d %b %Y %H:%M} {start:%Z}", "zone_text": location.time_zone,
+        "when_text": local_time_at(location, appointment.starts_at), "zone_text": location.time_zone,
         "opts": model_admin.model._meta,
     }
     return TemplateResponse(request, "scheduling/admin/appointment_reschedule.html", context)

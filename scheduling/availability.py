@@ -144,25 +144,6 @@ def week_start(day: date) -> date:
     return day - timedelta(days=day.weekday())
 
 
-def course_refusal(course: Course, *, active: int, moving: bool = False) -> ValidationError | None:
-    """What stops any booking of this course, whatever the time (the checks of ``_book_one``
-    that do not depend on the time), or None."""
-    from scheduling.services import _check_screening  # services imports this module
-
-    try:
-        _check_screening(course)
-    except ValidationError as error:
-        return error
-    if not course.is_open:
-        return ValidationError({"course": f"This course is {course.get_status_display().lower()}."})
-    if course.patient.is_archived:
-        return ValidationError({"patient": "This patient is archived."})
-    if not moving and active >= course.planned_sessions:
-        return ValidationError({"course": f"All {course.planned_sessions} planned sessions of this course are "
-                                          "already booked."})
-    return None
-
-
 def _candidates(location: Location, start: date, end: date, minutes: int,
                 opening: dict[int, list[tuple[float, float]]]) -> list[Candidate]:
     """Grid start times inside an opening interval, with the local day and times the services see."""

@@ -33,7 +33,7 @@ from django.db.models import Exists, OuterRef, Prefetch, QuerySet
 from django.utils import timezone
 
 from clinic.models import StaffRole
-from clinic.selectors import location_list_for, staff_role
+from clinic.selectors import staff_role
 from scheduling.models import (
     MEDICATED_DOSE_MAX_MA_MIN,
     Appointment,
@@ -46,7 +46,7 @@ from scheduling.models import (
     SessionSite,
     SideEffect,
 )
-from scheduling.selectors import course_annotate_maintenance, course_maintenance_due_on
+from scheduling.selectors import course_annotate_maintenance, course_maintenance_due_on, courses_visible_to
 
 NO_RESPONSE_AFTER_SESSIONS = 6
 NO_RESPONSE_AFTER_DAYS = 28
@@ -205,15 +205,15 @@ def progress_access_allowed(*, user, course: Course) -> bool:
     """Clinicians and managers of the course's location (a superuser is a manager); never the front desk."""
     if staff_role(user) not in PROGRESS_ROLES:
         return False
-    return location_list_for(user).filter(pk=course.location_id).exists()
+    return courses_visible_to(user=user).filter(pk=course.pk).exists()
 
 
 # ---------------------------------------------------------------------------------------------
 # Loading: a fixed number of queries
 
 
-def _courses() -> QuerySet[Course]:
-    return course_annotate_maintenance(courses=Course.objects.select_related("patient", "location"))
+def _courses(rows: QuerySet[Course] = Course.objects) -> QuerySet[Course]:
+    return course_annotate_maintenance(courses=rows.select_related("patient", "location"))
 
 
 def course_get_for_progress(*, course_id: int, user) -> Course:
@@ -262,9 +262,7 @@ def course_list_for_dashboard(*, user, today: date | None = None) -> list[Course
     role = staff_role(user)
     if role not in PROGRESS_ROLES:
         return []
-    courses = _courses().filter(
-        status__in=(CourseStatus.PLANNED, CourseStatus.ACTIVE), location__in=location_list_for(user)
-    )
+    courses = _courses(courses_visible_to(user=user)).filter(status__in=(CourseStatus.PLANNED, CourseStatus.ACTIVE))
     if role == StaffRole.CLINICIAN:
         courses = courses.filter(Exists(Appointment.objects.filter(course=OuterRef("pk"), clinician__user=user)))
     courses = list(courses.order_by("patient__last_name", "patient__first_name", "pk"))

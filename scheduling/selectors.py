@@ -28,8 +28,9 @@ from django.db.models import (
 from django.db.models.functions import Coalesce, Greatest
 
 from clinic.models import Device, Location, Room, Staff
+from clinic.selectors import at_visible_locations
 from patients.models import Patient
-from scheduling.availability import Slot, availability_grid, course_refusal
+from scheduling.availability import Slot, availability_grid
 from scheduling.models import (
     ACTIVE_STATUSES,
     Appointment,
@@ -38,7 +39,29 @@ from scheduling.models import (
     CoursePhase,
     CourseStatus,
     Indication,
+    Notification,
+    SessionRecord,
 )
+from scheduling.rules import course_refusal
+
+
+def courses_visible_to(*, user) -> QuerySet[Course]:
+    """The courses at the user's locations; a manager sees every course."""
+    return at_visible_locations(Course.objects, user=user)
+
+
+def appointments_visible_to(*, user) -> QuerySet[Appointment]:
+    return at_visible_locations(Appointment.objects, user=user)
+
+
+def session_records_visible_to(*, user) -> QuerySet[SessionRecord]:
+    return at_visible_locations(SessionRecord.objects, user=user, field="appointment__location_id")
+
+
+def notifications_visible_to(*, user) -> QuerySet[Notification]:
+    """By the course's location, not the appointment's: a message (a recall, a follow-up) is about the
+    course, and the two agree today only because every session is booked at its course's location."""
+    return at_visible_locations(Notification.objects, user=user, field="course__location_id")
 
 OPEN_COURSE_STATUSES = (CourseStatus.PLANNED, CourseStatus.ACTIVE)
 PENDING_STATUSES = (AppointmentStatus.BOOKED, AppointmentStatus.ARRIVED)

@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
+from functools import partial
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
@@ -19,10 +20,10 @@ from django.db.models import Count, Q
 from django.utils import timezone
 
 from clinic.errors import ConflictError
-from clinic.models import Device, Location, OpeningHours, Room, Staff, StaffRole, WorkingHours
+from clinic.models import Device, Location, OpeningHours, Room, Staff, StaffRole, Weekday, WorkingHours
 from clinic.selectors import closures_hitting, staff_is_clinical
+from clinic.services import full_clean_and_save
 from patients.models import AuditAction, Patient
-from patients.selectors import screening_current
 from patients.services import audit_record
 from scheduling import notifications
 from scheduling.availability import (
@@ -34,7 +35,6 @@ from scheduling.availability import (
     UnplacedSession,
     availability_grid,
     course_plan,
-    course_refusal,
     week_start,
 )
 from scheduling.models import (
@@ -68,6 +68,7 @@ from scheduling.models import (
     SessionSite,
     SideEffect,
 )
+from scheduling.rules import course_refusal, screening_check
 from scheduling.selectors import (
     MAINTENANCE_NOT_DUE,
     PatientLinkUse,
@@ -88,21 +89,14 @@ CHILD_AGE_LIMIT = 18
 COURSE_END_REFUSAL = "Only a clinician or a manager ends or extends a course."
 
 
-def _save(instance):
-    # Field validators run here; the table's constraints are checked by PostgreSQL on save and by
-    # the explicit rules above (validating them in Python costs a query per constraint).
-    instance.full_clean(validate_constraints=False)
-    instance.save()
-    return instance
+# Field validators run here; the table's constraints are checked by PostgreSQL on save and by
+# the explicit rules above (validating them in Python costs a query per constraint).
+_save = partial(full_clean_and_save, validate_constraints=False)
 
 
 def _span(location: Location, starts_at: datetime, ends_at: datetime) -> str:
     start, end = location.local(starts_at), location.local(ends_at)
     return f"{start:%a %d %b} {start:%H:%M}-{end:%H:%M}"
-
-
-def _weekday_name(weekday: int) -> str:
-    return ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"][weekday]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -264,8 +258,8 @@ def _check_hours(appointment: Appointment, checked: _Checked) -> None:
         if opening:
             open_text = ", ".join(f"{h.opens_at:%H:%M}-{h.closes_at:%H:%M}" for h in opening)
             raise ValidationError({"starts_at": f"{span} is outside the opening hours of {location} "
-                                                f"({_weekday_name(weekday)} {open_text})."})
-        raise ValidationError({"starts_at": f"{location} is closed on {_weekday_name(weekday)}s."})
+                                                f"({Weekday(weekday).label} {open_text})."})
+        raise ValidationError({"starts_at": f"{location} is closed on {Weekday(weekday).label}s."})
     key = (appointment.clinician_id, location.pk)
     if key not in checked.working:
         checked.working[key] = list(appointment.clinician.working_hours.filter(location=location))
@@ -313,15 +307,7 @@ def _check_course(appointment: Appointment, course: Course) -> None:
 def _check_screening(course: Course, checked: _Checked | None = None) -> None:
     if checked is not None and course.pk in checked.screened_courses:
         return
-    screening = screening_current(patient=course.patient)
-    if screening is None:
-        raise ValidationError({"patient": "Record the patient's contraindication screening before booking."})
-    if course.is_medicated and not screening.for_medicated:
-        raise ValidationError({"patient": "A medicated course needs the screening with the drug questions."})
-    if screening.blocks_booking:
-        raise ValidationError({"patient": "The screening found a contraindication ("
-                                          + "; ".join(screening.positive_answers())
-                                          + "); a clinician must record an override before booking."})
+    screening_check(course)
     if checked is not None:
         checked.screened_courses.add(course.pk)
 

@@ -92,9 +92,10 @@ def test_appointment_list_costs_the_same_queries_at_10_and_100_010_appointments(
     assert "100010 appointments" in large[0][0].content.decode()
     assert large[0][0].content.decode().count('<tr><td class="action-checkbox">') == 50  # one page
     assert [len(queries) for _, queries, _ in large] == [len(queries) for _, queries, _ in small]
-    # The staff row, the zone, the location, clinician, room and device filter lists, the count, the page,
-    # and the date hierarchy's range and dates: 10, whatever the number of appointments.
-    assert [len(page_queries(queries)) for _, queries, _ in large] == [10, 10, 10, 10]
+    # The staff row, the user's location ids, the zone, the location, clinician, room and device filter
+    # lists, the count, the page, and the date hierarchy's range and dates: 11, whatever the number of
+    # appointments.
+    assert [len(page_queries(queries)) for _, queries, _ in large] == [11, 11, 11, 11]
     for url, (_, queries, seconds) in zip(urls, large, strict=True):
         print(f"\n{url}: {len(queries)} queries ({len(page_queries(queries))} its own), {seconds * 1000:.0f} ms "
               "at 100,010 appointments")

