@@ -189,6 +189,9 @@ class ClosureCreateSerializer(StrictInputSerializer):
 class PatientSerializer(serializers.ModelSerializer):
     """What the front desk sees of a patient: contact data, nothing clinical."""
 
+    # Declared so the schema says what a patient without an address gets: an empty string.
+    email = serializers.EmailField(read_only=True, allow_blank=True)
+
     class Meta:
         model = Patient
         fields = ["id", "first_name", "last_name", "date_of_birth", "email", "phone", "preferred_location",

@@ -56,3 +56,21 @@ def test_front_desk_gets_contact_data_and_clinicians_also_the_screening(world, p
 def test_ordering_by_date_of_birth(world, patients, as_role):
     rows = as_role("front_desk").get("/api/v1/patients/", {"ordering": "-date_of_birth"}).json()["results"]
     assert [row["id"] for row in rows] == [patients["alan"].pk, patients["ada"].pk]
+
+
+def test_the_schema_declares_the_empty_email_a_patient_without_one_gets(world, as_role):
+    import jsonschema
+
+    from patients.services import patient_register
+
+    without = patient_register(first_name="No", last_name="Email", date_of_birth=date(1980, 1, 1),
+                               registered_by=world.own.front_desk.user, preferred_location=world.own.location)
+    answer = as_role("front_desk").get(f"/api/v1/patients/{without.pk}/").json()
+    assert answer["email"] == ""
+    schema = as_role("front_desk").get("/api/v1/schema/", {"format": "json"}).json()
+    email = schema["components"]["schemas"]["Patient"]["properties"]["email"]
+    checker = jsonschema.Draft7Validator.FORMAT_CHECKER
+    jsonschema.validate(answer["email"], email, format_checker=checker)
+    jsonschema.validate("ann@example.org", email, format_checker=checker)
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate("not an address", email, format_checker=checker)
