@@ -1,4 +1,5 @@
-"""Tokens for integrations: ask with a username and password, send as ``Authorization: Bearer``."""
+"""Tokens for integrations: ask with a username, a password and, for a user with a second sign-in step,
+its code; send as ``Authorization: Bearer``."""
 
 from __future__ import annotations
 
@@ -16,11 +17,22 @@ from api.models import ApiToken
 from api.permissions import IsStaff
 from api.services import token_issue, token_revoke
 from api.throttling import TokenRateThrottle
+from clinic.selectors import second_step_owed
+from clinic.services import WRONG_CODE
+from clinic.two_factor import second_step_pass
+
+OTP_NEEDED = ("This account signs in with a second step: send the code from the authenticator app, "
+              "or a backup code, as 'otp'.")
+OTP_SETUP_FIRST = "Set up the second sign-in step at /account/2fa/setup/ before asking for a token."
 
 
 class TokenRequestSerializer(StrictInputSerializer):
     username = serializers.CharField(max_length=150)
     password = serializers.CharField(max_length=4096, trim_whitespace=False, style={"input_type": "password"})
+    otp = serializers.CharField(
+        max_length=20, required=False,
+        help_text="The 6-digit code from the authenticator app, or an unused backup code; needed when the user "
+                  "has an authenticator app (managers must have one where IONTO_MANAGER_2FA_REQUIRED is on).")
 
 
 TokenSerializer = inline_serializer("Token", {
@@ -45,7 +57,9 @@ class TokenView(APIView):
     @extend_schema(
         auth=[], request=TokenRequestSerializer,
         responses={201: TokenSerializer, **errors(400)},
-        description="A new token for a member of staff, valid for IONTO_API_TOKEN_HOURS (30 days by default).",
+        description="A new token for a member of staff, valid for IONTO_API_TOKEN_HOURS (30 days by default). "
+                    "A user who signs in with a second step sends its code as `otp`; a wrong code counts as "
+                    "a failed sign-in.",
     )
     def post(self, request):
         data = TokenRequestSerializer(data=request.data)
@@ -57,6 +71,14 @@ class TokenView(APIView):
         request.user = user
         if not IsStaff().has_permission(request, self):
             raise exceptions.ValidationError({"non_field_errors": [IsStaff.message]})
+        owed = second_step_owed(user=user)
+        if owed == "setup":
+            raise exceptions.ValidationError({"otp": [OTP_SETUP_FIRST]})
+        if owed == "verify":
+            if not data.validated_data.get("otp"):
+                raise exceptions.ValidationError({"otp": [OTP_NEEDED]})
+            if second_step_pass(request._request, user=user, code=data.validated_data["otp"]) is None:
+                raise exceptions.ValidationError({"otp": [WRONG_CODE]})
         issued = token_issue(user=user)
         return Response({"token": issued.token, "expires_at": serializers.DateTimeField().to_representation(
             issued.expires_at)}, status=status.HTTP_201_CREATED)

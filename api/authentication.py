@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 from django.utils import timezone
+from drf_spectacular.authentication import SessionScheme
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 
 from api.models import ApiToken
 from api.services import token_digest
+from clinic.selectors import second_step_owed
+
+SECOND_STEP_OWED = ("This session still owes the second sign-in step: enter the code from your authenticator "
+                    "app at /account/2fa/verify/ (or set one up at /account/2fa/setup/), or use a token.")
 
 
 class BearerTokenAuthentication(authentication.BaseAuthentication):
@@ -42,3 +47,18 @@ class BearerTokenScheme(OpenApiAuthenticationExtension):
 
     def get_security_definition(self, auto_schema):
         return {"type": "http", "scheme": "bearer", "description": "A token from POST /api/v1/auth/token/."}
+
+
+class SessionAuthentication(authentication.SessionAuthentication):
+    """The admin's session, once it has passed the second sign-in step. A session that typed only the
+    password is refused on every endpoint, whatever its permissions; a token is issued only after the code."""
+
+    def authenticate(self, request):
+        found = super().authenticate(request)
+        if found is not None and second_step_owed(user=found[0]) is not None:
+            raise exceptions.PermissionDenied(SECOND_STEP_OWED)
+        return found
+
+
+class VerifiedSessionScheme(SessionScheme):
+    target_class = SessionAuthentication

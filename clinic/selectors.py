@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from django.conf import settings
 from django.db.models import Exists, OuterRef, Q, QuerySet
+from django_otp import user_has_device
 
 from clinic.models import Clinician, Closure, Device, Location, OpeningHours, Room, Staff, StaffRole, WorkingHours
 
@@ -21,6 +23,26 @@ def staff_role(user) -> str | None:
     if staff is None or not staff.is_active:
         return None
     return staff.role
+
+
+def second_step_owed(*, user) -> str | None:
+    """What a signed-in user must still do before working, for the request the user came with:
+    "verify" (a code from the authenticator app or a backup code), "setup" (a manager where
+    IONTO_MANAGER_2FA_REQUIRED is on, without an authenticator yet), or None.
+
+    The admin and clinician pages (clinic.two_factor), the API's sessions and its token endpoint all
+    ask this. A session that passed the step carries its device: django_otp's middleware gives the
+    user ``is_verified()``; a user without it (just authenticated with a password) has not passed.
+    """
+    if user is None or not user.is_authenticated:
+        return None
+    if hasattr(user, "is_verified") and user.is_verified():
+        return None
+    if user_has_device(user):
+        return "verify"
+    if settings.IONTO_MANAGER_2FA_REQUIRED and staff_role(user) == StaffRole.MANAGER:
+        return "setup"
+    return None
 
 
 def staff_is_clinical(user) -> bool:

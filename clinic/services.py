@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from datetime import datetime, time
 
+from django.contrib.admin.models import ADDITION, CHANGE, DELETION, LogEntry
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django_otp import devices_for_user, verify_token
+from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from clinic.models import Closure, Device, Location, OpeningHours, Room, Staff, WorkingHours
 from clinic.roles import group_for_role
@@ -94,28 +98,97 @@ def closure_create(
 
 
 # ---------------------------------------------------------------------------------------------
-# Second factor (TOTP, RFC 6238): optional for staff, required for managers where configured.
+# Second factor (TOTP, RFC 6238, and single-use backup codes): django_otp checks every code; these
+# functions decide when a code is needed. Each change of a user's devices, and each backup code
+# used, goes to the admin's own action log (LogEntry), where Django records staff-side changes: the
+# patients' audit trail holds events about a patient only.
+
+BACKUP_CODE_COUNT = 10
+WRONG_CODE = "That code is not right; check the time on your phone and try again."
+CURRENT_CODE_NEEDED = ("Enter a code from your present authenticator app, or a backup code: "
+                       "a password alone does not change the second sign-in step.")
+NO_AUTHENTICATOR = "Set up an authenticator app first."
 
 
-def two_factor_setup_start(*, user):
+def _two_factor_log(*, user, devices, action_flag: int, message: str) -> None:
+    LogEntry.objects.log_actions(user_id=user.pk, queryset=devices, action_flag=action_flag, change_message=message)
+
+
+def _plain_code(code: str | None) -> str:
+    return (code or "").strip().replace(" ", "").lower()
+
+
+def two_factor_verify(*, user, code: str):
+    """The user's device that accepts ``code``, or None: six digits go to the authenticator app, anything
+    else to the backup codes (so a backup code never counts as a failure of the app). django_otp refuses
+    a code used before, uses a backup code up, and slows the next try after each failure."""
+    code = _plain_code(code)
+    model = TOTPDevice if code.isdigit() and len(code) == 6 else StaticDevice
+    device = model.objects.devices_for_user(user, confirmed=True).first()
+    if device is None or not code:
+        return None
+    verified = verify_token(user, device.persistent_id, code)
+    if verified is not None and model is StaticDevice:
+        _two_factor_log(user=user, devices=[verified], action_flag=CHANGE,
+                        message=f"Used a backup code; {verified.token_set.count()} left.")
+    return verified
+
+
+def two_factor_setup_start(*, user) -> TOTPDevice:
     """An unconfirmed authenticator for the user (the one begun earlier, if any), to scan and confirm."""
-    from django_otp.plugins.otp_totp.models import TOTPDevice
-
     device = TOTPDevice.objects.filter(user=user, confirmed=False).order_by("-id").first()
     if device is None:
         device = TOTPDevice.objects.create(user=user, name="Authenticator app", confirmed=False)
     return device
 
 
-@transaction.atomic
-def two_factor_setup_confirm(*, user, device, token: str):
-    """Confirm an authenticator with a code it shows; earlier authenticators of the user are removed."""
-    from django_otp.plugins.otp_totp.models import TOTPDevice
+def two_factor_setup_confirm(*, user, device: TOTPDevice, token: str, current_code: str = "") -> TOTPDevice:
+    """Confirm an authenticator with a code it shows; it replaces the user's earlier one.
 
-    device = TOTPDevice.objects.select_for_update().get(pk=device.pk, user=user)
-    if not device.verify_token(token.strip().replace(" ", "")):
-        raise ValidationError({"token": "That code is not right; check the time on your phone and try again."})
-    TOTPDevice.objects.filter(user=user).exclude(pk=device.pk).delete()
-    device.confirmed = True
-    device.save(update_fields=["confirmed"])
+    Replacing takes a current code (of the earlier app, or a backup code), checked after the new
+    app's code so a mistyped new code does not use up a backup code. Neither check is rolled back on
+    a refusal: django_otp's count of failures must stay, or the current code could be guessed here.
+    """
+    device = TOTPDevice.objects.get(pk=device.pk, user=user, confirmed=False)
+    if verify_token(user, device.persistent_id, _plain_code(token)) is None:
+        raise ValidationError({"token": WRONG_CODE})
+    earlier = list(TOTPDevice.objects.devices_for_user(user, confirmed=True))
+    if earlier and two_factor_verify(user=user, code=current_code) is None:
+        raise ValidationError({"current_code": CURRENT_CODE_NEEDED})
+    with transaction.atomic():
+        if earlier:
+            _two_factor_log(user=user, devices=earlier, action_flag=DELETION, message="Authenticator app replaced.")
+            TOTPDevice.objects.filter(pk__in=[old.pk for old in earlier]).delete()
+        TOTPDevice.objects.filter(user=user, confirmed=False).exclude(pk=device.pk).delete()
+        device.confirmed = True
+        device.save(update_fields=["confirmed"])
+        _two_factor_log(user=user, devices=[device], action_flag=ADDITION, message="Authenticator app added.")
     return device
+
+
+def two_factor_remove(*, user, current_code: str) -> None:
+    """Remove the user's authenticator and backup codes; like a replacement, it takes a current code."""
+    if two_factor_verify(user=user, code=current_code) is None:
+        raise ValidationError({"current_code": CURRENT_CODE_NEEDED})
+    with transaction.atomic():
+        devices = list(devices_for_user(user, confirmed=None))
+        _two_factor_log(user=user, devices=devices, action_flag=DELETION, message="Second sign-in step removed.")
+        for device in devices:
+            device.delete()
+
+
+def two_factor_backup_codes_make(*, user, current_code: str) -> list[str]:
+    """Ten new single-use backup codes for a user with an authenticator, for when the phone is lost;
+    the earlier ones stop working. Shown once: nothing in Ionto shows them again."""
+    if not TOTPDevice.objects.devices_for_user(user, confirmed=True).exists():
+        raise ValidationError({"current_code": NO_AUTHENTICATOR})
+    if two_factor_verify(user=user, code=current_code) is None:
+        raise ValidationError({"current_code": CURRENT_CODE_NEEDED})
+    codes = [StaticToken.random_token() for _ in range(BACKUP_CODE_COUNT)]
+    with transaction.atomic():
+        StaticDevice.objects.filter(user=user).delete()
+        device = StaticDevice.objects.create(user=user, name="Backup codes")
+        StaticToken.objects.bulk_create(StaticToken(device=device, token=code) for code in codes)
+        _two_factor_log(user=user, devices=[device], action_flag=CHANGE,
+                        message=f"Made {BACKUP_CODE_COUNT} new backup codes; earlier ones no longer work.")
+    return codes

@@ -1,8 +1,11 @@
-"""The second sign-in step: a code from an authenticator app (TOTP) after the password.
+"""The second sign-in step: a code from an authenticator app (TOTP), or a single-use backup code,
+after the password.
 
 Staff may set one up; managers must where IONTO_MANAGER_2FA_REQUIRED is on (production's
-default). The middleware sends a signed-in user who still owes the second step to it before
-any admin or clinician page; the API's token endpoint asks for the code in the same request.
+default). clinic.selectors.second_step_owed decides who still owes it; the middleware sends such
+a user to it before any admin or clinician page, the API refuses such a session
+(api.authentication), and the token endpoint asks for the code in the same request.
+django_otp checks the codes and remembers in the session that the step was passed.
 """
 
 from __future__ import annotations
@@ -10,34 +13,21 @@ from __future__ import annotations
 import io
 
 from django import forms
-from django.conf import settings
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.signals import user_login_failed
 from django.core.exceptions import ValidationError
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
-from django_otp import devices_for_user, match_token, user_has_device
 from django_otp import login as otp_login
+from django_otp import user_has_device
 from django_otp.qr import write_qrcode_image
 
 from clinic import services
-from clinic.models import StaffRole
 from clinic.redirects import safe_next
-from clinic.selectors import staff_role
+from clinic.selectors import second_step_owed
 
 PROTECTED_PREFIXES = ("/admin/", "/clinician/")
 ALLOWED_PATHS = ("/admin/login/", "/admin/logout/")
-
-
-def second_step_owed(request) -> str | None:
-    """'verify' or 'setup' when the signed-in user must still pass the second step, else None."""
-    user = request.user
-    if not user.is_authenticated or request.user.is_verified():
-        return None
-    if user_has_device(user):
-        return "verify"
-    if settings.IONTO_MANAGER_2FA_REQUIRED and staff_role(user) == StaffRole.MANAGER:
-        return "setup"
-    return None
 
 
 class TwoFactorMiddleware:
@@ -48,27 +38,53 @@ class TwoFactorMiddleware:
 
     def __call__(self, request):
         if request.path.startswith(PROTECTED_PREFIXES) and request.path not in ALLOWED_PATHS:
-            owed = second_step_owed(request)
+            owed = second_step_owed(user=request.user)
             if owed is not None:
                 return redirect(f"{reverse(f'two_factor:{owed}')}?next={request.get_full_path()}")
         return self.get_response(request)
 
 
+def second_step_pass(request, *, user, code: str):
+    """The device that accepts the code, or None; a wrong code counts as a failed sign-in (django-axes),
+    as a wrong password does, so guessing codes locks the account and the address."""
+    device = services.two_factor_verify(user=user, code=code)
+    if device is None:
+        user_login_failed.send(sender=__name__, credentials={"username": user.get_username()}, request=request)
+    return device
+
+
+def _code_field(label: str, *, required: bool = True) -> forms.CharField:
+    return forms.CharField(label=label, max_length=20, required=required, widget=forms.TextInput(
+        attrs={"autocomplete": "one-time-code", "autocapitalize": "none", "spellcheck": "false"}))
+
+
 class CodeForm(forms.Form):
-    token = forms.CharField(label="Code from your authenticator app", max_length=12,
-                            widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric",
-                                                          "autofocus": True}))
+    token = _code_field("Code from your authenticator app, or a backup code")
+
+
+class SetupForm(forms.Form):
+    token = _code_field("Code the new authenticator app shows")
+    current_code = _code_field("Code from your present authenticator app, or a backup code", required=False)
+
+
+class CurrentCodeForm(forms.Form):
+    current_code = _code_field("Code from your authenticator app, or a backup code")
+
+
+def _form_errors(form: forms.Form, error: ValidationError) -> None:
+    for field, messages in error.message_dict.items():
+        form.add_error(field, messages)
 
 
 @login_required(login_url="/admin/login/")
 def verify(request):
     form = CodeForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        device = match_token(request.user, form.cleaned_data["token"].strip().replace(" ", ""))
+        device = second_step_pass(request, user=request.user, code=form.cleaned_data["token"])
         if device is not None:
             otp_login(request, device)
             return redirect(safe_next(request, "/admin/"))
-        form.add_error("token", "That code is not right; check the time on your phone and try again.")
+        form.add_error("token", services.WRONG_CODE)
     return render(request, "two_factor/verify.html", {"form": form, "next": safe_next(request, "/admin/"),
                                                      "title": "Second sign-in step"})
 
@@ -76,13 +92,12 @@ def verify(request):
 @login_required(login_url="/admin/login/")
 def setup(request):
     device = services.two_factor_setup_start(user=request.user)
-    form = CodeForm(request.POST or None)
+    form = SetupForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            device = services.two_factor_setup_confirm(user=request.user, device=device,
-                                                       token=form.cleaned_data["token"])
+            device = services.two_factor_setup_confirm(user=request.user, device=device, **form.cleaned_data)
         except ValidationError as error:
-            form.add_error("token", error.message_dict["token"][0])
+            _form_errors(form, error)
         else:
             otp_login(request, device)
             return redirect(safe_next(request, "/admin/"))
@@ -91,12 +106,47 @@ def setup(request):
     return render(request, "two_factor/setup.html", {
         "form": form, "next": safe_next(request, "/admin/"), "title": "Set up the second sign-in step",
         "qr_svg": qr.getvalue().decode(), "secret": device.config_url.split("secret=")[1].split("&")[0],
-        "has_device": any(True for _ in devices_for_user(request.user)),
+        "has_device": user_has_device(request.user),
     })
+
+
+@login_required(login_url="/admin/login/")
+def remove(request):
+    form = CurrentCodeForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.two_factor_remove(user=request.user, current_code=form.cleaned_data["current_code"])
+        except ValidationError as error:
+            _form_errors(form, error)
+        else:
+            return redirect("/admin/")
+    return render(request, "two_factor/confirm.html", {
+        "form": form, "title": "Remove the second sign-in step", "button": "Remove",
+        "lead": "Removes your authenticator app and backup codes; sign-ins then ask for the password only."})
+
+
+@login_required(login_url="/admin/login/")
+def backup_codes(request):
+    """New backup codes, shown on this page once, after a current code."""
+    form = CurrentCodeForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            codes = services.two_factor_backup_codes_make(user=request.user,
+                                                          current_code=form.cleaned_data["current_code"])
+        except ValidationError as error:
+            _form_errors(form, error)
+        else:
+            return render(request, "two_factor/backup_codes.html", {"codes": codes, "title": "Backup codes"})
+    return render(request, "two_factor/confirm.html", {
+        "form": form, "title": "Backup codes", "button": "Make new backup codes",
+        "lead": "Ten codes, each good for one sign-in when your phone is not at hand. Making new ones "
+                "stops the earlier ones."})
 
 
 app_name = "two_factor"
 urlpatterns = [
     path("verify/", verify, name="verify"),
     path("setup/", setup, name="setup"),
+    path("remove/", remove, name="remove"),
+    path("backup-codes/", backup_codes, name="backup_codes"),
 ]

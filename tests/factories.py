@@ -8,6 +8,7 @@ from datetime import date, datetime, time, timedelta
 
 from django.contrib.auth import get_user_model
 from django.utils import timezone
+from django_otp.oath import TOTP
 
 from clinic import services as clinic_services
 from clinic.models import Device, Location, Room, Staff, StaffRole
@@ -20,6 +21,12 @@ _sequence = itertools.count(1)
 
 NO_CONTRAINDICATIONS = dict.fromkeys(CONTRAINDICATIONS, False)
 NO_MEDICATED_CONTRAINDICATIONS = {**NO_CONTRAINDICATIONS, **dict.fromkeys(MEDICATED_CONTRAINDICATIONS, False)}
+
+
+def code_for(device) -> str:
+    """The code a user's authenticator app shows now, from the device's own key, step, start and drift."""
+    device.refresh_from_db()
+    return f"{TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift).token():06d}"
 
 
 def superuser():

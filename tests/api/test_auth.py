@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from io import StringIO
 
 import pytest
@@ -10,10 +10,13 @@ import time_machine
 from django.core.management import call_command
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
+from django_otp.plugins.otp_totp.models import TOTPDevice
 from rest_framework.test import APIClient
 
 from api.models import ApiToken, IdempotencyKey
 from api.services import token_issue, token_revoke
+from clinic.services import two_factor_backup_codes_make, two_factor_setup_confirm, two_factor_setup_start
+from tests.factories import code_for
 
 pytestmark = pytest.mark.django_db
 
@@ -93,3 +96,64 @@ def test_api_prune_drops_old_idempotency_answers_and_dead_tokens(world):
     assert out.getvalue() == "Deleted 1 idempotency answers and 1 tokens.\n"
     assert list(IdempotencyKey.objects.values_list("key", flat=True)) == ["new"]
     assert ApiToken.objects.filter(revoked_at__isnull=False).count() == 0
+
+
+# The second sign-in step at the token endpoint (tests/security/test_two_factor.py has the rest).
+
+@pytest.fixture
+def clock():
+    with time_machine.travel(datetime(2026, 3, 2, 9, 0, tzinfo=UTC), tick=False) as traveller:
+        yield traveller
+
+
+def _authenticator(user, clock) -> TOTPDevice:
+    device = two_factor_setup_start(user=user)
+    device = two_factor_setup_confirm(user=user, device=device, token=code_for(device))
+    clock.shift(30)
+    return device
+
+
+def _token_with(client, username, otp):
+    return client.post("/api/v1/auth/token/", {"username": username, "password": PASSWORD, "otp": otp},
+                       format="json")
+
+
+def test_a_wrong_code_counts_as_a_failed_sign_in_and_five_lock_the_account(world, api_client, clock):
+    user = world.own.manager.user
+    device = _authenticator(user, clock)
+    answers = []
+    for _ in range(5):
+        answers.append(_token_with(api_client, user.username, "000000"))
+        clock.shift(20)
+    assert [answer.status_code for answer in answers] == [400, 400, 400, 400, 429]
+    assert answers[0].json()["errors"] == {"otp": ["That code is not right; check the time on your phone and "
+                                                   "try again."]}
+    assert answers[4].json()["code"] == "locked_out"
+    assert _token_with(api_client, user.username, code_for(device)).status_code == 429
+    assert ApiToken.objects.count() == 0
+
+
+def test_each_code_and_each_backup_code_gives_one_token(world, api_client, clock):
+    user = world.own.clinician.user
+    device = _authenticator(user, clock)
+    code = code_for(device)
+    assert _token_with(api_client, user.username, code).status_code == 201
+    assert _token_with(api_client, user.username, code).status_code == 400  # the same code again
+    clock.shift(30)
+    backup = two_factor_backup_codes_make(user=user, current_code=code_for(device))[3]
+    assert _token_with(api_client, user.username, backup).status_code == 201
+    again = _token_with(api_client, user.username, backup)
+    assert (again.status_code, list(again.json()["errors"])) == (400, ["otp"])
+    assert ApiToken.objects.filter(user=user).count() == 2
+
+
+def test_staff_without_an_authenticator_need_no_code(world, api_client):
+    assert _token(api_client, world.own.manager.user.username).status_code == 201
+
+
+def test_the_schema_declares_the_code_of_the_token_endpoint(db, api_client):
+    schema = api_client.get("/api/v1/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
+    request = schema["components"]["schemas"]["TokenRequestRequest"]
+    assert request["required"] == ["password", "username"]
+    assert request["properties"]["otp"]["maxLength"] == 20
+    assert "backup code" in request["properties"]["otp"]["description"]
