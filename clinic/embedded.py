@@ -21,7 +21,9 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(os.environ.get("IONTO_DATA_DIR", BASE_DIR / ".data")).resolve()
 PGDATA = DATA_DIR / "postgres"
 DATABASE_NAME = "ionto"
+# The owner (the server's own superuser) runs migrations; web, worker and beat log in as the runtime role.
 USER = "postgres"
+RUNTIME_USER = "ionto_app"
 # Unix sockets have a short path limit (108 bytes on Linux); the socket lives in PGDATA.
 _SOCKET_PATH_LIMIT = 100
 
@@ -36,8 +38,8 @@ def socket_dir() -> Path:
     return PGDATA
 
 
-def database_url(name: str = DATABASE_NAME) -> str:
-    return f"postgresql://{USER}@/{name}?host={socket_dir()}"
+def database_url(name: str = DATABASE_NAME, user: str = USER) -> str:
+    return f"postgresql://{user}@/{name}?host={socket_dir()}"
 
 
 def database_settings() -> dict:

@@ -3,7 +3,7 @@
 import os
 import socket
 import uuid
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import quote, urlsplit, urlunsplit
 
 import pytest
 from django.test.testcases import QuietWSGIRequestHandler
@@ -24,12 +24,98 @@ if not os.environ.get("DATABASE_URL"):
     embedded.ensure_running()
 
 
-def server_url(database: str) -> str:
-    """The URL of a database on the server the suite runs on."""
+def server_url(database: str, runtime: bool = False) -> str:
+    """The URL of a database on the server the suite runs on, as the owner or as the runtime role."""
     from clinic import embedded
 
     parts = urlsplit(os.environ.get("DATABASE_URL") or embedded.database_url())
+    if runtime:
+        user, password = runtime_login()
+        host = parts.netloc.rpartition("@")[2]
+        parts = parts._replace(netloc=f"{quote(user)}{':' + quote(password) if password else ''}@{host}")
     return urlunsplit(parts._replace(path=f"/{database}"))
+
+
+def runtime_login() -> tuple[str, str]:
+    """The runtime role's name and password: DATABASE_RUNTIME_URL's, else the embedded server's role."""
+    import dj_database_url
+    from django.conf import settings
+
+    from clinic import embedded
+
+    if not settings.DATABASE_RUNTIME_URL:
+        return embedded.RUNTIME_USER, ""
+    login = dj_database_url.parse(settings.DATABASE_RUNTIME_URL)
+    return login["USER"], login["PASSWORD"]
+
+
+_OWNER: list[str] = []  # the login the settings gave: the owner of the test database
+
+
+def _log_in(user: str, password: str) -> None:
+    """Point the default connection (every thread's: they share its settings) at another login."""
+    from django.db import connection
+
+    connection.close()
+    connection.settings_dict.update(USER=user, PASSWORD=password)
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """pytest-django made and migrated the test database as the owner (DATABASE_URL's login); the tests
+    then run as the runtime role, as web, worker and beat do."""
+    from django.db import connection
+
+    from clinic.database_roles import runtime_role_grant
+
+    owner = connection.settings_dict["USER"], connection.settings_dict["PASSWORD"]
+    user, password = runtime_login()
+    with django_db_blocker.unblock():
+        runtime_role_grant(role=user, password=password)
+    _OWNER[:] = owner
+    _audit_truncate_trigger("ENABLE")  # a reused test database may have kept it off
+    _log_in(user, password)
+    yield
+    _log_in(*owner)
+
+
+def _flushes_after(item) -> bool:
+    """pytest-django's rule for a test that ends with a flush (TRUNCATE of every table), not a rollback."""
+    marker = item.get_closest_marker("django_db")
+    if marker and (marker.kwargs.get("transaction") or marker.kwargs.get("reset_sequences")):
+        return True
+    return bool({"transactional_db", "live_server", "django_db_reset_sequences"} & set(item.fixturenames))
+
+
+def _audit_truncate_trigger(action: str) -> None:
+    import psycopg2
+    from django.db import connection
+
+    db = connection.settings_dict
+    conn = psycopg2.connect(dbname=db["NAME"], user=_OWNER[0], password=_OWNER[1], host=db["HOST"] or None,
+                            port=db["PORT"] or None)
+    try:
+        conn.autocommit = True
+        with conn.cursor() as cursor:
+            cursor.execute(f"ALTER TABLE patients_auditevent {action} TRIGGER patients_auditevent_no_truncate")
+    finally:
+        conn.close()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item, nextitem):
+    """The flush after a transactional test is the owner's: the runtime role may not TRUNCATE, and the
+    audit trail refuses TRUNCATE to everyone until its owner turns that trigger off."""
+    if not (_OWNER and _flushes_after(item)):
+        return (yield)
+    _log_in(*_OWNER)
+    _audit_truncate_trigger("DISABLE")
+    try:
+        return (yield)
+    finally:
+        if nextitem is not None:  # else the test database is gone with the session
+            _audit_truncate_trigger("ENABLE")
+            _log_in(*runtime_login())
 
 
 @pytest.fixture

@@ -202,6 +202,12 @@ if env("DATABASE_TEST_NAME"):
     DATABASES["default"]["TEST"] = {"NAME": env("DATABASE_TEST_NAME")}
 if DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
     raise ImproperlyConfigured("Ionto runs on PostgreSQL only: DATABASE_URL must be postgres://...")
+# DATABASE_URL is this process's login. `make run` migrates with it (the owner) and starts web, worker
+# and beat with this one (the runtime role, made and granted by `manage.py grant_runtime_role`);
+# unset with DATABASE_URL set, they share DATABASE_URL's login.
+DATABASE_RUNTIME_URL = env("DATABASE_RUNTIME_URL") or (
+    "" if env("DATABASE_URL") else embedded.database_url(user=embedded.RUNTIME_USER)
+)
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

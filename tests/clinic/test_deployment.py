@@ -29,13 +29,28 @@ def test_compose_has_the_production_shape():
         assert services[name]["environment"]["CELERY_BROKER_URL"].startswith("redis://")
 
 
+def test_compose_migrates_as_the_owner_and_runs_the_application_as_the_runtime_role():
+    """The owner `ionto` (the image's superuser) only migrates and grants; the rest log in as `ionto_app`."""
+    services = _compose()["services"]
+    owner = "postgres://ionto:${POSTGRES_PASSWORD:?set POSTGRES_PASSWORD in .env}@postgres:5432/ionto"
+    runtime = ("postgres://ionto_app:${POSTGRES_RUNTIME_PASSWORD:?set POSTGRES_RUNTIME_PASSWORD in .env}"
+               "@postgres:5432/ionto")
+    assert services["postgres"]["environment"]["POSTGRES_USER"] == "ionto"
+    assert (services["migrate"]["environment"]["DATABASE_URL"],
+            services["migrate"]["environment"]["DATABASE_RUNTIME_URL"]) == (owner, runtime)
+    assert services["migrate"]["command"] == [
+        "sh", "-c", "python manage.py migrate --noinput && python manage.py grant_runtime_role"]
+    for name in ("web", "worker", "beat", "mailcatcher"):
+        assert services[name]["environment"]["DATABASE_URL"] == runtime, name
+        assert "DATABASE_RUNTIME_URL" not in services[name]["environment"], name
+
+
 def test_compose_runs_the_commands_that_make_run_and_the_tests_run():
     services = _compose()["services"]
     assert services["web"]["command"] == processes.web_command("0.0.0.0:8000")
     assert services["worker"]["command"] == processes.worker_command()
     assert services["beat"]["command"] == processes.beat_command("/tmp/celerybeat-schedule")
     assert services["mailcatcher"]["command"] == processes.mailcatcher_command(1025, "/tmp/mail", "0.0.0.0")
-    assert services["migrate"]["command"] == ["python", "manage.py", "migrate", "--noinput"]
 
 
 def test_dockerfile_default_command_is_the_web_command():
@@ -47,7 +62,7 @@ def test_dockerfile_default_command_is_the_web_command():
 
 def test_env_example_names_every_variable_compose_requires():
     example = (ROOT / ".env.example").read_text()
-    for name in ("DJANGO_SECRET_KEY", "POSTGRES_PASSWORD", "DJANGO_ALLOWED_HOSTS"):
+    for name in ("DJANGO_SECRET_KEY", "POSTGRES_PASSWORD", "POSTGRES_RUNTIME_PASSWORD", "DJANGO_ALLOWED_HOSTS"):
         assert f"{name}=" in example
 
 

@@ -35,14 +35,17 @@ class Command(BaseCommand):
     def handle(self, *args, port: int, host: str, no_demo: bool, **options):
         uses_embedded_db = not os.environ.get("DATABASE_URL")
         child_env = dict(os.environ)
-        if uses_embedded_db:
-            child_env["DATABASE_URL"] = embedded.database_url()
-        child_env.setdefault("CELERY_BROKER_URL", settings.CELERY_BROKER_URL)
+        # This process is the owner; web, worker and beat log in as the runtime role (and reach the
+        # database broker with it, unless CELERY_BROKER_URL names another broker).
+        child_env["DATABASE_URL"] = settings.DATABASE_RUNTIME_URL or os.environ["DATABASE_URL"]
         # Patients' links point at the address served here unless the clinic names its public one.
         child_env.setdefault("IONTO_PUBLIC_URL", f"http://{host}:{port}")
 
         call_command("migrate", interactive=False, verbosity=1)
-        # Before worker and beat start together: the database broker makes its tables on first use.
+        if settings.DATABASE_RUNTIME_URL:
+            call_command("grant_runtime_role")
+        # Before worker and beat start together: the database broker makes its tables on first use,
+        # as the owner here, and the owner's default privileges grant them to the runtime role.
         problem = broker_check()
         if problem:
             raise CommandError(f"The Celery broker at CELERY_BROKER_URL is {problem}.")
