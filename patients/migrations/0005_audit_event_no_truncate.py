@@ -20,7 +20,7 @@ DROP FUNCTION patients_auditevent_no_truncate();
 class Migration(migrations.Migration):
 
     dependencies = [
-        ("patients", "0003_search_indexes"),
+        ("patients", "0004_patient_rules_on_every_path"),
     ]
 
     operations = [
