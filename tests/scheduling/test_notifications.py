@@ -660,6 +660,15 @@ def test_a_line_starting_with_a_dot_arrives_whole(clinic, mail):
     assert ".Quay Side<br>Riverside" in html_of(message)
 
 
+def lock_waiters() -> list[tuple[str, str]]:
+    """The wait event type and statement of each backend waiting on a lock this connection holds."""
+    with connections["default"].cursor() as cursor:
+        cursor.execute("SELECT pg_stat_clear_snapshot()")  # pg_stat_activity is otherwise read once a transaction
+        cursor.execute("SELECT wait_event_type, query FROM pg_stat_activity "
+                       "WHERE pg_backend_pid() = ANY(pg_blocking_pids(pid))")
+        return cursor.fetchall()
+
+
 @pytest.mark.django_db(transaction=True)
 def test_a_send_waits_for_a_change_holding_the_appointment_then_sees_it(clinic, mail):
     appointment = book(clinic, make_course(clinic), clinic.at(next_weekday(0), 9))
@@ -677,9 +686,14 @@ def test_a_send_waits_for_a_change_holding_the_appointment_then_sees_it(clinic, 
                                     reason="Away")
         sender = threading.Thread(target=send)
         sender.start()
-        sender.join(timeout=1)
-        assert sender.is_alive(), "the send went ahead while the cancellation held the appointment"
-    sender.join(timeout=30)
+        waiters = []
+        while not waiters and sender.is_alive():
+            waiters = lock_waiters()
+        assert (outcome, len(waiters)) == ([], 1), "the send went ahead while the cancellation held the appointment"
+        [(wait_event_type, query)] = waiters
+        assert wait_event_type == "Lock"
+        assert 'FROM "scheduling_appointment"' in query and "FOR UPDATE" in query, query
+    sender.join()
     assert outcome == ["cancelled"]
     assert mail.messages() == []
 
