@@ -198,9 +198,11 @@ def test_every_kind_of_email_goes_out_as_the_bytes_pythons_generator_makes():
 
 def test_moved_session_gets_new_reminder_at_new_time_and_raised_sequence(clinic, mail):
     course = make_course(clinic)
-    appointment = book(clinic, course, clinic.at(next_weekday(0), 9))
+    monday = next_weekday(0)
+    appointment = book(clinic, course, clinic.at(monday, 9))
     send_due(timezone.now())
-    moved = services.appointment_reschedule(appointment=appointment, starts_at=clinic.at(next_weekday(1), 15),
+    tuesday = monday + timedelta(days=1)
+    moved = services.appointment_reschedule(appointment=appointment, starts_at=clinic.at(tuesday, 15),
                                             rescheduled_by=clinic.front_desk.user)
     assert rows(kind=NotificationKind.REMINDER) == [("reminder", "cancelled"), ("reminder", "pending")]
     assert send_due(timezone.now()) == ["sent"]
@@ -208,8 +210,8 @@ def test_moved_session_gets_new_reminder_at_new_time_and_raised_sequence(clinic,
     assert change["Subject"].startswith("Your session at Riverside Clinic has moved to ")
     event = next(iter(calendar_of(change).walk("VEVENT")))
     assert event["SEQUENCE"] == 2
-    assert event.decoded("DTSTART") == clinic.at(next_weekday(1), 15)
-    old_due = clinic.at(next_weekday(0), 9) - timedelta(days=1)
+    assert event.decoded("DTSTART") == clinic.at(tuesday, 15)
+    old_due = clinic.at(monday, 9) - timedelta(days=1)
     assert send_due(old_due + timedelta(minutes=1)) == []
     assert send_due(moved.starts_at - timedelta(days=1)) == ["sent"]
     assert mail.messages()[-1]["Subject"].startswith("Reminder: your session at Riverside Clinic on ")
@@ -458,8 +460,9 @@ def test_transient_errors_fail_the_row_after_the_last_attempt(clinic, mail):
 @pytest.mark.django_db(transaction=True)
 def test_two_claims_at_once_never_claim_the_same_row():
     clinic = make_clinic()
+    monday = next_weekday(0)
     for weekday in range(5):
-        book(clinic, make_course(clinic), clinic.at(next_weekday(weekday), 9))
+        book(clinic, make_course(clinic), clinic.at(monday + timedelta(days=weekday), 9))
     now = timezone.now() + timedelta(days=30)
     results: list[list[int]] = []
     barrier = threading.Barrier(2)
