@@ -7,7 +7,8 @@
 3. Growth: each figure at the large size over the small one.
 4. Peers: django-scheduler and django-appointment from PyPI in bench/.peers-venv, on a database of
    their own with 20 clinicians and 200,000 sessions, against Ionto on the same questions.
-5. The slot engine (bench/engine.py) and the reminders (bench/reminders.py) benchmarks.
+5. The slot engine (bench/engine.py), the front desk's admin pages (bench/admin.py) and the reminders
+   (bench/reminders.py) benchmarks.
 
 The table (figure, value, goal, pass/fail) is printed and written with the machine's description
 to bench/results/latest.json (quick runs: bench/results/quick-latest.json). Nothing here asserts a
@@ -34,6 +35,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
+from bench.admin import COUNTS as ADMIN_COUNTS
 from bench.scenarios import BOOK_CANCEL, LABELS, READS, SCENARIOS, read_path
 from bench.stats import parse, summary
 from clinic.processes import web_command, with_interpreter
@@ -76,6 +78,7 @@ class Settings:
     reseed: bool
     peers: bool
     engine: bool
+    admin: bool
     reminders: bool
     reminders_timeout: int
     results: Path
@@ -565,6 +568,22 @@ def engine_rows(report: Report, found: dict) -> None:
                            f"< {GOAL_GROWTH:g}", verdict(ratio < GOAL_GROWTH))
 
 
+def admin_rows(report: Report, found: dict) -> None:
+    """bench/admin.py's figures: {"databases": [...], "results": {database: {page: [ms, queries]}}}."""
+    if "missing" in found:
+        report.add("admin pages (bench/admin.py)", found["missing"], "", "missing")
+        return
+    databases, results = found["databases"], found["results"]
+    sizes = [f"{results[database][ADMIN_COUNTS[0]][0]:,}" for database in databases]
+    for page in results[databases[0]]:
+        if page in ADMIN_COUNTS:
+            continue
+        cells = [f"{results[database][page][0]:.1f} ms, {results[database][page][1]} queries at {size}"
+                 for database, size in zip(databases, sizes, strict=True)]
+        same = len({results[database][page][1] for database in databases}) == 1
+        report.add(f"admin: {page} (median)", "; ".join(cells), "same queries at every size", verdict(same))
+
+
 def reminder_rows(report: Report, found: dict) -> None:
     """bench/reminders.py's figures: celery_msg_per_s, floor_msg_per_s, ratio, goal_ratio, all_received_once."""
     if "missing" in found:
@@ -596,6 +615,7 @@ def options(argv: list[str] | None) -> Settings:
     parser.add_argument("--reseed", action="store_true", help="make the bench databases anew even if present")
     parser.add_argument("--skip-peers", action="store_true")
     parser.add_argument("--skip-engine", action="store_true")
+    parser.add_argument("--skip-admin", action="store_true")
     parser.add_argument("--skip-reminders", action="store_true")
     parser.add_argument("--seconds", type=int, default=None, help="locust run per scenario")
     parser.add_argument("--reminders-timeout", type=int, default=None,
@@ -607,15 +627,15 @@ def options(argv: list[str] | None) -> Settings:
                         seconds=args.seconds or 3, paced_seconds=args.seconds or 3, sequential=20,
                         peer_sessions=2000, peer_clinicians=4,
                         peer_times=3, prefix=args.prefix or "ionto_bench_quick", reseed=args.reseed,
-                        peers=not args.skip_peers, engine=not args.skip_engine, reminders=not args.skip_reminders,
-                        reminders_timeout=args.reminders_timeout or 120,
+                        peers=not args.skip_peers, engine=not args.skip_engine, admin=not args.skip_admin,
+                        reminders=not args.skip_reminders, reminders_timeout=args.reminders_timeout or 120,
                         results=args.results or RESULTS / "quick-latest.json")
     return Settings(quick=False, sizes=[Size("10k", 10_000, 5, 50_000), Size("1m", 1_000_000, 5, 50_000)],
                     seconds=args.seconds or 12, paced_seconds=30, sequential=100, peer_sessions=200_000,
                     peer_clinicians=20,
                     peer_times=60, prefix=args.prefix or "ionto_bench", reseed=args.reseed,
-                    peers=not args.skip_peers, engine=not args.skip_engine, reminders=not args.skip_reminders,
-                    reminders_timeout=args.reminders_timeout or 300,
+                    peers=not args.skip_peers, engine=not args.skip_engine, admin=not args.skip_admin,
+                    reminders=not args.skip_reminders, reminders_timeout=args.reminders_timeout or 300,
                     results=args.results or RESULTS / "latest.json")
 
 
@@ -640,12 +660,16 @@ def main(argv: list[str] | None = None) -> int:
                 found = {"missing": f"the peers could not run: {error}".replace("\n", " ")[:400]}
             report.figures["peers"] = found
             peer_rows(report, found, large.get("peer_questions"), f"{large['appointments']:,}")
+        databases = [f"--database={settings.prefix}_{size.label}" for size in settings.sizes]
         if settings.engine:
-            databases = [f"--database={settings.prefix}_{size.label}" for size in settings.sizes]
             found = other_benchmark("engine", [*databases, *(["--runs", "3", "--course-runs", "1"]
                                                              if settings.quick else [])], timeout=900)
             report.figures["engine"] = found
             engine_rows(report, found)
+        if settings.admin:
+            found = other_benchmark("admin", [*databases, *(["--runs", "3"] if settings.quick else [])], timeout=600)
+            report.figures["admin"] = found
+            admin_rows(report, found)
         if settings.reminders:
             found = other_benchmark("reminders", ["--count", "200"] if settings.quick else [],
                                     timeout=settings.reminders_timeout)

@@ -1,11 +1,14 @@
-"""Suite-wide set-up: the embedded PostgreSQL when DATABASE_URL is unset, and live-process helpers."""
+"""Suite-wide set-up: the embedded PostgreSQL when DATABASE_URL is unset, the suite's clock, and
+live-process helpers."""
 
 import os
 import socket
 import uuid
+from datetime import UTC, date, datetime, time, timedelta
 from urllib.parse import quote, urlsplit, urlunsplit
 
 import pytest
+import time_machine
 from django.test.testcases import QuietWSGIRequestHandler
 
 # The Chromium fixtures, shared by every test that opens a page (one browser per run).
@@ -22,6 +25,32 @@ if not os.environ.get("DATABASE_URL"):
     from clinic import embedded
 
     embedded.ensure_running()
+
+
+# The day every test starts on, unless IONTO_TEST_TODAY names another: a Monday.
+TEST_TODAY = "2026-12-07"
+# 08:00 UTC is the same calendar day in every zone the tests use (New York 03:00, Auckland 21:00).
+TEST_TIME = time(8, tzinfo=UTC)
+
+
+def suite_today() -> date:
+    """IONTO_TEST_TODAY (default TEST_TODAY), moved on by whole weeks to today or later.
+
+    Why never in the past: the broker tests' Celery workers run in processes of their own on the real
+    clock and do not send about a session that has started, so the sessions a test books a week or more
+    after this day must lie ahead of the real clock too. Whole weeks keep the weekday chosen.
+    """
+    chosen = date.fromisoformat(os.environ.get("IONTO_TEST_TODAY", TEST_TODAY))
+    return chosen + timedelta(weeks=max(0, -((chosen - date.today()) // timedelta(weeks=1))))
+
+
+@pytest.fixture(autouse=True)
+def _frozen_clock():
+    """Every test starts at 08:00 UTC on the same day (``suite_today``), so dates a test derives from
+    "today" (``next_weekday``, ``timezone.now()``) fall on the same weekdays whenever it runs. The clock
+    then ticks, so timestamps written one after the other still differ and keep their order."""
+    with time_machine.travel(datetime.combine(suite_today(), TEST_TIME), tick=True):
+        yield
 
 
 def server_url(database: str, runtime: bool = False) -> str:

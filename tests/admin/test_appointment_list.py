@@ -1,5 +1,3 @@
-import time
-
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -17,8 +15,8 @@ SESSIONS_A_DAY = 16  # 08:00 to 19:15 local, 45 minutes apart
 def bulk_insert_appointments(clinic, courses, count: int) -> None:
     """Insert `count` appointments in one INSERT ... SELECT, satisfying every database constraint.
 
-    Why not the services: booking 100,000 sessions one by one through appointment_book takes
-    about an hour here, and what this test measures is the list page, not booking. The rows are
+    Why not the services: what this test checks is the list page over many rows, not booking, and
+    booking each of them through appointment_book would make it one of the suite's slowest. The rows are
     what the services would make: each belongs to a course and that course's patient, at the
     location's room, device and clinician; sixteen a local day from 08:00 45 minutes apart
     (30-minute sessions, so no two overlap for any clinician, room, device or patient, with the
@@ -64,15 +62,15 @@ def bulk_insert_appointments(clinic, courses, count: int) -> None:
         )
 
 
-def timed_get(client, url):
-    started = time.perf_counter()
+def get_counted(client, url):
     with CaptureQueriesContext(connection) as queries:
         response = client.get(url)
-    return response, queries, time.perf_counter() - started
+    assert response.status_code == 200, url
+    return response.content.decode(), queries
 
 
-@pytest.mark.timeout(600)
-def test_appointment_list_costs_the_same_queries_at_10_and_100_010_appointments(desk, clinic):
+def test_appointment_list_costs_the_same_queries_at_10_and_1_010_appointments(desk, clinic):
+    """The figures at 1,000,000 appointments are bench/admin.py's (``make bench``)."""
     day = next_weekday(1)
     courses = [make_course(clinic, planned_sessions=10) for _ in range(COURSES)]
     for i in range(10):
@@ -80,23 +78,17 @@ def test_appointment_list_costs_the_same_queries_at_10_and_100_010_appointments(
     urls = ["/admin/scheduling/appointment/", "/admin/scheduling/appointment/?day=upcoming&status__exact=booked",
             f"/admin/scheduling/appointment/?room__id__exact={clinic.room.pk}&o=-1",
             f"/admin/scheduling/appointment/?q={courses[0].patient.last_name}"]
-    small = [timed_get(desk, url) for url in urls]
-    assert all(response.status_code == 200 for response, _, _ in small)
-    assert "10 appointments" in small[0][0].content.decode()
+    small = [get_counted(desk, url) for url in urls]
+    assert "10 appointments" in small[0][0]
 
-    bulk_insert_appointments(clinic, courses, 100_000)
-    assert Appointment.objects.count() == 100_010
+    bulk_insert_appointments(clinic, courses, 1_000)
+    assert Appointment.objects.count() == 1_010
 
-    large = [timed_get(desk, url) for url in urls]
-    assert all(response.status_code == 200 for response, _, _ in large)
-    assert "100010 appointments" in large[0][0].content.decode()
-    assert large[0][0].content.decode().count('<tr><td class="action-checkbox">') == 50  # one page
-    assert [len(queries) for _, queries, _ in large] == [len(queries) for _, queries, _ in small]
+    large = [get_counted(desk, url) for url in urls]
+    assert "1010 appointments" in large[0][0]
+    assert large[0][0].count('<tr><td class="action-checkbox">') == 50  # one page
+    assert [len(queries) for _, queries in large] == [len(queries) for _, queries in small]
     # The staff row, the user's location ids, the zone, the location, clinician, room and device filter
     # lists, the count, the page, and the date hierarchy's range and dates: 11, whatever the number of
     # appointments.
-    assert [len(page_queries(queries)) for _, queries, _ in large] == [11, 11, 11, 11]
-    for url, (_, queries, seconds) in zip(urls, large, strict=True):
-        print(f"\n{url}: {len(queries)} queries ({len(page_queries(queries))} its own), {seconds * 1000:.0f} ms "
-              "at 100,010 appointments")
-        assert seconds < 3.0, f"{url} took {seconds:.2f} s"
+    assert [len(page_queries(queries)) for _, queries in large] == [11, 11, 11, 11]

@@ -1,5 +1,4 @@
 import re
-import time
 
 import pytest
 from django.db import connection
@@ -28,19 +27,14 @@ def test_day_schedule_costs_the_same_queries_for_2_and_150_sessions(client):
     assert response.content.decode().count('class="card ') == 2
 
     book_many(clinic, day, 148, start_index=2)
-    started = time.perf_counter()
     with CaptureQueriesContext(connection) as many:
         response = client.get(day_url(clinic, day))
-    elapsed = time.perf_counter() - started
     assert response.status_code == 200
     assert response.content.decode().count('class="card ') == 150
     assert len(many) == len(few)
     # The staff row, the zone, the locations, the location, its opening hours, the columns, the closures, the day's
     # appointments with their session numbers and screening alerts: 8, whatever the number of sessions.
     assert len(page_queries(many)) == len(page_queries(few)) == 8, page_queries(many)
-    assert elapsed < 2.0, f"the day schedule of 150 sessions took {elapsed:.2f} s"
-    print(f"\nday schedule, 150 sessions: {len(many)} queries ({len(page_queries(many))} its own), "
-          f"{elapsed * 1000:.0f} ms")
 
 
 def test_day_schedule_shows_each_card_in_its_room_column_and_time_row(desk, clinic):

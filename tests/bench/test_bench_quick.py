@@ -1,7 +1,8 @@
 """`make bench`'s runner at its tiny --quick size: it runs end to end and prints the table.
 
 No figure is judged here (timings belong to the benchmark, not to tests). The peers (a venv of their
-own, installed from PyPI), the engine and the reminders benchmarks are left out to keep this short;
+own, installed from PyPI), the engine and the reminders benchmarks are left out to keep this short
+(the admin pages' benchmark stays: it asks a few pages in-process);
 the quick run writes its JSON to a temporary file, never to bench/results/.
 """
 
@@ -42,6 +43,8 @@ def test_quick_bench_runs_and_prints_one_table_and_its_json(tmp_path):
     assert "SQL queries: day schedule of a location" in figures
     assert "growth 500 -> 2,000: day schedule, 1 user" in figures
     assert "API / floor: day schedule (2,000), 1 user" in figures
+    assert "admin: appointment list (median)" in figures
+    assert "admin: day schedule of the busiest day (median)" in figures
     written = json.loads(results.read_text())
     assert written["quick"] is True
     assert [row["figure"] for row in written["table"]] == figures

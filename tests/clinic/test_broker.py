@@ -41,7 +41,3 @@ def test_processes_declaring_one_new_queue_at_once_all_succeed():
     for _ in range(3):  # the race is a matter of timing: try it a few times
         assert declare_at_once(settings.CELERY_BROKER_URL) == [True] * PROCESSES
 
-
-def test_the_database_broker_polls_ten_times_a_second():
-    with Connection(settings.CELERY_BROKER_URL) as connection:
-        assert connection.transport.polling_interval == 0.1

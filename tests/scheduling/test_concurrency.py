@@ -50,7 +50,7 @@ def overlapping_pairs(field: str) -> int:
         return cursor.fetchone()[0]
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def day():
     return next_weekday(2)
 

@@ -200,9 +200,11 @@ def test_every_kind_of_email_goes_out_as_the_bytes_pythons_generator_makes():
 
 def test_moved_session_gets_new_reminder_at_new_time_and_raised_sequence(clinic, mail):
     course = make_course(clinic)
-    appointment = book(clinic, course, clinic.at(next_weekday(0), 9))
+    monday = next_weekday(0)
+    appointment = book(clinic, course, clinic.at(monday, 9))
     send_due(timezone.now())
-    moved = services.appointment_reschedule(appointment=appointment, starts_at=clinic.at(next_weekday(1), 15),
+    tuesday = monday + timedelta(days=1)
+    moved = services.appointment_reschedule(appointment=appointment, starts_at=clinic.at(tuesday, 15),
                                             rescheduled_by=clinic.front_desk.user)
     assert rows(kind=NotificationKind.REMINDER) == [("reminder", "cancelled"), ("reminder", "pending")]
     assert send_due(timezone.now()) == ["sent"]
@@ -210,8 +212,8 @@ def test_moved_session_gets_new_reminder_at_new_time_and_raised_sequence(clinic,
     assert change["Subject"].startswith("Your session at Riverside Clinic has moved to ")
     event = next(iter(calendar_of(change).walk("VEVENT")))
     assert event["SEQUENCE"] == 2
-    assert event.decoded("DTSTART") == clinic.at(next_weekday(1), 15)
-    old_due = clinic.at(next_weekday(0), 9) - timedelta(days=1)
+    assert event.decoded("DTSTART") == clinic.at(tuesday, 15)
+    old_due = clinic.at(monday, 9) - timedelta(days=1)
     assert send_due(old_due + timedelta(minutes=1)) == []
     assert send_due(moved.starts_at - timedelta(days=1)) == ["sent"]
     assert mail.messages()[-1]["Subject"].startswith("Reminder: your session at Riverside Clinic on ")
@@ -488,8 +490,9 @@ def test_transient_errors_fail_the_row_after_the_last_attempt(clinic, mail):
 @pytest.mark.django_db(transaction=True)
 def test_two_claims_at_once_never_claim_the_same_row():
     clinic = make_clinic()
+    monday = next_weekday(0)
     for weekday in range(5):
-        book(clinic, make_course(clinic), clinic.at(next_weekday(weekday), 9))
+        book(clinic, make_course(clinic), clinic.at(monday + timedelta(days=weekday), 9))
     now = timezone.now() + timedelta(days=30)
     results: list[list[int]] = []
     barrier = threading.Barrier(2)
@@ -690,6 +693,15 @@ def test_a_line_starting_with_a_dot_arrives_whole(clinic, mail):
     assert ".Quay Side<br>Riverside" in html_of(message)
 
 
+def lock_waiters() -> list[tuple[str, str]]:
+    """The wait event type and statement of each backend waiting on a lock this connection holds."""
+    with connections["default"].cursor() as cursor:
+        cursor.execute("SELECT pg_stat_clear_snapshot()")  # pg_stat_activity is otherwise read once a transaction
+        cursor.execute("SELECT wait_event_type, query FROM pg_stat_activity "
+                       "WHERE pg_backend_pid() = ANY(pg_blocking_pids(pid))")
+        return cursor.fetchall()
+
+
 @pytest.mark.django_db(transaction=True)
 def test_a_send_waits_for_a_change_holding_the_appointment_then_sees_it(clinic, mail):
     appointment = book(clinic, make_course(clinic), clinic.at(next_weekday(0), 9))
@@ -707,9 +719,14 @@ def test_a_send_waits_for_a_change_holding_the_appointment_then_sees_it(clinic, 
                                     reason="Away")
         sender = threading.Thread(target=send)
         sender.start()
-        sender.join(timeout=1)
-        assert sender.is_alive(), "the send went ahead while the cancellation held the appointment"
-    sender.join(timeout=30)
+        waiters = []
+        while not waiters and sender.is_alive():
+            waiters = lock_waiters()
+        assert (outcome, len(waiters)) == ([], 1), "the send went ahead while the cancellation held the appointment"
+        [(wait_event_type, query)] = waiters
+        assert wait_event_type == "Lock"
+        assert 'FROM "scheduling_appointment"' in query and "FOR UPDATE" in query, query
+    sender.join()
     assert outcome == ["cancelled"]
     assert mail.messages() == []
 

@@ -11,7 +11,7 @@ import time_machine
 from scheduling import services
 from scheduling.admin import course_list_with_progress, progress_text
 from scheduling.models import Course, SideEffect
-from scheduling.progress import DOSE_NEAR_MA_MIN, Flag, Gap, course_list_for_dashboard, course_progress
+from scheduling.progress import Flag, Gap, course_list_for_dashboard, course_progress
 from scheduling.selectors import course_sessions_left_to_book
 from tests.factories import make_clinic, make_course, make_patient
 from tests.scheduling.progress_courses import BOOKED, CANCEL, NOSHOW, after, complete, scored, treat
@@ -216,7 +216,6 @@ def test_medicated_session_at_ninety_percent_of_the_limit_is_near_it(clinic, mon
     progress = course_progress(course=course, today=days[1])
 
     # 3.5 mA for 20 minutes is 70 mA·min; 3.6 mA is 72, 90% of the 80 mA·min limit.
-    assert DOSE_NEAR_MA_MIN == 72
     assert [row.dose_ma_min for row in progress.recorded_sessions] == [70, 72]
     assert flags_of(progress) == [
         ("dose", "The last session's dose of 72.0 mA·min is near the limit of 80 mA·min."),
