@@ -128,19 +128,6 @@ class AppointmentViewSet(mixins.CreateModelMixin, ScopedReadViewSet):
         return scope.appointments_clinical(self.request) if is_clinical(self.request) else scope.appointments(
             self.request)
 
-    def list(self, request, *args, **kwargs):
-        """A page read as plain columns (``appointment_data``), no model objects: a calendar week is
-        the API's most frequent read. Clinicians and managers get each row's session record."""
-        rows = self.filter_queryset(scope.appointments(request)).values(*scope.APPOINTMENT_COLUMNS)
-        page = [s.appointment_data(row) for row in self.paginate_queryset(rows)]
-        if is_clinical(request):
-            records = scope.session_records_in_full().filter(appointment_id__in=[row["id"] for row in page])
-            by_appointment = {record["appointment"]: record
-                              for record in s.SessionRecordSerializer(records, many=True).data}
-            for row in page:
-                row["session_record"] = by_appointment.get(row["id"])
-        return self.get_paginated_response(page)
-
     def retrieve(self, request, *args, **kwargs):
         appointment = self.get_object()
         audit_read_of(request, appointment)

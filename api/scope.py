@@ -76,22 +76,17 @@ def courses(request) -> QuerySet[Course]:
     return courses_visible_to(user=request.user).select_related("location")
 
 
-# The columns an appointment answer shows: loading whole patients, users and locations for a
-# calendar week cost more than the query itself.
-APPOINTMENT_COLUMNS = (
-    "id", "course_id", "patient_id", "location_id", "clinician_id", "room_id", "device_id", "starts_at", "ends_at",
-    "local_date", "status", "cancelled_by", "cancellation_reason", "confirmed_at", "confirmed_via", "version",
-    "location__time_zone", "patient__first_name", "patient__last_name", "clinician__user__first_name",
-    "clinician__user__last_name", "clinician__user__username", "room__name", "device__model",
-    "device__serial_number",
-)
-
-
 def appointments(request) -> QuerySet[Appointment]:
+    """Appointments with the related rows their answer names, each loaded with only the columns it shows:
+    whole patients, users and locations for a calendar week cost more than the query itself."""
     return (
         appointments_visible_to(user=request.user)
         .select_related("location", "patient", "clinician__user", "room", "device")
-        .only(*APPOINTMENT_COLUMNS)
+        .only("course_id", "patient_id", "location_id", "clinician_id", "room_id", "device_id", "starts_at", "ends_at",
+              "local_date", "status", "cancelled_by", "cancellation_reason", "confirmed_at", "confirmed_via",
+              "version", "location__time_zone", "patient__first_name", "patient__last_name",
+              "clinician__user__first_name", "clinician__user__last_name", "clinician__user__username",
+              "room__name", "device__model", "device__serial_number")
     )
 
 

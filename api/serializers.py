@@ -7,10 +7,8 @@ appointments: the front-desk ones have no screening answers and no session recor
 
 from __future__ import annotations
 
-from datetime import UTC
 from decimal import Decimal
 from functools import cached_property
-from zoneinfo import ZoneInfo
 
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
@@ -23,7 +21,6 @@ from api.fields import (
     StrictInputSerializer,
     WallClockTimeField,
 )
-from api.scope import APPOINTMENT_COLUMNS
 from clinic.models import Clinician, Closure, Device, Location, OpeningHours, Room, Weekday, WorkingHours
 from patients.models import CONTRAINDICATIONS, MEDICATED_CONTRAINDICATIONS, Patient, Screening
 from scheduling.models import (
@@ -439,60 +436,6 @@ class AppointmentSerializer(serializers.ModelSerializer):
     def get_etag(self, appointment: Appointment) -> str:
         return appointment_etag(appointment)
 
-    def to_representation(self, appointment: Appointment) -> dict:
-        """The fields declared above, built in one step by ``appointment_data`` (the lists build them
-        from plain columns the same way; tests/api/test_appointments.py checks both against DRF's own
-        ``generic_representation``)."""
-        return appointment_data(appointment_columns(appointment))
-
-    def generic_representation(self, appointment: Appointment) -> dict:
-        return super().to_representation(appointment)
-
-
-def _utc(moment):
-    """A time as DRF writes it: ISO 8601 in UTC, ``Z`` for the offset."""
-    if moment is None:
-        return None
-    text = moment.astimezone(UTC).isoformat()
-    return text[:-6] + "Z" if text.endswith("+00:00") else text
-
-
-def appointment_columns(appointment: Appointment) -> dict:
-    """APPOINTMENT_COLUMNS read from a loaded appointment (with its related rows selected)."""
-    user, device = appointment.clinician.user, appointment.device
-    return {
-        **{name: getattr(appointment, name) for name in APPOINTMENT_COLUMNS[:16]},
-        "location__time_zone": appointment.location.time_zone, "patient__first_name": appointment.patient.first_name,
-        "patient__last_name": appointment.patient.last_name, "clinician__user__first_name": user.first_name,
-        "clinician__user__last_name": user.last_name, "clinician__user__username": user.username,
-        "room__name": appointment.room.name, "device__model": device.model,
-        "device__serial_number": device.serial_number,
-    }
-
-
-def appointment_data(row: dict) -> dict:
-    """An appointment's answer from its APPOINTMENT_COLUMNS columns.
-
-    A calendar week is the API's most frequent read: building it from plain columns costs a fraction
-    of loading seven model objects a row and of DRF's per-field machinery. The names follow the
-    models' ``__str__`` (Patient, Staff, Device).
-    """
-    zone = ZoneInfo(row["location__time_zone"])  # cached by zoneinfo
-    clinician = f"{row['clinician__user__first_name']} {row['clinician__user__last_name']}".strip()
-    return {
-        "id": row["id"], "course": row["course_id"], "patient": row["patient_id"],
-        "patient_name": f"{row['patient__first_name']} {row['patient__last_name']}", "location": row["location_id"],
-        "clinician": row["clinician_id"], "clinician_name": clinician or row["clinician__user__username"],
-        "room": row["room_id"], "room_name": row["room__name"], "device": row["device_id"],
-        "device_name": f"{row['device__model']} #{row['device__serial_number']}", "starts_at": _utc(row["starts_at"]),
-        "ends_at": _utc(row["ends_at"]), "local_date": row["local_date"].isoformat(),
-        "time_zone": row["location__time_zone"], "local_starts_at": row["starts_at"].astimezone(zone).isoformat(),
-        "local_ends_at": row["ends_at"].astimezone(zone).isoformat(), "status": row["status"],
-        "cancelled_by": row["cancelled_by"], "cancellation_reason": row["cancellation_reason"],
-        "confirmed_at": _utc(row["confirmed_at"]), "confirmed_via": row["confirmed_via"], "version": row["version"],
-        "etag": etag_of(row["id"], row["version"]),
-    }
-
 
 class AppointmentClinicalSerializer(AppointmentSerializer):
     """An appointment as clinicians and managers see it: with its session record once done."""
@@ -504,9 +447,6 @@ class AppointmentClinicalSerializer(AppointmentSerializer):
     class Meta(AppointmentSerializer.Meta):
         fields = [*AppointmentSerializer.Meta.fields, "session_record"]
         read_only_fields = fields
-
-    def to_representation(self, appointment: Appointment) -> dict:
-        return {**super().to_representation(appointment), "session_record": self.get_session_record(appointment)}
 
     @cached_property
     def _session_record(self) -> SessionRecordSerializer:
@@ -520,11 +460,7 @@ class AppointmentClinicalSerializer(AppointmentSerializer):
 
 
 def appointment_etag(appointment: Appointment) -> str:
-    return etag_of(appointment.pk, appointment.version)
-
-
-def etag_of(appointment_id: int, version: int) -> str:
-    return f'"appointment-{appointment_id}-v{version}"'
+    return f'"appointment-{appointment.pk}-v{appointment.version}"'
 
 
 class AppointmentBookSerializer(StrictInputSerializer):

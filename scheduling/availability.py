@@ -2,11 +2,12 @@
 
 It answers with the same rules ``scheduling.services`` enforces for one booking (``_check_hours``,
 ``_check_course``, ``conflicting_appointments``...), but for a whole window at once: the facts of
-the window are read in a fixed number of set-based queries (resources, one query for opening
-hours, working hours and closures, one for the active appointments that can touch the window),
-then the grid is computed in memory. The appointment query is bounded by the window on
-``starts_at`` so the indexes ``appointment_location_start``, ``appointment_clinician_start`` and
-``appointment_patient_start`` keep its cost proportional to the window, not to years of history.
+the window are read in a fixed number of set-based queries (one each for the clinicians, rooms,
+devices, the week's opening and working hours, the closures, and the active appointments that can
+touch the window with the course's own), then the grid is computed in memory. The appointment
+query is bounded by the window on ``starts_at`` so the indexes ``appointment_location_start``,
+``appointment_clinician_start``, ``appointment_patient_start`` (and ``appointment_course_start``
+for the course's own) keep its cost proportional to the window, not to years of history.
 
 The grid: start times at whole multiples of the location's ``slot_minutes`` from local midnight,
 in the location's time zone (both instants of a wall-clock time repeated at a DST change).
@@ -18,11 +19,9 @@ from bisect import bisect_left, bisect_right
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
-from functools import cache
 
-from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
-from django.db import connection
+from django.db.models import BigIntegerField, Q, QuerySet, Value
 from django.utils import timezone
 
 from clinic.models import Closure, Device, Location, OpeningHours, Room, Staff, StaffRole, WorkingHours
@@ -211,54 +210,8 @@ def _block(mask: bytearray, epochs: list[float], busy_from: float, busy_to: floa
         mask[low:high] = bytes(high - low)
 
 
-@cache
-def _facts_sql() -> str:
-    """Resources, hours and closures in one query (built on first use: the user model comes from settings)."""
-    return f"""
-    SELECT 'clinician', staff.id, person.id, NULL::bigint, NULL::int, NULL::float8, NULL::float8,
-           person.username, person.first_name, person.last_name
-      FROM {Staff._meta.db_table} staff
-      JOIN {Staff.locations.through._meta.db_table} works_at ON works_at.staff_id = staff.id
-      JOIN {get_user_model()._meta.db_table} person ON person.id = staff.user_id
-     WHERE works_at.location_id = %(location)s AND staff.role = '{StaffRole.CLINICIAN}' AND staff.is_active
-       AND (%(clinician)s = 0 OR staff.id = %(clinician)s)
-    UNION ALL
-    SELECT 'room', id, location_id, NULL, NULL, NULL, NULL, name, NULL, NULL
-      FROM {Room._meta.db_table}
-     WHERE location_id = %(location)s AND is_active AND (%(room)s = 0 OR id = %(room)s)
-    UNION ALL
-    SELECT 'device', id, location_id, NULL, NULL, NULL, NULL, model, serial_number, NULL
-      FROM {Device._meta.db_table}
-     WHERE location_id = %(location)s AND in_service AND (%(device)s = 0 OR id = %(device)s)
-    UNION ALL
-    SELECT 'open', NULL, NULL, NULL, weekday,
-           EXTRACT(EPOCH FROM opens_at)::float8, EXTRACT(EPOCH FROM closes_at)::float8, NULL, NULL, NULL
-      FROM {OpeningHours._meta.db_table} WHERE location_id = %(location)s
-    UNION ALL
-    SELECT 'work', clinician_id, NULL, NULL, weekday,
-           EXTRACT(EPOCH FROM starts_at)::float8, EXTRACT(EPOCH FROM ends_at)::float8, NULL, NULL, NULL
-      FROM {WorkingHours._meta.db_table}
-     WHERE location_id = %(location)s AND (%(clinician)s = 0 OR clinician_id = %(clinician)s)
-    UNION ALL
-    SELECT 'closed', clinician_id, room_id, device_id, NULL,
-           EXTRACT(EPOCH FROM starts_at)::float8, EXTRACT(EPOCH FROM ends_at)::float8, reason, NULL, NULL
-      FROM {Closure._meta.db_table}
-     WHERE location_id = %(location)s AND starts_at < %(window_to)s AND ends_at > %(window_from)s
-    """  # noqa: S608  # table names from the models, values as parameters  # nosec B608
-
-_ACTIVE = ", ".join(f"'{status}'" for status in ACTIVE_STATUSES)
-_APPOINTMENTS_SQL = f"""
-    SELECT 'window', clinician_id, room_id, device_id, patient_id, local_date,
-           EXTRACT(EPOCH FROM starts_at)::float8, EXTRACT(EPOCH FROM ends_at)::float8
-      FROM {Appointment._meta.db_table}
-     WHERE status IN ({_ACTIVE}) AND NOT id = ANY(%(moving)s)
-       AND starts_at >= %(starts_from)s AND starts_at < %(window_to)s AND ends_at > %(window_from)s
-       AND (location_id = %(location)s OR clinician_id = ANY(%(clinicians)s) OR patient_id = %(patient)s)
-    UNION ALL
-    SELECT 'course', NULL, NULL, NULL, NULL, local_date, NULL, NULL
-      FROM {Appointment._meta.db_table}
-     WHERE course_id = %(course)s AND status IN ({_ACTIVE}) AND NOT id = ANY(%(moving)s)
-"""  # noqa: S608  # table names from the models, values as parameters  # nosec B608
+def _one_or_all(rows: QuerySet, chosen: Staff | Room | Device | None) -> QuerySet:
+    return rows if chosen is None else rows.filter(pk=chosen.pk)
 
 
 def availability_grid(
@@ -290,43 +243,31 @@ def availability_grid(
     window_from = datetime.combine(start, time(), tzinfo=zone)
     window_to = datetime.combine(end, time(), tzinfo=zone)
     buffer = timedelta(minutes=location.turnover_minutes)
-    with connection.cursor() as cursor:
-        cursor.execute(_facts_sql(), {
-            "location": location.pk, "clinician": clinician.pk if clinician is not None else 0,
-            "room": room.pk if room is not None else 0, "device": device.pk if device is not None else 0,
-            "window_from": window_from, "window_to": window_to,
-        })
-        facts = cursor.fetchall()
-    db = connection.alias
-    user_model = get_user_model()
-    clinicians: list[Staff] = []
-    rooms: list[Room] = []
-    devices: list[Device] = []
-    opening: dict[int, list[tuple[float, float]]] = defaultdict(list)
-    working: dict[int, dict[int, list[tuple[float, float]]]] = defaultdict(lambda: defaultdict(list))
-    closures = []
-    for kind, first_id, second_id, third_id, weekday, starts, ends, text, more_text, last_text in facts:
-        if kind == "clinician":
-            person = Staff.from_db(db, ["id", "user_id", "role", "is_active"],
-                                   [first_id, second_id, StaffRole.CLINICIAN, True])
-            person.user = user_model.from_db(db, ["id", "username", "first_name", "last_name"],
-                                             [second_id, text, more_text, last_text])
-            clinicians.append(person)
-        elif kind == "room":
-            rooms.append(Room.from_db(db, ["id", "location_id", "name", "is_active"],
-                                      [first_id, second_id, text, True]))
-        elif kind == "device":
-            devices.append(Device.from_db(db, ["id", "location_id", "model", "serial_number", "in_service"],
-                                          [first_id, second_id, text, more_text, True]))
-        elif kind == "open":
-            opening[weekday].append((starts, ends))
-        elif kind == "work":
-            working[first_id][weekday].append((starts, ends))
-        else:
-            closures.append((first_id, second_id, third_id, starts, ends, text))
+    # Each read in the order the grid sorts it in below (order_by() drops the models' orderings, which join).
+    clinicians = list(_one_or_all(Staff.objects.filter(locations=location, role=StaffRole.CLINICIAN, is_active=True),
+                                  clinician).select_related("user").order_by().only(
+        "role", "is_active", "user__username", "user__first_name", "user__last_name"))
+    rooms = list(_one_or_all(Room.objects.filter(location=location, is_active=True), room).order_by().only(
+        "location_id", "name", "is_active"))
+    devices = list(_one_or_all(Device.objects.filter(location=location, in_service=True), device).order_by().only(
+        "location_id", "model", "serial_number", "in_service"))
     clinicians.sort(key=lambda c: (c.user.last_name, c.user.first_name, c.pk))
     rooms.sort(key=lambda r: (r.name, r.pk))
     devices.sort(key=lambda d: (d.model, d.serial_number, d.pk))
+    working_hours = WorkingHours.objects.filter(location=location)
+    if clinician is not None:
+        working_hours = working_hours.filter(clinician=clinician)
+    # The week's hours in one read: the location's opening hours (no clinician) and its clinicians' own.
+    week_hours = OpeningHours.objects.filter(location=location).order_by().values_list(
+        Value(None, output_field=BigIntegerField()), "weekday", "opens_at", "closes_at",
+    ).union(working_hours.order_by().values_list("clinician_id", "weekday", "starts_at", "ends_at"), all=True)
+    opening: dict[int, list[tuple[float, float]]] = defaultdict(list)
+    working: dict[int, dict[int, list[tuple[float, float]]]] = defaultdict(lambda: defaultdict(list))
+    for clinician_id, weekday, starts_at, ends_at in week_hours:
+        spans = opening[weekday] if clinician_id is None else working[clinician_id][weekday]
+        spans.append((_seconds(starts_at), _seconds(ends_at)))
+    closures = Closure.objects.filter(location=location, starts_at__lt=window_to, ends_at__gt=window_from).order_by(
+        ).values_list("clinician_id", "room_id", "device_id", "starts_at", "ends_at", "reason")
     clinician_ids = [c.pk for c in clinicians]
 
     candidates = _candidates(location, start, end, minutes, opening)
@@ -354,7 +295,8 @@ def availability_grid(
     device_free = {d.pk: bytearray(b"\x01" * size) for d in devices}
 
     location_closures = []
-    for clinician_id, room_id, device_id, starts, ends, reason in closures:
+    for clinician_id, room_id, device_id, starts_at, ends_at, reason in closures:
+        starts, ends = starts_at.timestamp(), ends_at.timestamp()
         if clinician_id is None and room_id is None and device_id is None:
             _block(usable, epochs, starts, ends, length)
             location_closures.append((starts, ends, reason))
@@ -365,23 +307,25 @@ def availability_grid(
         elif device_id in device_free:
             _block(device_free[device_id], epochs, starts, ends, length)
 
-    with connection.cursor() as cursor:
-        cursor.execute(_APPOINTMENTS_SQL, {
-            "moving": [appointment.pk for appointment in moving or () if appointment.pk],
-            "starts_from": window_from - buffer - timedelta(minutes=SESSION_MINUTES_MAX),
-            "window_from": window_from - buffer, "window_to": window_to + buffer,
-            "location": location.pk, "clinicians": clinician_ids, "patient": patient_id or 0,
-            "course": course.pk if course is not None else 0,
-        })
-        rows = cursor.fetchall()
+    whose = Q(location=location) | Q(clinician_id__in=clinician_ids)
+    if patient_id is not None:
+        whose |= Q(patient_id=patient_id)
+    wanted = whose & Q(starts_at__gte=window_from - buffer - timedelta(minutes=SESSION_MINUTES_MAX),
+                       starts_at__lt=window_to + buffer, ends_at__gt=window_from - buffer)
+    if course is not None:
+        wanted |= Q(course=course)  # all its sessions, for its rules: outside the window they block no start
+    rows = Appointment.objects.filter(wanted, status__in=ACTIVE_STATUSES).exclude(
+        pk__in=[appointment.pk for appointment in moving or () if appointment.pk],
+    ).order_by().values_list(
+        "course_id", "clinician_id", "room_id", "device_id", "patient_id", "local_date", "starts_at", "ends_at")
     course_facts = CourseFacts() if course is not None else None
     pad = buffer.total_seconds()
-    for source, clinician_id, room_id, device_id, row_patient, local_date, starts, ends in rows:
-        if source == "course":
+    for course_id, clinician_id, room_id, device_id, row_patient, local_date, starts_at, ends_at in rows:
+        if course is not None and course_id == course.pk:
             course_facts.active += 1
             course_facts.days.add(local_date)
             course_facts.weeks[week_start(local_date)] += 1
-            continue
+        starts, ends = starts_at.timestamp(), ends_at.timestamp()
         if clinician_id in clinician_free:
             _block(clinician_free[clinician_id], epochs, starts, ends, length)
         if room_id in room_free:
