@@ -1,8 +1,8 @@
 """Request rates per user (and per address for token requests); over the rate the API answers 429.
 
 Rates are read at request time from IONTO_API_RATES so settings and tests can change them. The counts
-live in Django's cache: per process by default, shared between processes when CACHES points at a
-shared cache (the database cache or Redis) as production should.
+live in Django's cache, which every process shares (clinic.settings.cache_settings), and the client is
+the address clinic.request_context.client_address decides.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """A per-address request budget for pages anyone can reach (patients' email links).
 
-Counts live in Django's cache: per process with the default cache, so production sets a shared
-cache (CACHES, e.g. Redis) for the budget to hold across web processes.
+Counts live in Django's cache, which every process shares (clinic.settings.cache_settings), so the
+budget holds across web processes.
 """
 
 from __future__ import annotations
