@@ -407,6 +407,8 @@ class AppointmentSerializer(serializers.ModelSerializer):
     etag = serializers.SerializerMethodField(help_text="Send it back as If-Match to change this appointment.")
     cancelled_by = serializers.ChoiceField(choices=CancelledBy.choices, allow_blank=True, read_only=True,
                                            help_text="Who cancelled: patient or clinic; empty unless cancelled.")
+    confirmed_via = serializers.ChoiceField(choices=ConfirmationChannel.choices, allow_blank=True, read_only=True,
+                                            help_text="How the patient confirmed; empty until they do.")
 
     class Meta:
         model = Appointment
