@@ -85,7 +85,39 @@ def test_production_starts_with_a_real_key_and_is_hardened():
 
 
 def test_debug_is_off_unless_asked(settings):
-    from clinic.settings import env_bool
+    from clinic.settings import env
 
     assert os.environ.get("DJANGO_DEBUG") or settings.DEBUG is False
-    assert env_bool("IONTO_UNSET_FLAG_FOR_TEST", False) is False
+    assert env.bool("IONTO_UNSET_FLAG_FOR_TEST", default=False) is False
+
+
+def test_a_blank_variable_means_its_default_and_a_value_is_taken_as_written(monkeypatch):
+    from clinic.settings import env
+
+    monkeypatch.setenv("EMAIL_PORT", "")
+    monkeypatch.setenv("EMAIL_HOST_PASSWORD", "$ecret")
+    monkeypatch.setenv("DJANGO_ALLOWED_HOSTS", "ionto.example.org, intranet.local,")
+    assert env.int("EMAIL_PORT", default=1025) == 1025
+    assert env.str("EMAIL_HOST_PASSWORD", default="") == "$ecret"
+    assert env.list("DJANGO_ALLOWED_HOSTS", cast=str.strip, default=[]) == ["ionto.example.org", "intranet.local"]
+
+
+def _import_development_settings(**env):
+    return subprocess.run(
+        [sys.executable, "-c", "import django; django.setup()"],
+        cwd=ROOT, env={**os.environ, "DJANGO_SETTINGS_MODULE": "clinic.settings", **env},
+        capture_output=True, text=True, timeout=60,
+    )
+
+
+def test_a_mistyped_flag_or_number_stops_the_start_and_names_the_variable():
+    assert "IONTO_MANAGER_2FA_REQUIRED must be true or false, not 'ture'" in _import_development_settings(
+        IONTO_MANAGER_2FA_REQUIRED="ture").stderr
+    assert "EMAIL_PORT must be a whole number, not '25x'" in _import_development_settings(EMAIL_PORT="25x").stderr
+
+
+def test_only_postgresql_and_a_redis_cache_are_accepted():
+    assert "Ionto runs on PostgreSQL only: DATABASE_URL must be postgres://..." in _import_development_settings(
+        DATABASE_URL="sqlite:///ionto.db").stderr
+    assert "CACHE_URL must name a Redis server (redis://host:6379/1), not 'locmemcache://'" in (
+        _import_development_settings(CACHE_URL="locmemcache://").stderr)

@@ -22,10 +22,13 @@ def test_pages_carry_a_content_security_policy_without_inline_scripts(client):
         assert response["X-Content-Type-Options"] == "nosniff"
 
 
-def test_json_answers_carry_no_page_policy(api_client):
+def test_json_answers_carry_the_same_policy_and_headers(client, api_client):
+    page = client.get("/admin/login/")
     response = api_client.get("/api/v1/health/")
-    assert "Content-Security-Policy" not in response
     assert response["Content-Type"] == "application/json"
+    assert response["Content-Security-Policy"] == page["Content-Security-Policy"]
+    assert response["Permissions-Policy"] == "camera=(), microphone=(), geolocation=(), payment=()"
+    assert response["Cross-Origin-Opener-Policy"] == "same-origin"
 
 
 @time_machine.travel(datetime(2026, 12, 7, 9, tzinfo=UTC), tick=False)

@@ -1,7 +1,9 @@
 import csv
 import io
+from datetime import UTC, datetime
 
 import pytest
+import time_machine
 
 from patients.models import AuditEvent
 from tests.factories import make_clinic, make_patient
@@ -9,11 +11,14 @@ from tests.factories import make_clinic, make_patient
 pytestmark = pytest.mark.django_db
 
 
+@time_machine.travel(datetime(2026, 12, 7, 9, 0, 30, tzinfo=UTC), tick=False)
 def test_patient_link_pages_answer_429_past_the_budget_and_reveal_nothing(client, settings):
     settings.IONTO_PATIENT_LINK_RATE = 5
-    answers = [client.get(f"/p/confirm/forged-token-{i}/", REMOTE_ADDR="198.51.100.23").status_code for i in range(7)]
-    assert answers[:5] == [400] * 5  # a forged token says only that the link is not valid
-    assert answers[5:] == [429, 429]
+    answers = [client.get(f"/p/confirm/forged-token-{i}/", REMOTE_ADDR="198.51.100.23") for i in range(7)]
+    assert [answer.status_code for answer in answers[:5]] == [400] * 5  # a forged token says only that it is not valid
+    assert [answer.status_code for answer in answers[5:]] == [429, 429]
+    assert answers[-1].content.decode() == "Too many requests from your network. Please wait a minute and try again."
+    assert answers[-1]["Retry-After"] == "60"
     assert client.get("/p/confirm/forged-token/", REMOTE_ADDR="198.51.100.24").status_code == 400
 
 
