@@ -18,9 +18,9 @@ $(VENV)/.installed-test: requirements.txt requirements-dev.txt bench/requirement
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	touch $@ $(VENV)/.installed-run
 
-## run: migrate, load the demo and serve the admin, API, worker, beat and mail catcher (Ctrl-C stops all)
+## run: migrate, load the demo and run the Procfile (web, worker, beat, mail catcher) with honcho; Ctrl-C stops all
 run: $(VENV)/.installed-run
-	$(PY) manage.py serve
+	$(PY) -m devtools.serve
 
 ## lint: ruff over the whole tree
 lint: $(VENV)/.installed-test
@@ -29,7 +29,7 @@ lint: $(VENV)/.installed-test
 ## test: lint, then the whole suite (embedded PostgreSQL unless DATABASE_URL is set)
 test: $(VENV)/.installed-test
 	$(PY) -m ruff check .
-	$(PY) -m bandit --quiet --recursive --severity-level medium --exclude bench/.peers-venv clinic patients scheduling api bench
+	$(PY) -m bandit --quiet --recursive --severity-level medium --exclude bench/.peers-venv clinic patients scheduling api bench devtools
 	$(PY) manage.py makemigrations --check --dry-run
 	$(PY) -m pytest $(PYTEST_ARGS)
 

@@ -8,7 +8,7 @@ import sys
 def main():
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "clinic.settings")
     if not os.environ.get("DATABASE_URL"):
-        from clinic import embedded
+        from devtools import embedded
 
         embedded.ensure_running()
     from django.core.management import execute_from_command_line

@@ -16,7 +16,7 @@ def use_database(name: str, *, recreate: bool = False) -> None:
     PostgreSQL when DATABASE_URL is unset); ``recreate`` drops and creates it first."""
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "clinic.settings")
     if not os.environ.get("DATABASE_URL"):
-        from clinic import embedded
+        from devtools import embedded
 
         embedded.ensure_running()
     import django

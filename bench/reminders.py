@@ -51,7 +51,7 @@ def setup_django(queue: str, name: str) -> dict:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "clinic.settings")
     os.environ["CELERY_QUEUE"] = queue
     if not os.environ.get("DATABASE_URL"):
-        from clinic import embedded
+        from devtools import embedded
 
         embedded.ensure_running()
     import django
@@ -237,7 +237,7 @@ def wait_for_files(folder: Path, count: int, timeout: float) -> float:
 
 
 def start_mailcatcher(folder: Path, port: int) -> subprocess.Popen:
-    process = subprocess.Popen([sys.executable, "-m", "clinic.mailcatcher", "--port", str(port), "--dir",
+    process = subprocess.Popen([sys.executable, "-m", "devtools.mailcatcher", "--port", str(port), "--dir",
                                 str(folder)], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
     process.stdout.readline()  # "mail catcher: smtp://..." once it listens
     return process

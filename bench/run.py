@@ -38,7 +38,7 @@ from urllib.parse import urlsplit, urlunsplit
 from bench.admin import COUNTS as ADMIN_COUNTS
 from bench.scenarios import BOOK_CANCEL, LABELS, READS, SCENARIOS, read_path
 from bench.stats import parse, summary
-from clinic.processes import web_command, with_interpreter
+from devtools.serve import procfile_commands
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
@@ -121,7 +121,7 @@ def database_url(name: str) -> str:
     if configured:
         parts = urlsplit(configured)
         return urlunsplit(parts._replace(path=f"/{name}"))
-    from clinic import embedded
+    from devtools import embedded
 
     return embedded.database_url(name)
 
@@ -134,7 +134,7 @@ def server_connection(name: str = "postgres"):
 
 def ensure_server() -> None:
     if not os.environ.get("DATABASE_URL"):
-        from clinic import embedded
+        from devtools import embedded
 
         embedded.ensure_running()
 
@@ -241,10 +241,10 @@ class Gunicorn:
         self.process: subprocess.Popen | None = None
 
     def __enter__(self) -> Gunicorn:
-        # The web command production runs (clinic/processes.py: docker-compose, make run), 2 workers.
-        command = with_interpreter(web_command(f"127.0.0.1:{self.port}", workers=2), PYTHON)
+        # The web command production runs (the Procfile: docker-compose, make run), 2 workers.
+        program, *args = procfile_commands({"HOST": "127.0.0.1", "PORT": str(self.port)})["web"]
         self.process = subprocess.Popen(
-            [*command, "--log-level", "warning", "--timeout", "120"],
+            [PYTHON, "-m", program, *args, "--log-level", "warning", "--timeout", "120"],
             cwd=ROOT, env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
             start_new_session=True)
         deadline = clock.monotonic() + 60

@@ -10,10 +10,10 @@ import random
 import secrets
 from datetime import date, time, timedelta
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from clinic import embedded
 from clinic import services as clinic_services
 from clinic.models import Location, StaffRole
 from patients import services as patient_services
@@ -21,7 +21,7 @@ from patients.models import CONTRAINDICATIONS, MEDICATED_CONTRAINDICATIONS
 from scheduling import services
 from scheduling.models import CancelledBy, Indication
 
-LOGINS_FILE = embedded.DATA_DIR / "demo-logins.txt"
+LOGINS_FILE = settings.DATA_DIR / "demo-logins.txt"
 LOGIN_USERS = [("manager", StaffRole.MANAGER), ("frontdesk", StaffRole.FRONT_DESK), ("clinician", StaffRole.CLINICIAN)]
 FIRST_NAMES = ["Amara", "Ben", "Chloe", "Dev", "Elena", "Finn", "Grace", "Hugo", "Isla", "Jonah", "Kira", "Leo",
                "Maya", "Noah", "Olive", "Pavel", "Quinn", "Rosa", "Sami", "Tess"]

@@ -22,7 +22,7 @@ QuietWSGIRequestHandler.disable_nagle_algorithm = True
 if not os.environ.get("DATABASE_URL"):
     # The test runner is a command that needs the database: start the embedded server before
     # pytest-django creates the test database (settings only point at it).
-    from clinic import embedded
+    from devtools import embedded
 
     embedded.ensure_running()
 
@@ -55,7 +55,7 @@ def _frozen_clock():
 
 def server_url(database: str, runtime: bool = False) -> str:
     """The URL of a database on the server the suite runs on, as the owner or as the runtime role."""
-    from clinic import embedded
+    from devtools import embedded
 
     parts = urlsplit(os.environ.get("DATABASE_URL") or embedded.database_url())
     if runtime:
@@ -70,7 +70,7 @@ def runtime_login() -> tuple[str, str]:
     import dj_database_url
     from django.conf import settings
 
-    from clinic import embedded
+    from devtools import embedded
 
     if not settings.DATABASE_RUNTIME_URL:
         return embedded.RUNTIME_USER, ""

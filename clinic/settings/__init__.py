@@ -16,10 +16,9 @@ from celery.schedules import schedule
 from csp.constants import NONE, SELF, UNSAFE_INLINE
 from django.core.exceptions import ImproperlyConfigured
 
-from clinic import embedded
-
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
-DATA_DIR = embedded.DATA_DIR
+# The installation's own files (the local secret key, the file cache; in development the embedded server).
+DATA_DIR = Path(os.environ.get("IONTO_DATA_DIR", BASE_DIR / ".data")).resolve()
 
 
 def env(name: str, default: str = "") -> str:
@@ -224,6 +223,9 @@ if env("DATABASE_URL"):
         )
     }
 else:
+    # Development and tests only; production requires DATABASE_URL and never imports devtools.
+    from devtools import embedded
+
     DATABASES = {"default": embedded.database_settings()}
 if env("DATABASE_TEST_NAME"):
     # Lets two test runs share one server without sharing a test database.
@@ -285,7 +287,7 @@ def _default_broker_url() -> str:
     RabbitMQ) replaces it by setting CELERY_BROKER_URL. Delivery safety does not rest on the
     broker: the notification outbox in the database is the source of truth.
     """
-    url = env("DATABASE_URL") or embedded.database_url()
+    url = env("DATABASE_URL") or embedded.database_url()  # embedded: imported above when DATABASE_URL is unset
     _scheme, _, rest = url.partition("://")
     return f"ionto-db+postgresql+psycopg2://{rest}"  # clinic.broker
 

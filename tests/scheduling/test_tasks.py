@@ -27,7 +27,7 @@ from django.conf import settings
 from django.db import connection, connections
 from django.utils import timezone
 
-from clinic.mailcatcher import MailFolder
+from devtools.mailcatcher import MailFolder
 from scheduling import services
 from scheduling.models import CancelledBy, Notification, NotificationKind, NotificationStatus
 from scheduling.notifications import notifications_dispatch_due

@@ -121,4 +121,4 @@ if __name__ == "__main__":
     elif command == "stop":
         stop()
     else:
-        sys.exit(f"usage: python -m clinic.embedded [start|stop], not {command!r}")
+        sys.exit(f"usage: python -m devtools.embedded [start|stop], not {command!r}")
