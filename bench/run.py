@@ -233,6 +233,10 @@ class Gunicorn:
             "DJANGO_SECURE_SSL_REDIRECT": "false",
             "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
             "DATABASE_URL": database_url(database),
+            # The bench runs on one machine: its gunicorn workers share a folder as their cache.
+            "CACHE_URL": f"file://{tempfile.mkdtemp(prefix='ionto-bench-cache-')}",
+            # The bench's manager signs in with a password only: it measures the API, not the second step.
+            "IONTO_MANAGER_2FA_REQUIRED": "false",
             "IONTO_API_RATE_USER": UNTHROTTLED,
             "IONTO_API_RATE_ANON": UNTHROTTLED,
             "IONTO_API_RATE_TOKEN": "1000/min",

@@ -145,17 +145,20 @@ OTP_TOTP_ISSUER = "Ionto"
 def cache_settings(url: str) -> dict:
     """The cache where rate-limit and throttle counts live: shared by every process of an installation.
 
-    ``CACHE_URL`` names a Redis server (production: the broker's server, another database number);
-    unset, a file cache under the data folder, shared by the processes of one machine (`make run`,
-    the tests). Django's per-process memory cache is never used: each web process would keep its own
-    counts, and a limit of 20 a minute would be 20 per process.
+    ``CACHE_URL`` names a Redis server (production: the broker's server, another database number), or
+    ``file:///path`` for a folder that the processes of one machine share; unset, such a folder under
+    the data folder (`make run`, the tests). Django's per-process memory cache is never used: each web
+    process would keep its own counts, and a limit of 20 a minute would be 20 per process.
     """
     if not url:
+        url = f"file://{DATA_DIR / 'cache'}"
+    if url.startswith("file://"):
         return {"default": {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
-                            "LOCATION": str(DATA_DIR / "cache")}}
+                            "LOCATION": url.removeprefix("file://")}}
     if url.startswith(("redis://", "rediss://", "unix://")):
         return {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": url}}
-    raise ImproperlyConfigured(f"CACHE_URL must name a Redis server (redis://host:6379/1), not {url!r}")
+    raise ImproperlyConfigured(f"CACHE_URL must name a Redis server (redis://host:6379/1) or a folder "
+                               f"(file:///path), not {url!r}")
 
 
 CACHES = cache_settings(env("CACHE_URL"))
@@ -164,9 +167,11 @@ CACHES = cache_settings(env("CACHE_URL"))
 IONTO_PATIENT_LINK_RATE = env_int("IONTO_PATIENT_LINK_RATE", 20)
 RATELIMIT_VIEW = "clinic.ratelimit.too_many_requests"
 # django-ratelimit knows django-redis, not Django's own Redis cache, which increments as atomically (INCR).
-# It refuses the file cache, whose increments two processes can race: that cache serves only development and
-# the tests (production refuses to start without CACHE_URL), where a count lost in a race does no harm.
-SILENCED_SYSTEM_CHECKS = ["django_ratelimit.W001"] + ([] if env("CACHE_URL") else ["django_ratelimit.E003"])
+# It refuses the file cache, whose increments two processes can race: a count lost in such a race lets one
+# more request through, which the file cache's installations (one machine: development, the tests, a
+# small clinic's single server) accept.
+_FILE_CACHE = CACHES["default"]["BACKEND"].endswith("FileBasedCache")
+SILENCED_SYSTEM_CHECKS = ["django_ratelimit.W001"] + (["django_ratelimit.E003"] if _FILE_CACHE else [])
 
 # Staff sessions end after this much idle time (every request renews them).
 SESSION_COOKIE_AGE = env_int("IONTO_SESSION_IDLE_MINUTES", 30) * 60

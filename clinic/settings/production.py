@@ -29,7 +29,8 @@ IONTO_MANAGER_2FA_REQUIRED = env_bool("IONTO_MANAGER_2FA_REQUIRED", True)
 # Rate limits and throttles count in the cache; across web processes and machines only a shared
 # server keeps one count.
 if not env("CACHE_URL"):
-    raise ImproperlyConfigured("CACHE_URL must name the shared Redis cache in production (e.g. redis://redis:6379/1).")
+    raise ImproperlyConfigured("CACHE_URL must name the cache every web process shares in production "
+                               "(redis://redis:6379/1; file:///path on a one-machine installation).")
 
 # Files are collected into STATIC_ROOT by the image; no finders at run time.
 WHITENOISE_USE_FINDERS = False

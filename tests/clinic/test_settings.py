@@ -54,7 +54,7 @@ def test_without_a_configured_key_each_installation_makes_its_own_and_keeps_it(t
 def test_production_refuses_to_start_without_a_shared_cache():
     result = _import_production_settings(DJANGO_SECRET_KEY="k" * 64, CACHE_URL="")
     assert result.returncode != 0
-    assert "CACHE_URL must name the shared Redis cache in production" in result.stderr
+    assert "CACHE_URL must name the cache every web process shares in production" in result.stderr
 
 
 def test_the_cache_is_shared_by_every_process_of_an_installation(settings):
@@ -119,5 +119,6 @@ def test_a_mistyped_flag_or_number_stops_the_start_and_names_the_variable():
 def test_only_postgresql_and_a_redis_cache_are_accepted():
     assert "Ionto runs on PostgreSQL only: DATABASE_URL must be postgres://..." in _import_development_settings(
         DATABASE_URL="sqlite:///ionto.db").stderr
-    assert "CACHE_URL must name a Redis server (redis://host:6379/1), not 'locmemcache://'" in (
-        _import_development_settings(CACHE_URL="locmemcache://").stderr)
+    refused = _import_development_settings(CACHE_URL="locmemcache://").stderr
+    assert "CACHE_URL must name a Redis server (redis://host:6379/1) or a folder (file:///path), not 'locmemcache://'" \
+        in refused
