@@ -23,8 +23,25 @@ from api.exceptions import PreconditionFailed
 from api.idempotency import IDEMPOTENCY_PARAMETER, idempotent
 from api.pagination import AppointmentCursor
 from api.permissions import IsClinical, IsStaff, is_clinical
-from scheduling import selectors, services
+from scheduling.booking.courses import (
+    CourseDoesNotFit,
+    course_book,
+    course_complete,
+    course_create,
+    course_discontinue,
+    course_reschedule_from,
+    course_start_maintenance,
+)
+from scheduling.booking.selectors import slot_list_available
+from scheduling.booking.services import (
+    appointment_book,
+    appointment_cancel,
+    appointment_confirm,
+    appointment_mark_arrived,
+    appointment_mark_noshow,
+)
 from scheduling.models import Appointment
+from scheduling.records.services import session_record
 
 IF_MATCH_PARAMETER = OpenApiParameter(
     "If-Match", OpenApiTypes.STR, OpenApiParameter.HEADER, required=False,
@@ -46,7 +63,7 @@ class CourseViewSet(mixins.CreateModelMixin, ScopedReadViewSet):
 
     @extend_schema(request=s.CourseCreateSerializer, responses={201: s.CourseSerializer, **errors(400, 403)})
     def create(self, request):
-        course = services.course_create(created_by=request.user, **self.validated(s.CourseCreateSerializer))
+        course = course_create(created_by=request.user, **self.validated(s.CourseCreateSerializer))
         return self.answer(course, status=201)
 
     @extend_schema(request=s.CourseBookSerializer, parameters=[IDEMPOTENCY_PARAMETER],
@@ -65,8 +82,8 @@ class CourseViewSet(mixins.CreateModelMixin, ScopedReadViewSet):
         data = self.validated(s.CourseBookSerializer)
         preview = data.pop("preview")
         try:
-            plan = services.course_book(course=course, booked_by=request.user, preview=preview, **data)
-        except services.CourseDoesNotFit as error:
+            plan = course_book(course=course, booked_by=request.user, preview=preview, **data)
+        except CourseDoesNotFit as error:
             return plan_does_not_fit(error)
         return Response(plan_data(plan), status=200 if preview else 201)
 
@@ -74,7 +91,7 @@ class CourseViewSet(mixins.CreateModelMixin, ScopedReadViewSet):
     @action(detail=True, methods=["post"])
     def complete(self, request, pk=None):
         course = self.get_object()
-        return self.answer(services.course_complete(course=course, completed_by=request.user))
+        return self.answer(course_complete(course=course, completed_by=request.user))
 
     @extend_schema(request=s.CourseDiscontinueSerializer, responses={200: s.CourseSerializer, **errors(400, 403, 404)})
     @action(detail=True, methods=["post"])
@@ -82,8 +99,8 @@ class CourseViewSet(mixins.CreateModelMixin, ScopedReadViewSet):
         """Stop a course early; its booked sessions are cancelled by the clinic with the reason."""
         course = self.get_object()
         data = self.validated(s.CourseDiscontinueSerializer)
-        return self.answer(services.course_discontinue(course=course, discontinued_by=request.user,
-                                                       reason=data["reason"]))
+        return self.answer(course_discontinue(course=course, discontinued_by=request.user,
+                                              reason=data["reason"]))
 
     @extend_schema(request=s.CourseMaintenanceSerializer,
                    responses={201: s.CourseSerializer, **errors(400, 403, 404)})
@@ -92,7 +109,7 @@ class CourseViewSet(mixins.CreateModelMixin, ScopedReadViewSet):
         """Plan maintenance sessions every 1-4 weeks after a completed initial course."""
         course = self.get_object()
         data = self.validated(s.CourseMaintenanceSerializer)
-        maintenance = services.course_start_maintenance(course=course, created_by=request.user, **data)
+        maintenance = course_start_maintenance(course=course, created_by=request.user, **data)
         return self.answer(maintenance, status=201)
 
 
@@ -155,7 +172,7 @@ class AppointmentViewSet(mixins.CreateModelMixin, ScopedReadViewSet):
     def create(self, request):
         """Book one session of a course with a clinician, room and device at the course's location."""
         data = self.validated(s.AppointmentBookSerializer)
-        appointment = services.appointment_book(booked_by=request.user, **data)
+        appointment = appointment_book(booked_by=request.user, **data)
         return self.answer(appointment, status=201)
 
     def _change(self, request, change, serializer_class=None):
@@ -170,7 +187,7 @@ class AppointmentViewSet(mixins.CreateModelMixin, ScopedReadViewSet):
     @idempotent
     def confirm(self, request, pk=None):
         """Record that the patient confirmed they will come (not a status; the version stays)."""
-        return self._change(request, lambda a, v, d: services.appointment_confirm(
+        return self._change(request, lambda a, v, d: appointment_confirm(
             appointment=a, via=d["via"], confirmed_by=request.user, expected_version=v), s.AppointmentConfirmSerializer)
 
     @extend_schema(request=None, parameters=[IDEMPOTENCY_PARAMETER, IF_MATCH_PARAMETER],
@@ -179,7 +196,7 @@ class AppointmentViewSet(mixins.CreateModelMixin, ScopedReadViewSet):
     @idempotent
     def arrive(self, request, pk=None):
         """The patient is here (on the day of the session)."""
-        return self._change(request, lambda a, v, d: services.appointment_mark_arrived(
+        return self._change(request, lambda a, v, d: appointment_mark_arrived(
             appointment=a, marked_by=request.user, expected_version=v))
 
     @extend_schema(request=None, parameters=[IDEMPOTENCY_PARAMETER, IF_MATCH_PARAMETER],
@@ -188,7 +205,7 @@ class AppointmentViewSet(mixins.CreateModelMixin, ScopedReadViewSet):
     @idempotent
     def noshow(self, request, pk=None):
         """The patient did not come (once the start time has passed)."""
-        return self._change(request, lambda a, v, d: services.appointment_mark_noshow(
+        return self._change(request, lambda a, v, d: appointment_mark_noshow(
             appointment=a, marked_by=request.user, expected_version=v))
 
     @extend_schema(request=s.AppointmentCancelSerializer, parameters=[IDEMPOTENCY_PARAMETER, IF_MATCH_PARAMETER],
@@ -197,7 +214,7 @@ class AppointmentViewSet(mixins.CreateModelMixin, ScopedReadViewSet):
     @idempotent
     def cancel(self, request, pk=None):
         """Cancel, saying who cancels (patient or clinic) and why; the time is free again."""
-        return self._change(request, lambda a, v, d: services.appointment_cancel(
+        return self._change(request, lambda a, v, d: appointment_cancel(
             appointment=a, cancelled_by=request.user, by=d["by"], reason=d["reason"], expected_version=v),
             s.AppointmentCancelSerializer)
 
@@ -216,11 +233,11 @@ class AppointmentViewSet(mixins.CreateModelMixin, ScopedReadViewSet):
         appointment = self.get_object()
         data = self.validated(s.AppointmentRescheduleSerializer)
         try:
-            plan = services.course_reschedule_from(
+            plan = course_reschedule_from(
                 appointment=appointment, rescheduled_by=request.user, starts_at=data.get("starts_at"),
                 clinician=data.get("clinician"), room=data.get("room"), device=data.get("device"),
                 preview=data["preview"], expected_version=self.expected_version(appointment))
-        except services.CourseDoesNotFit as error:
+        except CourseDoesNotFit as error:
             return plan_does_not_fit(error)
         response = Response(plan_data(plan))
         moved = plan.sessions[0].appointment if plan.booked and plan.sessions else None
@@ -234,7 +251,7 @@ class AppointmentViewSet(mixins.CreateModelMixin, ScopedReadViewSet):
     @idempotent
     def complete(self, request, pk=None):
         """Record the session (clinicians and managers): the appointment becomes fulfilled."""
-        return self._change(request, lambda a, v, d: services.session_record(
+        return self._change(request, lambda a, v, d: session_record(
             appointment=a, recorded_by=request.user, expected_version=v, **d).appointment,
             s.AppointmentCompleteSerializer)
 
@@ -267,7 +284,7 @@ class AvailabilityView(StrictQueryMixin, APIView):
         query.is_valid(raise_exception=True)
         wanted = query.validated_data
         location = wanted["location"]
-        slots = selectors.slot_list_available(
+        slots = slot_list_available(
             location=location, start=wanted["start"], end=wanted["end"], minutes=wanted["minutes"],
             clinician=wanted.get("clinician"), room=wanted.get("room"), device=wanted.get("device"),
             patient=wanted.get("patient"),
