@@ -10,7 +10,7 @@ from rest_framework.response import Response
 from api import scope
 from api.pagination import PageNumber
 from api.permissions import IsStaff, is_clinical
-from api.serializers import ErrorSerializer
+from api.serializers.errors import ErrorSerializer
 from patients.selectors import patient_of
 from patients.services import audit_read
 

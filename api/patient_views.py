@@ -9,9 +9,17 @@ from rest_framework.decorators import action
 
 from api import filters as api_filters
 from api import scope
-from api import serializers as s
 from api.base import ScopedReadViewSet, errors
 from api.permissions import IsClinical, is_clinical
+from api.serializers.patients import (
+    PatientClinicalSerializer,
+    PatientCreateSerializer,
+    PatientSerializer,
+    PatientUpdateSerializer,
+    ScreeningCreateSerializer,
+    ScreeningOverrideSerializer,
+    ScreeningSerializer,
+)
 from patients import services
 from patients.models import Screening
 
@@ -23,8 +31,8 @@ class PatientViewSet(mixins.CreateModelMixin, mixins.UpdateModelMixin, ScopedRea
     left out of lists unless ``include_archived=true``.
     """
 
-    serializer_class = s.PatientSerializer
-    clinical_serializer_class = s.PatientClinicalSerializer
+    serializer_class = PatientSerializer
+    clinical_serializer_class = PatientClinicalSerializer
     filterset_class = api_filters.PatientFilter
     ordering = ["last_name", "first_name", "id"]
     ordering_fields = ["id", "last_name", "first_name", "date_of_birth", "created_at"]
@@ -32,7 +40,7 @@ class PatientViewSet(mixins.CreateModelMixin, mixins.UpdateModelMixin, ScopedRea
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
-            return s.PatientSerializer.Meta.model.objects.none()
+            return PatientSerializer.Meta.model.objects.none()
         listing_only_current = self.action == "list" and "include_archived" not in self.request.query_params
         rows = scope.patients(self.request, include_archived=not listing_only_current)
         rows = rows.select_related("preferred_location")
@@ -42,27 +50,27 @@ class PatientViewSet(mixins.CreateModelMixin, mixins.UpdateModelMixin, ScopedRea
             ))
         return rows
 
-    @extend_schema(request=s.PatientCreateSerializer, responses={201: s.PatientClinicalSerializer, **errors(400, 403)})
+    @extend_schema(request=PatientCreateSerializer, responses={201: PatientClinicalSerializer, **errors(400, 403)})
     def create(self, request):
-        patient = services.patient_register(registered_by=request.user, **self.validated(s.PatientCreateSerializer))
+        patient = services.patient_register(registered_by=request.user, **self.validated(PatientCreateSerializer))
         return self.answer(patient, status=201)
 
-    @extend_schema(request=s.PatientUpdateSerializer,
-                   responses={200: s.PatientClinicalSerializer, **errors(400, 403, 404)})
+    @extend_schema(request=PatientUpdateSerializer,
+                   responses={200: PatientClinicalSerializer, **errors(400, 403, 404)})
     def partial_update(self, request, pk=None):
         patient = self.get_object()
-        changes = self.validated(s.PatientUpdateSerializer, partial=True)
+        changes = self.validated(PatientUpdateSerializer, partial=True)
         patient = services.patient_update(patient=patient, updated_by=request.user, **changes)
         return self.answer(patient)
 
-    @extend_schema(request=None, responses={200: s.PatientClinicalSerializer, **errors(400, 403, 404)})
+    @extend_schema(request=None, responses={200: PatientClinicalSerializer, **errors(400, 403, 404)})
     @action(detail=True, methods=["post"])
     def archive(self, request, pk=None):
         """Take the patient out of lists and searches; nothing is deleted. Upcoming sessions must be cancelled first."""
         patient = services.patient_archive(patient=self.get_object(), archived_by=request.user)
         return self.answer(patient)
 
-    @extend_schema(request=None, responses={200: s.PatientClinicalSerializer, **errors(403, 404)})
+    @extend_schema(request=None, responses={200: PatientClinicalSerializer, **errors(403, 404)})
     @action(detail=True, methods=["post"])
     def restore(self, request, pk=None):
         patient = services.patient_restore(patient=self.get_object(), restored_by=request.user)
@@ -72,16 +80,16 @@ class PatientViewSet(mixins.CreateModelMixin, mixins.UpdateModelMixin, ScopedRea
 class ScreeningViewSet(mixins.CreateModelMixin, ScopedReadViewSet):
     """Contraindication screenings: clinicians and managers only; the front desk gets 403."""
 
-    serializer_class = s.ScreeningSerializer
+    serializer_class = ScreeningSerializer
     permission_classes = [IsClinical]
     scope_name = "screenings"
     filterset_class = api_filters.ScreeningFilter
     ordering = ["-recorded_at", "-id"]
     ordering_fields = ["id", "recorded_at"]
 
-    @extend_schema(request=s.ScreeningCreateSerializer, responses={201: s.ScreeningSerializer, **errors(400, 403)})
+    @extend_schema(request=ScreeningCreateSerializer, responses={201: ScreeningSerializer, **errors(400, 403)})
     def create(self, request):
-        data = self.validated(s.ScreeningCreateSerializer)
+        data = self.validated(ScreeningCreateSerializer)
         answers = {name: value for name, value in data["answers"].items() if value is not None}
         screening = services.screening_record(
             patient=data["patient"], recorded_by=request.user, answers=answers, for_medicated=data["for_medicated"],
@@ -89,12 +97,12 @@ class ScreeningViewSet(mixins.CreateModelMixin, ScopedReadViewSet):
         )
         return self.answer(screening, status=201)
 
-    @extend_schema(request=s.ScreeningOverrideSerializer,
-                   responses={200: s.ScreeningSerializer, **errors(400, 403, 404)})
+    @extend_schema(request=ScreeningOverrideSerializer,
+                   responses={200: ScreeningSerializer, **errors(400, 403, 404)})
     @action(detail=True, methods=["post"])
     def override(self, request, pk=None):
         """A clinician's justified decision to treat despite a positive answer."""
-        data = self.validated(s.ScreeningOverrideSerializer)
+        data = self.validated(ScreeningOverrideSerializer)
         screening = services.screening_override(screening=self.get_object(), overridden_by=request.user,
                                                 reason=data["reason"])
         return self.answer(screening)

@@ -12,7 +12,13 @@ from rest_framework.views import APIView
 from api.base import audit_read_of
 from clinic.selectors import staff_role
 from scheduling.models import AppointmentStatus, Course, CoursePhase, CourseStatus, Indication
-from scheduling.progress import PROGRESS_FORBIDDEN, PROGRESS_ROLES, FlagKind, course_get_for_progress, course_progress
+from scheduling.records.progress import (
+    PROGRESS_FORBIDDEN,
+    PROGRESS_ROLES,
+    FlagKind,
+    course_get_for_progress,
+    course_progress,
+)
 
 
 class _Flag(serializers.Serializer):

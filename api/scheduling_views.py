@@ -1,6 +1,6 @@
 """Courses, appointments with their actions, and session records.
 
-Every change goes through scheduling.services. Booking and changing POSTs take an
+Every change goes through scheduling.booking.services. Booking and changing POSTs take an
 ``Idempotency-Key``; changes to an appointment take ``If-Match`` with its ETag (412 when stale).
 """
 
@@ -17,20 +17,60 @@ from rest_framework.views import APIView
 
 from api import filters as api_filters
 from api import scope
-from api import serializers as s
 from api.base import ScopedReadViewSet, StrictQueryMixin, audit_read_of, errors
 from api.exceptions import PreconditionFailed
 from api.idempotency import IDEMPOTENCY_PARAMETER, idempotent
 from api.pagination import AppointmentCursor
 from api.permissions import IsClinical, IsStaff, is_clinical
-from scheduling import selectors, services
+from api.serializers.appointments import (
+    AppointmentBookSerializer,
+    AppointmentCancelSerializer,
+    AppointmentClinicalSerializer,
+    AppointmentConfirmSerializer,
+    AppointmentRescheduleSerializer,
+    AppointmentSerializer,
+    NotificationSerializer,
+    appointment_etag,
+)
+from api.serializers.courses import (
+    CourseCreateSerializer,
+    CourseDiscontinueSerializer,
+    CourseMaintenanceSerializer,
+    CourseSerializer,
+)
+from api.serializers.engine import (
+    AvailabilityQuerySerializer,
+    AvailabilitySerializer,
+    CourseBookSerializer,
+    CourseDoesNotFitSerializer,
+    CoursePlanSerializer,
+)
+from api.serializers.records import AppointmentCompleteSerializer, SessionRecordSerializer
+from scheduling.booking.courses import (
+    CourseDoesNotFit,
+    course_book,
+    course_complete,
+    course_create,
+    course_discontinue,
+    course_reschedule_from,
+    course_start_maintenance,
+)
+from scheduling.booking.selectors import slot_list_available
+from scheduling.booking.services import (
+    appointment_book,
+    appointment_cancel,
+    appointment_confirm,
+    appointment_mark_arrived,
+    appointment_mark_noshow,
+)
 from scheduling.models import Appointment
+from scheduling.records.services import session_record
 
 IF_MATCH_PARAMETER = OpenApiParameter(
     "If-Match", OpenApiTypes.STR, OpenApiParameter.HEADER, required=False,
     description="The appointment's ETag as last read; the change is refused with 412 if someone changed it since.",
 )
-ETAG_HEADER = OpenApiResponse(s.AppointmentClinicalSerializer, description="The appointment; its ETag in the header.")
+ETAG_HEADER = OpenApiResponse(AppointmentClinicalSerializer, description="The appointment; its ETag in the header.")
 _ETAG = re.compile(r'^(?:W/)?"appointment-(\d+)-v(\d+)"$')
 
 
@@ -38,21 +78,21 @@ class CourseViewSet(mixins.CreateModelMixin, ScopedReadViewSet):
     """Courses of sessions at the acting user's locations. Anyone on staff plans one; clinicians and
     managers complete, discontinue or follow it with maintenance."""
 
-    serializer_class = s.CourseSerializer
+    serializer_class = CourseSerializer
     scope_name = "courses"
     filterset_class = api_filters.CourseFilter
     ordering = ["-created_at", "-id"]
     ordering_fields = ["id", "created_at", "status"]
 
-    @extend_schema(request=s.CourseCreateSerializer, responses={201: s.CourseSerializer, **errors(400, 403)})
+    @extend_schema(request=CourseCreateSerializer, responses={201: CourseSerializer, **errors(400, 403)})
     def create(self, request):
-        course = services.course_create(created_by=request.user, **self.validated(s.CourseCreateSerializer))
+        course = course_create(created_by=request.user, **self.validated(CourseCreateSerializer))
         return self.answer(course, status=201)
 
-    @extend_schema(request=s.CourseBookSerializer, parameters=[IDEMPOTENCY_PARAMETER],
-                   responses={201: s.CoursePlanSerializer,
-                              200: OpenApiResponse(s.CoursePlanSerializer, description="The plan of a preview."),
-                              409: s.CourseDoesNotFitSerializer, **errors(400, 403, 404, 422)})
+    @extend_schema(request=CourseBookSerializer, parameters=[IDEMPOTENCY_PARAMETER],
+                   responses={201: CoursePlanSerializer,
+                              200: OpenApiResponse(CoursePlanSerializer, description="The plan of a preview."),
+                              409: CourseDoesNotFitSerializer, **errors(400, 403, 404, 422)})
     @action(detail=True, methods=["post"])
     @idempotent
     def book(self, request, pk=None):
@@ -62,42 +102,42 @@ class CourseViewSet(mixins.CreateModelMixin, ScopedReadViewSet):
         booked and 409 carries the best partial plan with the reason of each session left out.
         """
         course = self.get_object()
-        data = self.validated(s.CourseBookSerializer)
+        data = self.validated(CourseBookSerializer)
         preview = data.pop("preview")
         try:
-            plan = services.course_book(course=course, booked_by=request.user, preview=preview, **data)
-        except services.CourseDoesNotFit as error:
+            plan = course_book(course=course, booked_by=request.user, preview=preview, **data)
+        except CourseDoesNotFit as error:
             return plan_does_not_fit(error)
         return Response(plan_data(plan), status=200 if preview else 201)
 
-    @extend_schema(request=None, responses={200: s.CourseSerializer, **errors(400, 403, 404)})
+    @extend_schema(request=None, responses={200: CourseSerializer, **errors(400, 403, 404)})
     @action(detail=True, methods=["post"])
     def complete(self, request, pk=None):
         course = self.get_object()
-        return self.answer(services.course_complete(course=course, completed_by=request.user))
+        return self.answer(course_complete(course=course, completed_by=request.user))
 
-    @extend_schema(request=s.CourseDiscontinueSerializer, responses={200: s.CourseSerializer, **errors(400, 403, 404)})
+    @extend_schema(request=CourseDiscontinueSerializer, responses={200: CourseSerializer, **errors(400, 403, 404)})
     @action(detail=True, methods=["post"])
     def discontinue(self, request, pk=None):
         """Stop a course early; its booked sessions are cancelled by the clinic with the reason."""
         course = self.get_object()
-        data = self.validated(s.CourseDiscontinueSerializer)
-        return self.answer(services.course_discontinue(course=course, discontinued_by=request.user,
-                                                       reason=data["reason"]))
+        data = self.validated(CourseDiscontinueSerializer)
+        return self.answer(course_discontinue(course=course, discontinued_by=request.user,
+                                              reason=data["reason"]))
 
-    @extend_schema(request=s.CourseMaintenanceSerializer,
-                   responses={201: s.CourseSerializer, **errors(400, 403, 404)})
+    @extend_schema(request=CourseMaintenanceSerializer,
+                   responses={201: CourseSerializer, **errors(400, 403, 404)})
     @action(detail=True, methods=["post"], url_path="start-maintenance")
     def start_maintenance(self, request, pk=None):
         """Plan maintenance sessions every 1-4 weeks after a completed initial course."""
         course = self.get_object()
-        data = self.validated(s.CourseMaintenanceSerializer)
-        maintenance = services.course_start_maintenance(course=course, created_by=request.user, **data)
+        data = self.validated(CourseMaintenanceSerializer)
+        maintenance = course_start_maintenance(course=course, created_by=request.user, **data)
         return self.answer(maintenance, status=201)
 
 
 def plan_data(plan) -> dict:
-    return s.CoursePlanSerializer(plan, context={"location": plan.course.location}).data
+    return CoursePlanSerializer(plan, context={"location": plan.course.location}).data
 
 
 def plan_does_not_fit(error) -> Response:
@@ -115,8 +155,8 @@ class AppointmentViewSet(mixins.CreateModelMixin, ScopedReadViewSet):
     its ETag. Clinicians and managers also get the session record; the front desk never does.
     """
 
-    serializer_class = s.AppointmentSerializer
-    clinical_serializer_class = s.AppointmentClinicalSerializer
+    serializer_class = AppointmentSerializer
+    clinical_serializer_class = AppointmentClinicalSerializer
     filterset_class = api_filters.AppointmentFilter
     filter_backends = ScopedReadViewSet.filter_backends[:1]
     pagination_class = AppointmentCursor
@@ -149,13 +189,13 @@ class AppointmentViewSet(mixins.CreateModelMixin, ScopedReadViewSet):
                 return int(match.group(2))
         raise PreconditionFailed("If-Match does not name a version of this appointment; read it again.")
 
-    @extend_schema(request=s.AppointmentBookSerializer, parameters=[IDEMPOTENCY_PARAMETER],
+    @extend_schema(request=AppointmentBookSerializer, parameters=[IDEMPOTENCY_PARAMETER],
                    responses={201: ETAG_HEADER, **errors(400, 403, 409, 422)})
     @idempotent
     def create(self, request):
         """Book one session of a course with a clinician, room and device at the course's location."""
-        data = self.validated(s.AppointmentBookSerializer)
-        appointment = services.appointment_book(booked_by=request.user, **data)
+        data = self.validated(AppointmentBookSerializer)
+        appointment = appointment_book(booked_by=request.user, **data)
         return self.answer(appointment, status=201)
 
     def _change(self, request, change, serializer_class=None):
@@ -164,14 +204,14 @@ class AppointmentViewSet(mixins.CreateModelMixin, ScopedReadViewSet):
         expected = self.expected_version(appointment)
         return self.answer(change(appointment, expected, data))
 
-    @extend_schema(request=s.AppointmentConfirmSerializer, parameters=[IDEMPOTENCY_PARAMETER, IF_MATCH_PARAMETER],
+    @extend_schema(request=AppointmentConfirmSerializer, parameters=[IDEMPOTENCY_PARAMETER, IF_MATCH_PARAMETER],
                    responses={200: ETAG_HEADER, **errors(400, 403, 404, 412, 422)})
     @action(detail=True, methods=["post"])
     @idempotent
     def confirm(self, request, pk=None):
         """Record that the patient confirmed they will come (not a status; the version stays)."""
-        return self._change(request, lambda a, v, d: services.appointment_confirm(
-            appointment=a, via=d["via"], confirmed_by=request.user, expected_version=v), s.AppointmentConfirmSerializer)
+        return self._change(request, lambda a, v, d: appointment_confirm(
+            appointment=a, via=d["via"], confirmed_by=request.user, expected_version=v), AppointmentConfirmSerializer)
 
     @extend_schema(request=None, parameters=[IDEMPOTENCY_PARAMETER, IF_MATCH_PARAMETER],
                    responses={200: ETAG_HEADER, **errors(400, 403, 404, 412, 422)})
@@ -179,7 +219,7 @@ class AppointmentViewSet(mixins.CreateModelMixin, ScopedReadViewSet):
     @idempotent
     def arrive(self, request, pk=None):
         """The patient is here (on the day of the session)."""
-        return self._change(request, lambda a, v, d: services.appointment_mark_arrived(
+        return self._change(request, lambda a, v, d: appointment_mark_arrived(
             appointment=a, marked_by=request.user, expected_version=v))
 
     @extend_schema(request=None, parameters=[IDEMPOTENCY_PARAMETER, IF_MATCH_PARAMETER],
@@ -188,22 +228,22 @@ class AppointmentViewSet(mixins.CreateModelMixin, ScopedReadViewSet):
     @idempotent
     def noshow(self, request, pk=None):
         """The patient did not come (once the start time has passed)."""
-        return self._change(request, lambda a, v, d: services.appointment_mark_noshow(
+        return self._change(request, lambda a, v, d: appointment_mark_noshow(
             appointment=a, marked_by=request.user, expected_version=v))
 
-    @extend_schema(request=s.AppointmentCancelSerializer, parameters=[IDEMPOTENCY_PARAMETER, IF_MATCH_PARAMETER],
+    @extend_schema(request=AppointmentCancelSerializer, parameters=[IDEMPOTENCY_PARAMETER, IF_MATCH_PARAMETER],
                    responses={200: ETAG_HEADER, **errors(400, 403, 404, 412, 422)})
     @action(detail=True, methods=["post"])
     @idempotent
     def cancel(self, request, pk=None):
         """Cancel, saying who cancels (patient or clinic) and why; the time is free again."""
-        return self._change(request, lambda a, v, d: services.appointment_cancel(
+        return self._change(request, lambda a, v, d: appointment_cancel(
             appointment=a, cancelled_by=request.user, by=d["by"], reason=d["reason"], expected_version=v),
-            s.AppointmentCancelSerializer)
+            AppointmentCancelSerializer)
 
-    @extend_schema(request=s.AppointmentRescheduleSerializer,
+    @extend_schema(request=AppointmentRescheduleSerializer,
                    parameters=[IDEMPOTENCY_PARAMETER, IF_MATCH_PARAMETER],
-                   responses={200: s.CoursePlanSerializer, 409: s.CourseDoesNotFitSerializer,
+                   responses={200: CoursePlanSerializer, 409: CourseDoesNotFitSerializer,
                               **errors(400, 403, 404, 412, 422)})
     @action(detail=True, methods=["post"])
     @idempotent
@@ -214,35 +254,35 @@ class AppointmentViewSet(mixins.CreateModelMixin, ScopedReadViewSet):
         With ``preview`` the plan is answered and nothing changes.
         """
         appointment = self.get_object()
-        data = self.validated(s.AppointmentRescheduleSerializer)
+        data = self.validated(AppointmentRescheduleSerializer)
         try:
-            plan = services.course_reschedule_from(
+            plan = course_reschedule_from(
                 appointment=appointment, rescheduled_by=request.user, starts_at=data.get("starts_at"),
                 clinician=data.get("clinician"), room=data.get("room"), device=data.get("device"),
                 preview=data["preview"], expected_version=self.expected_version(appointment))
-        except services.CourseDoesNotFit as error:
+        except CourseDoesNotFit as error:
             return plan_does_not_fit(error)
         response = Response(plan_data(plan))
         moved = plan.sessions[0].appointment if plan.booked and plan.sessions else None
         if moved is not None:
-            response["ETag"] = s.appointment_etag(moved)
+            response["ETag"] = appointment_etag(moved)
         return response
 
-    @extend_schema(request=s.AppointmentCompleteSerializer, parameters=[IDEMPOTENCY_PARAMETER, IF_MATCH_PARAMETER],
+    @extend_schema(request=AppointmentCompleteSerializer, parameters=[IDEMPOTENCY_PARAMETER, IF_MATCH_PARAMETER],
                    responses={200: ETAG_HEADER, **errors(400, 403, 404, 409, 412, 422)})
     @action(detail=True, methods=["post"])
     @idempotent
     def complete(self, request, pk=None):
         """Record the session (clinicians and managers): the appointment becomes fulfilled."""
-        return self._change(request, lambda a, v, d: services.session_record(
+        return self._change(request, lambda a, v, d: session_record(
             appointment=a, recorded_by=request.user, expected_version=v, **d).appointment,
-            s.AppointmentCompleteSerializer)
+            AppointmentCompleteSerializer)
 
 
 class SessionRecordViewSet(ScopedReadViewSet):
     """What was done in each session: clinicians and managers only; the front desk gets 403."""
 
-    serializer_class = s.SessionRecordSerializer
+    serializer_class = SessionRecordSerializer
     permission_classes = [IsClinical]
     scope_name = "session_records"
     filterset_class = api_filters.SessionRecordFilter
@@ -259,29 +299,29 @@ class AvailabilityView(StrictQueryMixin, APIView):
 
     permission_classes = [IsStaff]
 
-    @extend_schema(parameters=[s.AvailabilityQuerySerializer],
-                   responses={200: s.AvailabilitySerializer, **errors(400, 403)})
+    @extend_schema(parameters=[AvailabilityQuerySerializer],
+                   responses={200: AvailabilitySerializer, **errors(400, 403)})
     def get(self, request):
-        query = s.AvailabilityQuerySerializer(data=request.query_params.dict(),
-                                              context={"scope": scope.Scope(request)})
+        query = AvailabilityQuerySerializer(data=request.query_params.dict(),
+                                            context={"scope": scope.Scope(request)})
         query.is_valid(raise_exception=True)
         wanted = query.validated_data
         location = wanted["location"]
-        slots = selectors.slot_list_available(
+        slots = slot_list_available(
             location=location, start=wanted["start"], end=wanted["end"], minutes=wanted["minutes"],
             clinician=wanted.get("clinician"), room=wanted.get("room"), device=wanted.get("device"),
             patient=wanted.get("patient"),
         )
         body = {"location": location.pk, "time_zone": location.time_zone, "minutes": wanted["minutes"],
                 "slots": slots}
-        return Response(s.AvailabilitySerializer(body, context={"location": location}).data)
+        return Response(AvailabilitySerializer(body, context={"location": location}).data)
 
 
 class NotificationViewSet(ScopedReadViewSet):
     """Messages to the patients of the acting user's locations (read-only): confirmations, reminders,
     follow-ups and recalls, with their state. Nothing clinical is in them."""
 
-    serializer_class = s.NotificationSerializer
+    serializer_class = NotificationSerializer
     scope_name = "notifications"
     filterset_class = api_filters.NotificationFilter
     ordering = ["-due_at", "-id"]

@@ -22,13 +22,13 @@ from clinic.selectors import (
 )
 from patients.models import Patient, Screening
 from patients.selectors import patients_visible_to, screenings_visible_to
-from scheduling.models import Appointment, Course, Notification, SessionRecord, SessionSite, SideEffect
-from scheduling.selectors import (
+from scheduling.booking.selectors import (
     appointments_visible_to,
     courses_visible_to,
     notifications_visible_to,
     session_records_visible_to,
 )
+from scheduling.models import Appointment, Course, Notification, SessionRecord, SessionSite, SideEffect
 
 
 def locations(request) -> QuerySet[Location]:

@@ -48,9 +48,9 @@ def prepare(*, database: str, lanes: int = LANES) -> dict:
     from clinic.services import staff_create
     from patients import services as patient_services
     from patients.models import CONTRAINDICATIONS, Patient
-    from scheduling import services
+    from scheduling.booking.courses import course_create
+    from scheduling.booking.selectors import slot_list_available
     from scheduling.models import Appointment, AppointmentStatus
-    from scheduling.selectors import slot_list_available
 
     location = Location.objects.order_by("pk").first()
     if location is None:
@@ -86,8 +86,8 @@ def prepare(*, database: str, lanes: int = LANES) -> dict:
             first_name="Bench", last_name=f"Lane{lane:02d}", date_of_birth=date(1990, 1, 1),
             registered_by=manager.user, preferred_location=location)
         patient_services.screening_record(patient=bench_patient, recorded_by=clinician_of_desk.user, answers=answers)
-        courses.append(services.course_create(patient=bench_patient, location=location, indication="hyperhidrosis",
-                                              body_sites=["palms"], planned_sessions=10, created_by=manager.user))
+        courses.append(course_create(patient=bench_patient, location=location, indication="hyperhidrosis",
+                                     body_sites=["palms"], planned_sessions=10, created_by=manager.user))
     # Times that overlap no other lane's, so lanes share no clinician, room, device or patient at once.
     slots = slot_list_available(location=location, start=first, end=first + timedelta(days=7), course=courses[0])
     chosen, last_end = [], None
@@ -235,7 +235,7 @@ def peers(*, plan: dict, times: int, budget_seconds: float) -> dict:
     """Ionto answering the peers' questions the way the peers are asked: Django's test client, in-process."""
     _setup(plan["database"])
     from clinic.models import Location, Staff
-    from scheduling.selectors import slot_list_available
+    from scheduling.booking.selectors import slot_list_available
 
     client = _client(plan)
     week = date.fromisoformat(plan["week_first_day"])
@@ -269,7 +269,7 @@ def peers(*, plan: dict, times: int, budget_seconds: float) -> dict:
         count, _ = _counted(ask)
         timings = repeat(ask, times=times, budget_seconds=budget_seconds)
         figures[name] = {**summary(timings), "queries": count,
-                         "via": f"scheduling.selectors.slot_list_available (GET {availability} answered "
+                         "via": f"scheduling.booking.selectors.slot_list_available (GET {availability} answered "
                                 f"{response.status_code})"}
     return figures
 

@@ -63,9 +63,9 @@ def measure(database: str, runs: int, course_runs: int) -> dict[str, tuple[list[
     from clinic.models import Location, Staff, StaffRole
     from patients import services as patient_services
     from patients.models import CONTRAINDICATIONS, MEDICATED_CONTRAINDICATIONS
-    from scheduling import services
+    from scheduling.booking import courses, services
+    from scheduling.booking.selectors import slot_list_available
     from scheduling.models import Appointment, AppointmentStatus
-    from scheduling.selectors import slot_list_available
 
     location = Location.objects.order_by("pk").last()
     if location is None:
@@ -85,16 +85,16 @@ def measure(database: str, runs: int, course_runs: int) -> dict[str, tuple[list[
         location=location, start=monday, end=monday + timedelta(days=1), minutes=30, clinician=clinician), runs)
     figures["all resources, one week"] = _timed(lambda: slot_list_available(
         location=location, start=monday, end=monday + timedelta(days=7), minutes=30), runs)
-    course = _course(location, front_desk, patient_services, services, CONTRAINDICATIONS, MEDICATED_CONTRAINDICATIONS,
+    course = _course(location, front_desk, patient_services, courses, CONTRAINDICATIONS, MEDICATED_CONTRAINDICATIONS,
                      "Slots")
     figures["slots of one course, one week"] = _timed(lambda: slot_list_available(
         location=location, start=monday, end=monday + timedelta(days=7), course=course), runs)
 
     def book_once() -> None:
-        fresh = _course(location, front_desk, patient_services, services, CONTRAINDICATIONS,
+        fresh = _course(location, front_desk, patient_services, courses, CONTRAINDICATIONS,
                         MEDICATED_CONTRAINDICATIONS, "Course")
         started = clock.perf_counter()
-        plan = services.course_book(course=fresh, booked_by=front_desk, first_date=course_monday)
+        plan = courses.course_book(course=fresh, booked_by=front_desk, first_date=course_monday)
         book_once.times.append((clock.perf_counter() - started) * 1000)
         for appointment in Appointment.objects.filter(course=fresh):
             services.appointment_mark_entered_in_error(appointment=appointment, marked_by=front_desk,
@@ -104,10 +104,10 @@ def measure(database: str, runs: int, course_runs: int) -> dict[str, tuple[list[
     book_once.times = []
     book_once()  # warm-up
     with CaptureQueriesContext(connection) as queries:
-        fresh = _course(location, front_desk, patient_services, services, CONTRAINDICATIONS,
+        fresh = _course(location, front_desk, patient_services, courses, CONTRAINDICATIONS,
                         MEDICATED_CONTRAINDICATIONS, "Counted")
         before = len(queries.captured_queries)
-        plan = services.course_book(course=fresh, booked_by=front_desk, first_date=course_monday)
+        plan = courses.course_book(course=fresh, booked_by=front_desk, first_date=course_monday)
         booked_queries = len(queries.captured_queries) - before
     for session in plan.sessions:
         services.appointment_mark_entered_in_error(appointment=session.appointment, marked_by=front_desk,
@@ -121,14 +121,14 @@ def measure(database: str, runs: int, course_runs: int) -> dict[str, tuple[list[
     return figures
 
 
-def _course(location, front_desk, patient_services, services, contraindications, medicated, name):
+def _course(location, front_desk, patient_services, courses, contraindications, medicated, name):
     patient = patient_services.patient_register(first_name="Bench", last_name=name, date_of_birth=date(1990, 1, 1),
                                                 registered_by=front_desk, preferred_location=location)
     patient_services.screening_record(patient=patient, recorded_by=front_desk,
                                       answers={**dict.fromkeys(contraindications, False),
                                                **dict.fromkeys(medicated, False)})
-    return services.course_create(patient=patient, location=location, indication="hyperhidrosis",
-                                  body_sites=["palms"], planned_sessions=10, created_by=front_desk)
+    return courses.course_create(patient=patient, location=location, indication="hyperhidrosis",
+                                 body_sites=["palms"], planned_sessions=10, created_by=front_desk)
 
 
 def machine() -> str:

@@ -273,10 +273,10 @@ def main() -> None:
 
 
 def prebuilt_messages() -> list[bytes]:
-    """The due reminders' messages as the worker makes them (``scheduling.emails``), for the floor
+    """The due reminders' messages as the worker makes them (``scheduling.reminders.emails``), for the floor
     measured before the worker runs."""
-    from scheduling.emails import email_build
     from scheduling.models import Notification
+    from scheduling.reminders.emails import email_build
 
     rows = Notification.objects.select_related("patient", "appointment__location").order_by("pk")
     return [email_build(notification=row, appointments=[row.appointment]).smtp_bytes() for row in rows]

@@ -55,7 +55,7 @@ def staff_is_clinical(user) -> bool:
 
 # ---------------------------------------------------------------------------------------------
 # Who sees which rows: the rows of the locations a user works at; a manager (or superuser) sees all.
-# patients/selectors.py and scheduling/selectors.py build their `*_visible_to` on these.
+# patients/selectors.py and scheduling/booking/selectors.py build their `*_visible_to` on these.
 
 
 def locations_visible_to(*, user) -> QuerySet[Location]:

@@ -11,6 +11,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("account/2fa/", include("clinic.two_factor")),
     path("api/v1/", include("api.urls")),
-    path("p/", include("scheduling.urls_patient")),
-    path("clinician/", include("scheduling.urls_progress")),
+    path("p/", include("scheduling.reminders.urls")),
+    path("clinician/", include("scheduling.records.urls")),
 ]

@@ -1,6 +1,6 @@
 """Admin of patients and their screening. Adds and changes go through patients.services.
 
-The patient page's courses and appointments are added by scheduling/admin.py (it registers a
+The patient page's courses and appointments are added by scheduling/desk/admin_courses.py (it registers a
 subclass of PatientAdmin), so this app never imports scheduling.
 """
 

@@ -18,8 +18,15 @@ from clinic import services as clinic_services
 from clinic.models import Location, StaffRole
 from patients import services as patient_services
 from patients.models import CONTRAINDICATIONS, MEDICATED_CONTRAINDICATIONS
-from scheduling import services
+from scheduling.booking.courses import course_complete, course_create, course_discontinue, course_start_maintenance
+from scheduling.booking.services import (
+    appointment_book,
+    appointment_cancel,
+    appointment_enter_past,
+    appointment_mark_noshow,
+)
 from scheduling.models import CancelledBy, Indication
+from scheduling.records.services import session_record
 
 LOGINS_FILE = settings.DATA_DIR / "demo-logins.txt"
 LOGIN_USERS = [("manager", StaffRole.MANAGER), ("frontdesk", StaffRole.FRONT_DESK), ("clinician", StaffRole.CLINICIAN)]
@@ -130,7 +137,7 @@ class _DemoClinic:
             override = "Dental implants only, far from the current path."
         patient_services.screening_record(patient=patient, recorded_by=clinician.user, answers=answers,
                                           for_medicated=medicated, override_reason=override)
-        course = services.course_create(
+        course = course_create(
             patient=patient, location=location,
             indication=Indication.MUSCULOSKELETAL if medicated else Indication.HYPERHIDROSIS,
             body_sites=["other"] if medicated else [["palms"], ["soles"], ["axillae"], ["palms", "soles"]][number % 4],
@@ -145,20 +152,20 @@ class _DemoClinic:
 
         def past(days):
             for i, day in enumerate(days):
-                appointment = services.appointment_enter_past(
+                appointment = appointment_enter_past(
                     course=course, clinician=clinician, room=room, device=device, starts_at=at(day, time(hour)),
                     entered_by=self.manager.user,
                 )
                 if story == 1 and i == 1:
-                    services.appointment_mark_noshow(appointment=appointment, marked_by=self.manager.user)
+                    appointment_mark_noshow(appointment=appointment, marked_by=self.manager.user)
                     continue
                 self._record(course, appointment, clinician, i, responder, medicated)
 
         def future(days):
             booked = []
             for day in days:
-                booked.append(services.appointment_book(course=course, clinician=clinician, room=room, device=device,
-                                                        starts_at=at(day, time(hour)), booked_by=self.manager.user))
+                booked.append(appointment_book(course=course, clinician=clinician, room=room, device=device,
+                                               starts_at=at(day, time(hour)), booked_by=self.manager.user))
             return booked
 
         if story == 0:  # planned: the whole course booked ahead
@@ -168,19 +175,19 @@ class _DemoClinic:
             future(self._days(1, course.planned_sessions - 3))
         elif story == 2:  # completed, then maintenance every 2 weeks
             past(self._days(-6, course.planned_sessions))
-            services.course_complete(course=course, completed_by=clinician.user)
-            maintenance = services.course_start_maintenance(course=course, created_by=clinician.user)
-            services.appointment_book(course=maintenance, clinician=clinician, room=room, device=device,
-                                      starts_at=at(self._days(1, 1)[0], time(hour)), booked_by=self.manager.user)
+            course_complete(course=course, completed_by=clinician.user)
+            maintenance = course_start_maintenance(course=course, created_by=clinician.user)
+            appointment_book(course=maintenance, clinician=clinician, room=room, device=device,
+                             starts_at=at(self._days(1, 1)[0], time(hour)), booked_by=self.manager.user)
         elif story == 3:  # discontinued after two sessions
             past(self._days(-4, 2))
-            services.course_discontinue(course=course, discontinued_by=clinician.user,
-                                        reason="Patient chose a home device.")
+            course_discontinue(course=course, discontinued_by=clinician.user,
+                               reason="Patient chose a home device.")
         else:  # active, one upcoming session cancelled by the patient
             past(self._days(-1, 2))
             booked = future(self._days(1, 3))
-            services.appointment_cancel(appointment=booked[0], cancelled_by=self.manager.user,
-                                        by=CancelledBy.PATIENT, reason="Away on holiday")
+            appointment_cancel(appointment=booked[0], cancelled_by=self.manager.user,
+                               by=CancelledBy.PATIENT, reason="Away on holiday")
 
     def _record(self, course, appointment, clinician, index, responder, medicated) -> None:
         side_effects = [{"kind": "tingling", "grade": 1}]
@@ -188,14 +195,14 @@ class _DemoClinic:
             side_effects.append({"kind": "blistering", "grade": 2})
         if medicated:
             current = [2, 2.5, 3][index % 3]
-            services.session_record(
+            session_record(
                 appointment=appointment, recorded_by=clinician.user, minutes_of_current=20,
                 sites=[{"site": "other", "site_other": course.body_site_other, "current_ma": current}],
                 pain_nprs=max(1, 7 - index * (2 if responder else 0)), side_effects=side_effects,
             )
         else:
             ceiling = 14 if course.patient.age_on(appointment.local_date) < 18 else 18
-            services.session_record(
+            session_record(
                 appointment=appointment, recorded_by=clinician.user, minutes_of_current=20,
                 sites=[{"site": site, "current_ma": min(ceiling, 10 + index)} for site in course.body_sites],
                 hdss=max(1, 4 - index // 2) if responder else 3, side_effects=side_effects,

@@ -14,7 +14,8 @@ from clinic import services as clinic_services
 from clinic.models import Device, Location, Room, Staff, StaffRole
 from patients import services as patient_services
 from patients.models import CONTRAINDICATIONS, MEDICATED_CONTRAINDICATIONS, Patient
-from scheduling import services as scheduling_services
+from scheduling.booking.courses import course_create
+from scheduling.booking.services import appointment_book
 from scheduling.models import Appointment, Course, Indication
 
 _sequence = itertools.count(1)
@@ -115,7 +116,7 @@ def make_patient(clinic: Clinic, *, screened: bool = True, medicated: bool = Fal
 def make_course(clinic: Clinic, patient: Patient | None = None, *, medicated: bool = False, planned_sessions: int = 8,
                 session_minutes: int = 30, body_sites: list[str] | None = None) -> Course:
     patient = patient or make_patient(clinic, medicated=medicated)
-    return scheduling_services.course_create(
+    return course_create(
         patient=patient, location=clinic.location,
         indication=Indication.MUSCULOSKELETAL if medicated else Indication.HYPERHIDROSIS,
         body_sites=body_sites or (["other"] if medicated else ["palms"]),
@@ -134,7 +135,7 @@ def next_weekday(weekday: int, *, weeks_ahead: int = 1) -> date:
 
 def book(clinic: Clinic, course: Course, starts_at: datetime, *, clinician: Staff | None = None,
          room: Room | None = None, device: Device | None = None) -> Appointment:
-    return scheduling_services.appointment_book(
+    return appointment_book(
         course=course, clinician=clinician or clinic.clinician, room=room or clinic.room,
         device=device or clinic.device, starts_at=starts_at, booked_by=clinic.front_desk.user,
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 from patients import services as patient_services
-from scheduling import services as scheduling_services
+from scheduling.booking.services import appointment_cancel, appointment_confirm
 from scheduling.models import Appointment, CancelledBy
 from tests.factories import NO_CONTRAINDICATIONS, Clinic, book, make_clinic, make_course, make_patient
 
@@ -44,12 +44,12 @@ def book_many(clinic: Clinic, day: date, count: int, *, start_index: int = 0) ->
         appointment = book(clinic, course, starts_at, clinician=clinic.clinicians[column], room=clinic.rooms[column],
                            device=clinic.devices[column])
         if i % 3 == 2:
-            appointment = scheduling_services.appointment_confirm(appointment=appointment, via="email",
-                                                                  confirmed_by=None)
+            appointment = appointment_confirm(appointment=appointment, via="email",
+                                              confirmed_by=None)
         booked.append(appointment)
     return booked
 
 
 def cancel(clinic: Clinic, appointment: Appointment, reason: str = "Patient has a cold") -> Appointment:
-    return scheduling_services.appointment_cancel(appointment=appointment, cancelled_by=clinic.front_desk.user,
-                                                  by=CancelledBy.PATIENT, reason=reason)
+    return appointment_cancel(appointment=appointment, cancelled_by=clinic.front_desk.user,
+                              by=CancelledBy.PATIENT, reason=reason)

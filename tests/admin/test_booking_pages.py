@@ -7,7 +7,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from scheduling import services
+from scheduling.booking.services import appointment_cancel, appointment_mark_arrived, appointment_mark_noshow
 from scheduling.models import Appointment, AppointmentStatus, CancelledBy, Notification, NotificationKind
 from tests.factories import book, make_course, make_patient, next_weekday
 
@@ -186,7 +186,8 @@ def mail(tmp_path, settings):
 
 
 def test_resend_queues_the_failed_confirmation_again(desk, clinic, mail):
-    from scheduling.notifications import notification_claim_due, notification_send
+    from scheduling.reminders.outbox import notification_claim_due
+    from scheduling.reminders.sending import notification_send
 
     patient = make_patient(clinic, email="gone@example.org")
     appointment = book(clinic, make_course(clinic, patient), clinic.at(next_weekday(3), 9))
@@ -220,12 +221,12 @@ def test_the_arrival_and_noshow_buttons_show_exactly_when_the_services_accept(de
         sessions = {name: book(clinic, make_course(clinic), clinic.at(day, hour)) for name, day, hour in (
             ("started", tuesday, 9), ("later today", tuesday, 11), ("arrived", tuesday, 12),
             ("cancelled", tuesday, 14), ("tomorrow", tuesday + timedelta(days=1), 9))}
-        services.appointment_cancel(appointment=sessions["cancelled"], cancelled_by=clinic.front_desk.user,
-                                    by=CancelledBy.CLINIC, reason="Clinician ill")
+        appointment_cancel(appointment=sessions["cancelled"], cancelled_by=clinic.front_desk.user,
+                           by=CancelledBy.CLINIC, reason="Clinician ill")
     user = clinic.front_desk.user
     seen = {}
     with time_machine.travel(clinic.at(tuesday, 9, 10), tick=False):
-        services.appointment_mark_arrived(appointment=sessions["arrived"], marked_by=user)
+        appointment_mark_arrived(appointment=sessions["arrived"], marked_by=user)
         desk.force_login(user)  # the sign-in of today has long expired by then
         for name, appointment in sessions.items():
             appointment.refresh_from_db()
@@ -235,9 +236,9 @@ def test_the_arrival_and_noshow_buttons_show_exactly_when_the_services_accept(de
             row = re.search(rf'<tr data-appointment="{appointment.pk}">.*?</tr>', sheet, re.DOTALL).group(0)
             seen[name] = (
                 'id="action-arrived"' in page, 'value="Arrived"' in row,
-                _accepts(lambda a=appointment: services.appointment_mark_arrived(appointment=a, marked_by=user)),
+                _accepts(lambda a=appointment: appointment_mark_arrived(appointment=a, marked_by=user)),
                 'id="action-noshow"' in page,
-                _accepts(lambda a=appointment: services.appointment_mark_noshow(appointment=a, marked_by=user)),
+                _accepts(lambda a=appointment: appointment_mark_noshow(appointment=a, marked_by=user)),
             )
     assert seen == {
         "started": (True, True, True, True, True),

@@ -5,8 +5,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import time_machine
 
+from scheduling.booking.courses import course_book
 from scheduling.models import Appointment, AppointmentStatus, CourseStatus
-from scheduling.services import course_book
 from tests.factories import book, make_course, next_weekday
 
 pytestmark = pytest.mark.django_db

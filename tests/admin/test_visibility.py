@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import time_machine
 
-from scheduling import services as scheduling_services
+from scheduling.booking.courses import course_create
 from scheduling.models import Indication
 from tests.api.conftest import bearer_client, booked_session
 from tests.api.test_role_matrix import rows_at
@@ -98,10 +98,10 @@ def test_patient_page_of_a_patient_at_another_location_is_not_found(client, own,
 
 def test_patient_page_shows_only_the_courses_and_sessions_at_the_users_locations(client, own, other):
     patient = make_patient(own)
-    here = scheduling_services.course_create(
+    here = course_create(
         patient=patient, location=own.location, indication=Indication.HYPERHIDROSIS, body_sites=["palms"],
         planned_sessions=8, session_minutes=30, created_by=own.front_desk.user)
-    there = scheduling_services.course_create(
+    there = course_create(
         patient=patient, location=other.location, indication=Indication.HYPERHIDROSIS, body_sites=["soles"],
         planned_sessions=8, session_minutes=30, created_by=other.front_desk.user)
     day = next_weekday(1)

@@ -9,8 +9,9 @@ import time_machine
 
 from api.models import IdempotencyKey
 from patients.models import AuditEvent
-from scheduling import services as scheduling_services
+from scheduling.booking.services import appointment_cancel, appointment_confirm
 from scheduling.models import Appointment, AppointmentStatus, SessionRecord
+from scheduling.records.services import session_record
 from tests.api.conftest import booked_session
 from tests.factories import book, make_clinic, make_course, next_weekday
 
@@ -286,15 +287,15 @@ FRONT_DESK_FIELDS = ["id", "course", "patient", "patient_name", "location", "cli
                                               ("clinician", [*FRONT_DESK_FIELDS, "session_record"])])
 def test_the_list_answers_each_appointment_as_its_detail_does(world, as_role, role, fields):
     cancelled = booked_session(world.own, weekday=0)
-    scheduling_services.appointment_cancel(appointment=cancelled.appointment, cancelled_by=world.own.admin,
-                                           by="patient", reason="Moved house")
+    appointment_cancel(appointment=cancelled.appointment, cancelled_by=world.own.admin,
+                       by="patient", reason="Moved house")
     confirmed = booked_session(world.own, weekday=1)
-    scheduling_services.appointment_confirm(appointment=confirmed.appointment, via="email", confirmed_by=None)
+    appointment_confirm(appointment=confirmed.appointment, via="email", confirmed_by=None)
     done = booked_session(world.own, weekday=2)
     with time_machine.travel(done.appointment.ends_at, tick=False):
-        scheduling_services.session_record(appointment=done.appointment, recorded_by=world.own.clinician.user,
-                                           minutes_of_current=20, sites=[{"site": "palms", "current_ma": 12}],
-                                           hdss=2)
+        session_record(appointment=done.appointment, recorded_by=world.own.clinician.user,
+                       minutes_of_current=20, sites=[{"site": "palms", "current_ma": 12}],
+                       hdss=2)
     client = as_role(role)
     listed = client.get("/api/v1/appointments/", {"page_size": 500}).json()["results"]
     in_time_order = Appointment.objects.filter(location=world.own.location).order_by("starts_at", "id")

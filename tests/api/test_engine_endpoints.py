@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import time_machine
 
-from scheduling import services
+from scheduling.booking.courses import course_book
 from scheduling.models import Appointment, AppointmentStatus
 from tests.api.conftest import booked_session
 from tests.factories import make_course, next_weekday
@@ -114,7 +114,7 @@ def test_a_second_move_with_the_etag_the_first_one_used_answers_412_and_moves_no
     with time_machine.travel(datetime(2030, 1, 9, 8, tzinfo=UTC), tick=False):
         clinic = world.own
         course = make_course(clinic, planned_sessions=6)
-        plan = services.course_book(course=course, booked_by=clinic.front_desk.user, first_date=next_weekday(0))
+        plan = course_book(course=course, booked_by=clinic.front_desk.user, first_date=next_weekday(0))
         first = plan.sessions[0].appointment
         path = f"/api/v1/appointments/{first.pk}/reschedule/"
         etag = as_role("front_desk").get(f"/api/v1/appointments/{first.pk}/")["ETag"]

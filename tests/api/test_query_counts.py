@@ -13,7 +13,8 @@ from django.test.utils import CaptureQueriesContext
 from clinic import services as clinic_services
 from clinic.models import StaffRole
 from patients import services as patient_services
-from scheduling import services as scheduling_services
+from scheduling.booking.services import appointment_book
+from scheduling.records.services import session_record
 from tests.factories import NO_CONTRAINDICATIONS, make_course, make_patient, next_weekday
 
 pytestmark = pytest.mark.django_db
@@ -28,12 +29,12 @@ def _sessions(clinic, count: int, plan: dict) -> None:
         course_index, day = divmod(index, 5)
         if course_index >= len(plan["booked_courses"]):
             plan["booked_courses"].append(make_course(clinic, planned_sessions=6))
-        appointment = scheduling_services.appointment_book(
+        appointment = appointment_book(
             course=plan["booked_courses"][course_index], clinician=clinic.clinician, room=clinic.room,
             device=clinic.device,
             starts_at=clinic.at(monday + timedelta(days=day), 8 + course_index), booked_by=clinic.front_desk.user)
         with time_machine.travel(appointment.ends_at, tick=False):
-            scheduling_services.session_record(
+            session_record(
                 appointment=appointment, recorded_by=clinic.clinician.user, minutes_of_current=20,
                 sites=[{"site": "palms", "current_ma": 12}], hdss=3,
                 side_effects=[{"kind": "erythema", "grade": 1}])

@@ -5,7 +5,7 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from patients import selectors, services
-from scheduling.services import appointment_cancel
+from scheduling.booking.services import appointment_cancel
 from tests.factories import NO_CONTRAINDICATIONS, book, make_clinic, make_course, make_patient, next_weekday
 
 pytestmark = pytest.mark.django_db

@@ -11,8 +11,10 @@ from decimal import Decimal
 
 import time_machine
 
-from scheduling import services
+from scheduling.booking.courses import course_complete
+from scheduling.booking.services import appointment_cancel, appointment_mark_noshow
 from scheduling.models import Appointment, CancelledBy, Course
+from scheduling.records.services import session_record
 from tests.factories import Clinic, book
 
 NOSHOW = "noshow"
@@ -42,10 +44,10 @@ def treat(clinic: Clinic, course: Course, visits: list[tuple[date, object]], *, 
             continue
         with time_machine.travel(after(appointment), tick=False):
             if what == NOSHOW:
-                services.appointment_mark_noshow(appointment=appointment, marked_by=clinic.front_desk.user)
+                appointment_mark_noshow(appointment=appointment, marked_by=clinic.front_desk.user)
             elif what == CANCEL:
-                services.appointment_cancel(appointment=appointment, cancelled_by=clinic.front_desk.user,
-                                            by=CancelledBy.PATIENT, reason="Unwell")
+                appointment_cancel(appointment=appointment, cancelled_by=clinic.front_desk.user,
+                                   by=CancelledBy.PATIENT, reason="Unwell")
             else:
                 record(clinic, course, appointment, **what)
     return appointments
@@ -59,7 +61,7 @@ def record(clinic: Clinic, course: Course, appointment: Appointment, *, score: i
     else:
         sites = sites or [{"site": "palms", "current_ma": current or 12}]
         outcome = {"hdss": score}
-    return services.session_record(
+    return session_record(
         appointment=appointment, recorded_by=clinic.clinician.user, minutes_of_current=minutes, sites=sites,
         side_effects=side_effects, sweat_mg_min=None if sweat is None else Decimal(str(sweat)),
         sweat_site="palms" if sweat is not None else "", note=note, **outcome,
@@ -68,4 +70,4 @@ def record(clinic: Clinic, course: Course, appointment: Appointment, *, score: i
 
 def complete(clinic: Clinic, course: Course, at: datetime) -> Course:
     with time_machine.travel(at, tick=False):
-        return services.course_complete(course=course, completed_by=clinic.clinician.user)
+        return course_complete(course=course, completed_by=clinic.clinician.user)

@@ -9,8 +9,8 @@ import time_machine
 from django.core.exceptions import ValidationError
 
 from clinic import services as clinic_services
-from scheduling import services
-from scheduling.selectors import slot_list_available
+from scheduling.booking.selectors import slot_list_available
+from scheduling.booking.services import appointment_book, appointment_reschedule
 from tests.factories import book, make_clinic, make_course, make_patient
 
 pytestmark = pytest.mark.django_db
@@ -129,8 +129,8 @@ def test_a_session_being_moved_does_not_block_its_own_time(clinic, monday):
                                 course=course, moving=moving, clinician=clinic.clinician, room=clinic.room,
                                 device=clinic.device)
     assert len(slots) == 47
-    services.appointment_reschedule(appointment=moving, starts_at=slots[4].starts_at,
-                                    rescheduled_by=clinic.front_desk.user)
+    appointment_reschedule(appointment=moving, starts_at=slots[4].starts_at,
+                           rescheduled_by=clinic.front_desk.user)
 
 
 def test_times_already_past_are_not_offered(clinic, monday):
@@ -148,8 +148,8 @@ def test_the_grid_follows_the_wall_clock_across_the_spring_daylight_saving_chang
                                            "03:00", "03:15", "03:30"]
     assert all(slot.ends_at - slot.starts_at == timedelta(minutes=30) for slot in slots)
     course = make_course(clinic)
-    services.appointment_book(course=course, clinician=clinic.clinician, room=clinic.room, device=clinic.device,
-                              starts_at=slots[3].starts_at, booked_by=clinic.front_desk.user)
+    appointment_book(course=course, clinician=clinic.clinician, room=clinic.room, device=clinic.device,
+                     starts_at=slots[3].starts_at, booked_by=clinic.front_desk.user)
 
 
 def test_a_larger_grid_of_the_location_is_used(monday):

@@ -17,8 +17,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from clinic import services as clinic_services
-from scheduling import services
-from scheduling.selectors import slot_list_available
+from scheduling.booking.selectors import slot_list_available
+from scheduling.booking.services import appointment_book
 from tests.factories import book, make_clinic, make_course, make_patient, next_weekday
 
 pytestmark = pytest.mark.django_db(transaction=False)
@@ -33,8 +33,8 @@ class _RolledBack(Exception):
 def _books(course, clinician, room, device, starts_at, booked_by) -> bool:
     try:
         with transaction.atomic():
-            services.appointment_book(course=course, clinician=clinician, room=room, device=device,
-                                      starts_at=starts_at, booked_by=booked_by)
+            appointment_book(course=course, clinician=clinician, room=room, device=device,
+                             starts_at=starts_at, booked_by=booked_by)
             raise _RolledBack
     except _RolledBack:
         return True

@@ -9,7 +9,17 @@ from django.core.exceptions import ValidationError
 from clinic import services as clinic_services
 from clinic.errors import ConflictError
 from patients import services as patient_services
-from scheduling import services
+from scheduling.booking.courses import course_create, course_discontinue
+from scheduling.booking.services import (
+    appointment_cancel,
+    appointment_cancel_by_patient,
+    appointment_confirm,
+    appointment_enter_past,
+    appointment_mark_arrived,
+    appointment_mark_entered_in_error,
+    appointment_mark_noshow,
+    appointment_reschedule,
+)
 from scheduling.models import AppointmentStatus, CancelledBy, ConfirmationChannel
 from tests.factories import NO_CONTRAINDICATIONS, book, make_clinic, make_course, make_patient, next_weekday
 
@@ -84,8 +94,8 @@ def test_patient_cannot_be_in_two_sessions_at_once(clinic, monday):
 def test_cancelled_and_noshow_sessions_free_their_slot(clinic, monday):
     course = make_course(clinic)
     first = book(clinic, course, clinic.at(monday, 9))
-    services.appointment_cancel(appointment=first, cancelled_by=clinic.front_desk.user, by=CancelledBy.PATIENT,
-                                reason="Patient has a cold")
+    appointment_cancel(appointment=first, cancelled_by=clinic.front_desk.user, by=CancelledBy.PATIENT,
+                       reason="Patient has a cold")
     again = book(clinic, make_course(clinic), clinic.at(monday, 9))
     assert again.status == AppointmentStatus.BOOKED
     first.refresh_from_db()
@@ -233,7 +243,7 @@ def test_past_times_and_naive_times_are_refused(clinic):
 def test_completed_and_discontinued_courses_take_no_bookings(clinic, monday):
     course = make_course(clinic)
     booked = book(clinic, course, clinic.at(monday, 9))
-    services.course_discontinue(course=course, discontinued_by=clinic.clinician.user, reason="Moved abroad")
+    course_discontinue(course=course, discontinued_by=clinic.clinician.user, reason="Moved abroad")
     booked.refresh_from_db()
     assert (booked.status, booked.cancelled_by) == ("cancelled", "clinic")
     assert booked.cancellation_reason == "Course discontinued: Moved abroad"
@@ -247,26 +257,26 @@ def test_course_rules_on_creation(clinic):
     base = {"patient": patient, "location": clinic.location, "body_sites": ["palms"],
             "created_by": clinic.front_desk.user}
     with pytest.raises(ValidationError) as too_many:
-        services.course_create(indication="hyperhidrosis", planned_sessions=11, **base)
+        course_create(indication="hyperhidrosis", planned_sessions=11, **base)
     assert too_many.value.message_dict == {"planned_sessions": ["An initial course has 6 to 10 sessions."]}
     with pytest.raises(ValidationError) as no_drug:
-        services.course_create(indication="musculoskeletal", planned_sessions=6, **base)
+        course_create(indication="musculoskeletal", planned_sessions=6, **base)
     assert "medication" in no_drug.value.message_dict
     with pytest.raises(ValidationError) as too_long:
-        services.course_create(indication="hyperhidrosis", planned_sessions=8, session_minutes=50, **base)
+        course_create(indication="hyperhidrosis", planned_sessions=8, session_minutes=50, **base)
     assert "session_minutes" in too_long.value.message_dict
 
 
 def test_reschedule_moves_the_session_and_raises_the_version(clinic, monday):
     appointment = book(clinic, make_course(clinic), clinic.at(monday, 9))
-    moved = services.appointment_reschedule(appointment=appointment, starts_at=clinic.at(monday, 14),
-                                            rescheduled_by=clinic.front_desk.user, expected_version=1)
+    moved = appointment_reschedule(appointment=appointment, starts_at=clinic.at(monday, 14),
+                                   rescheduled_by=clinic.front_desk.user, expected_version=1)
     assert (clinic.location.local(moved.starts_at).hour, moved.version) == (14, 2)
     # The old time is free again.
     book(clinic, make_course(clinic), clinic.at(monday, 9))
     with pytest.raises(ConflictError) as stale:
-        services.appointment_reschedule(appointment=moved, starts_at=clinic.at(monday, 16),
-                                        rescheduled_by=clinic.front_desk.user, expected_version=1)
+        appointment_reschedule(appointment=moved, starts_at=clinic.at(monday, 16),
+                               rescheduled_by=clinic.front_desk.user, expected_version=1)
     assert messages(stale.value) == ["This appointment was changed by someone else; reload it and try again."]
 
 
@@ -274,8 +284,8 @@ def test_withdrawing_a_booking_against_a_stale_version_is_refused(clinic):
     with time_machine.travel(datetime(2030, 1, 9, 8, tzinfo=UTC), tick=False):
         appointment = book(clinic, make_course(clinic), clinic.at(next_weekday(0), 9))
         with pytest.raises(ConflictError) as stale:
-            services.appointment_mark_entered_in_error(appointment=appointment, marked_by=clinic.front_desk.user,
-                                                       reason="Wrong patient", expected_version=2)
+            appointment_mark_entered_in_error(appointment=appointment, marked_by=clinic.front_desk.user,
+                                              reason="Wrong patient", expected_version=2)
     assert messages(stale.value) == ["This appointment was changed by someone else; reload it and try again."]
     appointment.refresh_from_db()
     assert (appointment.status, appointment.version) == (AppointmentStatus.BOOKED, 1)
@@ -285,8 +295,8 @@ def test_reschedule_onto_a_taken_slot_keeps_the_original(clinic, monday):
     book(clinic, make_course(clinic), clinic.at(monday, 14))
     appointment = book(clinic, make_course(clinic), clinic.at(monday, 9))
     with pytest.raises(ConflictError):
-        services.appointment_reschedule(appointment=appointment, starts_at=clinic.at(monday, 14),
-                                        rescheduled_by=clinic.front_desk.user)
+        appointment_reschedule(appointment=appointment, starts_at=clinic.at(monday, 14),
+                               rescheduled_by=clinic.front_desk.user)
     appointment.refresh_from_db()
     assert (clinic.location.local(appointment.starts_at).hour, appointment.version) == (9, 1)
 
@@ -296,17 +306,17 @@ def test_arrival_is_marked_on_the_day_and_noshow_after_the_start(clinic, monday)
 
     appointment = book(clinic, make_course(clinic), clinic.at(monday, 9))
     with pytest.raises(ValidationError) as early:
-        services.appointment_mark_arrived(appointment=appointment, marked_by=clinic.front_desk.user)
+        appointment_mark_arrived(appointment=appointment, marked_by=clinic.front_desk.user)
     assert early.value.messages == [f"This session is on Mon {monday:%d %b}; arrivals are marked on the day."]
     with pytest.raises(ValidationError) as too_soon:
-        services.appointment_mark_noshow(appointment=appointment, marked_by=clinic.front_desk.user)
+        appointment_mark_noshow(appointment=appointment, marked_by=clinic.front_desk.user)
     assert too_soon.value.messages == ["A session can be marked as a no-show only once its start time has passed."]
     with time_machine.travel(clinic.at(monday, 8, 50), tick=False):
-        arrived = services.appointment_mark_arrived(appointment=appointment, marked_by=clinic.front_desk.user)
+        arrived = appointment_mark_arrived(appointment=appointment, marked_by=clinic.front_desk.user)
     assert (arrived.status, arrived.version) == ("arrived", 2)
     other = book(clinic, make_course(clinic), clinic.at(monday, 11))
     with time_machine.travel(clinic.at(monday, 11, 20), tick=False):
-        missed = services.appointment_mark_noshow(appointment=other, marked_by=clinic.front_desk.user)
+        missed = appointment_mark_noshow(appointment=other, marked_by=clinic.front_desk.user)
     assert missed.status == "noshow"
     # The no-show freed its slot.
     book(clinic, make_course(clinic), clinic.at(monday, 11))
@@ -314,25 +324,25 @@ def test_arrival_is_marked_on_the_day_and_noshow_after_the_start(clinic, monday)
 
 def test_patient_confirmation_is_a_fact_apart_from_the_status(clinic, monday):
     appointment = book(clinic, make_course(clinic), clinic.at(monday, 9))
-    confirmed = services.appointment_confirm(appointment=appointment, via="email link", confirmed_by=None)
+    confirmed = appointment_confirm(appointment=appointment, via="email link", confirmed_by=None)
     assert (confirmed.status, confirmed.confirmed_via, confirmed.version) == ("booked", "email link", 1)
     assert confirmed.confirmed_at is not None
 
 
 def test_a_past_session_can_be_entered_afterwards_under_every_other_rule(clinic):
     past_monday = next_weekday(0, weeks_ahead=-2)
-    entered = services.appointment_enter_past(course=make_course(clinic), clinician=clinic.clinician,
-                                              room=clinic.room, device=clinic.device,
-                                              starts_at=clinic.at(past_monday, 9), entered_by=clinic.front_desk.user)
+    entered = appointment_enter_past(course=make_course(clinic), clinician=clinic.clinician,
+                                     room=clinic.room, device=clinic.device,
+                                     starts_at=clinic.at(past_monday, 9), entered_by=clinic.front_desk.user)
     assert entered.local_date == past_monday
     with pytest.raises(ConflictError):
-        services.appointment_enter_past(course=make_course(clinic), clinician=clinic.clinician, room=clinic.rooms[1],
-                                        device=clinic.devices[1], starts_at=clinic.at(past_monday, 9, 15),
-                                        entered_by=clinic.front_desk.user)
+        appointment_enter_past(course=make_course(clinic), clinician=clinic.clinician, room=clinic.rooms[1],
+                               device=clinic.devices[1], starts_at=clinic.at(past_monday, 9, 15),
+                               entered_by=clinic.front_desk.user)
     with pytest.raises(ValidationError) as future:
-        services.appointment_enter_past(course=make_course(clinic), clinician=clinic.clinician, room=clinic.room,
-                                        device=clinic.device, starts_at=clinic.at(next_weekday(0), 9),
-                                        entered_by=clinic.front_desk.user)
+        appointment_enter_past(course=make_course(clinic), clinician=clinic.clinician, room=clinic.room,
+                               device=clinic.device, starts_at=clinic.at(next_weekday(0), 9),
+                               entered_by=clinic.front_desk.user)
     assert future.value.message_dict == {"starts_at": ["Only a session that has already ended can be entered "
                                                        "afterwards."]}
 
@@ -343,14 +353,14 @@ def test_the_patient_cannot_cancel_online_inside_the_late_window_but_the_desk_ca
         appointment = book(clinic, make_course(clinic), clinic.at(monday, 9))
     with time_machine.travel(appointment.starts_at - timedelta(hours=23), tick=False):
         with pytest.raises(ValidationError) as late:
-            services.appointment_cancel_by_patient(appointment=appointment, reason="Cancelled with the email link.")
+            appointment_cancel_by_patient(appointment=appointment, reason="Cancelled with the email link.")
         assert late.value.messages == [
             f"Your session is less than 24 hours away, so it can no longer be cancelled online. "
             f"Please call {clinic.location.name} on +44 20 7946 0000."]
         appointment.refresh_from_db()
         assert (appointment.status, appointment.version) == (AppointmentStatus.BOOKED, 1)
-        recorded = services.appointment_cancel(appointment=appointment, cancelled_by=clinic.front_desk.user,
-                                               by=CancelledBy.PATIENT, reason="Phoned in ill")
+        recorded = appointment_cancel(appointment=appointment, cancelled_by=clinic.front_desk.user,
+                                      by=CancelledBy.PATIENT, reason="Phoned in ill")
     assert (recorded.status, recorded.cancelled_by) == (AppointmentStatus.CANCELLED, CancelledBy.PATIENT)
 
 
@@ -360,20 +370,20 @@ def test_the_patient_cancels_online_before_the_late_window_and_never_after_the_s
         early = book(clinic, make_course(clinic), clinic.at(monday, 9))
         started = book(clinic, make_course(clinic), clinic.at(monday, 11))
     with time_machine.travel(early.starts_at - timedelta(hours=24), tick=False):
-        cancelled = services.appointment_cancel_by_patient(appointment=early, reason="Cancelled with the email link.")
+        cancelled = appointment_cancel_by_patient(appointment=early, reason="Cancelled with the email link.")
     assert (cancelled.status, cancelled.cancelled_by, cancelled.status_changed_by) == (
         AppointmentStatus.CANCELLED, CancelledBy.PATIENT, None)
     with time_machine.travel(started.starts_at + timedelta(minutes=1), tick=False), \
             pytest.raises(ValidationError) as past:
-        services.appointment_cancel_by_patient(appointment=started, reason="Cancelled with the email link.")
+        appointment_cancel_by_patient(appointment=started, reason="Cancelled with the email link.")
     assert past.value.messages == ["This session is no longer ahead, so it cannot be cancelled online."]
 
 
 def test_a_confirmation_names_one_of_the_channels(clinic):
     appointment = book(clinic, make_course(clinic), clinic.at(date(2031, 3, 10), 9))
     with pytest.raises(ValidationError) as unknown:
-        services.appointment_confirm(appointment=appointment, via="fax", confirmed_by=None)
+        appointment_confirm(appointment=appointment, via="fax", confirmed_by=None)
     assert unknown.value.message_dict == {"via": ["Say how the patient confirmed: phone, email, in_person, sms, "
                                                   "email link."]}
-    confirmed = services.appointment_confirm(appointment=appointment, via=ConfirmationChannel.SMS, confirmed_by=None)
+    confirmed = appointment_confirm(appointment=appointment, via=ConfirmationChannel.SMS, confirmed_by=None)
     assert confirmed.confirmed_via == "sms"

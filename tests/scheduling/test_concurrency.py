@@ -7,8 +7,8 @@ import pytest
 from django.db import connection
 
 from clinic.errors import ConflictError
+from scheduling.booking.services import appointment_book
 from scheduling.models import ACTIVE_STATUSES, Appointment
-from scheduling.services import appointment_book
 from tests.factories import make_clinic, make_course, make_patient, next_weekday
 
 pytestmark = pytest.mark.django_db(transaction=True)

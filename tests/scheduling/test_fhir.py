@@ -10,9 +10,9 @@ import pytest
 from fhir.resources.R4B.bundle import Bundle
 
 from scheduling import demo
-from scheduling.fhir import LOCAL, course_fhir_bundle
 from scheduling.models import Course
-from scheduling.progress import course_progress
+from scheduling.records.fhir import LOCAL, course_fhir_bundle
+from scheduling.records.progress import course_progress
 from tests.factories import make_clinic, make_course, next_weekday
 from tests.scheduling.progress_courses import BOOKED, CANCEL, NOSHOW, scored, treat
 

@@ -9,10 +9,11 @@ import pytest
 import time_machine
 from django.core.exceptions import ValidationError
 
-from scheduling import demo, services
+from scheduling import demo
+from scheduling.booking.courses import course_discontinue, course_maintenance_proposal, course_start_maintenance
 from scheduling.models import Course, Notification, NotificationKind
-from scheduling.notifications import RECALL_LOOKBACK, notification_write_maintenance_recalls
-from scheduling.progress import FlagKind, course_progress
+from scheduling.records.progress import FlagKind, course_progress
+from scheduling.reminders.outbox import RECALL_LOOKBACK, notification_write_maintenance_recalls
 from tests.factories import make_course
 from tests.scheduling.progress_courses import BOOKED, after, complete, scored, treat
 
@@ -41,7 +42,7 @@ def flag_says(course: Course, today: date) -> date | None:
 def proposal_says(course: Course) -> date | None:
     """The day of the proposed session, or None when the proposal is refused."""
     try:
-        plan = services.course_maintenance_proposal(course=course)
+        plan = course_maintenance_proposal(course=course)
     except ValidationError as refused:
         assert refused.messages == [NOT_DUE]
         return None
@@ -63,8 +64,8 @@ def completed_initial(clinic, hour: int, *, medicated: bool = False) -> Course:
 def maintenance(clinic, initial: Course, hour: int, visits, *, interval_weeks: int = 2,
                 planned_sessions: int = 3) -> Course:
     with time_machine.travel(clinic.at(day(12), 9), tick=False):
-        course = services.course_start_maintenance(course=initial, created_by=clinic.clinician.user,
-                                                   interval_weeks=interval_weeks, planned_sessions=planned_sessions)
+        course = course_start_maintenance(course=initial, created_by=clinic.clinician.user,
+                                          interval_weeks=interval_weeks, planned_sessions=planned_sessions)
         treat(clinic, course, visits, hour=hour)
     return course
 
@@ -90,7 +91,7 @@ def test_flag_recall_and_proposal_agree_on_every_kind_of_course(frozen, clinic):
     discontinued = make_course(clinic, planned_sessions=6)
     started = treat(clinic, discontinued, [(day(0), scored(3)), (day(2), scored(3)), (day(4), BOOKED)], hour=14)
     with time_machine.travel(after(started[1]), tick=False):
-        services.course_discontinue(course=discontinued, discontinued_by=clinic.clinician.user, reason="Moved away")
+        course_discontinue(course=discontinued, discontinued_by=clinic.clinician.user, reason="Moved away")
     open_initial = make_course(clinic, planned_sessions=6)
     treat(clinic, open_initial, [(day(n), scored(3)) for n in (0, 2, 4)] + [(day(n), BOOKED) for n in (7, 9, 11)],
           hour=15)

@@ -22,8 +22,8 @@ from clinic import services as clinic_services
 from devtools.mailcatcher import MailFolder
 from patients import services as patient_services
 from patients.models import Patient
-from scheduling import notifications, services
-from scheduling.emails import email_build, mime_smtp_bytes
+from scheduling.booking.courses import course_complete, course_start_maintenance
+from scheduling.booking.services import appointment_cancel, appointment_mark_noshow, appointment_reschedule, book_one
 from scheduling.models import (
     AppointmentStatus,
     CancelledBy,
@@ -31,15 +31,27 @@ from scheduling.models import (
     NotificationKind,
     NotificationStatus,
 )
-from scheduling.notifications import (
-    MAX_ATTEMPTS,
+from scheduling.records.services import session_record
+from scheduling.reminders import sending
+from scheduling.reminders.emails import email_build, mime_smtp_bytes
+from scheduling.reminders.outbox import (
     notification_claim_due,
     notification_resend,
-    notification_send,
-    notification_send_many,
     notification_write_maintenance_recalls,
     notifications_on_booked,
+)
+from scheduling.reminders.sending import (
+    _LOCK_STATEMENT,
+    MAX_ATTEMPTS,
+    SEND_BATCH,
+    _deliver,
+    _read_ahead,
+    _send_session,
+    notification_send,
+    notification_send_many,
+    notifications_dispatch_due,
     retry_delay,
+    send_batches,
 )
 from tests.conftest import free_port
 from tests.factories import book, make_clinic, make_course, make_patient, next_weekday
@@ -124,9 +136,9 @@ def test_booking_several_sessions_in_one_call_gives_one_confirmation_listing_all
     course = make_course(clinic)
     days = [next_weekday(0), next_weekday(2), next_weekday(4)]
     with transaction.atomic():
-        booked = [services._book_one(course=course, clinician=clinic.clinician, room=clinic.room,
-                                     device=clinic.device, starts_at=clinic.at(day, 10),
-                                     booked_by=clinic.front_desk.user) for day in days]
+        booked = [book_one(course=course, clinician=clinic.clinician, room=clinic.room,
+                           device=clinic.device, starts_at=clinic.at(day, 10),
+                           booked_by=clinic.front_desk.user) for day in days]
         notifications_on_booked(appointments=booked)
     assert rows(kind=NotificationKind.BOOKING_CONFIRMATION) == [("booking_confirmation", "pending")]
     assert Notification.objects.filter(kind=NotificationKind.REMINDER).count() == 3
@@ -204,8 +216,8 @@ def test_moved_session_gets_new_reminder_at_new_time_and_raised_sequence(clinic,
     appointment = book(clinic, course, clinic.at(monday, 9))
     send_due(timezone.now())
     tuesday = monday + timedelta(days=1)
-    moved = services.appointment_reschedule(appointment=appointment, starts_at=clinic.at(tuesday, 15),
-                                            rescheduled_by=clinic.front_desk.user)
+    moved = appointment_reschedule(appointment=appointment, starts_at=clinic.at(tuesday, 15),
+                                   rescheduled_by=clinic.front_desk.user)
     assert rows(kind=NotificationKind.REMINDER) == [("reminder", "cancelled"), ("reminder", "pending")]
     assert send_due(timezone.now()) == ["sent"]
     change = mail.messages()[-1]
@@ -222,8 +234,8 @@ def test_moved_session_gets_new_reminder_at_new_time_and_raised_sequence(clinic,
 
 def test_cancelled_session_gets_a_cancel_invite_and_never_its_reminder(clinic, mail):
     appointment = book(clinic, make_course(clinic), clinic.at(next_weekday(0), 9))
-    services.appointment_cancel(appointment=appointment, cancelled_by=clinic.front_desk.user, by=CancelledBy.CLINIC,
-                                reason="Clinician ill")
+    appointment_cancel(appointment=appointment, cancelled_by=clinic.front_desk.user, by=CancelledBy.CLINIC,
+                       reason="Clinician ill")
     assert rows() == [("booking_confirmation", "pending"), ("cancellation", "pending"), ("reminder", "cancelled")]
     assert send_due(appointment.starts_at - timedelta(hours=1)) == ["cancelled", "sent"]
     [message] = mail.messages()
@@ -241,8 +253,8 @@ def test_reminder_claimed_before_a_cancellation_is_not_sent(clinic, mail):
     due = appointment.starts_at - timedelta(days=1)
     with time_machine.travel(due, tick=False):
         claimed = notification_claim_due(now=due)
-        services.appointment_cancel(appointment=appointment, cancelled_by=None, by=CancelledBy.PATIENT,
-                                    reason="Away")
+        appointment_cancel(appointment=appointment, cancelled_by=None, by=CancelledBy.PATIENT,
+                           reason="Away")
         outcomes = [notification_send(notification_id=pk) for pk in claimed]
     assert outcomes == ["cancelled", "cancelled"]
     assert Notification.objects.get(kind=NotificationKind.REMINDER).last_error == (
@@ -291,15 +303,15 @@ def test_reminder_for_0900_session_goes_at_0900_local_the_day_before_across_dst(
 
 
 def record(clinic, appointment):
-    return services.session_record(appointment=appointment, recorded_by=clinic.clinician.user,
-                                   minutes_of_current=20, sites=[{"site": "palms", "current_ma": 12}], hdss=3)
+    return session_record(appointment=appointment, recorded_by=clinic.clinician.user,
+                          minutes_of_current=20, sites=[{"site": "palms", "current_ma": 12}], hdss=3)
 
 
 def test_noshow_writes_a_follow_up_inviting_to_rebook(clinic, mail):
     appointment = book(clinic, make_course(clinic), clinic.at(next_weekday(0), 9))
     send_due(timezone.now())
     with time_machine.travel(appointment.starts_at + timedelta(hours=1), tick=False):
-        services.appointment_mark_noshow(appointment=appointment, marked_by=clinic.front_desk.user)
+        appointment_mark_noshow(appointment=appointment, marked_by=clinic.front_desk.user)
     assert rows(kind=NotificationKind.REMINDER) == [("reminder", "cancelled")]
     assert send_due(appointment.starts_at + timedelta(hours=1)) == ["sent"]
     assert [m["Subject"] for m in mail.messages()] == ["Your session at Riverside Clinic is booked",
@@ -332,9 +344,9 @@ def test_maintenance_recall_is_written_once_when_due_with_nothing_booked(clinic,
     for appointment in booked:
         with time_machine.travel(appointment.starts_at + timedelta(minutes=40), tick=False):
             record(clinic, appointment)
-    services.course_complete(course=course, completed_by=clinic.clinician.user)
-    maintenance = services.course_start_maintenance(course=course, created_by=clinic.clinician.user,
-                                                    interval_weeks=2)
+    course_complete(course=course, completed_by=clinic.clinician.user)
+    maintenance = course_start_maintenance(course=course, created_by=clinic.clinician.user,
+                                           interval_weeks=2)
     last = max(booked, key=lambda appointment: appointment.starts_at)
     due = last.starts_at + timedelta(weeks=2)
     assert notification_write_maintenance_recalls(now=due - timedelta(minutes=1)) == 0
@@ -356,12 +368,12 @@ def test_recall_after_a_completed_course_goes_out_unless_maintenance_was_booked_
                 appointment = book(clinic, course, clinic.at(monday + timedelta(days=offset), hour))
                 with time_machine.travel(appointment.ends_at, tick=False):
                     record(clinic, appointment)
-            courses.append(services.course_complete(course=course, completed_by=clinic.clinician.user))
+            courses.append(course_complete(course=course, completed_by=clinic.clinician.user))
     recalled, booked_meanwhile = courses
     due = clinic.at(monday + timedelta(days=25), 11)
     assert notification_write_maintenance_recalls(now=due) == 2
     with time_machine.travel(due, tick=False):
-        maintenance = services.course_start_maintenance(course=booked_meanwhile, created_by=clinic.clinician.user)
+        maintenance = course_start_maintenance(course=booked_meanwhile, created_by=clinic.clinician.user)
         book(clinic, maintenance, clinic.at(monday + timedelta(days=29), 11))
 
     send_due(due)  # the initial courses' confirmations are past and cancelled; the recalls are checked again
@@ -382,8 +394,8 @@ def test_maintenance_recalls_cost_the_same_queries_for_one_course_or_three(clini
             appointment = book(clinic, course, clinic.at(day, hour))
             with time_machine.travel(appointment.starts_at + timedelta(minutes=40), tick=False):
                 record(clinic, appointment)
-        services.course_complete(course=course, completed_by=clinic.clinician.user)
-        services.course_start_maintenance(course=course, created_by=clinic.clinician.user, interval_weeks=2)
+        course_complete(course=course, completed_by=clinic.clinician.user)
+        course_start_maintenance(course=course, created_by=clinic.clinician.user, interval_weeks=2)
 
     def queries_of_a_beat() -> int:
         with CaptureQueriesContext(connections["default"]) as queries:
@@ -516,11 +528,11 @@ def test_two_claims_at_once_never_claim_the_same_row():
 
 
 def test_send_batches_spread_a_small_claim_over_tasks_and_cap_a_large_one():
-    assert notifications.send_batches([]) == []
-    assert notifications.send_batches([1, 2, 3]) == [[1], [2], [3]]
-    assert [len(batch) for batch in notifications.send_batches(list(range(36)))] == [5] * 7 + [1]
-    large = notifications.send_batches(list(range(10_000)))
-    assert (len(large), {len(batch) for batch in large}) == (50, {notifications.SEND_BATCH})
+    assert send_batches([]) == []
+    assert send_batches([1, 2, 3]) == [[1], [2], [3]]
+    assert [len(batch) for batch in send_batches(list(range(36)))] == [5] * 7 + [1]
+    large = send_batches(list(range(10_000)))
+    assert (len(large), {len(batch) for batch in large}) == (50, {SEND_BATCH})
     assert [pk for batch in large for pk in batch] == list(range(10_000))
 
 
@@ -528,12 +540,12 @@ def test_a_batch_past_its_time_budget_hands_back_the_rest_still_claimed(clinic, 
     for weekday in range(3):
         book(clinic, make_course(clinic), clinic.at(next_weekday(weekday), 9))
     claimed = notification_claim_due(now=timezone.now())
-    monkeypatch.setattr(notifications, "SEND_BUDGET", timedelta(0))
+    monkeypatch.setattr(sending, "SEND_BUDGET", timedelta(0))
     outcomes, rest = notification_send_many(notification_ids=claimed)
     assert (dict(outcomes), rest) == ({"sent": 1}, claimed[1:])
     assert set(Notification.objects.filter(pk__in=rest).values_list("status", flat=True)) == {
         NotificationStatus.SENDING}
-    monkeypatch.setattr(notifications, "SEND_BUDGET", timedelta(seconds=30))
+    monkeypatch.setattr(sending, "SEND_BUDGET", timedelta(seconds=30))
     assert notification_send_many(notification_ids=rest + [10**9]) == ({"sent": 2, "skipped": 1}, [])
     assert len(mail.messages()) == 3
 
@@ -562,9 +574,9 @@ def test_a_batch_leaves_the_database_session_as_it_found_it_even_after_one_whose
             return setting, [name for (name,) in cursor.fetchall()]
 
     assert session() == ("on", [])
-    unfinished = notifications._send_session()
+    unfinished = _send_session()
     unfinished.__enter__()  # a batch stopped between its start and its end
-    assert session() == ("off", [notifications._LOCK_STATEMENT])
+    assert session() == ("off", [_LOCK_STATEMENT])
     book(clinic, make_course(clinic), clinic.at(next_weekday(0), 9))
     assert notification_send_many(notification_ids=notification_claim_due(now=timezone.now())) == ({"sent": 1}, [])
     assert session() == ("on", [])
@@ -576,7 +588,7 @@ def test_a_change_after_the_batch_was_read_ahead_is_what_its_send_sees(clinic, m
                                            for hour in (9, 10, 11))
     send_due(timezone.now())  # the three confirmations
     last_due = cancelled.starts_at - timedelta(days=1)
-    read_ahead = notifications._read_ahead
+    read_ahead = _read_ahead
 
     def read_ahead_then_change(ids):
         read = read_ahead(ids)
@@ -584,11 +596,11 @@ def test_a_change_after_the_batch_was_read_ahead_is_what_its_send_sees(clinic, m
         patient_services.patient_update(patient=withdrawn.patient, updated_by=front_desk, email_consent=False)
         patient_services.patient_update(patient=moved_address.patient, updated_by=front_desk,
                                         email="new.address@example.org")
-        services.appointment_cancel(appointment=cancelled, cancelled_by=front_desk, by=CancelledBy.PATIENT,
-                                    reason="Away")
+        appointment_cancel(appointment=cancelled, cancelled_by=front_desk, by=CancelledBy.PATIENT,
+                           reason="Away")
         return read
 
-    monkeypatch.setattr(notifications, "_read_ahead", read_ahead_then_change)
+    monkeypatch.setattr(sending, "_read_ahead", read_ahead_then_change)
     with time_machine.travel(last_due, tick=False):
         claimed = notification_claim_due(now=last_due)
         assert len(claimed) == 3
@@ -607,7 +619,7 @@ def emails_made(monkeypatch) -> list[int]:
     """The notification ids of every email made, in order; making one reads nothing from the database
     (an email made ahead is made inside another row's transaction)."""
     made: list[int] = []
-    build = notifications.email_build
+    build = email_build
 
     def counted(*, notification, **kwargs):
         made.append(notification.pk)
@@ -616,7 +628,7 @@ def emails_made(monkeypatch) -> list[int]:
         assert queries.captured_queries == []
         return email
 
-    monkeypatch.setattr(notifications, "email_build", counted)
+    monkeypatch.setattr(sending, "email_build", counted)
     return made
 
 
@@ -638,14 +650,14 @@ def test_each_email_of_a_batch_is_made_while_the_one_before_goes_out_and_made_on
         settings.EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
         settings.EMAIL_FILE_PATH = tmp_path / "outbox"
     made_during_a_send: list[int] = []
-    deliver = notifications._deliver
+    deliver = _deliver
 
     def watched(message, while_waiting=None):
         before = len(emails_made)
         deliver(message, while_waiting)
         made_during_a_send.extend(emails_made[before:])
 
-    monkeypatch.setattr(notifications, "_deliver", watched)
+    monkeypatch.setattr(sending, "_deliver", watched)
     emails_made.clear()
     with time_machine.travel(due, tick=False):
         claimed = notification_claim_due(now=due)
@@ -662,7 +674,7 @@ def test_each_email_of_a_batch_is_made_while_the_one_before_goes_out_and_made_on
 
 def test_an_email_made_ahead_of_a_change_is_made_again_with_the_change(clinic, mail, monkeypatch, emails_made):
     (first, renamed, last), due = due_reminders(clinic, 3)
-    read_ahead = notifications._read_ahead
+    read_ahead = _read_ahead
 
     def read_ahead_then_change(ids):
         read = read_ahead(ids)
@@ -670,7 +682,7 @@ def test_an_email_made_ahead_of_a_change_is_made_again_with_the_change(clinic, m
                                         first_name="Rowan", email="rowan@example.org")
         return read
 
-    monkeypatch.setattr(notifications, "_read_ahead", read_ahead_then_change)
+    monkeypatch.setattr(sending, "_read_ahead", read_ahead_then_change)
     emails_made.clear()
     with time_machine.travel(due, tick=False):
         claimed = notification_claim_due(now=due)
@@ -715,8 +727,8 @@ def test_a_send_waits_for_a_change_holding_the_appointment_then_sees_it(clinic, 
             connections.close_all()
 
     with transaction.atomic():
-        services.appointment_cancel(appointment=appointment, cancelled_by=None, by=CancelledBy.PATIENT,
-                                    reason="Away")
+        appointment_cancel(appointment=appointment, cancelled_by=None, by=CancelledBy.PATIENT,
+                           reason="Away")
         sender = threading.Thread(target=send)
         sender.start()
         waiters = []
@@ -803,8 +815,8 @@ def test_links_stop_working_after_the_session_moves_and_expire(client, clinic, e
         expired = client.get(links["confirm"][0])
     assert expired.status_code == 410
     assert b"This link has expired." in expired.content
-    services.appointment_reschedule(appointment=appointment, starts_at=clinic.at(next_weekday(1), 10),
-                                    rescheduled_by=clinic.front_desk.user)
+    appointment_reschedule(appointment=appointment, starts_at=clinic.at(next_weekday(1), 10),
+                           rescheduled_by=clinic.front_desk.user)
     stale = client.post(links["confirm"][0])
     assert stale.status_code == 410
     appointment.refresh_from_db()
@@ -857,8 +869,8 @@ def test_one_dispatch_writes_the_due_recall_and_queues_every_due_row_once(clinic
     for appointment in booked:
         with time_machine.travel(appointment.starts_at + timedelta(minutes=40), tick=False):
             record(clinic, appointment)
-    services.course_complete(course=course, completed_by=clinic.clinician.user)
-    services.course_start_maintenance(course=course, created_by=clinic.clinician.user, interval_weeks=2)
+    course_complete(course=course, completed_by=clinic.clinician.user)
+    course_start_maintenance(course=course, created_by=clinic.clinician.user, interval_weeks=2)
     due = booked[-1].starts_at + timedelta(weeks=2)
     ahead = book(clinic, make_course(clinic), clinic.at(monday + timedelta(weeks=4), 9))
     due_before = set(Notification.objects.filter(status=NotificationStatus.PENDING, due_at__lte=due)
@@ -866,8 +878,8 @@ def test_one_dispatch_writes_the_due_recall_and_queues_every_due_row_once(clinic
     assert len(due_before) == 7  # the six sessions' booking confirmations and the later session's
     queued: list[list[int]] = []
     with time_machine.travel(due, tick=False):
-        assert notifications.notifications_dispatch_due(now=due, enqueue=queued.append) == 8
-        assert notifications.notifications_dispatch_due(now=due, enqueue=queued.append) == 0
+        assert notifications_dispatch_due(now=due, enqueue=queued.append) == 8
+        assert notifications_dispatch_due(now=due, enqueue=queued.append) == 0
     recall = Notification.objects.get(kind=NotificationKind.MAINTENANCE_RECALL)
     sent_ids = [pk for batch in queued for pk in batch]
     assert len(sent_ids) == len(set(sent_ids))

@@ -4,7 +4,8 @@ import pytest
 from django.utils import timezone
 
 from scheduling.models import Notification, NotificationKind, NotificationStatus
-from scheduling.notifications import notification_claim_due, notification_send
+from scheduling.reminders.outbox import notification_claim_due
+from scheduling.reminders.sending import notification_send
 from tests.factories import book, make_clinic, make_course, make_patient, next_weekday
 from tests.scheduling.test_notifications import mail  # noqa: F401  (the SMTP server fixture)
 

@@ -8,11 +8,12 @@ from decimal import Decimal
 import pytest
 import time_machine
 
-from scheduling import services
-from scheduling.admin import course_list_with_progress, progress_text
+from scheduling.booking.courses import course_start_maintenance
+from scheduling.booking.selectors import course_list_with_progress, course_sessions_left_to_book
+from scheduling.booking.services import appointment_mark_entered_in_error
+from scheduling.desk.admin_courses import progress_text
 from scheduling.models import Course, SideEffect
-from scheduling.progress import Flag, Gap, course_list_for_dashboard, course_progress
-from scheduling.selectors import course_sessions_left_to_book
+from scheduling.records.progress import Flag, Gap, course_list_for_dashboard, course_progress
 from tests.factories import make_clinic, make_course, make_patient
 from tests.scheduling.progress_courses import BOOKED, CANCEL, NOSHOW, after, complete, scored, treat
 
@@ -268,8 +269,8 @@ def test_maintenance_course_due_and_not_booked(clinic, monday):
     initial, days = _completed_initial_course(clinic, monday)
     after_last = days[-1] + timedelta(days=1)
     with time_machine.travel(clinic.at(after_last, 9), tick=False):
-        maintenance = services.course_start_maintenance(course=initial, created_by=clinic.clinician.user,
-                                                        interval_weeks=3, planned_sessions=3)
+        maintenance = course_start_maintenance(course=initial, created_by=clinic.clinician.user,
+                                               interval_weeks=3, planned_sessions=3)
     first = after_last + timedelta(days=20)
     treat(clinic, maintenance, [(first, scored(2))])
 
@@ -292,9 +293,9 @@ def test_progress_the_admin_list_and_the_follow_up_count_the_same_sessions_left_
             (monday + timedelta(days=7), scored(3)), (monday + timedelta(days=9), BOOKED),
             (monday + timedelta(days=11), BOOKED), (monday + timedelta(days=14), BOOKED),
         ])
-        services.appointment_mark_entered_in_error(appointment=appointments[-1], marked_by=clinic.front_desk.user,
-                                                   reason="Booked twice")
-        listed = course_list_with_progress(Course.objects.filter(pk=course.pk)).get()
+        appointment_mark_entered_in_error(appointment=appointments[-1], marked_by=clinic.front_desk.user,
+                                          reason="Booked twice")
+        listed = course_list_with_progress(courses=Course.objects.filter(pk=course.pk)).get()
 
         assert course_progress(course=course, today=monday + timedelta(days=8)).unbooked == 4
         assert course_sessions_left_to_book(course=course) == 4
@@ -304,8 +305,8 @@ def test_progress_the_admin_list_and_the_follow_up_count_the_same_sessions_left_
 def test_entered_in_error_appointments_are_left_out(clinic, monday):
     course = make_course(clinic, planned_sessions=6)
     appointments = treat(clinic, course, [(monday + timedelta(days=n), BOOKED) for n in (0, 2, 4, 7, 9, 11)])
-    services.appointment_mark_entered_in_error(appointment=appointments[0], marked_by=clinic.front_desk.user,
-                                               reason="Booked for the wrong patient")
+    appointment_mark_entered_in_error(appointment=appointments[0], marked_by=clinic.front_desk.user,
+                                      reason="Booked for the wrong patient")
 
     progress = course_progress(course=course, today=monday)
 

@@ -13,7 +13,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from scheduling import services
+from scheduling.booking.courses import course_start_maintenance
 from tests.factories import make_clinic, make_course, superuser
 from tests.scheduling.progress_courses import BOOKED, NOSHOW, after, complete, scored, treat
 
@@ -37,8 +37,8 @@ def forty_session_maintenance_course(clinic, monday):
     first = treat(clinic, initial, [(monday + timedelta(days=n), scored(3)) for n in (0, 2, 4, 7, 9, 11)])
     complete(clinic, initial, after(first[-1]))
     with time_machine.travel(after(first[-1]), tick=False):
-        course = services.course_start_maintenance(course=initial, created_by=clinic.clinician.user,
-                                                   interval_weeks=1, planned_sessions=42)
+        course = course_start_maintenance(course=initial, created_by=clinic.clinician.user,
+                                          interval_weeks=1, planned_sessions=42)
     start = monday + timedelta(days=14)
     weekdays = [start + timedelta(days=7 * week + weekday) for week in range(8) for weekday in range(5)]
     appointments = treat(clinic, course, [(d, scored(2, side_effects=[{"kind": "tingling", "grade": 1}]))

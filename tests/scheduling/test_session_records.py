@@ -8,8 +8,9 @@ import time_machine
 from django.core.exceptions import ValidationError
 
 from clinic.errors import ConflictError
-from scheduling import services
+from scheduling.booking.courses import course_complete, course_discontinue, course_start_maintenance
 from scheduling.models import AppointmentStatus, Course, CourseStatus, SessionRecord
+from scheduling.records.services import session_record
 from tests.factories import book, make_course, make_patient, next_weekday, superuser
 
 pytestmark = pytest.mark.django_db
@@ -22,7 +23,7 @@ def record(clinic, appointment, **fields):
                   "sites": [{"site": "palms", "current_ma": 15}], "hdss": 3}
     values.update(fields)
     with time_machine.travel(appointment.ends_at, tick=False):
-        return services.session_record(**values)
+        return session_record(**values)
 
 
 def test_recording_fulfils_the_appointment_and_activates_the_course(clinic):
@@ -65,11 +66,11 @@ def test_front_desk_can_neither_end_nor_extend_a_course(clinic):
         done = make_course(clinic, planned_sessions=6)
         record(clinic, book(clinic, done, clinic.at(next_weekday(1), 9)))
         with time_machine.travel(clinic.at(next_weekday(2), 9), tick=False):
-            services.course_complete(course=done, completed_by=clinic.clinician.user)
+            course_complete(course=done, completed_by=clinic.clinician.user)
         refusals = []
-        for end in (lambda: services.course_complete(course=open_course, completed_by=desk),
-                    lambda: services.course_discontinue(course=open_course, discontinued_by=desk, reason="Moved"),
-                    lambda: services.course_start_maintenance(course=done, created_by=desk)):
+        for end in (lambda: course_complete(course=open_course, completed_by=desk),
+                    lambda: course_discontinue(course=open_course, discontinued_by=desk, reason="Moved"),
+                    lambda: course_start_maintenance(course=done, created_by=desk)):
             with pytest.raises(PermissionError) as refused:
                 end()
             refusals.append(str(refused.value))
@@ -83,7 +84,7 @@ def test_front_desk_can_neither_end_nor_extend_a_course(clinic):
 def test_a_superuser_ends_a_course_as_a_manager(clinic):
     with time_machine.travel(A_WEDNESDAY, tick=False):
         course = make_course(clinic)
-        stopped = services.course_discontinue(course=course, discontinued_by=superuser(), reason="Moved away")
+        stopped = course_discontinue(course=course, discontinued_by=superuser(), reason="Moved away")
     assert stopped.status == CourseStatus.DISCONTINUED
 
 
@@ -152,8 +153,8 @@ def test_sites_must_belong_to_the_course_and_current_fit_the_session(clinic):
 def test_a_session_is_recorded_once_and_not_before_it_starts(clinic):
     appointment = book(clinic, make_course(clinic), clinic.at(next_weekday(0), 9))
     with pytest.raises(ValidationError) as early:
-        services.session_record(appointment=appointment, recorded_by=clinic.clinician.user, minutes_of_current=20,
-                                sites=[{"site": "palms", "current_ma": 12}], hdss=3)
+        session_record(appointment=appointment, recorded_by=clinic.clinician.user, minutes_of_current=20,
+                       sites=[{"site": "palms", "current_ma": 12}], hdss=3)
     assert early.value.messages == ["This session has not started yet."]
     record(clinic, appointment)
     with pytest.raises(ValidationError) as twice:
@@ -165,20 +166,20 @@ def test_course_complete_then_maintenance(clinic):
     course = make_course(clinic, planned_sessions=6)
     first = book(clinic, course, clinic.at(next_weekday(0), 9))
     with pytest.raises(ValidationError) as nothing_done:
-        services.course_complete(course=course, completed_by=clinic.clinician.user)
+        course_complete(course=course, completed_by=clinic.clinician.user)
     assert nothing_done.value.messages == ["A course with no session done cannot be completed; discontinue it "
                                            "instead."]
     record(clinic, first)
     later = book(clinic, course, clinic.at(next_weekday(2), 9))
     with pytest.raises(ValidationError) as pending:
-        services.course_complete(course=course, completed_by=clinic.clinician.user)
+        course_complete(course=course, completed_by=clinic.clinician.user)
     assert pending.value.messages == ["1 session is still booked; record or cancel them first."]
     record(clinic, later)
     with time_machine.travel(later.ends_at, tick=False):
-        done = services.course_complete(course=course, completed_by=clinic.clinician.user)
+        done = course_complete(course=course, completed_by=clinic.clinician.user)
     assert done.status == CourseStatus.COMPLETED
-    maintenance = services.course_start_maintenance(course=done, created_by=clinic.clinician.user, interval_weeks=3)
+    maintenance = course_start_maintenance(course=done, created_by=clinic.clinician.user, interval_weeks=3)
     assert (maintenance.phase, maintenance.follows, maintenance.maintenance_interval_weeks,
             maintenance.planned_sessions, maintenance.sessions_per_week) == ("maintenance", done, 3, 6, 1)
     with pytest.raises(ValidationError):
-        services.course_start_maintenance(course=done, created_by=clinic.clinician.user)
+        course_start_maintenance(course=done, created_by=clinic.clinician.user)

@@ -28,9 +28,10 @@ from django.db import connection, connections
 from django.utils import timezone
 
 from devtools.mailcatcher import MailFolder
-from scheduling import services
+from scheduling.booking.courses import course_book
+from scheduling.booking.services import appointment_cancel, appointment_reschedule
 from scheduling.models import CancelledBy, Notification, NotificationKind, NotificationStatus
-from scheduling.notifications import notifications_dispatch_due
+from scheduling.reminders.sending import notifications_dispatch_due
 from scheduling.tasks import notification_send_task, notifications_dispatch_due_task
 from tests.conftest import free_port
 from tests.factories import book, make_clinic, make_course, make_patient, next_weekday
@@ -184,8 +185,8 @@ def beat_and_wait(now=None) -> int:
 def test_booking_a_course_gives_one_confirmation_then_one_reminder_per_session(mailbox):
     clinic = make_clinic(name="Canal Clinic")
     course = make_course(clinic, planned_sessions=6)
-    plan = services.course_book(course=course, booked_by=clinic.front_desk.user,
-                                first_date=next_weekday(0))
+    plan = course_book(course=course, booked_by=clinic.front_desk.user,
+                       first_date=next_weekday(0))
     sessions = sorted((planned.appointment for planned in plan.sessions), key=lambda a: a.starts_at)
     assert len(sessions) == 6
     beat_and_wait()
@@ -309,10 +310,10 @@ def test_cancelled_and_moved_sessions_old_reminders_never_arrive_and_the_moved_o
     beat_and_wait()
     booked = ["Your session at Quay Clinic is booked"] * 2
     assert subjects(mailbox) == booked
-    services.appointment_cancel(appointment=cancelled, cancelled_by=clinic.front_desk.user, by=CancelledBy.CLINIC,
-                                reason="Room closed")
+    appointment_cancel(appointment=cancelled, cancelled_by=clinic.front_desk.user, by=CancelledBy.CLINIC,
+                       reason="Room closed")
     new_start = clinic.at(monday + timedelta(days=3), 16)
-    services.appointment_reschedule(appointment=moved, starts_at=new_start, rescheduled_by=clinic.front_desk.user)
+    appointment_reschedule(appointment=moved, starts_at=new_start, rescheduled_by=clinic.front_desk.user)
     beat_and_wait()
     was, moved_to = clinic.location.local(cancelled.starts_at), clinic.location.local(new_start)
     told = sorted([*booked, f"Your session at Quay Clinic on {was:%a} {was.day} {was:%b %H:%M} is cancelled",

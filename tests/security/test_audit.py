@@ -10,6 +10,7 @@ from django.test import RequestFactory
 from clinic.request_context import RequestContextMiddleware
 from patients import services
 from patients.models import AuditEvent
+from scheduling.booking.services import appointment_cancel, appointment_reschedule
 from tests.factories import make_clinic, make_patient
 
 pytestmark = pytest.mark.django_db
@@ -121,16 +122,15 @@ def test_reads_through_the_api_are_in_the_trail(api_client):
 
 
 def test_booking_moving_cancelling_and_patient_link_reads_are_in_the_trail():
-    from scheduling import services as scheduling
     from tests.factories import book, make_course, next_weekday
 
     clinic = make_clinic()
     course = make_course(clinic)
     day = next_weekday(0)
     appointment = book(clinic, course, clinic.at(day, 9))
-    appointment = scheduling.appointment_reschedule(appointment=appointment, starts_at=clinic.at(day, 11),
-                                                    rescheduled_by=clinic.front_desk.user)
-    scheduling.appointment_cancel(appointment=appointment, cancelled_by=None, by="patient", reason="Ill")
+    appointment = appointment_reschedule(appointment=appointment, starts_at=clinic.at(day, 11),
+                                         rescheduled_by=clinic.front_desk.user)
+    appointment_cancel(appointment=appointment, cancelled_by=None, by="patient", reason="Ill")
     rows = list(AuditEvent.objects.filter(patient=course.patient, object_type="appointment").order_by("id")
                 .values_list("action", "actor_label", "changes"))
     desk = clinic.front_desk.user.username

@@ -4,7 +4,7 @@ from urllib.parse import urlsplit
 import pytest
 import time_machine
 
-from scheduling.emails import patient_link_url
+from scheduling.reminders.emails import patient_link_url
 from tests.factories import book, make_clinic, make_course, next_weekday
 
 pytestmark = pytest.mark.django_db

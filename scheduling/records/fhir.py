@@ -18,7 +18,7 @@ from decimal import Decimal
 from django.utils import timezone
 
 from scheduling.models import CourseStatus, Indication
-from scheduling.progress import CourseProgress, SessionRow
+from scheduling.records.progress import CourseProgress, SessionRow
 
 LOINC = "http://loinc.org"
 UCUM = "http://unitsofmeasure.org"

@@ -34,6 +34,7 @@ from django.utils import timezone
 
 from clinic.models import StaffRole
 from clinic.selectors import staff_role
+from scheduling.booking.selectors import course_annotate_maintenance, course_maintenance_due_on, courses_visible_to
 from scheduling.models import (
     MEDICATED_DOSE_MAX_MA_MIN,
     Appointment,
@@ -46,7 +47,6 @@ from scheduling.models import (
     SessionSite,
     SideEffect,
 )
-from scheduling.selectors import course_annotate_maintenance, course_maintenance_due_on, courses_visible_to
 
 NO_RESPONSE_AFTER_SESSIONS = 6
 NO_RESPONSE_AFTER_DAYS = 28

@@ -1,7 +1,7 @@
 """Admin of patient messages (the notification outbox): what went out, what failed and why, resend.
 
 Read-only: rows are written by the booking services and the beat. The one action queues failed
-rows again through scheduling.notifications.notification_resend. Registered from scheduling.admin.
+rows again through scheduling.reminders.outbox.notification_resend. Registered from scheduling.admin.
 """
 
 from __future__ import annotations
@@ -9,10 +9,10 @@ from __future__ import annotations
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 
-from scheduling.admin_views import local_time_at
+from scheduling.booking.selectors import notifications_visible_to
+from scheduling.desk.selectors import local_time_at
 from scheduling.models import Notification, NotificationStatus
-from scheduling.notifications import notification_resend
-from scheduling.selectors import notifications_visible_to
+from scheduling.reminders.outbox import notification_resend
 
 
 @admin.register(Notification)
@@ -30,7 +30,7 @@ class NotificationAdmin(admin.ModelAdmin):
     list_per_page = 100
 
     def get_queryset(self, request):
-        """By the course's location, as the API (scheduling.selectors.notifications_visible_to)."""
+        """By the course's location, as the API (scheduling.booking.selectors.notifications_visible_to)."""
         rows = notifications_visible_to(user=request.user)
         ordering = self.get_ordering(request)
         return rows.order_by(*ordering) if ordering else rows

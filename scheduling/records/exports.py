@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 
 from clinic.csv_export import csv_write
-from scheduling.progress import CourseProgress
+from scheduling.records.progress import CourseProgress
 
 CSV_COLUMNS = [
     "session", "date", "start", "status", "clinician", "sites and current (mA)", "highest current (mA)",

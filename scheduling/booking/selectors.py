@@ -1,9 +1,9 @@
 """Reads of courses, appointments and session records beyond a plain lookup.
 
-The course rules that several parts read (the dashboard flags in ``scheduling.progress``, the
-recall writer and the send check in ``scheduling.notifications``, the maintenance proposal and the
+The course rules that several parts read (the dashboard flags in ``scheduling.records.progress``, the
+recall writer and the send check in ``scheduling.reminders``, the maintenance proposal and the
 admin's course list) are written here once, as queryset annotations, so a list and a single
-course get the same answer from the same SQL. The progress selectors live in ``scheduling.progress``,
+course get the same answer from the same SQL. The progress selectors live in ``scheduling.records.progress``,
 which reads these rules, so this module does not import it.
 """
 
@@ -20,17 +20,20 @@ from django.db.models import (
     ExpressionWrapper,
     F,
     IntegerField,
+    Min,
     OuterRef,
     Q,
     QuerySet,
     Subquery,
 )
 from django.db.models.functions import Coalesce, Greatest
+from django.utils import timezone
 
 from clinic.models import Device, Location, Room, Staff
 from clinic.selectors import at_visible_locations
 from patients.models import Patient
-from scheduling.availability import Slot, availability_grid
+from scheduling.booking.rules import course_refusal
+from scheduling.engine.grid import Slot, availability_grid
 from scheduling.models import (
     ACTIVE_STATUSES,
     Appointment,
@@ -42,7 +45,6 @@ from scheduling.models import (
     Notification,
     SessionRecord,
 )
-from scheduling.rules import course_refusal
 
 
 def courses_visible_to(*, user) -> QuerySet[Course]:
@@ -76,7 +78,7 @@ def slot_list_available(
 ) -> list[Slot]:
     """Free start times at ``location`` on the local days [start, end) for a session of ``minutes``.
 
-    Each ``scheduling.availability.Slot`` has its start, end and the clinicians, rooms and in-service
+    Each ``scheduling.engine.grid.Slot`` has its start, end and the clinicians, rooms and in-service
     devices free together then. ``clinician``, ``room``, ``device`` narrow the search to one of each;
     ``patient`` keeps the patient's own sessions clear; ``course`` (its patient, its session length
     when ``minutes`` is None) adds the course rules and raises ``ValidationError`` when the course
@@ -167,6 +169,17 @@ def course_annotate_left_to_book(*, courses: QuerySet[Course]) -> QuerySet[Cours
              .order_by().values("course").annotate(count=Count("pk")).values("count"))
     return courses.annotate(sessions_left_to_book=Greatest(
         F("planned_sessions") - Coalesce(Subquery(taken), 0), 0, output_field=IntegerField()))
+
+
+def course_list_with_progress(*, courses: QuerySet[Course]) -> QuerySet[Course]:
+    """Courses with their counts and next session (the admin's course lists), in the same single query."""
+    now = timezone.now()
+    return course_annotate_left_to_book(courses=courses.select_related("patient", "location")).annotate(
+        done_count=Count("appointments", filter=Q(appointments__status=AppointmentStatus.FULFILLED)),
+        booked_count=Count("appointments", filter=Q(appointments__status__in=PENDING_STATUSES)),
+        next_starts_at=Min("appointments__starts_at",
+                           filter=Q(appointments__status__in=PENDING_STATUSES, appointments__starts_at__gte=now)),
+    )
 
 
 def course_sessions_left_to_book(*, course: Course) -> int:

@@ -14,10 +14,14 @@ from django.views.decorators.http import require_http_methods
 
 from clinic.ratelimit import rate_limited
 from patients.services import audit_read, patient_update
-from scheduling import services
-from scheduling.emails import PatientLinkError, local_time_text, patient_link_read, unsubscribe_read
+from scheduling.booking.selectors import (
+    PatientLinkUse,
+    appointment_late_cancellation_message,
+    appointment_patient_link_use,
+)
+from scheduling.booking.services import appointment_cancel_by_patient, appointment_confirm
 from scheduling.models import Appointment, ConfirmationChannel
-from scheduling.selectors import PatientLinkUse, appointment_late_cancellation_message, appointment_patient_link_use
+from scheduling.reminders.emails import PatientLinkError, local_time_text, patient_link_read, unsubscribe_read
 
 
 def _page(request, *, title: str, message: str, status: int = 200, appointment: Appointment | None = None,
@@ -58,8 +62,8 @@ def appointment_confirm_page(request, token: str):
         return _page(request, title="Confirm your session", appointment=appointment, button="Yes, I will come",
                      message="Please confirm that you will come to this session.")
     try:
-        services.appointment_confirm(appointment=appointment, via=ConfirmationChannel.EMAIL_LINK, confirmed_by=None,
-                                     expected_version=appointment.version)
+        appointment_confirm(appointment=appointment, via=ConfirmationChannel.EMAIL_LINK, confirmed_by=None,
+                            expected_version=appointment.version)
     except ValidationError as error:
         return _page(request, title="Not confirmed", appointment=appointment, status=409,
                      message=" ".join(error.messages))
@@ -85,8 +89,8 @@ def appointment_cancel_page(request, token: str):
         return _page(request, title="Cancel your session", appointment=appointment, button="Cancel this session",
                      message="Do you want to cancel this session? The time will be offered to someone else.")
     try:
-        services.appointment_cancel_by_patient(appointment=appointment, expected_version=appointment.version,
-                                               reason="Cancelled by the patient with the email link.")
+        appointment_cancel_by_patient(appointment=appointment, expected_version=appointment.version,
+                                      reason="Cancelled by the patient with the email link.")
     except ValidationError as error:
         return _page(request, title="Not cancelled", appointment=appointment, status=409,
                      message=" ".join(error.messages))

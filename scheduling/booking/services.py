@@ -1,0 +1,458 @@
+"""Writes of appointments: every rule that books, moves, cancels or marks one session.
+
+The admin, the API and Celery tasks all call these functions. Each runs in one transaction,
+takes the locks its rule needs, validates in the clinic's words, and leaves the last word on
+overlaps to PostgreSQL's exclusion constraints, whose violations come back as the same
+ConflictError a front-desk person would have seen had the other booking been first.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+from functools import partial
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import Count, Q
+from django.utils import timezone
+
+from clinic.errors import ConflictError
+from clinic.models import Device, Location, OpeningHours, Room, Staff, StaffRole, Weekday, WorkingHours
+from clinic.selectors import closures_hitting, staff_is_clinical
+from clinic.services import full_clean_and_save
+from patients.models import AuditAction
+from patients.services import audit_record
+from scheduling.booking.rules import screening_check
+from scheduling.booking.selectors import (
+    PatientLinkUse,
+    appointment_arrival_refusal,
+    appointment_is_upcoming,
+    appointment_late_cancellation_message,
+    appointment_noshow_refusal,
+    appointment_patient_link_use,
+)
+from scheduling.models import (
+    ACTIVE_STATUSES,
+    SESSION_MINUTES_MAX,
+    SESSIONS_PER_WEEK_MAX,
+    Appointment,
+    AppointmentStatus,
+    CancelledBy,
+    ConfirmationChannel,
+    Course,
+)
+from scheduling.reminders.outbox import (
+    notifications_on_booked,
+    notifications_on_cancelled,
+    notifications_on_noshow,
+    notifications_on_rescheduled,
+    notifications_on_withdrawn,
+)
+
+# PostgreSQL's SQLSTATEs for a refused overlap and a second session on the same day.
+EXCLUSION_VIOLATION = "23P01"
+UNIQUE_VIOLATION = "23505"
+MEDICATED_CURRENT_MAX_MA = Decimal(4)  # medicated iontophoresis runs at 1-4 mA (DESIGN.md)
+CHILD_AGE_LIMIT = 18
+COURSE_END_REFUSAL = "Only a clinician or a manager ends or extends a course."
+
+
+# Field validators run here; the table's constraints are checked by PostgreSQL on save and by
+# the explicit rules above (validating them in Python costs a query per constraint).
+save_validated = partial(full_clean_and_save, validate_constraints=False)
+
+
+def _span(location: Location, starts_at: datetime, ends_at: datetime) -> str:
+    start, end = location.local(starts_at), location.local(ends_at)
+    return f"{start:%a %d %b} {start:%H:%M}-{end:%H:%M}"
+
+
+
+def locked_course(course: Course) -> Course:
+    return Course.objects.select_for_update().select_related("patient", "location").get(pk=course.pk)
+
+
+def require_clinical(user, refusal: str) -> None:
+    """Treatment is clinical: the same rule for every entry point, the admin, the API and the pages."""
+    if not staff_is_clinical(user):
+        raise PermissionError(refusal)
+
+
+
+# ---------------------------------------------------------------------------------------------
+# Appointments: the booking rules
+
+
+@dataclass
+class Checked:
+    """Facts one booking call has already read or locked, so a course booking reads each once.
+
+    The rules stay the same for one session or ten; only their reads are shared. Locks taken in a
+    transaction hold until it ends, so a resource locked for one session is locked for the next.
+    """
+
+    screened_courses: set[int] = field(default_factory=set)
+    works_at: dict[tuple[int, int], bool] = field(default_factory=dict)
+    opening: dict[int, list[OpeningHours]] = field(default_factory=dict)
+    working: dict[tuple[int, int], list[WorkingHours]] = field(default_factory=dict)
+    locked: set[tuple[str, int]] = field(default_factory=set)
+
+
+def _check_resources(appointment: Appointment, checked: Checked) -> None:
+    location = appointment.location
+    errors = {}
+    if appointment.room.location_id != location.pk:
+        errors["room"] = f"{appointment.room.name} is not at {location}."
+    elif not appointment.room.is_active:
+        errors["room"] = f"{appointment.room.name} is not in use."
+    if appointment.device.location_id != location.pk:
+        errors["device"] = f"{appointment.device} is not at {location}."
+    elif not appointment.device.in_service:
+        errors["device"] = f"{appointment.device} is out of service."
+    clinician = appointment.clinician
+    if clinician.role != StaffRole.CLINICIAN or not clinician.is_active:
+        errors["clinician"] = f"{clinician} is not an active clinician."
+    else:
+        key = (clinician.pk, location.pk)
+        if key not in checked.works_at:
+            checked.works_at[key] = clinician.locations.filter(pk=location.pk).exists()
+        if not checked.works_at[key]:
+            errors["clinician"] = f"{clinician} does not work at {location}."
+    if errors:
+        raise ValidationError(errors)
+
+
+def _check_hours(appointment: Appointment, checked: Checked) -> None:
+    location = appointment.location
+    start, end = location.local(appointment.starts_at), location.local(appointment.ends_at)
+    span = _span(location, appointment.starts_at, appointment.ends_at)
+    if start.date() != end.date():
+        raise ValidationError({"starts_at": f"{span} runs past midnight."})
+    weekday = start.weekday()
+    if location.pk not in checked.opening:
+        checked.opening[location.pk] = list(location.opening_hours.order_by("weekday", "opens_at"))
+    opening = [hours for hours in checked.opening[location.pk] if hours.weekday == weekday]
+    if not any(hours.opens_at <= start.time() and end.time() <= hours.closes_at for hours in opening):
+        if opening:
+            open_text = ", ".join(f"{h.opens_at:%H:%M}-{h.closes_at:%H:%M}" for h in opening)
+            raise ValidationError({"starts_at": f"{span} is outside the opening hours of {location} "
+                                                f"({Weekday(weekday).label} {open_text})."})
+        raise ValidationError({"starts_at": f"{location} is closed on {Weekday(weekday).label}s."})
+    key = (appointment.clinician_id, location.pk)
+    if key not in checked.working:
+        checked.working[key] = list(appointment.clinician.working_hours.filter(location=location))
+    working = checked.working[key]
+    if working:
+        today = [hours for hours in working if hours.weekday == weekday]
+        if not any(hours.starts_at <= start.time() and end.time() <= hours.ends_at for hours in today):
+            raise ValidationError({"clinician": f"{appointment.clinician} does not work {span}."})
+    closure = closures_hitting(
+        location=location, starts_at=appointment.starts_at, ends_at=appointment.ends_at,
+        room=appointment.room, device=appointment.device, clinician=appointment.clinician,
+    ).first()
+    if closure is not None:
+        what = closure.room or closure.device or closure.clinician or location
+        raise ValidationError({"starts_at": f"{what} is closed {_span(location, closure.starts_at, closure.ends_at)}"
+                                            f" ({closure.reason})."})
+
+
+def _check_course(appointment: Appointment, course: Course) -> None:
+    if not course.is_open:
+        raise ValidationError({"course": f"This course is {course.get_status_display().lower()}."})
+    if course.patient.is_archived:
+        raise ValidationError({"patient": "This patient is archived."})
+    others = course.appointments.filter(status__in=ACTIVE_STATUSES).exclude(pk=appointment.pk)
+    week_start = appointment.local_date - timedelta(days=appointment.local_date.weekday())
+    # The three counts in one query; the session already on that day is read only to name it.
+    counts = others.aggregate(
+        total=Count("pk"), same_day=Count("pk", filter=Q(local_date=appointment.local_date)),
+        in_week=Count("pk", filter=Q(local_date__gte=week_start, local_date__lt=week_start + timedelta(days=7))),
+    )
+    if appointment.pk is None and counts["total"] >= course.planned_sessions:
+        raise ValidationError({"course": f"All {course.planned_sessions} planned sessions of this course are "
+                                         "already booked."})
+    if counts["same_day"]:
+        same_day = others.filter(local_date=appointment.local_date).first()
+        raise ConflictError(f"This course already has a session on {appointment.local_date:%a %d %b} "
+                            f"({_span(course.location, same_day.starts_at, same_day.ends_at)}); "
+                            "one session a day at most.")
+    in_week = counts["in_week"]
+    if in_week >= SESSIONS_PER_WEEK_MAX:
+        raise ValidationError({"starts_at": f"This course already has {in_week} sessions in the week of "
+                                            f"{week_start:%d %b}; at most {SESSIONS_PER_WEEK_MAX} a week."})
+
+
+def _check_screening(course: Course, checked: Checked | None = None) -> None:
+    if checked is not None and course.pk in checked.screened_courses:
+        return
+    screening_check(course)
+    if checked is not None:
+        checked.screened_courses.add(course.pk)
+
+
+def conflicting_appointments(appointment: Appointment):
+    """Active appointments that collide with this one: the same clinician or patient at an overlapping
+    time, or the same room or device within the location's turnover buffer."""
+    buffer = timedelta(minutes=appointment.location.turnover_minutes)
+    plain = Q(starts_at__lt=appointment.ends_at, ends_at__gt=appointment.starts_at)
+    buffered = Q(starts_at__lt=appointment.ends_at + buffer, ends_at__gt=appointment.starts_at - buffer)
+    # No session lasts longer than SESSION_MINUTES_MAX: this bound on starts_at lets the indexes on
+    # (clinician|patient|location, starts_at) read only the hours around the booking, whatever the history.
+    # Rooms and devices belong to one location, so their clashes are found through its index.
+    recent = Q(starts_at__gte=appointment.starts_at - buffer - timedelta(minutes=SESSION_MINUTES_MAX))
+    return (
+        Appointment.objects.filter(status__in=ACTIVE_STATUSES)
+        .filter(recent)
+        .filter(
+            (plain & (Q(clinician=appointment.clinician_id) | Q(patient=appointment.patient_id)))
+            | (buffered & Q(location=appointment.location_id)
+               & (Q(room=appointment.room_id) | Q(device=appointment.device_id)))
+        )
+        .exclude(pk=appointment.pk)
+        .select_related("room", "device", "clinician__user", "location")
+        .order_by("starts_at")
+    )
+
+
+def _conflict_error(appointment: Appointment) -> ConflictError | None:
+    """The clash in the front desk's words, naming the time and resource but never another patient."""
+    other = conflicting_appointments(appointment).first()
+    if other is None:
+        return None
+    span = _span(other.location, other.starts_at, other.ends_at)
+    if other.patient_id == appointment.patient_id:
+        return ConflictError(f"The patient already has a session {span}.", code="patient_busy")
+    if other.clinician_id == appointment.clinician_id and other.starts_at < appointment.ends_at \
+            and other.ends_at > appointment.starts_at:
+        return ConflictError(f"{other.clinician} is booked {span} by another session.", code="clinician_busy")
+    if other.room_id == appointment.room_id:
+        return ConflictError(f"{other.room.name} is booked {span} by another session"
+                             f" (plus {appointment.location.turnover_minutes} minutes turnover).", code="room_busy")
+    return ConflictError(f"{other.device} is booked {span} by another session"
+                         f" (plus {appointment.location.turnover_minutes} minutes turnover).", code="device_busy")
+
+
+def _lock_resources(clinician: Staff, room: Room, device: Device, checked: Checked) -> None:
+    """Serialize bookings that share a resource, always in the same order (no deadlock).
+
+    The exclusion constraints would refuse an overlap anyway; the locks also cover the turnover
+    buffer, which no constraint knows, so two desks cannot fill the same gap at once.
+    """
+    for model, pk in ((Staff, clinician.pk), (Room, room.pk), (Device, device.pk)):
+        if (model.__name__, pk) not in checked.locked:
+            model.objects.select_for_update().filter(pk=pk).first()
+            checked.locked.add((model.__name__, pk))
+
+
+def _validate_and_save(appointment: Appointment, course: Course, *, past: bool = False,
+                       checked: Checked | None = None) -> Appointment:
+    checked = checked or Checked()
+    if timezone.is_naive(appointment.starts_at):
+        raise ValidationError({"starts_at": "Give the time with its time zone."})
+    if not past and appointment.starts_at < timezone.now():
+        raise ValidationError({"starts_at": "That time has passed."})
+    if past and appointment.ends_at > timezone.now():
+        raise ValidationError({"starts_at": "Only a session that has already ended can be entered afterwards."})
+    appointment.local_date = appointment.location.local(appointment.starts_at).date()
+    _check_resources(appointment, checked)
+    _check_hours(appointment, checked)
+    _check_course(appointment, course)
+    _lock_resources(appointment.clinician, appointment.room, appointment.device, checked)
+    conflict = _conflict_error(appointment)
+    if conflict is not None:
+        raise conflict
+    # The related rows were loaded and checked above (and PostgreSQL holds the foreign keys):
+    # validating each foreign key again would cost a query apiece, eight a booking.
+    appointment.full_clean(exclude=["course", "patient", "location", "clinician", "room", "device", "booked_by",
+                                    "status_changed_by"], validate_constraints=False)
+    try:
+        with transaction.atomic():
+            appointment.save()
+    except IntegrityError as error:
+        if getattr(error.__cause__, "pgcode", None) not in (EXCLUSION_VIOLATION, UNIQUE_VIOLATION):
+            raise
+        # Another transaction won the race: it has committed, so we can name what it holds.
+        conflict = _conflict_error(appointment)
+        if conflict is None:
+            raise ConflictError("Another booking took this time a moment ago; choose another time.") from error
+        raise conflict from error
+    return appointment
+
+
+def book_one(*, course: Course, clinician: Staff, room: Room, device: Device, starts_at: datetime,
+             booked_by, past: bool = False, checked: Checked | None = None) -> Appointment:
+    """Every booking rule for one session; the caller holds the course lock (see locked_course)
+    and tells the patient once for all it booked."""
+    checked = checked or Checked()
+    _check_screening(course, checked)
+    appointment = Appointment(
+        course=course, patient=course.patient, location=course.location, clinician=clinician, room=room,
+        device=device, starts_at=starts_at, ends_at=starts_at + timedelta(minutes=course.session_minutes),
+        booked_by=booked_by,
+    )
+    _validate_and_save(appointment, course, past=past, checked=checked)
+    audit_record(actor=booked_by, action=AuditAction.CREATE, patient=course.patient, obj=appointment)
+    return appointment
+
+
+@transaction.atomic
+def appointment_enter_past(*, course: Course, clinician: Staff, room: Room, device: Device, starts_at: datetime,
+                           entered_by) -> Appointment:
+    """Enter a session that already took place (from a paper diary or a former system), so its
+    session record can follow. Every booking rule applies but the time lies in the past; no
+    patient message is sent for it."""
+    course = locked_course(course)
+    return book_one(course=course, clinician=clinician, room=room, device=device, starts_at=starts_at,
+                    booked_by=entered_by, past=True)
+
+
+@transaction.atomic
+def appointment_book(*, course: Course, clinician: Staff, room: Room, device: Device, starts_at: datetime,
+                     booked_by) -> Appointment:
+    """Book one session of a course with a clinician, room and device at the course's location."""
+    course = locked_course(course)
+    appointment = book_one(course=course, clinician=clinician, room=room, device=device, starts_at=starts_at,
+                           booked_by=booked_by)
+    notifications_on_booked(appointments=[appointment])
+    return appointment
+
+
+def locked_appointment(appointment: Appointment, expected_version: int | None = None) -> Appointment:
+    locked = Appointment.objects.select_for_update().select_related("location", "course", "patient").get(
+        pk=appointment.pk
+    )
+    if expected_version is not None and locked.version != expected_version:
+        raise ConflictError("This appointment was changed by someone else; reload it and try again.",
+                            code="version_mismatch")
+    return locked
+
+
+def set_status(appointment: Appointment, status: str, by) -> None:
+    audit_record(actor=by, action=AuditAction.UPDATE, patient=appointment.patient, obj=appointment,
+                 changes={"status": (appointment.status, status)})
+    appointment.status = status
+    appointment.status_changed_at = timezone.now()
+    appointment.status_changed_by = by
+    appointment.version += 1
+
+
+@transaction.atomic
+def appointment_reschedule(*, appointment: Appointment, starts_at: datetime, rescheduled_by,
+                           clinician: Staff | None = None, room: Room | None = None, device: Device | None = None,
+                           expected_version: int | None = None) -> Appointment:
+    """Move a booked session to another time (and, if given, another clinician, room or device)."""
+    course = locked_course(appointment.course)
+    appointment = locked_appointment(appointment, expected_version)
+    if appointment.status != AppointmentStatus.BOOKED:
+        raise ValidationError(f"Only a booked session can be moved; this one is {appointment.get_status_display()}.")
+    length = appointment.ends_at - appointment.starts_at
+    before = {field: getattr(appointment, field) for field in ("starts_at", "clinician_id", "room_id", "device_id")}
+    appointment.starts_at = starts_at
+    appointment.ends_at = starts_at + length
+    appointment.clinician = clinician or appointment.clinician
+    appointment.room = room or appointment.room
+    appointment.device = device or appointment.device
+    appointment.confirmed_at = None  # the patient confirmed the old time, not this one
+    appointment.confirmed_via = ""
+    appointment.version += 1
+    appointment = _validate_and_save(appointment, course)
+    audit_record(actor=rescheduled_by, action=AuditAction.UPDATE, patient=appointment.patient, obj=appointment,
+                 changes={field: (old, getattr(appointment, field)) for field, old in before.items()
+                          if getattr(appointment, field) != old})
+    notifications_on_rescheduled(appointment=appointment)
+    return appointment
+
+
+@transaction.atomic
+def appointment_cancel(*, appointment: Appointment, cancelled_by, by: str, reason: str,
+                       expected_version: int | None = None) -> Appointment:
+    """Cancel a booked session, by the patient or by the clinic; its time is free again."""
+    appointment = locked_appointment(appointment, expected_version)
+    if appointment.status not in (AppointmentStatus.BOOKED, AppointmentStatus.ARRIVED):
+        raise ValidationError(f"This session is {appointment.get_status_display().lower()}; it cannot be cancelled.")
+    if by not in CancelledBy.values:
+        raise ValidationError({"by": "Say whether the patient or the clinic cancels."})
+    if not reason.strip():
+        raise ValidationError({"reason": "Give a reason for the cancellation."})
+    set_status(appointment, AppointmentStatus.CANCELLED, cancelled_by)
+    appointment.cancelled_by = by
+    appointment.cancellation_reason = reason.strip()[:200]
+    save_validated(appointment)
+    notifications_on_cancelled(appointment=appointment)
+    return appointment
+
+
+@transaction.atomic
+def appointment_cancel_by_patient(*, appointment: Appointment, reason: str, expected_version: int | None = None
+                                  ) -> Appointment:
+    """The patient cancels on their own (the email's link): only an upcoming session, and only up to the
+    location's ``late_cancellation_hours`` before it; later, they are told to call the clinic."""
+    appointment = locked_appointment(appointment, expected_version)
+    use = appointment_patient_link_use(appointment=appointment, action="cancel", now=timezone.now())
+    if use == PatientLinkUse.NOT_AHEAD:
+        raise ValidationError("This session is no longer ahead, so it cannot be cancelled online.")
+    if use == PatientLinkUse.CALL_THE_CLINIC:
+        raise ValidationError(appointment_late_cancellation_message(appointment=appointment))
+    return appointment_cancel(appointment=appointment, cancelled_by=None, by=CancelledBy.PATIENT, reason=reason)
+
+
+@transaction.atomic
+def appointment_mark_arrived(*, appointment: Appointment, marked_by, expected_version: int | None = None
+                             ) -> Appointment:
+    appointment = locked_appointment(appointment, expected_version)
+    refusal = appointment_arrival_refusal(appointment=appointment, now=timezone.now())
+    if refusal is not None:
+        raise ValidationError(refusal)
+    set_status(appointment, AppointmentStatus.ARRIVED, marked_by)
+    return save_validated(appointment)
+
+
+@transaction.atomic
+def appointment_mark_noshow(*, appointment: Appointment, marked_by, expected_version: int | None = None
+                            ) -> Appointment:
+    appointment = locked_appointment(appointment, expected_version)
+    refusal = appointment_noshow_refusal(appointment=appointment, now=timezone.now())
+    if refusal is not None:
+        raise ValidationError(refusal)
+    set_status(appointment, AppointmentStatus.NOSHOW, marked_by)
+    save_validated(appointment)
+    notifications_on_noshow(appointment=appointment)
+    return appointment
+
+
+@transaction.atomic
+def appointment_confirm(*, appointment: Appointment, via: str, confirmed_by, expected_version: int | None = None
+                        ) -> Appointment:
+    """The patient confirms they will come (a fact apart from the status; the version stays), told to the
+    clinic (``confirmed_by`` the staff member who took it) or through the email's link (``confirmed_by``
+    None: the patient); a second confirmation changes nothing."""
+    if via not in ConfirmationChannel.values:
+        raise ValidationError({"via": "Say how the patient confirmed: " + ", ".join(ConfirmationChannel.values) + "."})
+    appointment = locked_appointment(appointment, expected_version)
+    if not appointment_is_upcoming(appointment=appointment, now=timezone.now()):
+        raise ValidationError("Only an upcoming booked session can be confirmed.")
+    if appointment.confirmed_at is None:
+        appointment.confirmed_at = timezone.now()
+        appointment.confirmed_via = via
+        save_validated(appointment)
+        audit_record(actor=confirmed_by, action=AuditAction.UPDATE, patient=appointment.patient, obj=appointment,
+                     changes={"confirmed_at": (None, appointment.confirmed_at), "confirmed_via": ("", via)})
+    return appointment
+
+
+@transaction.atomic
+def appointment_mark_entered_in_error(*, appointment: Appointment, marked_by, reason: str,
+                                      expected_version: int | None = None) -> Appointment:
+    """Withdraw a booking that should never have been made (kept, never deleted)."""
+    appointment = locked_appointment(appointment, expected_version)
+    if hasattr(appointment, "session_record"):
+        raise ValidationError("This session has a session record; correct the record instead.")
+    if not reason.strip():
+        raise ValidationError({"reason": "Say what was wrong."})
+    set_status(appointment, AppointmentStatus.ENTERED_IN_ERROR, marked_by)
+    appointment.cancellation_reason = reason.strip()[:200]
+    save_validated(appointment)
+    notifications_on_withdrawn(appointment=appointment)
+    return appointment

@@ -1,0 +1,1 @@
+"""Reminders: the notification outbox, sending, emails with calendar files, patient links and pages."""

@@ -1,0 +1,13 @@
+"""Pages that patients reach through signed links in their emails (no login)."""
+
+from django.urls import path
+
+from scheduling.reminders.pages import appointment_cancel_page, appointment_confirm_page, unsubscribe_page
+
+app_name = "patient"
+
+urlpatterns = [
+    path("confirm/<str:token>/", appointment_confirm_page, name="confirm"),
+    path("cancel/<str:token>/", appointment_cancel_page, name="cancel"),
+    path("unsubscribe/<str:token>/", unsubscribe_page, name="unsubscribe"),
+]
