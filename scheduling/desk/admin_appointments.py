@@ -186,7 +186,7 @@ class AppointmentAdmin(AuditedReadAdmin, LocationScopedAdmin):
                 success=f"{who} is marked as a no-show.")
         elif action == "cancel":
             run_service(request, lambda: appointment_cancel(
-                appointment=appointment, cancelled_by=request.user, by=request.POST.get("cancelled_by", ""),
+                appointment=appointment, recorded_by=request.user, by=request.POST.get("cancelled_by", ""),
                 reason=request.POST.get("reason", ""), expected_version=expected),
                 success=f"The session of {who} on {local_time(appointment)} is cancelled.")
         elif action == "resend":
@@ -364,5 +364,5 @@ class AppointmentAdmin(AuditedReadAdmin, LocationScopedAdmin):
     def cancel(self, request, queryset):
         by, reason = request.POST.get("cancelled_by", ""), request.POST.get("reason", "")
         self._each(request, queryset, lambda a: appointment_cancel(
-            appointment=a, cancelled_by=request.user, by=by, reason=reason),
+            appointment=a, recorded_by=request.user, by=by, reason=reason),
             lambda a: f"The session of {a.patient} on {local_time(a)} is cancelled.")

@@ -21,7 +21,7 @@ from scheduling.models import (
     SideEffect,
     SideEffectKind,
 )
-from scheduling.records.services import session_record
+from scheduling.records.services import session_record_create
 
 
 class SessionRecordForm(forms.ModelForm):
@@ -107,7 +107,7 @@ class SessionRecordAdmin(AuditedReadAdmin, LocationScopedAdmin):
         if data.get("side_effect"):
             effects.append({"kind": data["side_effect"], "grade": data.get("side_effect_grade") or 1,
                             "kind_other": data.get("side_effect_other", "")})
-        return session_record(
+        return session_record_create(
             appointment=data["appointment"], recorded_by=request.user, minutes_of_current=data["minutes_of_current"],
             sites=sites, waveform=data["waveform"], polarity_reversed=data["polarity_reversed"],
             medium=data.get("medium") or None, hdss=data.get("hdss"), pain_nprs=data.get("pain_nprs"),
