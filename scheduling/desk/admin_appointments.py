@@ -126,6 +126,7 @@ class AppointmentBookForm(forms.ModelForm):
 @admin.register(Appointment)
 class AppointmentAdmin(AuditedReadAdmin, LocationScopedAdmin):
     rows_visible_to = staticmethod(appointments_visible_to)
+    add_form = AppointmentBookForm
     list_display = ("when", "patient_name", "location", "clinician", "room_name", "device", "status_badge",
                     "confirmed")
     list_display_links = ("when", "patient_name")
@@ -240,12 +241,6 @@ class AppointmentAdmin(AuditedReadAdmin, LocationScopedAdmin):
         return appointment.room.name
 
     # -- add (book one session) and the read-only page with its actions
-
-    def get_form(self, request, obj=None, change=False, **kwargs):
-        if obj is None:
-            kwargs["form"] = AppointmentBookForm
-            kwargs["fields"] = None
-        return super().get_form(request, obj, change=change, **kwargs)
 
     def get_fields(self, request, obj=None):
         if obj is None:

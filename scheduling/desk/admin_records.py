@@ -60,17 +60,12 @@ class SideEffectInline(ReadOnlyInline):
 @admin.register(SessionRecord)
 class SessionRecordAdmin(AuditedReadAdmin, LocationScopedAdmin):
     rows_visible_to = staticmethod(session_records_visible_to)
+    add_form = SessionRecordForm
     list_display = ("patient", "session_day", "minutes_of_current", "hdss", "pain_nprs", "recorded_by")
     list_select_related = ("appointment__patient", "appointment__location", "recorded_by")
     search_fields = ("appointment__patient__last_name", "appointment__patient__first_name")
     date_hierarchy = "created_at"
     inlines = [SiteInline, SideEffectInline]
-
-    def get_form(self, request, obj=None, change=False, **kwargs):
-        if obj is None:
-            kwargs["form"] = SessionRecordForm
-            kwargs["fields"] = None
-        return super().get_form(request, obj, change=change, **kwargs)
 
     def get_inlines(self, request, obj):
         return self.inlines if obj is not None else []
