@@ -64,7 +64,7 @@ from scheduling.booking.services import (
     appointment_mark_noshow,
 )
 from scheduling.models import Appointment
-from scheduling.records.services import session_record
+from scheduling.records.services import session_record_create
 
 IF_MATCH_PARAMETER = OpenApiParameter(
     "If-Match", OpenApiTypes.STR, OpenApiParameter.HEADER, required=False,
@@ -238,7 +238,7 @@ class AppointmentViewSet(mixins.CreateModelMixin, ScopedReadViewSet):
     def cancel(self, request, pk=None):
         """Cancel, saying who cancels (patient or clinic) and why; the time is free again."""
         return self._change(request, lambda a, v, d: appointment_cancel(
-            appointment=a, cancelled_by=request.user, by=d["by"], reason=d["reason"], expected_version=v),
+            appointment=a, recorded_by=request.user, by=d["by"], reason=d["reason"], expected_version=v),
             AppointmentCancelSerializer)
 
     @extend_schema(request=AppointmentRescheduleSerializer,
@@ -274,7 +274,7 @@ class AppointmentViewSet(mixins.CreateModelMixin, ScopedReadViewSet):
     @idempotent
     def complete(self, request, pk=None):
         """Record the session (clinicians and managers): the appointment becomes fulfilled."""
-        return self._change(request, lambda a, v, d: session_record(
+        return self._change(request, lambda a, v, d: session_record_create(
             appointment=a, recorded_by=request.user, expected_version=v, **d).appointment,
             AppointmentCompleteSerializer)
 

@@ -108,6 +108,7 @@ class ServiceAdmin(LocalTimeAdminMixin, admin.ModelAdmin):
 
     readonly_fields: tuple = AUDIT_FIELDS
     show_full_result_count = False  # one COUNT per list page, not two
+    add_form: type | None = None  # the add page's form (its own fields), as Django's UserAdmin has
 
     def create_through_service(self, request, data: dict):
         """Models without a create service are not added in the admin; the refusal is a form error."""
@@ -118,6 +119,8 @@ class ServiceAdmin(LocalTimeAdminMixin, admin.ModelAdmin):
         raise PermissionError(f"{self.model._meta.verbose_name.capitalize()} records are not changed here.")
 
     def get_form(self, request, obj=None, change=False, **kwargs):
+        if obj is None and self.add_form is not None:
+            kwargs.update(form=self.add_form, fields=None)
         form_class = super().get_form(request, obj, change=change, **kwargs)
         model_admin = self
 
@@ -266,6 +269,7 @@ class StaffForm(forms.ModelForm):
 @admin.register(Staff)
 class StaffAdmin(LocationScopedAdmin):
     rows_visible_to = staticmethod(staff_visible_to)
+    add_form = StaffForm
     list_display = ("__str__", "username", "role", "location_names", "is_active")
     list_filter = ("role", "is_active", "locations")
     search_fields = ("user__first_name", "user__last_name", "user__username", "user__email")
@@ -274,11 +278,6 @@ class StaffAdmin(LocationScopedAdmin):
 
     def get_queryset(self, request):
         return super().get_queryset(request).prefetch_related("locations")
-
-    def get_form(self, request, obj=None, change=False, **kwargs):
-        if obj is None:
-            kwargs["form"] = StaffForm
-        return super().get_form(request, obj, change=change, **kwargs)
 
     def get_fields(self, request, obj=None):
         if obj is None:

@@ -71,7 +71,7 @@ def locations_visible_to(*, user) -> QuerySet[Location]:
 def location_ids_visible_to(*, user) -> list[int]:
     """The ids of the user's locations, read once per user object, as Django keeps a user's permissions
     on it (each request loads its user afresh). Filtering on these constants, PostgreSQL plans a
-    calendar week's join in a third of the time it takes with a subquery (bench/README.md)."""
+    calendar week's join faster than with a subquery (bench/README.md)."""
     found = getattr(user, "_ionto_location_ids", None)
     if found is None:
         found = user._ionto_location_ids = list(locations_visible_to(user=user).values_list("pk", flat=True))

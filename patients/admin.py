@@ -210,6 +210,7 @@ class ScreeningAdmin(AuditedReadAdmin, LocationScopedAdmin):
     """Clinicians and managers only: the front desk has no permission on screenings."""
 
     rows_visible_to = staticmethod(screenings_visible_to)
+    add_form = ScreeningForm
 
     list_display = ("patient", "recorded_at", "for_medicated", "result", "recorded_by")
     list_filter = ("for_medicated",)
@@ -219,12 +220,6 @@ class ScreeningAdmin(AuditedReadAdmin, LocationScopedAdmin):
     autocomplete_fields = ("patient",)
     action_form = ScreeningActionForm
     actions = ["override"]
-
-    def get_form(self, request, obj=None, change=False, **kwargs):
-        if obj is None:
-            kwargs["form"] = ScreeningForm
-            kwargs["fields"] = None
-        return super().get_form(request, obj, change=change, **kwargs)
 
     def get_fields(self, request, obj=None):
         if obj is None:

@@ -26,7 +26,7 @@ from scheduling.booking.services import (
     appointment_mark_noshow,
 )
 from scheduling.models import CancelledBy, Indication
-from scheduling.records.services import session_record
+from scheduling.records.services import session_record_create
 
 LOGINS_FILE = settings.DATA_DIR / "demo-logins.txt"
 LOGIN_USERS = [("manager", StaffRole.MANAGER), ("frontdesk", StaffRole.FRONT_DESK), ("clinician", StaffRole.CLINICIAN)]
@@ -186,7 +186,7 @@ class _DemoClinic:
         else:  # active, one upcoming session cancelled by the patient
             past(self._days(-1, 2))
             booked = future(self._days(1, 3))
-            appointment_cancel(appointment=booked[0], cancelled_by=self.manager.user,
+            appointment_cancel(appointment=booked[0], recorded_by=self.manager.user,
                                by=CancelledBy.PATIENT, reason="Away on holiday")
 
     def _record(self, course, appointment, clinician, index, responder, medicated) -> None:
@@ -195,14 +195,14 @@ class _DemoClinic:
             side_effects.append({"kind": "blistering", "grade": 2})
         if medicated:
             current = [2, 2.5, 3][index % 3]
-            session_record(
+            session_record_create(
                 appointment=appointment, recorded_by=clinician.user, minutes_of_current=20,
                 sites=[{"site": "other", "site_other": course.body_site_other, "current_ma": current}],
                 pain_nprs=max(1, 7 - index * (2 if responder else 0)), side_effects=side_effects,
             )
         else:
             ceiling = 14 if course.patient.age_on(appointment.local_date) < 18 else 18
-            session_record(
+            session_record_create(
                 appointment=appointment, recorded_by=clinician.user, minutes_of_current=20,
                 sites=[{"site": site, "current_ma": min(ceiling, 10 + index)} for site in course.body_sites],
                 hdss=max(1, 4 - index // 2) if responder else 3, side_effects=side_effects,

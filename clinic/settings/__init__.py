@@ -312,9 +312,9 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 # One task in reserve for each worker process, so a process that finishes a send task starts
-# the next at once. The database broker looks for tasks every 0.1 s: with none in reserve a
-# process waited 74 ms between tasks on average (5 ms with one). A reserved task lost with its
-# worker is no loss: its rows stay "sending" until the beat claims them again (SENDING_LEASE).
+# the next at once instead of waiting for the database broker's next look for tasks. A reserved
+# task lost with its worker is no loss: its rows stay "sending" until the beat claims them again
+# (SENDING_LEASE).
 CELERY_WORKER_PREFETCH_MULTIPLIER = 2
 CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 120)
 CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 90)

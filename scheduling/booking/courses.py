@@ -116,7 +116,7 @@ def course_discontinue(*, course: Course, discontinued_by, reason: str) -> Cours
     if not reason.strip():
         raise ValidationError({"reason": "Say why the course stops."})
     for appointment in course.appointments.filter(status__in=(AppointmentStatus.BOOKED, AppointmentStatus.ARRIVED)):
-        appointment_cancel(appointment=appointment, cancelled_by=discontinued_by, by=CancelledBy.CLINIC,
+        appointment_cancel(appointment=appointment, recorded_by=discontinued_by, by=CancelledBy.CLINIC,
                            reason=f"Course discontinued: {reason.strip()}"[:200])
     course.status = CourseStatus.DISCONTINUED
     course.discontinued_reason = reason.strip()

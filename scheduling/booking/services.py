@@ -329,12 +329,12 @@ def locked_appointment(appointment: Appointment, expected_version: int | None = 
     return locked
 
 
-def set_status(appointment: Appointment, status: str, by) -> None:
-    audit_record(actor=by, action=AuditAction.UPDATE, patient=appointment.patient, obj=appointment,
+def set_status(appointment: Appointment, status: str, changed_by) -> None:
+    audit_record(actor=changed_by, action=AuditAction.UPDATE, patient=appointment.patient, obj=appointment,
                  changes={"status": (appointment.status, status)})
     appointment.status = status
     appointment.status_changed_at = timezone.now()
-    appointment.status_changed_by = by
+    appointment.status_changed_by = changed_by
     appointment.version += 1
 
 
@@ -366,9 +366,13 @@ def appointment_reschedule(*, appointment: Appointment, starts_at: datetime, res
 
 
 @transaction.atomic
-def appointment_cancel(*, appointment: Appointment, cancelled_by, by: str, reason: str,
+def appointment_cancel(*, appointment: Appointment, recorded_by, by: str, reason: str,
                        expected_version: int | None = None) -> Appointment:
-    """Cancel a booked session, by the patient or by the clinic; its time is free again."""
+    """Cancel a booked session; its time is free again.
+
+    ``by`` is the party who cancels (patient or clinic, stored as ``Appointment.cancelled_by``);
+    ``recorded_by`` is the user who enters it (``None`` when the patient cancels through their link).
+    """
     appointment = locked_appointment(appointment, expected_version)
     if appointment.status not in (AppointmentStatus.BOOKED, AppointmentStatus.ARRIVED):
         raise ValidationError(f"This session is {appointment.get_status_display().lower()}; it cannot be cancelled.")
@@ -376,7 +380,7 @@ def appointment_cancel(*, appointment: Appointment, cancelled_by, by: str, reaso
         raise ValidationError({"by": "Say whether the patient or the clinic cancels."})
     if not reason.strip():
         raise ValidationError({"reason": "Give a reason for the cancellation."})
-    set_status(appointment, AppointmentStatus.CANCELLED, cancelled_by)
+    set_status(appointment, AppointmentStatus.CANCELLED, recorded_by)
     appointment.cancelled_by = by
     appointment.cancellation_reason = reason.strip()[:200]
     save_validated(appointment)
@@ -395,7 +399,7 @@ def appointment_cancel_by_patient(*, appointment: Appointment, reason: str, expe
         raise ValidationError("This session is no longer ahead, so it cannot be cancelled online.")
     if use == PatientLinkUse.CALL_THE_CLINIC:
         raise ValidationError(appointment_late_cancellation_message(appointment=appointment))
-    return appointment_cancel(appointment=appointment, cancelled_by=None, by=CancelledBy.PATIENT, reason=reason)
+    return appointment_cancel(appointment=appointment, recorded_by=None, by=CancelledBy.PATIENT, reason=reason)
 
 
 @transaction.atomic

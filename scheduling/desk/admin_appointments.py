@@ -126,6 +126,7 @@ class AppointmentBookForm(forms.ModelForm):
 @admin.register(Appointment)
 class AppointmentAdmin(AuditedReadAdmin, LocationScopedAdmin):
     rows_visible_to = staticmethod(appointments_visible_to)
+    add_form = AppointmentBookForm
     list_display = ("when", "patient_name", "location", "clinician", "room_name", "device", "status_badge",
                     "confirmed")
     list_display_links = ("when", "patient_name")
@@ -186,7 +187,7 @@ class AppointmentAdmin(AuditedReadAdmin, LocationScopedAdmin):
                 success=f"{who} is marked as a no-show.")
         elif action == "cancel":
             run_service(request, lambda: appointment_cancel(
-                appointment=appointment, cancelled_by=request.user, by=request.POST.get("cancelled_by", ""),
+                appointment=appointment, recorded_by=request.user, by=request.POST.get("cancelled_by", ""),
                 reason=request.POST.get("reason", ""), expected_version=expected),
                 success=f"The session of {who} on {local_time(appointment)} is cancelled.")
         elif action == "resend":
@@ -240,12 +241,6 @@ class AppointmentAdmin(AuditedReadAdmin, LocationScopedAdmin):
         return appointment.room.name
 
     # -- add (book one session) and the read-only page with its actions
-
-    def get_form(self, request, obj=None, change=False, **kwargs):
-        if obj is None:
-            kwargs["form"] = AppointmentBookForm
-            kwargs["fields"] = None
-        return super().get_form(request, obj, change=change, **kwargs)
 
     def get_fields(self, request, obj=None):
         if obj is None:
@@ -364,5 +359,5 @@ class AppointmentAdmin(AuditedReadAdmin, LocationScopedAdmin):
     def cancel(self, request, queryset):
         by, reason = request.POST.get("cancelled_by", ""), request.POST.get("reason", "")
         self._each(request, queryset, lambda a: appointment_cancel(
-            appointment=a, cancelled_by=request.user, by=by, reason=reason),
+            appointment=a, recorded_by=request.user, by=by, reason=reason),
             lambda a: f"The session of {a.patient} on {local_time(a)} is cancelled.")

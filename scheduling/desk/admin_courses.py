@@ -170,6 +170,7 @@ class CourseStatusFilter(admin.SimpleListFilter):
 @admin.register(Course)
 class CourseAdmin(AuditedReadAdmin, LocationScopedAdmin):
     rows_visible_to = staticmethod(courses_visible_to)
+    add_form = CourseForm
     list_display = ("patient", "location", "indication", "phase", "status", "progress", "created_at")
     list_filter = (CourseStatusFilter, "location", "indication", "phase")
     list_select_related = ("patient", "location")
@@ -200,11 +201,6 @@ class CourseAdmin(AuditedReadAdmin, LocationScopedAdmin):
     def response_add(self, request, obj, post_url_continue=None):
         messages.success(request, f"The course of {obj.patient} is planned; choose when the sessions go.")
         return HttpResponseRedirect(reverse("admin:scheduling_course_book", args=[obj.pk]))
-
-    def get_form(self, request, obj=None, change=False, **kwargs):
-        if obj is None:
-            kwargs["form"] = CourseForm
-        return super().get_form(request, obj, change=change, **kwargs)
 
     def get_fields(self, request, obj=None):
         if obj is None:

@@ -21,7 +21,7 @@ from scheduling.models import (
     SideEffect,
     SideEffectKind,
 )
-from scheduling.records.services import session_record
+from scheduling.records.services import session_record_create
 
 
 class SessionRecordForm(forms.ModelForm):
@@ -60,17 +60,12 @@ class SideEffectInline(ReadOnlyInline):
 @admin.register(SessionRecord)
 class SessionRecordAdmin(AuditedReadAdmin, LocationScopedAdmin):
     rows_visible_to = staticmethod(session_records_visible_to)
+    add_form = SessionRecordForm
     list_display = ("patient", "session_day", "minutes_of_current", "hdss", "pain_nprs", "recorded_by")
     list_select_related = ("appointment__patient", "appointment__location", "recorded_by")
     search_fields = ("appointment__patient__last_name", "appointment__patient__first_name")
     date_hierarchy = "created_at"
     inlines = [SiteInline, SideEffectInline]
-
-    def get_form(self, request, obj=None, change=False, **kwargs):
-        if obj is None:
-            kwargs["form"] = SessionRecordForm
-            kwargs["fields"] = None
-        return super().get_form(request, obj, change=change, **kwargs)
 
     def get_inlines(self, request, obj):
         return self.inlines if obj is not None else []
@@ -107,7 +102,7 @@ class SessionRecordAdmin(AuditedReadAdmin, LocationScopedAdmin):
         if data.get("side_effect"):
             effects.append({"kind": data["side_effect"], "grade": data.get("side_effect_grade") or 1,
                             "kind_other": data.get("side_effect_other", "")})
-        return session_record(
+        return session_record_create(
             appointment=data["appointment"], recorded_by=request.user, minutes_of_current=data["minutes_of_current"],
             sites=sites, waveform=data["waveform"], polarity_reversed=data["polarity_reversed"],
             medium=data.get("medium") or None, hdss=data.get("hdss"), pain_nprs=data.get("pain_nprs"),

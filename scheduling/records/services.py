@@ -43,7 +43,7 @@ CHILD_AGE_LIMIT = 18
 
 
 @transaction.atomic
-def session_record(
+def session_record_create(
     *, appointment: Appointment, recorded_by, minutes_of_current: int, sites: list[dict],
     waveform: str = "dc", polarity_reversed: bool = False, medium: str | None = None,
     hdss: int | None = None, pain_nprs: int | None = None, sweat_mg_min: Decimal | None = None,

@@ -183,7 +183,7 @@ class PatientEmail(EmailMultiAlternatives):
     """Django's email with each MIME boundary drawn at random when the message is made.
 
     Left unset, Python's generator makes one up for each multipart and compiles a pattern to
-    search the whole message for it: a third of turning an email into bytes. 128 random bits
+    search the whole message for it, a large part of turning an email into bytes. 128 random bits
     cannot be met by chance in a message's text, which is why the search is not needed.
     MIME-Version is written once, at the top, instead of on every part.
     """
@@ -209,7 +209,7 @@ class PatientEmail(EmailMultiAlternatives):
 class _HeaderPolicy(Compat32):
     """The compat32 policy of Django's messages, with its common case written directly: an ASCII
     header that fits on its line is what Python's Header class returns it as, after a split and
-    a join that were two thirds of the time spent turning an email into bytes."""
+    a join that were most of the time spent turning an email into bytes."""
 
     def fold_binary(self, name, value):
         if isinstance(value, str) and value.isascii() and "\n" not in value and "\r" not in value \

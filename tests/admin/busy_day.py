@@ -51,5 +51,5 @@ def book_many(clinic: Clinic, day: date, count: int, *, start_index: int = 0) ->
 
 
 def cancel(clinic: Clinic, appointment: Appointment, reason: str = "Patient has a cold") -> Appointment:
-    return appointment_cancel(appointment=appointment, cancelled_by=clinic.front_desk.user,
+    return appointment_cancel(appointment=appointment, recorded_by=clinic.front_desk.user,
                               by=CancelledBy.PATIENT, reason=reason)

@@ -221,7 +221,7 @@ def test_the_arrival_and_noshow_buttons_show_exactly_when_the_services_accept(de
         sessions = {name: book(clinic, make_course(clinic), clinic.at(day, hour)) for name, day, hour in (
             ("started", tuesday, 9), ("later today", tuesday, 11), ("arrived", tuesday, 12),
             ("cancelled", tuesday, 14), ("tomorrow", tuesday + timedelta(days=1), 9))}
-        appointment_cancel(appointment=sessions["cancelled"], cancelled_by=clinic.front_desk.user,
+        appointment_cancel(appointment=sessions["cancelled"], recorded_by=clinic.front_desk.user,
                            by=CancelledBy.CLINIC, reason="Clinician ill")
     user = clinic.front_desk.user
     seen = {}

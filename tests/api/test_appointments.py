@@ -11,7 +11,7 @@ from api.models import IdempotencyKey
 from patients.models import AuditEvent
 from scheduling.booking.services import appointment_cancel, appointment_confirm
 from scheduling.models import Appointment, AppointmentStatus, SessionRecord
-from scheduling.records.services import session_record
+from scheduling.records.services import session_record_create
 from tests.api.conftest import booked_session
 from tests.factories import book, make_clinic, make_course, next_weekday
 
@@ -287,15 +287,15 @@ FRONT_DESK_FIELDS = ["id", "course", "patient", "patient_name", "location", "cli
                                               ("clinician", [*FRONT_DESK_FIELDS, "session_record"])])
 def test_the_list_answers_each_appointment_as_its_detail_does(world, as_role, role, fields):
     cancelled = booked_session(world.own, weekday=0)
-    appointment_cancel(appointment=cancelled.appointment, cancelled_by=world.own.admin,
+    appointment_cancel(appointment=cancelled.appointment, recorded_by=world.own.admin,
                        by="patient", reason="Moved house")
     confirmed = booked_session(world.own, weekday=1)
     appointment_confirm(appointment=confirmed.appointment, via="email", confirmed_by=None)
     done = booked_session(world.own, weekday=2)
     with time_machine.travel(done.appointment.ends_at, tick=False):
-        session_record(appointment=done.appointment, recorded_by=world.own.clinician.user,
-                       minutes_of_current=20, sites=[{"site": "palms", "current_ma": 12}],
-                       hdss=2)
+        session_record_create(appointment=done.appointment, recorded_by=world.own.clinician.user,
+                              minutes_of_current=20, sites=[{"site": "palms", "current_ma": 12}],
+                              hdss=2)
     client = as_role(role)
     listed = client.get("/api/v1/appointments/", {"page_size": 500}).json()["results"]
     in_time_order = Appointment.objects.filter(location=world.own.location).order_by("starts_at", "id")

@@ -14,7 +14,7 @@ from clinic import services as clinic_services
 from clinic.models import StaffRole
 from patients import services as patient_services
 from scheduling.booking.services import appointment_book
-from scheduling.records.services import session_record
+from scheduling.records.services import session_record_create
 from tests.factories import NO_CONTRAINDICATIONS, make_course, make_patient, next_weekday
 
 pytestmark = pytest.mark.django_db
@@ -34,7 +34,7 @@ def _sessions(clinic, count: int, plan: dict) -> None:
             device=clinic.device,
             starts_at=clinic.at(monday + timedelta(days=day), 8 + course_index), booked_by=clinic.front_desk.user)
         with time_machine.travel(appointment.ends_at, tick=False):
-            session_record(
+            session_record_create(
                 appointment=appointment, recorded_by=clinic.clinician.user, minutes_of_current=20,
                 sites=[{"site": "palms", "current_ma": 12}], hdss=3,
                 side_effects=[{"kind": "erythema", "grade": 1}])

@@ -10,7 +10,7 @@ import time_machine
 
 from clinic import services as clinic_services
 from patients.models import CONTRAINDICATIONS
-from scheduling.records.services import session_record
+from scheduling.records.services import session_record_create
 from tests.api.conftest import bearer_client, booked_session
 from tests.factories import next_weekday
 
@@ -30,7 +30,7 @@ def rows_at(clinic) -> Rows:
     session = booked_session(clinic, weekday=1, hour=9)
     done = booked_session(clinic, weekday=2, hour=9)
     with time_machine.travel(done.appointment.ends_at, tick=False):
-        record = session_record(
+        record = session_record_create(
             appointment=done.appointment, recorded_by=clinic.clinician.user, minutes_of_current=20,
             sites=[{"site": "palms", "current_ma": 12}], hdss=3,
         )

@@ -39,7 +39,7 @@ def test_archive_hides_the_patient_but_keeps_everything(clinic):
     with pytest.raises(ValidationError) as upcoming:
         services.patient_archive(patient=patient, archived_by=clinic.manager.user)
     assert upcoming.value.messages == [f"{patient} has 1 upcoming session; cancel them first."]
-    appointment_cancel(appointment=appointment, cancelled_by=clinic.front_desk.user, by="patient", reason="Moved")
+    appointment_cancel(appointment=appointment, recorded_by=clinic.front_desk.user, by="patient", reason="Moved")
     services.patient_archive(patient=patient, archived_by=clinic.manager.user)
     assert list(selectors.patient_list(search="Archer")) == []
     assert list(selectors.patient_list(search="Archer", include_archived=True)) == [patient]

@@ -14,7 +14,7 @@ import time_machine
 from scheduling.booking.courses import course_complete
 from scheduling.booking.services import appointment_cancel, appointment_mark_noshow
 from scheduling.models import Appointment, CancelledBy, Course
-from scheduling.records.services import session_record
+from scheduling.records.services import session_record_create
 from tests.factories import Clinic, book
 
 NOSHOW = "noshow"
@@ -46,7 +46,7 @@ def treat(clinic: Clinic, course: Course, visits: list[tuple[date, object]], *, 
             if what == NOSHOW:
                 appointment_mark_noshow(appointment=appointment, marked_by=clinic.front_desk.user)
             elif what == CANCEL:
-                appointment_cancel(appointment=appointment, cancelled_by=clinic.front_desk.user,
+                appointment_cancel(appointment=appointment, recorded_by=clinic.front_desk.user,
                                    by=CancelledBy.PATIENT, reason="Unwell")
             else:
                 record(clinic, course, appointment, **what)
@@ -61,7 +61,7 @@ def record(clinic: Clinic, course: Course, appointment: Appointment, *, score: i
     else:
         sites = sites or [{"site": "palms", "current_ma": current or 12}]
         outcome = {"hdss": score}
-    return session_record(
+    return session_record_create(
         appointment=appointment, recorded_by=clinic.clinician.user, minutes_of_current=minutes, sites=sites,
         side_effects=side_effects, sweat_mg_min=None if sweat is None else Decimal(str(sweat)),
         sweat_site="palms" if sweat is not None else "", note=note, **outcome,

@@ -94,7 +94,7 @@ def test_patient_cannot_be_in_two_sessions_at_once(clinic, monday):
 def test_cancelled_and_noshow_sessions_free_their_slot(clinic, monday):
     course = make_course(clinic)
     first = book(clinic, course, clinic.at(monday, 9))
-    appointment_cancel(appointment=first, cancelled_by=clinic.front_desk.user, by=CancelledBy.PATIENT,
+    appointment_cancel(appointment=first, recorded_by=clinic.front_desk.user, by=CancelledBy.PATIENT,
                        reason="Patient has a cold")
     again = book(clinic, make_course(clinic), clinic.at(monday, 9))
     assert again.status == AppointmentStatus.BOOKED
@@ -359,7 +359,7 @@ def test_the_patient_cannot_cancel_online_inside_the_late_window_but_the_desk_ca
             f"Please call {clinic.location.name} on +44 20 7946 0000."]
         appointment.refresh_from_db()
         assert (appointment.status, appointment.version) == (AppointmentStatus.BOOKED, 1)
-        recorded = appointment_cancel(appointment=appointment, cancelled_by=clinic.front_desk.user,
+        recorded = appointment_cancel(appointment=appointment, recorded_by=clinic.front_desk.user,
                                       by=CancelledBy.PATIENT, reason="Phoned in ill")
     assert (recorded.status, recorded.cancelled_by) == (AppointmentStatus.CANCELLED, CancelledBy.PATIENT)
 

@@ -20,7 +20,7 @@ from scheduling.booking.courses import (
 )
 from scheduling.booking.services import appointment_cancel, appointment_mark_noshow
 from scheduling.models import Appointment, AppointmentStatus, CancelledBy
-from scheduling.records.services import session_record
+from scheduling.records.services import session_record_create
 from tests.factories import book, make_clinic, make_course, make_patient, next_weekday
 
 pytestmark = pytest.mark.django_db
@@ -192,7 +192,7 @@ def test_a_missed_session_gets_a_make_up_and_the_rest_follow(clinic, monday):
 def test_a_cancelled_session_can_be_neither_moved_nor_made_up(clinic, monday):
     course = make_course(clinic, planned_sessions=6)
     appointment = book(clinic, course, clinic.at(monday, 9))
-    appointment_cancel(appointment=appointment, cancelled_by=clinic.front_desk.user,
+    appointment_cancel(appointment=appointment, recorded_by=clinic.front_desk.user,
                        by=CancelledBy.PATIENT, reason="Unwell")
     with pytest.raises(ValidationError) as refused:
         course_reschedule_from(appointment=appointment, rescheduled_by=clinic.front_desk.user,
@@ -205,10 +205,10 @@ def test_after_a_completed_course_the_first_maintenance_session_is_proposed(clin
     course = make_course(clinic, planned_sessions=6)
     plan = course_book(course=course, booked_by=clinic.front_desk.user, first_date=monday)
     with time_machine.travel(clinic.at(monday, 9), tick=False):
-        session_record(appointment=plan.sessions[0].appointment, recorded_by=clinic.clinician.user,
-                       minutes_of_current=20, sites=[{"site": "palms", "current_ma": 12}], hdss=3)
+        session_record_create(appointment=plan.sessions[0].appointment, recorded_by=clinic.clinician.user,
+                              minutes_of_current=20, sites=[{"site": "palms", "current_ma": 12}], hdss=3)
         for session in plan.sessions[1:]:
-            appointment_cancel(appointment=session.appointment, cancelled_by=clinic.front_desk.user,
+            appointment_cancel(appointment=session.appointment, recorded_by=clinic.front_desk.user,
                                by=CancelledBy.PATIENT, reason="Dry already")
         with pytest.raises(ValidationError) as refused:
             course_maintenance_proposal(course=course)

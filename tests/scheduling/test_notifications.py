@@ -31,7 +31,7 @@ from scheduling.models import (
     NotificationKind,
     NotificationStatus,
 )
-from scheduling.records.services import session_record
+from scheduling.records.services import session_record_create
 from scheduling.reminders import sending
 from scheduling.reminders.emails import email_build, mime_smtp_bytes
 from scheduling.reminders.outbox import (
@@ -234,7 +234,7 @@ def test_moved_session_gets_new_reminder_at_new_time_and_raised_sequence(clinic,
 
 def test_cancelled_session_gets_a_cancel_invite_and_never_its_reminder(clinic, mail):
     appointment = book(clinic, make_course(clinic), clinic.at(next_weekday(0), 9))
-    appointment_cancel(appointment=appointment, cancelled_by=clinic.front_desk.user, by=CancelledBy.CLINIC,
+    appointment_cancel(appointment=appointment, recorded_by=clinic.front_desk.user, by=CancelledBy.CLINIC,
                        reason="Clinician ill")
     assert rows() == [("booking_confirmation", "pending"), ("cancellation", "pending"), ("reminder", "cancelled")]
     assert send_due(appointment.starts_at - timedelta(hours=1)) == ["cancelled", "sent"]
@@ -253,7 +253,7 @@ def test_reminder_claimed_before_a_cancellation_is_not_sent(clinic, mail):
     due = appointment.starts_at - timedelta(days=1)
     with time_machine.travel(due, tick=False):
         claimed = notification_claim_due(now=due)
-        appointment_cancel(appointment=appointment, cancelled_by=None, by=CancelledBy.PATIENT,
+        appointment_cancel(appointment=appointment, recorded_by=None, by=CancelledBy.PATIENT,
                            reason="Away")
         outcomes = [notification_send(notification_id=pk) for pk in claimed]
     assert outcomes == ["cancelled", "cancelled"]
@@ -303,8 +303,8 @@ def test_reminder_for_0900_session_goes_at_0900_local_the_day_before_across_dst(
 
 
 def record(clinic, appointment):
-    return session_record(appointment=appointment, recorded_by=clinic.clinician.user,
-                          minutes_of_current=20, sites=[{"site": "palms", "current_ma": 12}], hdss=3)
+    return session_record_create(appointment=appointment, recorded_by=clinic.clinician.user,
+                                 minutes_of_current=20, sites=[{"site": "palms", "current_ma": 12}], hdss=3)
 
 
 def test_noshow_writes_a_follow_up_inviting_to_rebook(clinic, mail):
@@ -596,7 +596,7 @@ def test_a_change_after_the_batch_was_read_ahead_is_what_its_send_sees(clinic, m
         patient_services.patient_update(patient=withdrawn.patient, updated_by=front_desk, email_consent=False)
         patient_services.patient_update(patient=moved_address.patient, updated_by=front_desk,
                                         email="new.address@example.org")
-        appointment_cancel(appointment=cancelled, cancelled_by=front_desk, by=CancelledBy.PATIENT,
+        appointment_cancel(appointment=cancelled, recorded_by=front_desk, by=CancelledBy.PATIENT,
                            reason="Away")
         return read
 
@@ -727,7 +727,7 @@ def test_a_send_waits_for_a_change_holding_the_appointment_then_sees_it(clinic, 
             connections.close_all()
 
     with transaction.atomic():
-        appointment_cancel(appointment=appointment, cancelled_by=None, by=CancelledBy.PATIENT,
+        appointment_cancel(appointment=appointment, recorded_by=None, by=CancelledBy.PATIENT,
                            reason="Away")
         sender = threading.Thread(target=send)
         sender.start()

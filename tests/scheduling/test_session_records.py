@@ -10,7 +10,7 @@ from django.core.exceptions import ValidationError
 from clinic.errors import ConflictError
 from scheduling.booking.courses import course_complete, course_discontinue, course_start_maintenance
 from scheduling.models import AppointmentStatus, Course, CourseStatus, SessionRecord
-from scheduling.records.services import session_record
+from scheduling.records.services import session_record_create
 from tests.factories import book, make_course, make_patient, next_weekday, superuser
 
 pytestmark = pytest.mark.django_db
@@ -23,7 +23,7 @@ def record(clinic, appointment, **fields):
                   "sites": [{"site": "palms", "current_ma": 15}], "hdss": 3}
     values.update(fields)
     with time_machine.travel(appointment.ends_at, tick=False):
-        return session_record(**values)
+        return session_record_create(**values)
 
 
 def test_recording_fulfils_the_appointment_and_activates_the_course(clinic):
@@ -153,8 +153,8 @@ def test_sites_must_belong_to_the_course_and_current_fit_the_session(clinic):
 def test_a_session_is_recorded_once_and_not_before_it_starts(clinic):
     appointment = book(clinic, make_course(clinic), clinic.at(next_weekday(0), 9))
     with pytest.raises(ValidationError) as early:
-        session_record(appointment=appointment, recorded_by=clinic.clinician.user, minutes_of_current=20,
-                       sites=[{"site": "palms", "current_ma": 12}], hdss=3)
+        session_record_create(appointment=appointment, recorded_by=clinic.clinician.user, minutes_of_current=20,
+                              sites=[{"site": "palms", "current_ma": 12}], hdss=3)
     assert early.value.messages == ["This session has not started yet."]
     record(clinic, appointment)
     with pytest.raises(ValidationError) as twice:

@@ -310,7 +310,7 @@ def test_cancelled_and_moved_sessions_old_reminders_never_arrive_and_the_moved_o
     beat_and_wait()
     booked = ["Your session at Quay Clinic is booked"] * 2
     assert subjects(mailbox) == booked
-    appointment_cancel(appointment=cancelled, cancelled_by=clinic.front_desk.user, by=CancelledBy.CLINIC,
+    appointment_cancel(appointment=cancelled, recorded_by=clinic.front_desk.user, by=CancelledBy.CLINIC,
                        reason="Room closed")
     new_start = clinic.at(monday + timedelta(days=3), 16)
     appointment_reschedule(appointment=moved, starts_at=new_start, rescheduled_by=clinic.front_desk.user)

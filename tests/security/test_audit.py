@@ -130,7 +130,7 @@ def test_booking_moving_cancelling_and_patient_link_reads_are_in_the_trail():
     appointment = book(clinic, course, clinic.at(day, 9))
     appointment = appointment_reschedule(appointment=appointment, starts_at=clinic.at(day, 11),
                                          rescheduled_by=clinic.front_desk.user)
-    appointment_cancel(appointment=appointment, cancelled_by=None, by="patient", reason="Ill")
+    appointment_cancel(appointment=appointment, recorded_by=None, by="patient", reason="Ill")
     rows = list(AuditEvent.objects.filter(patient=course.patient, object_type="appointment").order_by("id")
                 .values_list("action", "actor_label", "changes"))
     desk = clinic.front_desk.user.username
