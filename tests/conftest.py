@@ -19,12 +19,22 @@ from tests.browser_support import browser, page  # noqa: F401
 # Gunicorn serves the real thing (`make run`, Docker) and does not stall.
 QuietWSGIRequestHandler.disable_nagle_algorithm = True
 
+_STARTED_EMBEDDED = False
 if not os.environ.get("DATABASE_URL"):
     # The test runner is a command that needs the database: start the embedded server before
     # pytest-django creates the test database (settings only point at it).
     from devtools import embedded
 
-    embedded.ensure_running()
+    _STARTED_EMBEDDED = embedded.ensure_running()
+
+
+def pytest_unconfigure(config):
+    """`make test` leaves nothing running: the embedded server stops again if this run started it
+    (one that `make run` or an earlier command started is left as it was)."""
+    if _STARTED_EMBEDDED:
+        from devtools import embedded
+
+        embedded.stop()
 
 
 # The day every test starts on, unless IONTO_TEST_TODAY names another: a Monday.
