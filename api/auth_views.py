@@ -18,8 +18,7 @@ from api.permissions import IsStaff
 from api.services import token_issue, token_revoke
 from api.throttling import TokenRateThrottle
 from clinic.selectors import second_step_owed
-from clinic.services import WRONG_CODE
-from clinic.two_factor import second_step_pass
+from clinic.services import WRONG_CODE, two_factor_sign_in_verify
 
 OTP_NEEDED = ("This account signs in with a second step: send the code from the authenticator app, "
               "or a backup code, as 'otp'.")
@@ -77,7 +76,7 @@ class TokenView(APIView):
         if owed == "verify":
             if not data.validated_data.get("otp"):
                 raise exceptions.ValidationError({"otp": [OTP_NEEDED]})
-            if second_step_pass(request._request, user=user, code=data.validated_data["otp"]) is None:
+            if two_factor_sign_in_verify(request=request._request, user=user, code=data.validated_data["otp"]) is None:
                 raise exceptions.ValidationError({"otp": [WRONG_CODE]})
         issued = token_issue(user=user)
         return Response({"token": issued.token, "expires_at": serializers.DateTimeField().to_representation(

@@ -6,6 +6,7 @@ from datetime import datetime, time
 
 from django.contrib.admin.models import ADDITION, CHANGE, DELETION, LogEntry
 from django.contrib.auth import get_user_model
+from django.contrib.auth.signals import user_login_failed
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django_otp import devices_for_user, verify_token
@@ -132,6 +133,15 @@ def two_factor_verify(*, user, code: str):
         _two_factor_log(user=user, devices=[verified], action_flag=CHANGE,
                         message=f"Used a backup code; {verified.token_set.count()} left.")
     return verified
+
+
+def two_factor_sign_in_verify(*, request, user, code: str):
+    """The second sign-in step: the device that accepts the code, or None. A wrong code counts as a failed
+    sign-in (django-axes), as a wrong password does, so guessing codes locks the account and the address."""
+    device = two_factor_verify(user=user, code=code)
+    if device is None:
+        user_login_failed.send(sender=__name__, credentials={"username": user.get_username()}, request=request)
+    return device
 
 
 def two_factor_setup_start(*, user) -> TOTPDevice:

@@ -14,7 +14,6 @@ import io
 
 from django import forms
 from django.contrib.auth.decorators import login_required
-from django.contrib.auth.signals import user_login_failed
 from django.core.exceptions import ValidationError
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
@@ -44,15 +43,6 @@ class TwoFactorMiddleware:
         return self.get_response(request)
 
 
-def second_step_pass(request, *, user, code: str):
-    """The device that accepts the code, or None; a wrong code counts as a failed sign-in (django-axes),
-    as a wrong password does, so guessing codes locks the account and the address."""
-    device = services.two_factor_verify(user=user, code=code)
-    if device is None:
-        user_login_failed.send(sender=__name__, credentials={"username": user.get_username()}, request=request)
-    return device
-
-
 def _code_field(label: str, *, required: bool = True) -> forms.CharField:
     return forms.CharField(label=label, max_length=20, required=required, widget=forms.TextInput(
         attrs={"autocomplete": "one-time-code", "autocapitalize": "none", "spellcheck": "false"}))
@@ -80,7 +70,7 @@ def _form_errors(form: forms.Form, error: ValidationError) -> None:
 def verify(request):
     form = CodeForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        device = second_step_pass(request, user=request.user, code=form.cleaned_data["token"])
+        device = services.two_factor_sign_in_verify(request=request, user=request.user, code=form.cleaned_data["token"])
         if device is not None:
             otp_login(request, device)
             return redirect(safe_next(request, "/admin/"))
