@@ -212,8 +212,9 @@ def course_annotate_maintenance(*, courses: QuerySet[Course]) -> QuerySet[Course
              & ~has_pending
              | Q(phase=CoursePhase.INITIAL, status=CourseStatus.COMPLETED, indication=Indication.HYPERHIDROSIS)
              & ~has_open_maintenance)
-    last_session = (Appointment.objects.filter(status=AppointmentStatus.FULFILLED)
-                    .filter(Q(course=OuterRef("maintenance_line")) | Q(course__follows=OuterRef("maintenance_line")))
+    line = OuterRef(OuterRef("maintenance_line"))
+    line_courses = Course.objects.filter(Q(pk=line) | Q(follows=line)).values("pk")
+    last_session = (Appointment.objects.filter(status=AppointmentStatus.FULFILLED, course__in=line_courses)
                     .order_by("-starts_at"))
     return (course_annotate_left_to_book(courses=courses)
             .annotate(maintenance_line=Coalesce("follows_id", "pk"))
