@@ -53,6 +53,16 @@ def slot_px(card, minutes: int = 30, slot_minutes: int = 15) -> float:
     return card.bounding_box()["height"] / (minutes / slot_minutes)
 
 
+def click_free_time(page, at: str, half_hour_later: str) -> None:
+    """Click the first column just below the line of ``at`` (its time label sits on the line)."""
+    sidebar = page.locator(".ec-sidebar")
+    line = sidebar.get_by_text(at, exact=True).first.bounding_box()
+    next_line = sidebar.get_by_text(half_hour_later, exact=True).first.bounding_box()
+    slot = (next_line["y"] - line["y"]) / 2
+    column = page.locator(".ec-body .ec-day").first.bounding_box()
+    page.mouse.click(column["x"] + column["width"] / 2, line["y"] + line["height"] / 2 + slot / 2)
+
+
 def message_says(page, text: str) -> None:
     expect(page.locator("#calendar-message")).to_have_text(text)
 
@@ -148,12 +158,7 @@ def test_click_a_free_time_to_book_a_new_patient(page, live_server):
     login(page, live_server, clinic.clinician.user.username, PASSWORD)
     open_calendar(page, live_server, clinic, wednesday, view="day")
     # The free cell at 10:00 in Room 1.
-    page.locator(".ec-body").first.scroll_into_view_if_needed()
-    slot = page.locator(".ec-time").filter(has_text="10:00").first
-    column = page.locator(".ec-body .ec-day").first
-    y = slot.bounding_box()["y"] + 4
-    x = column.bounding_box()["x"] + column.bounding_box()["width"] / 2
-    page.mouse.click(x, y)
+    click_free_time(page, "10:00", "10:30")
     popover = page.locator("#calendar-popover")
     assert popover.locator("h3").inner_text() == f"Book {wednesday:%a %d %b %Y} 10:00 · Room 1"
     popover.locator("#new-patient").click()
@@ -178,9 +183,7 @@ def test_front_desk_new_patient_in_a_free_cell_is_kept_and_told_the_screening_co
     thursday = next_weekday(3)
     login(page, live_server, clinic.front_desk.user.username, PASSWORD)
     open_calendar(page, live_server, clinic, thursday, view="day")
-    slot = page.locator(".ec-time").filter(has_text="11:00").first
-    column = page.locator(".ec-body .ec-day").first
-    page.mouse.click(column.bounding_box()["x"] + 20, slot.bounding_box()["y"] + 4)
+    click_free_time(page, "11:00", "11:30")
     popover = page.locator("#calendar-popover")
     popover.locator("#new-patient").click()
     assert popover.locator("#screening-fields").count() == 0

@@ -113,11 +113,18 @@
       el('button', {type: 'button', class: 'close', 'aria-label': 'Close', on: {click: closePopover}}, '×'),
       el('h3', {}, heading), ...content);
     document.body.append(popover);
-    const width = popover.offsetWidth;
-    const height = popover.offsetHeight;
-    popover.style.left = `${Math.max(8, Math.min(jsEvent.clientX + 8, window.innerWidth - width - 8))}px`;
-    popover.style.top = `${Math.max(8, Math.min(jsEvent.clientY + 8, window.innerHeight - height - 8))}px`;
+    popover.anchor = {x: jsEvent.clientX, y: jsEvent.clientY};
+    placePopover();
+    // Keep it on the screen as its content grows (a new patient's form, a refusal).
+    new MutationObserver(placePopover).observe(popover, {childList: true, subtree: true});
     return popover;
+  }
+
+  function placePopover() {
+    if (!popover) return;
+    const {x, y} = popover.anchor;
+    popover.style.left = `${Math.max(8, Math.min(x + 8, window.innerWidth - popover.offsetWidth - 8))}px`;
+    popover.style.top = `${Math.max(8, Math.min(y + 8, window.innerHeight - popover.offsetHeight - 8))}px`;
   }
 
   // ---- the calendar's data
