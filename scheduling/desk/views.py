@@ -32,6 +32,7 @@ from scheduling.desk.selectors import (
     day_schedule_build,
     day_schedule_url,
     local_time_at,
+    resource_columns,
 )
 from scheduling.models import ACTIVE_STATUSES, Appointment, AppointmentStatus, BodySite, Indication
 
@@ -131,7 +132,13 @@ def calendar_view(model_admin, request):
         by = "room"
     view = request.GET.get("view", "week")
     user = request.user
+    opening = list(location.opening_hours.all())
     config = {
+        # The columns and hours the calendar opens with, so the sessions, when they arrive, draw once.
+        "resources": [{"id": column.key, "title": column.label, "note": column.note}
+                      for column in resource_columns(location=location, by=by)],
+        "dayStarts": f"{min([h.opens_at for h in opening], default=time(8)):%H:00:00}",
+        "dayEnds": f"{max([h.closes_at for h in opening], default=time(18)):%H:%M:00}",
         "location": location.pk, "zone": location.time_zone, "date": day.isoformat(), "by": by,
         "view": "resourceTimeGridDay" if view == "day" else "resourceTimeGridWeek",
         "slotMinutes": location.slot_minutes, "canChange": model_admin.has_change_permission(request),

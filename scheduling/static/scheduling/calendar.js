@@ -11,9 +11,9 @@
   const filter = document.getElementById('resource-filter');
   const DAYS = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
   const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
-  let resources = [];
+  let resources = config.resources;
   let shownResources = '';
-  let timeLimits = '';
+  let timeLimits = `${config.dayStarts}|${config.dayEnds}`;
   let popover = null;
 
   // ---- words and times
@@ -145,10 +145,13 @@
     return events;
   }
 
+  function asResource(resource) {
+    return {id: String(resource.id), title: resource.note ? `${resource.title} (${resource.note})` : resource.title};
+  }
+
   function showResources() {
     const chosen = filter.value;
-    const shown = resources.filter((resource) => !chosen || String(resource.id) === chosen)
-      .map((resource) => ({id: String(resource.id), title: resource.note ? `${resource.title} (${resource.note})` : resource.title}));
+    const shown = resources.filter((resource) => !chosen || String(resource.id) === chosen).map(asResource);
     const key = JSON.stringify(shown);
     if (key !== shownResources) {
       shownResources = key;
@@ -159,7 +162,9 @@
   function load(info, success, failure) {
     const values = {location: config.location, start: wallOf(info.start).slice(0, 10),
       end: wallOf(info.end).slice(0, 10), by: config.by};
+    performance.mark('calendar-asked');
     call('GET', `calendar/?${query(values)}`).then((answer) => {
+      performance.mark('calendar-answered');
       if (JSON.stringify(answer.resources) !== JSON.stringify(resources)) {
         resources = answer.resources;
         const chosen = filter.value;
@@ -416,7 +421,8 @@
     dayHeaderFormat: {weekday: 'short', day: '2-digit', month: 'short'},
     headerToolbar: {start: 'prev,today,next', center: 'title', end: 'resourceTimeGridDay,resourceTimeGridWeek'},
     buttonText: (text) => ({...text, today: 'Today', resourceTimeGridDay: 'Day', resourceTimeGridWeek: 'Week'}),
-    resources: [], filterEventsWithResources: true,
+    resources: config.resources.map(asResource),
+    slotMinTime: config.dayStarts, slotMaxTime: config.dayEnds, filterEventsWithResources: true,
     eventSources: [{events: load}],
     editable: config.canChange, eventStartEditable: config.canChange, eventDurationEditable: config.canChange,
     eventContent: (info) => {
@@ -427,8 +433,20 @@
         el('span', {}, session.badges.map((badge) => el('span', {class: `badge ${badge.kind}`}, badge.label))))]};
     },
     eventClick: onEventClick, eventDrop: onDrop, eventResize: onResize, dateClick: onDateClick,
+    eventAllUpdated: () => {
+      // How long the answer took to draw (bench/calendar.py reads these measures).
+      if (performance.getEntriesByName('calendar-answered').length) {
+        performance.measure('calendar-draw', 'calendar-answered');
+        performance.measure('calendar-load', 'calendar-asked');
+        performance.clearMarks('calendar-answered');
+      }
+      const drawn = document.querySelectorAll('#calendar .ec-event.ionto-session').length;
+      document.getElementById('calendar').dataset.drawn = String(drawn);
+    },
   });
 
+  filter.append(...resources.map((r) => el('option', {value: r.id}, r.title)));
+  shownResources = JSON.stringify(resources.map(asResource));
   filter.addEventListener('change', showResources);
   document.addEventListener('keydown', (event) => { if (event.key === 'Escape') closePopover(); });
 })();

@@ -1,0 +1,131 @@
+"""The front-desk calendar's week view in Chromium: how long the busiest week of a location takes to draw.
+
+    python -m bench.seed --database ionto_bench_calendar --locations 1 --patients 5000 --appointments 20000
+    python -m bench.calendar --database ionto_bench_calendar
+
+The seeded location (10 rooms, open Monday to Saturday) holds about 700 sessions in a full week. The
+benchmark serves the project in-process (Django's WSGI application with its static files, on
+loopback), signs in a front-desk user of that location (``bench-desk``, made through
+``clinic.services.staff_create`` on the first run) and opens the calendar's week view of the location's
+busiest week in Debian's headless Chromium (Playwright), ``--runs`` times after one warm-up. The page
+marks when the calendar's data arrived and when EventCalendar has drawn every session
+(``calendar-draw``), and from asking to drawn (``calendar-load``); the figures are their medians,
+with the page's whole load (navigation start to drawn). Nothing asserts a time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import threading
+from datetime import timedelta
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+
+from bench import use_database
+from bench.stats import emit
+
+DESK = "bench-desk"
+CHROMIUM = "/usr/bin/chromium"
+GOAL_DRAW_MS = 300.0
+
+
+class QuietHandler(WSGIRequestHandler):
+    def log_message(self, format, *args):  # noqa: A002 - the name wsgiref gives it
+        pass
+
+
+class ThreadedServer(WSGIServer):
+    daemon_threads = True
+
+
+def busiest_week(location):
+    """The Monday of the location's week with the most active sessions, and their count."""
+    from django.db.models import Count
+    from django.db.models.functions import TruncWeek
+
+    from scheduling.models import ACTIVE_STATUSES, Appointment
+
+    week = (Appointment.objects.filter(location=location, status__in=ACTIVE_STATUSES + ("noshow",))
+            .annotate(week=TruncWeek("local_date")).values("week").annotate(sessions=Count("id"))
+            .order_by("-sessions", "week").first())
+    if week is None:
+        raise SystemExit("The location has no sessions: run python -m bench.seed first (see above).")
+    return week["week"], week["sessions"]
+
+
+def measure(database: str, runs: int) -> dict[str, list[float]]:
+    use_database(database)
+    from django.conf import settings
+    from django.contrib.staticfiles.handlers import StaticFilesHandler
+    from django.core.wsgi import get_wsgi_application
+    from django.test import Client
+    from playwright.sync_api import sync_playwright
+
+    from clinic.models import Location, Staff, StaffRole
+    from clinic.services import staff_create
+
+    location = Location.objects.order_by("pk").first()
+    if location is None:
+        raise SystemExit(f"{database} is empty: run python -m bench.seed --database {database} first.")
+    desk = Staff.objects.filter(user__username=DESK).first() or staff_create(
+        username=DESK, first_name="Bench", last_name="Desk", role=StaffRole.FRONT_DESK, locations=[location])
+    monday, sessions = busiest_week(location)
+    settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, "127.0.0.1"]
+    server = make_server("127.0.0.1", 0, StaticFilesHandler(get_wsgi_application()), server_class=ThreadedServer,
+                         handler_class=QuietHandler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_port}"
+    client = Client(HTTP_HOST="127.0.0.1")
+    client.force_login(desk.user)
+    cookie = client.cookies[settings.SESSION_COOKIE_NAME].value
+    url = (f"{base}/admin/scheduling/appointment/calendar/?location={location.pk}&date={monday.isoformat()}"
+           "&view=week&by=room")
+    figures: dict[str, list[float]] = {"draw": [], "load": [], "page": []}
+    drawn = 0
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                             args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"])
+        context = browser.new_context(viewport={"width": 1600, "height": 1000}, locale="en-GB")
+        context.add_cookies([{"name": settings.SESSION_COOKIE_NAME, "value": cookie, "url": base}])
+        page = context.new_page()
+        for run in range(runs + 1):
+            page.goto(url)
+            page.wait_for_selector("#calendar[data-drawn]:not([data-drawn='0'])", timeout=60_000)
+            measures = page.evaluate("""() => Object.fromEntries(['calendar-draw', 'calendar-load'].map(
+                name => [name, performance.getEntriesByName(name).at(-1).duration]))""")
+            finished = page.evaluate("() => performance.getEntriesByName('calendar-load').at(-1)"
+                                     ".startTime + performance.getEntriesByName('calendar-load').at(-1).duration")
+            drawn = int(page.get_attribute("#calendar", "data-drawn"))
+            if run:  # the first run warms the caches
+                figures["draw"].append(measures["calendar-draw"])
+                figures["load"].append(measures["calendar-load"])
+                figures["page"].append(finished)
+        browser.close()
+    server.shutdown()
+    print(f"{location.name}: the week of {monday:%d %b %Y} to {monday + timedelta(days=6):%d %b %Y}, "
+          f"{sessions} sessions in the database, {drawn} drawn; load average {os.getloadavg()[0]:.1f} "
+          f"on {os.cpu_count()} cores")
+    return figures
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--database", default="ionto_bench_calendar", help="a bench database made by bench.seed")
+    parser.add_argument("--runs", type=int, default=11, help="timed page loads after one warm-up")
+    args = parser.parse_args()
+    figures = measure(args.database, args.runs)
+    labels = {"draw": "calendar week: data answered to every session drawn",
+              "load": "calendar week: data asked to every session drawn",
+              "page": "calendar week: page opened to every session drawn"}
+    rows = {}
+    for key, label in labels.items():
+        median = statistics.median(figures[key])
+        goal = f" (goal < {GOAL_DRAW_MS:.0f} ms)" if key == "draw" else ""
+        print(f"{label:55} median {median:7.1f} ms  min {min(figures[key]):7.1f}  max {max(figures[key]):7.1f}{goal}")
+        rows[label] = round(median, 1)
+    emit(rows)
+
+
+if __name__ == "__main__":
+    main()
