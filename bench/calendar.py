@@ -81,7 +81,7 @@ def measure(database: str, runs: int) -> dict[str, list[float]]:
     cookie = client.cookies[settings.SESSION_COOKIE_NAME].value
     url = (f"{base}/admin/scheduling/appointment/calendar/?location={location.pk}&date={monday.isoformat()}"
            "&view=week&by=room")
-    figures: dict[str, list[float]] = {"draw": [], "load": [], "page": []}
+    figures: dict[str, list[float]] = {"draw": [], "load": [], "page": [], "library": []}
     drawn = 0
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True,
@@ -101,12 +101,46 @@ def measure(database: str, runs: int) -> dict[str, list[float]]:
                 figures["draw"].append(measures["calendar-draw"])
                 figures["load"].append(measures["calendar-load"])
                 figures["page"].append(finished)
+        figures["library"] = library_floor(page, base, location, monday, runs)
         browser.close()
     server.shutdown()
     print(f"{location.name}: the week of {monday:%d %b %Y} to {monday + timedelta(days=6):%d %b %Y}, "
           f"{sessions} sessions in the database, {drawn} drawn; load average {os.getloadavg()[0]:.1f} "
           f"on {os.cpu_count()} cores")
     return figures
+
+
+# EventCalendar alone, with the same sessions and columns and none of Ionto's page: the library's own cost.
+FLOOR_PAGE = """<!doctype html><html><head>
+<link rel="stylesheet" href="{base}/static/vendor/event-calendar/event-calendar.min.css">
+<script src="{base}/static/vendor/event-calendar/event-calendar.min.js"></script></head>
+<body style="width: 1600px"><div id="floor"></div></body></html>"""
+FLOOR_SCRIPT = """([answer, monday]) => new Promise((resolve) => {
+    // The grid first, empty; then the sessions, timed as the page's own draw is.
+    let given = 0;
+    const events = answer.sessions.map((s) => ({id: String(s.id), resourceIds: [String(s.resource)], start: s.start,
+                                                end: s.end, title: s.patient_name}));
+    const calendar = EventCalendar.create(document.getElementById('floor'), {
+        view: 'resourceTimeGridWeek', date: monday, firstDay: 1, allDaySlot: false, datesAboveResources: true,
+        height: '78vh', slotDuration: {minutes: answer.slot_minutes}, slotMinTime: answer.day_starts,
+        slotMaxTime: answer.day_ends, resources: answer.resources.map((r) => ({id: String(r.id), title: r.title})),
+        events: [], eventAllUpdated: () => { if (given) resolve(performance.now() - given); },
+    });
+    setTimeout(() => { given = performance.now(); calendar.setOption('events', events); }, 100);
+})"""
+
+
+def library_floor(page, base: str, location, monday, runs: int) -> list[float]:
+    """Milliseconds EventCalendar alone takes to draw the same answer's sessions (``runs`` times)."""
+    answer = page.request.get(f"{base}/api/v1/calendar/?location={location.pk}&start={monday.isoformat()}"
+                              f"&end={(monday + timedelta(days=7)).isoformat()}&by=room").json()
+    times = []
+    for run in range(runs + 1):
+        page.set_content(FLOOR_PAGE.format(base=base))
+        took = page.evaluate(FLOOR_SCRIPT, [answer, monday.isoformat()])
+        if run:
+            times.append(took)
+    return times
 
 
 def main() -> None:
@@ -117,7 +151,8 @@ def main() -> None:
     figures = measure(args.database, args.runs)
     labels = {"draw": "calendar week: data answered to every session drawn",
               "load": "calendar week: data asked to every session drawn",
-              "page": "calendar week: page opened to every session drawn"}
+              "page": "calendar week: page opened to every session drawn",
+              "library": "calendar week: EventCalendar alone, same sessions"}
     rows = {}
     for key, label in labels.items():
         median = statistics.median(figures[key])
