@@ -218,3 +218,27 @@ def test_global_search_finds_a_patient_by_phone_in_any_spacing_and_by_date_of_bi
     expect(rows.first).to_contain_text("Hartley")
     rows.first.locator("a").click()
     page.wait_for_url(f"**/patients/patient/{wanted.pk}/change/")
+
+
+def test_a_browser_in_another_zone_sees_the_locations_wall_clock_and_its_current_time(browser, live_server):
+    tokyo = make_clinic(name="Shibuya", time_zone="Asia/Tokyo", rooms=1, devices=1, clinicians=1)
+    today = tokyo.location.local(timezone.now()).date()  # 08:00 UTC is 17:00 in Tokyo
+    appointment = book(tokyo, make_course(tokyo), tokyo.at(today, 18, 30))
+    context = browser.new_context(viewport={"width": 1440, "height": 1000}, locale="en-GB",
+                                  timezone_id="America/Los_Angeles")
+    page = context.new_page()
+    try:
+        login(page, live_server, tokyo.front_desk.user.username, PASSWORD)
+        open_calendar(page, live_server, tokyo, today, view="day")
+        assert "Asia/Tokyo (JST)" in page.locator("#calendar-zone").inner_text()
+        card = session_card(page, appointment)
+        assert "18:30-19:00 JST" in card.inner_text()
+        sidebar = page.locator(".ec-sidebar")
+        label = sidebar.get_by_text("18:30", exact=True).first.bounding_box()
+        assert abs(card.bounding_box()["y"] - (label["y"] + label["height"] / 2)) < 6
+        now_line = page.locator(".ec-now-indicator").bounding_box()
+        five = sidebar.get_by_text("17:00", exact=True).first.bounding_box()
+        assert abs(now_line["y"] - (five["y"] + five["height"] / 2)) < 6
+        screenshot(page, "calendar-other-zone")
+    finally:
+        context.close()
