@@ -354,7 +354,7 @@ def appointment_reschedule(*, appointment: Appointment, starts_at: datetime, res
         raise ValidationError(f"Only a booked session can be moved; this one is {appointment.get_status_display()}.")
     length = timedelta(minutes=minutes) if minutes is not None else appointment.ends_at - appointment.starts_at
     before = {field: getattr(appointment, field)
-              for field in ("starts_at", "ends_at", "clinician_id", "room_id", "device_id")}
+              for field in ("starts_at", "minutes", "clinician_id", "room_id", "device_id")}
     appointment.starts_at = starts_at
     appointment.ends_at = starts_at + length
     appointment.clinician = clinician or appointment.clinician

@@ -8,6 +8,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from patients.models import AuditEvent
 from scheduling.models import Appointment
 from tests.admin.busy_day import book_many, busy_clinic
 from tests.api.conftest import bearer_client
@@ -106,6 +107,9 @@ def test_move_changes_time_length_and_room_of_one_session_and_leaves_the_course_
         time(11, 15), 40, clinic.rooms[1])
     assert answer["ETag"] == f'"appointment-{first.pk}-v{first.version}"'
     assert Appointment.objects.get(pk=later.pk).starts_at == later.starts_at
+    trail = AuditEvent.objects.filter(object_type="appointment", object_id=str(first.pk), action="update").get()
+    assert trail.changes == {"starts_at": [str(clinic.at(monday, 10)), str(clinic.at(monday, 11, 15))],
+                             "minutes": [30, 40], "room_id": [clinic.rooms[0].pk, clinic.rooms[1].pk]}
 
 
 def test_move_refusals_name_the_rule_and_change_nothing():

@@ -178,6 +178,24 @@ def test_click_a_free_time_to_book_a_new_patient(page, live_server):
     page.wait_for_selector(f".ec-event:has([data-appointment='{appointment.pk}'])")
 
 
+def test_click_a_free_time_to_book_a_known_patient_found_by_phone(page, live_server):
+    clinic = make_clinic(rooms=2, devices=2, clinicians=2)
+    friday = next_weekday(4)
+    patient = make_patient(clinic, first_name="Priya", last_name="Known", phone="+44 7700 900321")
+    course = make_course(clinic, patient, planned_sessions=6)
+    login(page, live_server, clinic.front_desk.user.username, PASSWORD)
+    open_calendar(page, live_server, clinic, friday, view="day")
+    click_free_time(page, "15:00", "15:30")
+    popover = page.locator("#calendar-popover")
+    popover.locator("#patient-search").fill("07700 900 321")
+    popover.locator("#patient-results button").filter(has_text="Known, Priya · 17/05/1990").click()
+    expect(popover.locator("#book-course")).to_have_value(str(course.pk))
+    popover.locator("#book-confirm").click()
+    message_says(page, f"Booked: Priya Known, {friday:%a %d %b %Y} 15:00 Room 1.")
+    [appointment] = Appointment.objects.filter(course=course)
+    assert (clinic.location.local(appointment.starts_at), appointment.room) == (clinic.at(friday, 15), clinic.rooms[0])
+
+
 def test_front_desk_new_patient_in_a_free_cell_is_kept_and_told_the_screening_comes_first(page, live_server):
     clinic = make_clinic(rooms=1, devices=1, clinicians=1)
     thursday = next_weekday(3)
