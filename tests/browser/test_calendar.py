@@ -56,6 +56,7 @@ def slot_px(card, minutes: int = 30, slot_minutes: int = 15) -> float:
 def click_free_time(page, at: str, half_hour_later: str) -> None:
     """Click the first column just below the line of ``at`` (its time label sits on the line)."""
     sidebar = page.locator(".ec-sidebar")
+    sidebar.get_by_text(half_hour_later, exact=True).first.scroll_into_view_if_needed()
     line = sidebar.get_by_text(at, exact=True).first.bounding_box()
     next_line = sidebar.get_by_text(half_hour_later, exact=True).first.bounding_box()
     slot = (next_line["y"] - line["y"]) / 2
