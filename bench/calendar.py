@@ -1,7 +1,7 @@
 """The front-desk calendar's week view in Chromium: how long the busiest week of a location takes to draw.
 
-    python -m bench.seed --database ionto_bench_calendar --locations 1 --patients 5000 --appointments 20000
-    python -m bench.calendar --database ionto_bench_calendar
+    python -m bench.calendar --seed     # makes ionto_bench_calendar first (bench.seed, 1 location, 20,000 sessions)
+    python -m bench.calendar            # measures again on it
 
 The seeded location (10 rooms, open Monday to Saturday) holds about 700 sessions in a full week. The
 benchmark serves the project in-process (Django's WSGI application with its static files, on
@@ -18,6 +18,8 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
+import subprocess
+import sys
 import threading
 from datetime import timedelta
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
@@ -147,7 +149,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--database", default="ionto_bench_calendar", help="a bench database made by bench.seed")
     parser.add_argument("--runs", type=int, default=11, help="timed page loads after one warm-up")
+    parser.add_argument("--seed", action="store_true",
+                        help="make the database first: 1 location, 5,000 patients, 20,000 appointments")
     args = parser.parse_args()
+    if args.seed:  # in a process of its own: it sets Django up against the database it makes
+        subprocess.run([sys.executable, "-m", "bench.seed", "--database", args.database, "--locations", "1",
+                        "--patients", "5000", "--appointments", "20000"], check=True)
     figures = measure(args.database, args.runs)
     labels = {"draw": "calendar week: data answered to every session drawn",
               "load": "calendar week: data asked to every session drawn",
