@@ -28,7 +28,7 @@ from bench import use_database
 from bench.stats import emit
 
 DESK = "bench-desk"
-CHROMIUM = "/usr/bin/chromium"
+CHROMIUM = os.environ.get("IONTO_CHROMIUM", "/usr/bin/chromium")  # as the browser tests
 GOAL_DRAW_MS = 300.0
 
 
