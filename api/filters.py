@@ -10,7 +10,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 
 from api.fields import ID_MAX, aware_instant
-from patients.selectors import patient_matching
+from patients.selectors import patient_search
 from scheduling.models import (
     SESSION_MINUTES_MAX,
     Appointment,
@@ -87,8 +87,8 @@ class ClosureFilter(LocationFilter):
 
 class PatientFilter(django_filters.FilterSet):
     search = django_filters.CharFilter(method="filter_search", max_length=200,
-                                       help_text="Words matched to name, email and phone starts, or a date of "
-                                                 "birth (2001-04-23 or 23/04/2001).")
+                                       help_text="Words matched to name and email starts, a phone number in any "
+                                                 "spacing, or a date of birth (2001-04-23 or 23/04/2001).")
     preferred_location = IdFilter(field_name="preferred_location_id")
     include_archived = StrictBooleanFilter(method="filter_archived",
                                                     help_text="Also list archived patients (default false).")
@@ -97,7 +97,10 @@ class PatientFilter(django_filters.FilterSet):
         return queryset if value else queryset.filter(archived_at__isnull=True)
 
     def filter_search(self, queryset, name, value):
-        return queryset.filter(patient_matching(value))
+        if not value.strip():
+            return queryset
+        return queryset.filter(pk__in=patient_search(user=self.request.user, query=value,
+                                                     include_archived=True).values("pk"))
 
 
 class ScreeningFilter(django_filters.FilterSet):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 
+from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import mixins
@@ -27,11 +28,13 @@ from api.serializers.appointments import (
     AppointmentCancelSerializer,
     AppointmentClinicalSerializer,
     AppointmentConfirmSerializer,
+    AppointmentMoveSerializer,
     AppointmentRescheduleSerializer,
     AppointmentSerializer,
     NotificationSerializer,
     appointment_etag,
 )
+from api.serializers.calendar import CalendarQuerySerializer, CalendarSerializer
 from api.serializers.courses import (
     CourseCreateSerializer,
     CourseDiscontinueSerializer,
@@ -62,7 +65,9 @@ from scheduling.booking.services import (
     appointment_confirm,
     appointment_mark_arrived,
     appointment_mark_noshow,
+    appointment_reschedule,
 )
+from scheduling.desk.calendar import calendar_build
 from scheduling.models import Appointment
 from scheduling.records.services import session_record_create
 
@@ -268,6 +273,16 @@ class AppointmentViewSet(mixins.CreateModelMixin, ScopedReadViewSet):
             response["ETag"] = appointment_etag(moved)
         return response
 
+    @extend_schema(request=AppointmentMoveSerializer, parameters=[IDEMPOTENCY_PARAMETER, IF_MATCH_PARAMETER],
+                   responses={200: ETAG_HEADER, **errors(400, 403, 404, 409, 412, 422)})
+    @action(detail=True, methods=["post"])
+    @idempotent
+    def move(self, request, pk=None):
+        """Move this one booked session to another time, length (25-45 minutes), clinician, room or
+        device, under every booking rule; the course's other sessions stay (the calendar's drag and drop)."""
+        return self._change(request, lambda a, v, d: appointment_reschedule(
+            appointment=a, rescheduled_by=request.user, expected_version=v, **d), AppointmentMoveSerializer)
+
     @extend_schema(request=AppointmentCompleteSerializer, parameters=[IDEMPOTENCY_PARAMETER, IF_MATCH_PARAMETER],
                    responses={200: ETAG_HEADER, **errors(400, 403, 404, 409, 412, 422)})
     @action(detail=True, methods=["post"])
@@ -315,6 +330,22 @@ class AvailabilityView(StrictQueryMixin, APIView):
         body = {"location": location.pk, "time_zone": location.time_zone, "minutes": wanted["minutes"],
                 "slots": slots}
         return Response(AvailabilitySerializer(body, context={"location": location}).data)
+
+
+class CalendarView(StrictQueryMixin, APIView):
+    """The front desk's calendar of one location: the local days [start, end) with a column per room,
+    clinician or device, each session at the location's wall-clock time with what can be done to it
+    now, and the times closed to booking. Cancelled sessions are left out. Its cost does not grow with
+    the number of sessions."""
+
+    permission_classes = [IsStaff]
+
+    @extend_schema(parameters=[CalendarQuerySerializer], responses={200: CalendarSerializer, **errors(400, 403)})
+    def get(self, request):
+        query = CalendarQuerySerializer(data=request.query_params.dict(), context={"scope": scope.Scope(request)})
+        query.is_valid(raise_exception=True)
+        calendar = calendar_build(user=request.user, now=timezone.now(), **query.validated_data)
+        return Response(CalendarSerializer(calendar).data)
 
 
 class NotificationViewSet(ScopedReadViewSet):

@@ -26,6 +26,7 @@ urlpatterns = [
     path("courses/<int:course_id>/progress/", progress.CourseProgressView.as_view(), name="course-progress"),
     path("auth/token/", auth_views.TokenView.as_view(), name="token"),
     path("availability/", scheduling_views.AvailabilityView.as_view(), name="availability"),
+    path("calendar/", scheduling_views.CalendarView.as_view(), name="calendar"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api:schema"), name="docs"),
     *router.urls,

@@ -12,7 +12,10 @@ from django import forms
 from django.contrib import admin
 from django.contrib.admin.helpers import ActionForm
 from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied
 from django.http import HttpResponse
+from django.template.response import TemplateResponse
+from django.urls import path
 from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.safestring import mark_safe
@@ -26,12 +29,14 @@ from patients.models import CONTRAINDICATIONS, MEDICATED_CONTRAINDICATIONS, Audi
 from patients.selectors import (
     patient_list,
     patient_of,
+    patient_search,
     patients_visible_to,
     screening_current,
     screenings_visible_to,
 )
 
 CHILD_BADGE_AGE = 16
+SEARCH_RESULTS_MAX = 50
 
 
 class ArchivedFilter(admin.SimpleListFilter):
@@ -152,6 +157,25 @@ class PatientAdmin(AuditedReadAdmin, LocationScopedAdmin):
             # Screening answers are for clinicians and managers; the front desk sees only the effect.
             patient.viewer_sees_screening_answers = request.user.has_perm("patients.view_screening")
         return patient
+
+    def get_urls(self):
+        return [path("search/", self.admin_site.admin_view(self.search_view), name="patients_patient_search"),
+                *super().get_urls()]
+
+    def search_view(self, request):
+        """The global search of every admin page: the patients the user may see, with what tells two
+        of the same name apart (date of birth, phone, email, location)."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        query = request.GET.get("q", "")[:200]
+        found = list(patient_search(user=request.user, query=query, include_archived=True)[:SEARCH_RESULTS_MAX + 1])
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Patients matching {query!r}" if query.strip() else "Find a patient",
+            "query": query, "patient_query": query, "patients": found[:SEARCH_RESULTS_MAX],
+            "more": len(found) > SEARCH_RESULTS_MAX, "limit": SEARCH_RESULTS_MAX, "opts": self.model._meta,
+        }
+        return TemplateResponse(request, "patients/admin/patient_search.html", context)
 
     def create_through_service(self, request, data):
         return services.patient_register(

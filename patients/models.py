@@ -7,13 +7,21 @@ from datetime import date
 from django.conf import settings
 from django.contrib.postgres.indexes import GinIndex, OpClass
 from django.db import models
-from django.db.models import Q
+from django.db.models import CharField, Func, Q
 from django.db.models.functions import Upper
 
 from clinic.models import Location, TimeStampedModel
 
 # No patient alive was born earlier; an earlier date is a typing error (e.g. 0985 for 1985).
 DATE_OF_BIRTH_EARLIEST = date(1900, 1, 1)
+
+
+class PhoneDigits(Func):
+    """The digits of a phone number, so a search matches it in any spacing: '+44 7700 900123' -> '447700900123'."""
+
+    function = "REGEXP_REPLACE"
+    template = "%(function)s(%(expressions)s, '[^0-9]', '', 'g')"
+    output_field = CharField()
 
 
 class Patient(TimeStampedModel):
@@ -53,12 +61,12 @@ class Patient(TimeStampedModel):
         indexes = [
             models.Index(fields=["last_name", "first_name"], name="patient_name"),
             models.Index(fields=["date_of_birth"], name="patient_date_of_birth"),
-            # Search matches name and email prefixes case-blind and any part of a phone number:
+            # Search matches name and email prefixes case-blind and any part of a phone number's digits:
             # trigram indexes serve all of them, so search stays fast at 100,000s of patients.
             GinIndex(OpClass(Upper("last_name"), name="gin_trgm_ops"), name="patient_last_name_trgm"),
             GinIndex(OpClass(Upper("first_name"), name="gin_trgm_ops"), name="patient_first_name_trgm"),
             GinIndex(OpClass(Upper("email"), name="gin_trgm_ops"), name="patient_email_trgm"),
-            GinIndex(OpClass("phone", name="gin_trgm_ops"), name="patient_phone_trgm"),
+            GinIndex(OpClass(PhoneDigits("phone"), name="gin_trgm_ops"), name="patient_phone_digits_trgm"),
         ]
 
     def __str__(self) -> str:

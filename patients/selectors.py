@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 
 from django.db.models import Q, QuerySet
+from django.db.models.lookups import Contains
 
 from clinic.models import StaffRole
 from clinic.selectors import location_ids_visible_to, staff_role
-from patients.models import Patient, Screening
+from patients.models import Patient, PhoneDigits, Screening
+
+# What a typed phone number is made of; six digits or more are taken as one number.
+PHONE_TYPED = re.compile(r"\+?[0-9][0-9 ().\-/]*")
+PHONE_DIGITS_MIN = 6
 
 
 def patients_visible_to(*, user) -> QuerySet[Patient]:
@@ -37,18 +43,45 @@ def patient_list(*, search: str = "", include_archived: bool = False) -> QuerySe
 
 def patient_matching(search: str) -> Q:
     """Every word of ``search`` starts a name or the email, is part of the phone number, or is the
-    date of birth (each column has a trigram index: migration patients 0003)."""
+    date of birth (each column has a trigram index: migrations patients 0003 and 0006).
+
+    A search of only a phone number's characters ('07700 900 123', '+44 (0)7700-900123') is one number
+    in any spacing: its digits are looked for among the phone's digits, also without the leading 0
+    of a national number (07700 900123 finds +44 7700 900123)."""
+    text = search.strip()
+    digits = re.sub(r"[^0-9]", "", text)
+    if PHONE_TYPED.fullmatch(text) and len(digits) >= PHONE_DIGITS_MIN and _as_date(text) is None:
+        return _phone_containing(digits)
     matching = Q()
     for word in search.split():
-        condition = (
-            Q(first_name__istartswith=word) | Q(last_name__istartswith=word)
-            | Q(email__istartswith=word) | Q(phone__contains=word)
-        )
+        condition = Q(first_name__istartswith=word) | Q(last_name__istartswith=word) | Q(email__istartswith=word)
+        word_digits = re.sub(r"[^0-9]", "", word)
+        if word_digits and PHONE_TYPED.fullmatch(word):
+            condition |= _phone_containing(word_digits)
         day = _as_date(word)
         if day is not None:
             condition |= Q(date_of_birth=day)
         matching &= condition
     return matching
+
+
+def _phone_containing(digits: str) -> Q:
+    condition = Q(Contains(PhoneDigits("phone"), digits))
+    national = digits.lstrip("0")
+    if national != digits and len(national) >= PHONE_DIGITS_MIN:
+        condition |= Q(Contains(PhoneDigits("phone"), national))
+    return condition
+
+
+def patient_search(*, user, query: str, include_archived: bool = False) -> QuerySet[Patient]:
+    """The patients the user may see (``patients_visible_to``) that match ``query`` (``patient_matching``):
+    the global search of every admin page and of the API, in name order, nothing for an empty query."""
+    if not query.strip():
+        return Patient.objects.none()
+    found = patients_visible_to(user=user).filter(patient_matching(query))
+    if not include_archived:
+        found = found.filter(archived_at__isnull=True)
+    return found.select_related("preferred_location").order_by("last_name", "first_name", "date_of_birth", "id")
 
 
 def _as_date(text: str) -> date | None:

@@ -119,6 +119,21 @@ class AppointmentRescheduleSerializer(StrictInputSerializer):
     device = ScopedPrimaryKeyField(scope="devices", queryset=Device.objects.all(), required=False, allow_null=True)
 
 
+class AppointmentMoveSerializer(StrictInputSerializer):
+    """Move this one session (the calendar's drag and drop): its time, its length, or who and where.
+
+    The course's other sessions stay where they are; ``reschedule`` is the move that re-plans them.
+    """
+
+    starts_at = AwareDateTimeField(help_text="The new start (give the old one to change only the length).")
+    minutes = serializers.IntegerField(required=False, allow_null=True, default=None,
+                                       help_text="A new length in minutes (25-45); absent: the length stays.")
+    clinician = ScopedPrimaryKeyField(scope="clinicians", queryset=Clinician.objects.all(), required=False,
+                                      allow_null=True)
+    room = ScopedPrimaryKeyField(scope="rooms", queryset=Room.objects.all(), required=False, allow_null=True)
+    device = ScopedPrimaryKeyField(scope="devices", queryset=Device.objects.all(), required=False, allow_null=True)
+
+
 class AppointmentCancelSerializer(StrictInputSerializer):
     by = serializers.ChoiceField(choices=CancelledBy.choices, help_text="Who cancels: the patient or the clinic.")
     reason = serializers.CharField(max_length=200)

@@ -36,6 +36,7 @@ from scheduling.booking.selectors import (
 from scheduling.models import (
     ACTIVE_STATUSES,
     SESSION_MINUTES_MAX,
+    SESSION_MINUTES_MIN,
     SESSIONS_PER_WEEK_MAX,
     Appointment,
     AppointmentStatus,
@@ -341,14 +342,19 @@ def set_status(appointment: Appointment, status: str, changed_by) -> None:
 @transaction.atomic
 def appointment_reschedule(*, appointment: Appointment, starts_at: datetime, rescheduled_by,
                            clinician: Staff | None = None, room: Room | None = None, device: Device | None = None,
-                           expected_version: int | None = None) -> Appointment:
-    """Move a booked session to another time (and, if given, another clinician, room or device)."""
+                           minutes: int | None = None, expected_version: int | None = None) -> Appointment:
+    """Move a booked session to another time (and, if given, another clinician, room or device, or
+    another length of SESSION_MINUTES_MIN to SESSION_MINUTES_MAX minutes)."""
+    if minutes is not None and not SESSION_MINUTES_MIN <= minutes <= SESSION_MINUTES_MAX:
+        raise ValidationError({"minutes": f"A session lasts {SESSION_MINUTES_MIN} to {SESSION_MINUTES_MAX} minutes, "
+                                          f"not {minutes}."})
     course = locked_course(appointment.course)
     appointment = locked_appointment(appointment, expected_version)
     if appointment.status != AppointmentStatus.BOOKED:
         raise ValidationError(f"Only a booked session can be moved; this one is {appointment.get_status_display()}.")
-    length = appointment.ends_at - appointment.starts_at
-    before = {field: getattr(appointment, field) for field in ("starts_at", "clinician_id", "room_id", "device_id")}
+    length = timedelta(minutes=minutes) if minutes is not None else appointment.ends_at - appointment.starts_at
+    before = {field: getattr(appointment, field)
+              for field in ("starts_at", "minutes", "clinician_id", "room_id", "device_id")}
     appointment.starts_at = starts_at
     appointment.ends_at = starts_at + length
     appointment.clinician = clinician or appointment.clinician

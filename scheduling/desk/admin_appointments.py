@@ -155,6 +155,7 @@ class AppointmentAdmin(AuditedReadAdmin, LocationScopedAdmin):
             return self.admin_site.admin_view(wrapper)
 
         return [
+            path("calendar/", wrap(views.calendar_view), name="scheduling_appointment_calendar"),
             path("day/", wrap(views.day_schedule_view), name="scheduling_appointment_day"),
             path("day-sheet/", wrap(views.day_sheet_view), name="scheduling_appointment_day_sheet"),
             path("<int:appointment_id>/act/<str:action>/", self.admin_site.admin_view(self.act_view),

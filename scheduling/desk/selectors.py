@@ -63,7 +63,12 @@ def day_schedule_url(*, location_id: int, day: date, by: str = "room") -> str:
 
 
 def appointment_list_for_day(*, location: Location, day: date):
-    """One query: the day's appointments with everything a card shows.
+    """One query: the day's appointments with everything a card shows (see appointment_list_for_days)."""
+    return appointment_list_for_days(location=location, first_day=day, last_day=day)
+
+
+def appointment_list_for_days(*, location: Location, first_day: date, last_day: date):
+    """One query: the appointments of the local days [first_day, last_day] with everything a card shows.
 
     ``session_number`` counts the course's active sessions up to this one; ``medical_alert`` is the
     override time of the patient's current screening (an override means a contraindication a
@@ -76,7 +81,7 @@ def appointment_list_for_day(*, location: Location, day: date):
     )
     current_screening = Screening.objects.filter(patient=OuterRef("patient")).order_by("-recorded_at", "-id")
     return (
-        Appointment.objects.filter(location=location, local_date=day)
+        Appointment.objects.filter(location=location, local_date__gte=first_day, local_date__lte=last_day)
         .select_related("patient", "course", "location", "clinician__user", "room", "device")
         .annotate(
             session_number=Subquery(earlier_sessions, output_field=IntegerField()),
@@ -141,7 +146,7 @@ class DaySchedule:
     closures: list[str]
 
 
-def _columns(location: Location, by: str) -> list[Column]:
+def resource_columns(*, location: Location, by: str) -> list[Column]:
     if by == "clinician":
         people = Staff.objects.filter(role=StaffRole.CLINICIAN, locations=location, is_active=True).select_related(
             "user").order_by("user__last_name", "user__first_name")
@@ -153,7 +158,7 @@ def _columns(location: Location, by: str) -> list[Column]:
             for room in Room.objects.filter(location=location)]
 
 
-def _resource_id(appointment: Appointment, by: str) -> int:
+def resource_id(appointment: Appointment, by: str) -> int:
     return {"room": appointment.room_id, "clinician": appointment.clinician_id, "device": appointment.device_id}[by]
 
 
@@ -162,7 +167,7 @@ def day_schedule_build(*, location: Location, day: date, by: str) -> DaySchedule
     zone = location.zone
     slot = timedelta(minutes=location.slot_minutes)
     opening = list(location.opening_hours.filter(weekday=day.weekday()).order_by("opens_at"))
-    columns = _columns(location, by)
+    columns = resource_columns(location=location, by=by)
     day_start, day_end = location.at(day, time(0)), location.at(day + timedelta(days=1), time(0))
     closures = list(closure_list_overlapping(location=location, starts_at=day_start, ends_at=day_end))
     appointments = list(appointment_list_for_day(location=location, day=day))
@@ -192,7 +197,7 @@ def day_schedule_build(*, location: Location, day: date, by: str) -> DaySchedule
             reason = "" if is_open else "closed"
             for closure in closures:
                 if closure.starts_at < ends and closure.ends_at > starts and (
-                        _closure_column(closure, by) in (None, column.key)):
+                        closure_column(closure, by) in (None, column.key)):
                     reason = closure.reason
             if not reason and column.note:
                 reason = column.note
@@ -208,7 +213,7 @@ def day_schedule_build(*, location: Location, day: date, by: str) -> DaySchedule
     today = location.local(timezone.now()).date()
     cards = []
     for appointment in appointments:
-        column_index = index_of_column.get(_resource_id(appointment, by))
+        column_index = index_of_column.get(resource_id(appointment, by))
         if column_index is None:
             continue
         start_row = int((appointment.starts_at - grid_start) / slot)
@@ -230,7 +235,7 @@ def day_schedule_build(*, location: Location, day: date, by: str) -> DaySchedule
                        opening_text=opening_text, closures=closure_texts)
 
 
-def _closure_column(closure, by: str):
+def closure_column(closure, by: str):
     """The column a closure shades: None for the whole location; a key, or -1 for another grouping."""
     if closure.room_id is None and closure.device_id is None and closure.clinician_id is None:
         return None

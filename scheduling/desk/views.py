@@ -19,6 +19,7 @@ from clinic.admin import add_service_errors, plain_message
 from clinic.models import Device, Location, Room, Staff, StaffRole, Weekday
 from clinic.redirects import safe_next
 from clinic.selectors import locations_visible_to
+from patients.models import CONTRAINDICATIONS
 from scheduling.booking.courses import CourseDoesNotFit, course_book, course_reschedule_from
 from scheduling.booking.selectors import appointment_arrival_refusal, slot_list_available
 from scheduling.booking.services import appointment_reschedule
@@ -31,8 +32,9 @@ from scheduling.desk.selectors import (
     day_schedule_build,
     day_schedule_url,
     local_time_at,
+    resource_columns,
 )
-from scheduling.models import ACTIVE_STATUSES, Appointment, AppointmentStatus
+from scheduling.models import ACTIVE_STATUSES, Appointment, AppointmentStatus, BodySite, Indication
 
 
 def slot_at(*, request, location_id: str, day: str, at: str, chosen: dict) -> dict[str, int]:
@@ -115,6 +117,52 @@ def day_schedule_view(model_admin, request):
         "can_book": model_admin.has_add_permission(request),
     }
     return TemplateResponse(request, "scheduling/admin/day_schedule.html", context)
+
+
+def calendar_view(model_admin, request):
+    """The front desk's calendar (EventCalendar, served from our static files): day and week by room,
+    clinician or device. The page only draws; it reads ``/api/v1/calendar/`` and changes sessions through
+    the API's appointment endpoints, so every rule and message is the booking services' own."""
+    if not model_admin.has_view_permission(request):
+        raise PermissionDenied
+    location = _chosen_location(request)
+    day = _chosen_day(request, location)
+    by = request.GET.get("by", "room")
+    if by not in GROUPINGS:
+        by = "room"
+    view = request.GET.get("view", "week")
+    user = request.user
+    opening = list(location.opening_hours.all())
+    config = {
+        # The columns and hours the calendar opens with, so the sessions, when they arrive, draw once.
+        "resources": [{"id": column.key, "title": column.label, "note": column.note}
+                      for column in resource_columns(location=location, by=by)],
+        "dayStarts": f"{min([h.opens_at for h in opening], default=time(8)):%H:00:00}",
+        "dayEnds": f"{max([h.closes_at for h in opening], default=time(18)):%H:%M:00}",
+        "location": location.pk, "zone": location.time_zone, "date": day.isoformat(), "by": by,
+        "view": "resourceTimeGridDay" if view == "day" else "resourceTimeGridWeek",
+        "slotMinutes": location.slot_minutes, "canChange": model_admin.has_change_permission(request),
+        "canBook": model_admin.has_add_permission(request),
+        "canAddPatient": user.has_perm("patients.add_patient"), "canScreen": user.has_perm("patients.add_screening"),
+        "contraindications": list(CONTRAINDICATIONS.items()),
+        "indications": list(Indication.choices), "bodySites": list(BodySite.choices),
+        "urls": {
+            "api": reverse("api:calendar").removesuffix("calendar/"),
+            "session": reverse("admin:scheduling_appointment_change", args=[0]),
+            "move": reverse("admin:scheduling_appointment_move", args=[0]),
+            "bookNext": reverse("admin:scheduling_appointment_add"),
+            "patient": reverse("admin:patients_patient_change", args=[0]),
+        },
+    }
+    context = {
+        **model_admin.admin_site.each_context(request),
+        "title": f"Calendar: {location.name}",
+        "location": location, "config": config, "states": CARD_STATES, "groupings": GROUPINGS,
+        "locations": list(locations_visible_to(user=user)),
+        "zone_text": f"{location.time_zone} ({location.local(timezone.now()):%Z})",
+        "opts": model_admin.model._meta,
+    }
+    return TemplateResponse(request, "scheduling/admin/calendar.html", context)
 
 
 def day_sheet_view(model_admin, request):

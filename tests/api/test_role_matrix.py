@@ -128,6 +128,9 @@ WRITES = {
     "reschedule": ("post", "/api/v1/appointments/{appointments}/reschedule/",
                    lambda clinic, rows: {"starts_at": _later(clinic, weeks=3)},
                    {"front_desk": (200, 404), "clinician": (200, 404), "manager": (200, 200)}),
+    "move": ("post", "/api/v1/appointments/{appointments}/move/",
+             lambda clinic, rows: {"starts_at": _later(clinic, weeks=3), "minutes": 40},
+             {"front_desk": (200, 404), "clinician": (200, 404), "manager": (200, 200)}),
     "confirm": ("post", "/api/v1/appointments/{appointments}/confirm/", lambda clinic, rows: {"via": "phone"},
                 {"front_desk": (200, 404), "clinician": (200, 404), "manager": (200, 200)}),
     "complete": ("post", "/api/v1/appointments/{appointments}/complete/",
@@ -220,6 +223,18 @@ def test_availability_answers_by_role_and_location(world, rows, role):
         client.get("/api/v1/availability/", {"location": clinic.location.pk, "start": day.isoformat(),
                                              "end": (day + timedelta(days=1)).isoformat(),
                                              "minutes": 30}).status_code
+        for clinic in (world.own, world.other)
+    ]
+    assert answered == ([200, 200] if role == "manager" else [200, 400])
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_calendar_answers_by_role_and_location(world, rows, role):
+    client = bearer_client(world.staff(role).user)
+    day = next_weekday(0)
+    answered = [
+        client.get("/api/v1/calendar/", {"location": clinic.location.pk, "start": day.isoformat(),
+                                         "end": (day + timedelta(days=7)).isoformat()}).status_code
         for clinic in (world.own, world.other)
     ]
     assert answered == ([200, 200] if role == "manager" else [200, 400])

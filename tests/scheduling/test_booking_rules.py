@@ -387,3 +387,15 @@ def test_a_confirmation_names_one_of_the_channels(clinic):
                                                   "email link."]}
     confirmed = appointment_confirm(appointment=appointment, via=ConfirmationChannel.SMS, confirmed_by=None)
     assert confirmed.confirmed_via == "sms"
+
+
+def test_reschedule_changes_the_length_within_25_to_45_minutes_and_refuses_others(clinic):
+    monday = next_weekday(0)
+    appointment = book(clinic, make_course(clinic), clinic.at(monday, 10))
+    with pytest.raises(ValidationError) as refused:
+        appointment_reschedule(appointment=appointment, starts_at=appointment.starts_at, minutes=20,
+                               rescheduled_by=clinic.front_desk.user)
+    assert refused.value.message_dict == {"minutes": ["A session lasts 25 to 45 minutes, not 20."]}
+    longer = appointment_reschedule(appointment=appointment, starts_at=appointment.starts_at, minutes=45,
+                                    rescheduled_by=clinic.front_desk.user)
+    assert (longer.minutes, longer.starts_at, longer.version) == (45, appointment.starts_at, appointment.version + 1)

@@ -1,0 +1,74 @@
+"""The global patient search (patients.selectors.patient_search): what it matches and whom it shows."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from patients import services
+from patients.selectors import patient_search
+from tests.factories import make_clinic, make_patient
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def people():
+    own, other = make_clinic(), make_clinic()
+    return {
+        "own": own,
+        "imogen": make_patient(own, first_name="Imogen", last_name="Hartley", email="imogen@example.org",
+                               phone="+44 7700 900777", date_of_birth=date(1979, 3, 8)),
+        "ivan": make_patient(own, first_name="Ivan", last_name="Hart", email="ivan@example.org",
+                             phone="(020) 7946-0123", date_of_birth=date(1961, 11, 30)),
+        "elsewhere": make_patient(other, first_name="Imogen", last_name="Hartley", phone="+44 7700 900777"),
+    }
+
+
+@pytest.mark.parametrize(("query", "expected"), [
+    ("hart", ["ivan", "imogen"]),
+    ("imogen hart", ["imogen"]),
+    ("IVAN@EXAMPLE", ["ivan"]),
+    ("07700 900777", ["imogen"]),  # the national number finds the international one
+    ("0 7 7 0 0 9 0 0 7 7 7", ["imogen"]),
+    ("+447700900777", ["imogen"]),
+    ("44-7700-900-777", ["imogen"]),
+    ("020 7946 0123", ["ivan"]),
+    ("79460123", ["ivan"]),
+    ("1979-03-08", ["imogen"]),
+    ("08/03/1979", ["imogen"]),
+    ("30/11/1961 hart", ["ivan"]),
+    ("nobody", []),
+    ("   ", []),
+])
+def test_search_matches_names_email_phone_in_any_spacing_and_both_date_formats(people, query, expected):
+    user = people["own"].front_desk.user
+    assert list(patient_search(user=user, query=query)) == [people[name] for name in expected]
+
+
+def test_search_shows_only_the_patients_the_user_sees_and_archived_ones_on_request(people):
+    own = people["own"]
+    manager_sees = patient_search(user=own.manager.user, query="07700900777")
+    assert set(manager_sees) == {people["imogen"], people["elsewhere"]}  # a manager sees every location
+    services.patient_archive(patient=people["imogen"], archived_by=own.manager.user)
+    assert list(patient_search(user=own.front_desk.user, query="imogen")) == []
+    assert list(patient_search(user=own.front_desk.user, query="imogen", include_archived=True)) == [
+        people["imogen"]]
+
+
+def test_admin_search_page_lists_the_visible_matches_with_their_date_of_birth(client, people):
+    own = people["own"]
+    client.force_login(own.front_desk.user)
+    page = client.get("/admin/patients/patient/search/", {"q": "0770 0900 777"}).content.decode()
+    assert page.count("Hartley, Imogen") == 1
+    assert "08 Mar 1979" in page
+    assert 'value="0770 0900 777"' in page  # the box on every page keeps what was searched
+    empty = client.get("/admin/patients/patient/search/", {"q": "zz"}).content.decode()
+    assert "No patient you can see matches zz." in empty
+
+
+def test_admin_search_page_needs_the_patient_view_permission(client, people, django_user_model):
+    outsider = django_user_model.objects.create_user("outsider", password="correct horse 42", is_staff=True)
+    client.force_login(outsider)
+    assert client.get("/admin/patients/patient/search/", {"q": "hart"}).status_code == 403
