@@ -11,6 +11,7 @@ from django.utils import timezone
 from clinic.errors import ConflictError
 from patients.models import AuditAction
 from patients.services import audit_record
+from scheduling.booking.selectors import appointments_visible_to
 from scheduling.booking.services import (
     locked_appointment,
     locked_course,
@@ -56,6 +57,8 @@ def session_record_create(
     ``side_effects``: ``[{"kind": "erythema", "grade": 1, "kind_other": ""}, ...]``.
     """
     require_clinical(recorded_by, "Only a clinician can record a session.")
+    if not appointments_visible_to(user=recorded_by).filter(pk=appointment.pk).exists():
+        raise PermissionError("You can record sessions only at your own locations.")
     course = locked_course(appointment.course)
     appointment = locked_appointment(appointment, expected_version)
     if appointment.status not in (AppointmentStatus.BOOKED, AppointmentStatus.ARRIVED):

@@ -183,3 +183,16 @@ def test_course_complete_then_maintenance(clinic):
             maintenance.planned_sessions, maintenance.sessions_per_week) == ("maintenance", done, 3, 6, 1)
     with pytest.raises(ValidationError):
         course_start_maintenance(course=done, created_by=clinic.clinician.user)
+
+
+def test_a_clinician_cannot_record_a_session_of_another_location_and_is_not_told_its_name(clinic):
+    from tests.factories import make_clinic
+
+    other = make_clinic(name="Southbank")
+    appointment = book(other, make_course(other), other.at(next_weekday(0), 9))
+    with pytest.raises(PermissionError) as refused:
+        record(clinic, appointment, sites=[{"site": "palms", "current_ma": 25}])
+    assert str(refused.value) == "You can record sessions only at your own locations."
+    appointment.refresh_from_db()
+    assert appointment.status == AppointmentStatus.BOOKED
+    assert not SessionRecord.objects.exists()
