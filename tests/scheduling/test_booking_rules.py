@@ -211,8 +211,8 @@ def test_positive_screening_blocks_until_a_clinician_overrides(clinic, monday):
     with pytest.raises(ValidationError) as refused:
         book(clinic, course, clinic.at(monday, 9))
     assert refused.value.message_dict == {"patient": [
-        "The screening found a contraindication (Metal implants in the current path); "
-        "a clinician must record an override before booking."
+        "The screening found a contraindication; a clinician must review the screening and record an "
+        "override before booking."
     ]}
     patient_services.screening_override(screening=screening, overridden_by=clinic.clinician.user,
                                         reason="Titanium plate in left ankle, far from the palms' current path.")
