@@ -11,6 +11,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Func, Q
 
+from clinic.display import location_time
 from clinic.models import Device, Location, Room, Staff, TimeStampedModel
 from patients.models import Patient
 
@@ -153,6 +154,19 @@ class AppointmentStatus(models.TextChoices):
     ENTERED_IN_ERROR = "entered-in-error", "Entered in error"
 
 
+class DisplayState(models.TextChoices):
+    """What a session shows on every screen (cards, lists, its page, the patient page): its status, with a
+    booking the patient confirmed told apart, as confirmation is a fact beside the status (DESIGN.md)."""
+
+    BOOKED = "booked", "Booked"
+    CONFIRMED = "confirmed", "Confirmed by the patient"
+    ARRIVED = "arrived", "Arrived"
+    FULFILLED = "fulfilled", "Done"
+    NOSHOW = "noshow", "No-show"
+    CANCELLED = "cancelled", "Cancelled"
+    ENTERED_IN_ERROR = "entered-in-error", "Entered in error"
+
+
 # These hold their time: a cancelled or no-show appointment frees its slot.
 ACTIVE_STATUSES = (AppointmentStatus.BOOKED, AppointmentStatus.ARRIVED, AppointmentStatus.FULFILLED)
 
@@ -245,12 +259,21 @@ class Appointment(TimeStampedModel):
         ]
 
     def __str__(self) -> str:
-        local = self.location.local(self.starts_at)
-        return f"{self.patient} {local:%a %d %b %Y %H:%M} ({self.get_status_display()})"
+        return f"{self.patient} {location_time(self.location, self.starts_at)} ({self.display_state_label})"
 
     @property
     def is_active(self) -> bool:
         return self.status in ACTIVE_STATUSES
+
+    @property
+    def display_state(self) -> DisplayState:
+        if self.status == AppointmentStatus.BOOKED and self.confirmed_at is not None:
+            return DisplayState.CONFIRMED
+        return DisplayState(self.status)
+
+    @property
+    def display_state_label(self) -> str:
+        return self.display_state.label
 
     @property
     def minutes(self) -> int:

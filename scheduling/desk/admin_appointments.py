@@ -19,6 +19,7 @@ from django.utils.html import format_html
 from django.utils.http import urlencode
 
 from clinic.admin import AUDIT_FIELDS, LocationScopedAdmin, run_service
+from clinic.display import location_time
 from clinic.models import Device, Room, Staff
 from clinic.redirects import safe_next
 from clinic.selectors import (
@@ -42,7 +43,7 @@ from scheduling.booking.services import (
     appointment_mark_noshow,
 )
 from scheduling.desk import views
-from scheduling.desk.selectors import CARD_STATES, card_state, day_schedule_url, local_time
+from scheduling.desk.selectors import day_schedule_url, local_time
 from scheduling.models import (
     Appointment,
     AppointmentStatus,
@@ -218,10 +219,14 @@ class AppointmentAdmin(AuditedReadAdmin, LocationScopedAdmin):
     def patient_name(self, appointment):
         return f"{appointment.patient.last_name}, {appointment.patient.first_name}"
 
-    @admin.display(description="status", ordering="status")
+    @admin.display(description="state")
+    def state(self, appointment):
+        return appointment.display_state_label
+
+    @admin.display(description="state", ordering="status")
     def status_badge(self, appointment):
-        state = card_state(appointment)
-        return format_html('<span class="ionto-state ionto-{}">{}</span>', state, dict(CARD_STATES)[state])
+        return format_html('<span class="ionto-state ionto-{}">{}</span>', appointment.display_state.value,
+                           appointment.display_state_label)
 
     @admin.display(description="confirmed", boolean=True)
     def confirmed(self, appointment):
@@ -245,7 +250,7 @@ class AppointmentAdmin(AuditedReadAdmin, LocationScopedAdmin):
     def get_fields(self, request, obj=None):
         if obj is None:
             return ("course", "day", "at", "clinician", "room", "device")
-        return ("patient", "course", "location", "when", "ends", "clinician", "room", "device", "status",
+        return ("patient", "course", "location", "when", "ends", "clinician", "room", "device", "state",
                 "cancelled_by", "cancellation_reason", "confirmed_at", "confirmed_via", "booked_by",
                 "status_changed_at", "status_changed_by", "version", *AUDIT_FIELDS)
 
@@ -254,7 +259,7 @@ class AppointmentAdmin(AuditedReadAdmin, LocationScopedAdmin):
 
     @admin.display(description="ends")
     def ends(self, appointment):
-        return f"{appointment.location.local(appointment.ends_at):%H:%M} ({appointment.minutes} minutes)"
+        return f"{location_time(appointment.location, appointment.ends_at, '%H:%M')} ({appointment.minutes} minutes)"
 
     def get_changeform_initial_data(self, request):
         """From a free cell of the day schedule: its day, time and column, and a clinician, room and
@@ -311,8 +316,8 @@ class AppointmentAdmin(AuditedReadAdmin, LocationScopedAdmin):
             extra_context.update({
                 "appointment": appointment,
                 "when_text": local_time(appointment),
-                "state": card_state(appointment),
-                "state_label": dict(CARD_STATES)[card_state(appointment)],
+                "state": appointment.display_state.value,
+                "state_label": appointment.display_state_label,
                 "can_act": self.has_change_permission(request, appointment),
                 "is_open": appointment.status in PENDING_STATUSES,
                 "is_booked": appointment.status == AppointmentStatus.BOOKED,

@@ -14,6 +14,7 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
 from clinic.admin import AUDIT_FIELDS, LocationScopedAdmin, ReadOnlyInline, run_service
+from clinic.display import location_time
 from clinic.selectors import (
     locations_visible_to,
     staff_is_clinical,
@@ -43,7 +44,7 @@ def progress_text(course: Course) -> str:
     if course.booked_count:
         text += f", {course.booked_count} booked"
     if course.next_starts_at is not None:
-        text += f", next {course.location.local(course.next_starts_at):%a %d %b %H:%M}"
+        text += f", next {location_time(course.location, course.next_starts_at, '%a %d %b %H:%M')}"
     if course.is_open and course.sessions_left_to_book > 0:
         text += f"; {course.sessions_left_to_book} to book"
     return text
@@ -128,7 +129,7 @@ class PatientWithCoursesAdmin(PatientAdmin):
         rows = format_html_join(
             "", '<tr><td><a href="{}">{}</a></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>',
             ((reverse("admin:scheduling_appointment_change", args=[a.pk]), local_time(a), a.location.name,
-              a.room.name, a.clinician, a.get_status_display()) for a in upcoming),
+              a.room.name, a.clinician, a.display_state_label) for a in upcoming),
         )
         return format_html('<table class="ionto-upcoming"><tr><th>When</th><th>Where</th><th>Room</th>'
                            "<th>Clinician</th><th>Status</th></tr>{}</table>", rows)
@@ -242,7 +243,7 @@ class CourseAdmin(AuditedReadAdmin, LocationScopedAdmin):
         return format_html_join(
             "", '<div><a href="{}">{}</a> · {} · {} · {}</div>',
             ((reverse("admin:scheduling_appointment_change", args=[a.pk]), local_time(a), a.room.name,
-              a.clinician, a.get_status_display()) for a in appointments),
+              a.clinician, a.display_state_label) for a in appointments),
         )
 
     def create_through_service(self, request, data):
