@@ -240,11 +240,11 @@ class Appointment(TimeStampedModel):
                 | (~Q(status=AppointmentStatus.CANCELLED) & Q(cancelled_by="")),
                 name="appointment_cancellation_names_who",
             ),
-            models.UniqueConstraint(
-                fields=["course", "local_date"],
+            models.UniqueConstraint(  # and so one a day per course
+                fields=["patient", "local_date"],
                 condition=Q(status__in=ACTIVE_STATUSES),
-                name="appointment_one_session_a_day_per_course",
-                violation_error_message="This course already has a session that day.",
+                name="appointment_one_session_a_day_per_patient",
+                violation_error_message="The patient already has a session that day.",
             ),
             _no_overlap("clinician"),
             _no_overlap("room"),

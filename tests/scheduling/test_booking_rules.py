@@ -84,11 +84,12 @@ def test_back_to_back_sessions_fit_when_the_turnover_is_kept(clinic, monday):
 def test_patient_cannot_be_in_two_sessions_at_once(clinic, monday):
     patient = make_patient(clinic)
     book(clinic, make_course(clinic, patient), clinic.at(monday, 9))
-    second_course = make_course(clinic, patient)
+    second_course = make_course(clinic, patient, body_sites=["soles"])
     with pytest.raises(ConflictError) as refused:
         book(clinic, second_course, clinic.at(monday, 9, 15), clinician=clinic.clinicians[1], room=clinic.rooms[1],
              device=clinic.devices[1])
-    assert messages(refused.value) == [f"The patient already has a session Mon {monday:%d %b} 09:00-09:30."]
+    assert messages(refused.value) == [f"The patient already has a session on Mon {monday:%d %b} (09:00-09:30, "
+                                       "another course); one session a day at most."]
 
 
 def test_cancelled_and_noshow_sessions_free_their_slot(clinic, monday):
