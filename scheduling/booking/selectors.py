@@ -60,6 +60,14 @@ def session_records_visible_to(*, user) -> QuerySet[SessionRecord]:
     return at_visible_locations(SessionRecord.objects, user=user, field="appointment__location_id")
 
 
+def course_last_session_record(*, course_id: int) -> SessionRecord | None:
+    """The course's latest recorded session with its sites' currents: the clinician starts the next one
+    from it (shown beside "Record session")."""
+    return (SessionRecord.objects.filter(appointment__course_id=course_id)
+            .select_related("appointment__location").prefetch_related("sites")
+            .order_by("-appointment__starts_at").first())
+
+
 def notifications_visible_to(*, user) -> QuerySet[Notification]:
     """By the course's location, not the appointment's: a message (a recall, a follow-up) is about the
     course, and the two agree today only because every session is booked at its course's location."""

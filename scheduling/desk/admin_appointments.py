@@ -34,6 +34,7 @@ from scheduling.booking.selectors import (
     appointment_arrival_refusal,
     appointment_noshow_refusal,
     appointments_visible_to,
+    course_last_session_record,
     courses_visible_to,
 )
 from scheduling.booking.services import (
@@ -124,6 +125,17 @@ class AppointmentBookForm(forms.ModelForm):
                 reverse("admin:patients_patient_add"), reverse("admin:scheduling_course_add"))
 
 
+def last_record_text(appointment: Appointment) -> str:
+    """'Last session Mon 07 Dec 2026 10:00 GMT: Palms 12.5 mA, 18 minutes of current', or ''."""
+    record = course_last_session_record(course_id=appointment.course_id)
+    if record is None:
+        return ""
+    sites = ", ".join(f"{site.site_other or site.get_site_display()} {site.current_ma} mA"
+                      for site in record.sites.all())
+    return (f"Last session {location_time(record.appointment.location, record.appointment.starts_at)}: {sites}, "
+            f"{record.minutes_of_current} minutes of current")
+
+
 @admin.register(Appointment)
 class AppointmentAdmin(AuditedReadAdmin, LocationScopedAdmin):
     rows_visible_to = staticmethod(appointments_visible_to)
@@ -174,28 +186,34 @@ class AppointmentAdmin(AuditedReadAdmin, LocationScopedAdmin):
         appointment = self.get_object(request, str(appointment_id))
         if appointment is None:
             raise PermissionDenied
-        fallback = reverse("admin:scheduling_appointment_change", args=[appointment.pk])
+        page = reverse("admin:scheduling_appointment_change", args=[appointment.pk])
+        back = safe_next(request, page)
         version = request.POST.get("version")
         expected = int(version) if version and version.isdigit() else None
         who = appointment.patient
+        done = None
         if action == "arrived":
-            run_service(request, lambda: appointment_mark_arrived(
+            done = run_service(request, lambda: appointment_mark_arrived(
                 appointment=appointment, marked_by=request.user, expected_version=expected),
                 success=f"{who} has arrived.")
         elif action == "noshow":
-            run_service(request, lambda: appointment_mark_noshow(
+            done = run_service(request, lambda: appointment_mark_noshow(
                 appointment=appointment, marked_by=request.user, expected_version=expected),
                 success=f"{who} is marked as a no-show.")
         elif action == "cancel":
-            run_service(request, lambda: appointment_cancel(
+            done = run_service(request, lambda: appointment_cancel(
                 appointment=appointment, recorded_by=request.user, by=request.POST.get("cancelled_by", ""),
                 reason=request.POST.get("reason", ""), expected_version=expected),
                 success=f"The session of {who} on {local_time(appointment)} is cancelled.")
         elif action == "resend":
             self._resend(request, appointment)
+            done = True
         else:
             messages.error(request, f"There is no action called {action!r}.")
-        return HttpResponseRedirect(safe_next(request, fallback))
+        if done is None and back != page:
+            # A refusal keeps the user on the session's page, with the message and the way back.
+            return HttpResponseRedirect(f"{page}?{urlencode({'next': back})}")
+        return HttpResponseRedirect(back)
 
     def _resend(self, request, appointment):
         """Queue the appointment's failed emails again (the reminders' own service decides what may go)."""
@@ -313,6 +331,8 @@ class AppointmentAdmin(AuditedReadAdmin, LocationScopedAdmin):
             "show_delete_link": False,
         }
         if appointment is not None:
+            can_record = (appointment.status == AppointmentStatus.ARRIVED
+                          and request.user.has_perm("scheduling.add_sessionrecord"))
             extra_context.update({
                 "appointment": appointment,
                 "when_text": local_time(appointment),
@@ -333,6 +353,10 @@ class AppointmentAdmin(AuditedReadAdmin, LocationScopedAdmin):
                     "device": appointment.device_id,
                     "at": f"{appointment.location.local(appointment.starts_at):%H:%M}"}),
                 "book_course_url": reverse("admin:scheduling_course_book", args=[appointment.course_id]),
+                "can_record": can_record,
+                "record_url": reverse("admin:scheduling_sessionrecord_add") + "?" + urlencode(
+                    {"appointment": appointment.pk}),
+                "last_record": last_record_text(appointment) if can_record else "",
                 "course_is_open": appointment.course.is_open,
             })
         return super().change_view(request, object_id, form_url, extra_context)

@@ -34,12 +34,13 @@ def test_a_refused_action_stays_on_the_session_page_with_the_message(desk, clini
     assert f'href="{back}"' in page.replace("&amp;", "&")  # the way back to the schedule is kept
 
 
-def test_a_successful_action_goes_back_where_the_user_came_from(desk, clinic):
+def test_a_successful_action_goes_back_where_the_user_came_from(client, clinic):
     appointment = book(clinic, make_course(clinic), clinic.at(next_weekday(2), 9))
     back = day_schedule_url(location_id=clinic.location.pk, day=appointment.local_date)
     with time_machine.travel(appointment.starts_at - timedelta(minutes=10), tick=False):
-        response = desk.post(f"/admin/scheduling/appointment/{appointment.pk}/act/arrived/",
-                             {"next": back, "version": appointment.version})
+        client.force_login(clinic.front_desk.user)
+        response = client.post(f"/admin/scheduling/appointment/{appointment.pk}/act/arrived/",
+                               {"next": back, "version": appointment.version})
     assert response.status_code == 302 and response["Location"] == back
 
 
