@@ -32,6 +32,7 @@ from patients.selectors import patient_list
 from scheduling.booking.selectors import (
     PENDING_STATUSES,
     appointment_arrival_refusal,
+    appointment_next_proposal,
     appointment_noshow_refusal,
     appointments_visible_to,
     course_last_session_record,
@@ -123,6 +124,22 @@ class AppointmentBookForm(forms.ModelForm):
                 'Type the patient\'s name, email, phone or date of birth. New patient? <a href="{}">Register them</a>,'
                 ' then <a href="{}">plan their course</a>.',
                 reverse("admin:patients_patient_add"), reverse("admin:scheduling_course_add"))
+
+
+def book_next_url(appointment: Appointment) -> str:
+    """The booking form filled with the next session the course's cadence proposes (its day, time, clinician,
+    room and device), or with this session's time and resources when nothing fits in the next two weeks."""
+    proposal = appointment_next_proposal(appointment=appointment)
+    location = appointment.location
+    if proposal is not None:
+        local = location.local(proposal.starts_at)
+        chosen = {"day": local.date().isoformat(), "at": f"{local:%H:%M}", "clinician": proposal.clinician.pk,
+                  "room": proposal.room.pk, "device": proposal.device.pk}
+    else:
+        chosen = {"clinician": appointment.clinician_id, "room": appointment.room_id,
+                  "device": appointment.device_id, "at": f"{location.local(appointment.starts_at):%H:%M}"}
+    return reverse("admin:scheduling_appointment_add") + "?" + urlencode(
+        {"course": appointment.course_id, "location": appointment.location_id, **chosen})
 
 
 def last_record_text(appointment: Appointment) -> str:
@@ -331,6 +348,7 @@ class AppointmentAdmin(AuditedReadAdmin, LocationScopedAdmin):
             "show_delete_link": False,
         }
         if appointment is not None:
+            can_book_next = self.has_change_permission(request, appointment) and appointment.course.is_open
             can_record = (appointment.status == AppointmentStatus.ARRIVED
                           and request.user.has_perm("scheduling.add_sessionrecord"))
             extra_context.update({
@@ -347,11 +365,7 @@ class AppointmentAdmin(AuditedReadAdmin, LocationScopedAdmin):
                 "back": safe_next(request, day_schedule_url(
                     location_id=appointment.location_id, day=appointment.local_date)),
                 "move_url": reverse("admin:scheduling_appointment_move", args=[appointment.pk]),
-                "book_next_url": reverse("admin:scheduling_appointment_add") + "?" + urlencode({
-                    "course": appointment.course_id, "location": appointment.location_id,
-                    "clinician": appointment.clinician_id, "room": appointment.room_id,
-                    "device": appointment.device_id,
-                    "at": f"{appointment.location.local(appointment.starts_at):%H:%M}"}),
+                "book_next_url": book_next_url(appointment) if can_book_next else "",
                 "book_course_url": reverse("admin:scheduling_course_book", args=[appointment.course_id]),
                 "can_record": can_record,
                 "record_url": reverse("admin:scheduling_sessionrecord_add") + "?" + urlencode(

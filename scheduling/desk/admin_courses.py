@@ -12,6 +12,7 @@ from django.http import HttpResponseRedirect
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
+from django.utils.http import urlencode
 
 from clinic.admin import AUDIT_FIELDS, LocationScopedAdmin, ReadOnlyInline, run_service
 from clinic.display import location_time
@@ -94,7 +95,7 @@ admin.site.unregister(Patient)
 @admin.register(Patient)
 class PatientWithCoursesAdmin(PatientAdmin):
     inlines = [CourseInline]
-    readonly_fields = (*PatientAdmin.readonly_fields, "upcoming_sessions")
+    readonly_fields = (*PatientAdmin.readonly_fields, "upcoming_sessions", "plan_a_course")
 
     def get_inlines(self, request, obj):
         return self.inlines if obj is not None else []
@@ -104,7 +105,24 @@ class PatientWithCoursesAdmin(PatientAdmin):
         if patient is not None:
             # Only the sessions at the user's locations: a patient may have courses elsewhere too.
             patient.visible_sessions = appointments_visible_to(user=request.user).filter(patient=patient)
+            # "Plan a course" starts at the patient's preferred location when the user works there, else at
+            # the user's first location.
+            mine = locations_visible_to(user=request.user)
+            patient.plan_location_id = (patient.preferred_location_id
+                                        if mine.filter(pk=patient.preferred_location_id).exists()
+                                        else mine.order_by("name").values_list("pk", flat=True).first())
+            patient.can_plan = request.user.has_perm("scheduling.add_course") and not patient.is_archived
         return patient
+
+    @admin.display(description="new course")
+    def plan_a_course(self, patient):
+        if not getattr(patient, "can_plan", False):
+            return "—"
+        query = {"patient": patient.pk}
+        if patient.plan_location_id is not None:
+            query["location"] = patient.plan_location_id
+        return format_html('<a class="button" id="plan-a-course" href="{}?{}">Plan a course</a>',
+                           reverse("admin:scheduling_course_add"), urlencode(query))
 
     def get_changeform_initial_data(self, request):
         initial = super().get_changeform_initial_data(request)
@@ -117,7 +135,7 @@ class PatientWithCoursesAdmin(PatientAdmin):
     def get_fieldsets(self, request, obj=None):
         fieldsets = super().get_fieldsets(request, obj)
         if obj is not None:
-            fieldsets.insert(2, ("Upcoming sessions", {"fields": ("upcoming_sessions",)}))
+            fieldsets.insert(2, ("Upcoming sessions", {"fields": ("plan_a_course", "upcoming_sessions")}))
         return fieldsets
 
     @admin.display(description="upcoming")
