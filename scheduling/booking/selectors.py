@@ -117,8 +117,9 @@ NEXT_SESSION_SEARCH_DAYS = 14
 def appointment_next_proposal(*, appointment: Appointment) -> PlannedSession | None:
     """Where "Book next session" proposes the course's next session: the first day after this one that the
     course's cadence allows (the planner's rule: a free day between sessions where the week still fits;
-    a maintenance course one interval later), with this session's time of day, clinician, room and device where free, searched over two
-    weeks inside the booking horizon. None when the course cannot be booked or nothing fits then."""
+    a maintenance course one interval later), keeping this session's time of day, clinician, room and
+    device where free, searched over two weeks inside the booking horizon. None when the course cannot be
+    booked or nothing fits then."""
     course, location = appointment.course, appointment.location
     today = location.local(timezone.now()).date()
     if course.phase == CoursePhase.MAINTENANCE:

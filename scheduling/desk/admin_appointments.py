@@ -350,6 +350,7 @@ class AppointmentAdmin(AuditedReadAdmin, LocationScopedAdmin):
         if appointment is not None:
             can_book_next = self.has_change_permission(request, appointment) and appointment.course.is_open
             can_record = (appointment.status == AppointmentStatus.ARRIVED
+                          and appointment.starts_at <= timezone.now()  # the service records only begun sessions
                           and request.user.has_perm("scheduling.add_sessionrecord"))
             extra_context.update({
                 "appointment": appointment,
