@@ -286,11 +286,23 @@ class AppointmentAdmin(AuditedReadAdmin, LocationScopedAdmin):
         if obj is None:
             return ("course", "day", "at", "clinician", "room", "device")
         return ("patient", "course", "location", "when", "ends", "clinician", "room", "device", "state",
-                "cancelled_by", "cancellation_reason", "confirmed_at", "confirmed_via", "booked_by",
-                "status_changed_at", "status_changed_by", "version", *AUDIT_FIELDS)
+                "cancelled_by", "cancellation_reason", "confirmed_when", "confirmed_via", "booked_by",
+                "status_changed", "status_changed_by", "version", *AUDIT_FIELDS)
 
     def get_readonly_fields(self, request, obj=None):
         return (*self.get_fields(request, obj), "ends") if obj is not None else AUDIT_FIELDS
+
+    @admin.display(description="confirmed at")
+    def confirmed_when(self, appointment):
+        if appointment.confirmed_at is None:
+            return "-"
+        return location_time(appointment.location, appointment.confirmed_at)
+
+    @admin.display(description="status changed at")
+    def status_changed(self, appointment):
+        if appointment.status_changed_at is None:
+            return "-"
+        return location_time(appointment.location, appointment.status_changed_at)
 
     @admin.display(description="ends")
     def ends(self, appointment):
