@@ -87,3 +87,17 @@ def test_the_database_refuses_two_active_sessions_of_a_patient_on_one_day(clinic
     with pytest.raises(IntegrityError) as refused, transaction.atomic():
         copy.save()
     assert "appointment_one_session_a_day_per_patient" in str(refused.value)
+
+
+def test_the_admin_shows_the_second_course_refusal_as_a_form_error(client, clinic):
+    patient = make_patient(clinic)
+    plan(clinic, patient, ["palms"])
+    client.force_login(clinic.front_desk.user)
+    response = client.post("/admin/scheduling/course/add/", {
+        "patient": patient.pk, "location": clinic.location.pk, "indication": "hyperhidrosis",
+        "body_sites": ["palms", "soles"], "planned_sessions": 6, "session_minutes": 30, "sessions_per_week": 3,
+        "_save": "Save"})
+    assert response.status_code == 200
+    assert ("This patient already has an open hyperhidrosis (tap water) course for the palms; book its sessions, "
+            "or complete or discontinue it first.") in response.content.decode()
+    assert patient.courses.count() == 1
