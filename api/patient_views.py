@@ -50,7 +50,8 @@ class PatientViewSet(mixins.CreateModelMixin, mixins.UpdateModelMixin, ScopedRea
             ))
         return rows
 
-    @extend_schema(request=PatientCreateSerializer, responses={201: PatientClinicalSerializer, **errors(400, 403)})
+    @extend_schema(request=PatientCreateSerializer,
+                   responses={201: PatientClinicalSerializer, **errors(400, 403, 409)})
     def create(self, request):
         patient = services.patient_register(registered_by=request.user, **self.validated(PatientCreateSerializer))
         return self.answer(patient, status=201)

@@ -84,7 +84,7 @@ def appointments(request) -> QuerySet[Appointment]:
         .select_related("location", "patient", "clinician__user", "room", "device")
         .only("course_id", "patient_id", "location_id", "clinician_id", "room_id", "device_id", "starts_at", "ends_at",
               "local_date", "status", "cancelled_by", "cancellation_reason", "confirmed_at", "confirmed_via",
-              "version", "location__time_zone", "patient__first_name", "patient__last_name",
+              "version", "location__time_zone", "patient__first_name", "patient__last_name", "patient__date_of_birth",
               "clinician__user__first_name", "clinician__user__last_name", "clinician__user__username",
               "room__name", "device__model", "device__serial_number")
     )

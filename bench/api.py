@@ -84,7 +84,8 @@ def prepare(*, database: str, lanes: int = LANES) -> dict:
     for lane in range(lanes):
         bench_patient = patient_services.patient_register(
             first_name="Bench", last_name=f"Lane{lane:02d}", date_of_birth=date(1990, 1, 1),
-            registered_by=manager.user, preferred_location=location)
+            registered_by=manager.user, preferred_location=location,
+            different_person=True)  # each run makes its own lanes' patients, of the same names
         patient_services.screening_record(patient=bench_patient, recorded_by=clinician_of_desk.user, answers=answers)
         courses.append(course_create(patient=bench_patient, location=location, indication="hyperhidrosis",
                                      body_sites=["palms"], planned_sessions=10, created_by=manager.user))

@@ -123,7 +123,8 @@ def measure(database: str, runs: int, course_runs: int) -> dict[str, tuple[list[
 
 def _course(location, front_desk, patient_services, courses, contraindications, medicated, name):
     patient = patient_services.patient_register(first_name="Bench", last_name=name, date_of_birth=date(1990, 1, 1),
-                                                registered_by=front_desk, preferred_location=location)
+                                                registered_by=front_desk, preferred_location=location,
+                                                different_person=True)  # a new patient per timed run
     patient_services.screening_record(patient=patient, recorded_by=front_desk,
                                       answers={**dict.fromkeys(contraindications, False),
                                                **dict.fromkeys(medicated, False)})

@@ -12,12 +12,12 @@ from django import forms
 from django.contrib import admin
 from django.contrib.admin.helpers import ActionForm
 from django.contrib.admin.utils import unquote
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpResponse
 from django.template.response import TemplateResponse
-from django.urls import path
+from django.urls import path, reverse
 from django.utils import timezone
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
 from clinic.admin import AUDIT_FIELDS, LocationScopedAdmin, run_service
@@ -98,9 +98,33 @@ class AuditedReadAdmin:
         return response
 
 
+class PatientAddForm(forms.ModelForm):
+    different_person = forms.BooleanField(
+        required=False, label="A different person",
+        help_text="Tick when Ionto warns of a patient already registered with the same name and date of birth, "
+                  "or the same email, and this is someone else.")
+
+    class Meta:
+        model = Patient
+        fields = ("first_name", "last_name", "date_of_birth", "email", "phone", "preferred_location",
+                  "email_consent", "front_desk_notes")
+
+
+def likely_duplicate_error(error: services.LikelyDuplicate) -> ValidationError:
+    """The service's warning with a link to each record the user may open."""
+    links = format_html_join("; ", '<a href="{}">{}</a>', (
+        (reverse("admin:patients_patient_change", args=[patient.pk]), str(patient)) for patient in error.visible))
+    elsewhere = (f"{error.elsewhere} registered at another location" if error.elsewhere else "")
+    named = format_html("{}{}{}", links, "; " if links and elsewhere else "", elsewhere)
+    return ValidationError(format_html(
+        "This may be a patient already registered: {}. Open that record, or tick “A different person” and save "
+        "again.", named))
+
+
 @admin.register(Patient)
 class PatientAdmin(AuditedReadAdmin, LocationScopedAdmin):
     rows_visible_to = staticmethod(patients_visible_to)
+    add_form = PatientAddForm
     list_display = ("name", "date_of_birth", "phone", "email", "preferred_location", "email_consent", "archived")
     list_filter = (ArchivedFilter, "preferred_location", "email_consent")
     list_select_related = ("preferred_location",)
@@ -112,6 +136,8 @@ class PatientAdmin(AuditedReadAdmin, LocationScopedAdmin):
                       "email_consent", "front_desk_notes")
 
     def get_fieldsets(self, request, obj=None):
+        if obj is None:
+            return [("Contact", {"fields": (*self.contact_fields, "different_person")})]
         fieldsets = [("Contact", {"fields": self.contact_fields})]
         if obj is not None:
             fieldsets.append(("Screening", {"fields": ("screening_state",)}))
@@ -178,12 +204,16 @@ class PatientAdmin(AuditedReadAdmin, LocationScopedAdmin):
         return TemplateResponse(request, "patients/admin/patient_search.html", context)
 
     def create_through_service(self, request, data):
-        return services.patient_register(
-            first_name=data["first_name"], last_name=data["last_name"], date_of_birth=data["date_of_birth"],
-            email=data.get("email", ""), phone=data.get("phone", ""),
-            preferred_location=data.get("preferred_location"), email_consent=data.get("email_consent", False),
-            front_desk_notes=data.get("front_desk_notes", ""), registered_by=request.user,
-        )
+        try:
+            return services.patient_register(
+                first_name=data["first_name"], last_name=data["last_name"], date_of_birth=data["date_of_birth"],
+                email=data.get("email", ""), phone=data.get("phone", ""),
+                preferred_location=data.get("preferred_location"), email_consent=data.get("email_consent", False),
+                front_desk_notes=data.get("front_desk_notes", ""), registered_by=request.user,
+                different_person=data.get("different_person", False),
+            )
+        except services.LikelyDuplicate as error:
+            raise likely_duplicate_error(error) from error
 
     def change_through_service(self, request, obj, data, changed):
         return services.patient_update(patient=obj, updated_by=request.user,

@@ -70,7 +70,8 @@ class Patient(TimeStampedModel):
         ]
 
     def __str__(self) -> str:
-        return f"{self.first_name} {self.last_name}"
+        """With the date of birth, so two patients of one name are told apart in every picker and list."""
+        return f"{self.first_name} {self.last_name} (born {self.date_of_birth:%d %b %Y})"
 
     def age_on(self, day: date) -> int:
         years = day.year - self.date_of_birth.year

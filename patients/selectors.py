@@ -28,6 +28,16 @@ def patients_visible_to(*, user) -> QuerySet[Patient]:
     return Patient.objects.filter(Q(preferred_location_id__in=mine) | Q(pk__in=with_course_here))
 
 
+def patient_likely_duplicates(*, first_name: str, last_name: str, date_of_birth: date, email: str = "",
+                              exclude_pk: int | None = None) -> QuerySet[Patient]:
+    """Patients (archived too) who may be this one: the same name and date of birth, or the same email,
+    both regardless of case and surrounding spaces."""
+    same = Q(first_name__iexact=first_name.strip(), last_name__iexact=last_name.strip(), date_of_birth=date_of_birth)
+    if email.strip():
+        same |= Q(email__iexact=email.strip())
+    return Patient.objects.filter(same).exclude(pk=exclude_pk).order_by("last_name", "first_name", "pk")
+
+
 def screenings_visible_to(*, user) -> QuerySet[Screening]:
     if staff_role(user) == StaffRole.MANAGER:
         return Screening.objects.all()

@@ -10,6 +10,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from clinic import request_context
+from clinic.errors import ConflictError
 from clinic.models import Location
 from clinic.services import full_clean_and_save
 from patients.models import (
@@ -21,6 +22,7 @@ from patients.models import (
     Patient,
     Screening,
 )
+from patients.selectors import patient_likely_duplicates, patients_visible_to
 
 # Characters that reorder how the text around them is shown: a name holding one can display as
 # another patient's name in a list or an export.
@@ -43,11 +45,35 @@ def _check_patient(patient: Patient) -> None:
         raise ValidationError(errors)
 
 
+class LikelyDuplicate(ConflictError):
+    """A patient like this one is registered already; ``visible`` are those the user may open, ``elsewhere``
+    how many more are at locations the user does not work at (named by neither name nor link)."""
+
+    def __init__(self, *, visible: list[Patient], elsewhere: int):
+        self.visible, self.elsewhere = visible, elsewhere
+        named = [f"patient {patient.pk} ({patient})" for patient in visible]
+        if elsewhere:
+            named.append(f"{elsewhere} registered at another location")
+        super().__init__("This may be a patient already registered: " + "; ".join(named) + ". Open that record, "
+                         "or register again saying this is a different person.", code="likely_duplicate")
+
+
 @transaction.atomic
 def patient_register(
     *, first_name: str, last_name: str, date_of_birth: date, registered_by, email: str = "", phone: str = "",
     preferred_location: Location | None = None, email_consent: bool = False, front_desk_notes: str = "",
+    different_person: bool = False,
 ) -> Patient:
+    """Register a patient; a likely duplicate (same name and date of birth, or same email) is refused
+    with ``LikelyDuplicate`` unless the user said it is ``different_person``."""
+    if not different_person:
+        likely = list(patient_likely_duplicates(first_name=first_name, last_name=last_name,
+                                                date_of_birth=date_of_birth, email=email))
+        if likely:
+            visible = set(patients_visible_to(user=registered_by).filter(pk__in=[p.pk for p in likely])
+                          .values_list("pk", flat=True))
+            raise LikelyDuplicate(visible=[p for p in likely if p.pk in visible],
+                                  elsewhere=sum(p.pk not in visible for p in likely))
     patient = Patient(
         first_name=first_name.strip(), last_name=last_name.strip(), date_of_birth=date_of_birth,
         email=email.strip(), phone=phone.strip(), preferred_location=preferred_location,

@@ -1,14 +1,16 @@
 """The demo clinic that `make run` loads: two locations, made-up people, courses in every state.
 
 Everything is created through the services, exactly as the front desk and clinicians would.
-Loading twice changes nothing: the demo is recognised by its first location's name.
+Loading twice changes nothing: the demo is recognised by its first location's name. The sessions
+are laid relative to the moment it loads: today (each location's own day) has sessions done, missed,
+arrived and to come, so arrivals and no-shows can be tried at once.
 """
 
 from __future__ import annotations
 
 import random
 import secrets
-from datetime import date, time, timedelta
+from datetime import date, datetime, time, timedelta
 
 from django.conf import settings
 from django.db import transaction
@@ -22,14 +24,33 @@ from scheduling.booking.courses import course_complete, course_create, course_di
 from scheduling.booking.services import (
     appointment_book,
     appointment_cancel,
+    appointment_confirm,
     appointment_enter_past,
+    appointment_mark_arrived,
     appointment_mark_noshow,
 )
+from scheduling.engine.grid import week_start
 from scheduling.models import CancelledBy, Indication
 from scheduling.records.services import session_record_create
 
 LOGINS_FILE = settings.DATA_DIR / "demo-logins.txt"
-LOGIN_USERS = [("manager", StaffRole.MANAGER), ("frontdesk", StaffRole.FRONT_DESK), ("clinician", StaffRole.CLINICIAN)]
+HARBOUR, LAKESIDE = "Ionto Harbour Clinic", "Ionto Lakeside Clinic"
+# Every member of the demo's staff, each with a password: (username, role, locations).
+LOGIN_USERS = [
+    ("manager", StaffRole.MANAGER, (HARBOUR, LAKESIDE)),
+    ("frontdesk", StaffRole.FRONT_DESK, (HARBOUR,)),
+    ("frontdesk2", StaffRole.FRONT_DESK, (LAKESIDE,)),
+    ("clinician", StaffRole.CLINICIAN, (HARBOUR,)),
+    ("clinician2", StaffRole.CLINICIAN, (HARBOUR,)),
+    ("clinician3", StaffRole.CLINICIAN, (LAKESIDE,)),
+    ("clinician4", StaffRole.CLINICIAN, (LAKESIDE,)),
+]
+NAMES = {"manager": ("Morgan", "Reid"), "frontdesk": ("Fran", "Dale"), "frontdesk2": ("Lee", "Park"),
+         "clinician": ("Priya", "Shah"), "clinician2": ("Tom", "Hughes"), "clinician3": ("Ines", "Duarte"),
+         "clinician4": ("Sam", "Okoro")}
+# Open every day, so the day `make run` starts on always has sessions to try.
+OPENS, CLOSES = time(7), time(21)
+TODAY_GAP = timedelta(minutes=45)  # a 30-minute session, turnover and a margin, per clinician and room
 FIRST_NAMES = ["Amara", "Ben", "Chloe", "Dev", "Elena", "Finn", "Grace", "Hugo", "Isla", "Jonah", "Kira", "Leo",
                "Maya", "Noah", "Olive", "Pavel", "Quinn", "Rosa", "Sami", "Tess"]
 LAST_NAMES = ["Abbott", "Brennan", "Castillo", "Dunmore", "Eriksen", "Fairley", "Gallagher", "Holm", "Iqbal",
@@ -44,7 +65,7 @@ def _demo_passwords() -> dict[str, str]:
             username, _, password = line.partition(" ")
             if username and password:
                 passwords[username] = password
-    for username, _role in LOGIN_USERS:
+    for username, _role, _where in LOGIN_USERS:
         passwords.setdefault(username, secrets.token_urlsafe(12))
     LOGINS_FILE.parent.mkdir(parents=True, exist_ok=True)
     LOGINS_FILE.write_text("".join(f"{u} {p}\n" for u, p in passwords.items()))
@@ -54,10 +75,11 @@ def _demo_passwords() -> dict[str, str]:
 
 @transaction.atomic
 def demo_load() -> list[tuple[str, str, str]]:
-    """Create the demo clinic once; return the demo logins (username, password, role)."""
+    """Create the demo clinic once; return the demo logins (username, password, role, locations)."""
     passwords = _demo_passwords()
-    logins = [(username, passwords[username], role.label) for username, role in LOGIN_USERS]
-    if Location.objects.filter(name="Ionto Harbour Clinic").exists():
+    logins = [(username, passwords[username], role.label, " and ".join(where))
+              for username, role, where in LOGIN_USERS]
+    if Location.objects.filter(name=HARBOUR).exists():
         return logins
     _DemoClinic(passwords).build()
     return logins
@@ -70,40 +92,41 @@ class _DemoClinic:
         self.now = timezone.now()
 
     def build(self) -> None:
-        harbour = self._location("Ionto Harbour Clinic", "12 Quay Street\nBristol BS1 4DJ", "+44 117 496 0000",
-                                 "Europe/London", rooms=3)
-        lakeside = self._location("Ionto Lakeside Clinic", "480 Shore Road\nToronto ON M5J 2N1", "+1 416 555 0100",
-                                  "America/Toronto", rooms=2)
-        self.manager = self._person("manager", "Morgan", "Reid", StaffRole.MANAGER, [harbour, lakeside])
-        self._person("frontdesk", "Fran", "Dale", StaffRole.FRONT_DESK, [harbour])
-        self._person("frontdesk2", "Lee", "Park", StaffRole.FRONT_DESK, [lakeside])
+        locations = {
+            HARBOUR: self._location(HARBOUR, "12 Quay Street\nBristol BS1 4DJ", "+44 117 496 0000",
+                                    "Europe/London", rooms=3),
+            LAKESIDE: self._location(LAKESIDE, "480 Shore Road\nToronto ON M5J 2N1", "+1 416 555 0100",
+                                     "America/Toronto", rooms=2),
+        }
+        staff = {username: self._person(username, role, [locations[name] for name in where])
+                 for username, role, where in LOGIN_USERS}
+        self.manager = staff["manager"]
         teams = {
-            harbour: [self._person("clinician", "Priya", "Shah", StaffRole.CLINICIAN, [harbour]),
-                      self._person("clinician2", "Tom", "Hughes", StaffRole.CLINICIAN, [harbour])],
-            lakeside: [self._person("clinician3", "Ines", "Duarte", StaffRole.CLINICIAN, [lakeside]),
-                       self._person("clinician4", "Sam", "Okoro", StaffRole.CLINICIAN, [lakeside])],
+            locations[HARBOUR]: ([staff["clinician"], staff["clinician2"]], staff["frontdesk"]),
+            locations[LAKESIDE]: ([staff["clinician3"], staff["clinician4"]], staff["frontdesk2"]),
         }
         number = 0
-        for location, clinicians in teams.items():
+        for location, (clinicians, desk) in teams.items():
             rooms = list(location.rooms.all())
             devices = list(location.devices.all())
             for slot in range(20):
                 team = slot % 2
                 self._patient_story(number, location, clinicians[team], rooms[team], devices[team], hour=8 + slot // 2)
                 number += 1
+            number = self._this_week(number, location, clinicians, rooms, devices, desk)
 
     def _location(self, name, address, phone, zone, rooms) -> Location:
         location = clinic_services.location_create(name=name, address=address, phone=phone, time_zone=zone)
-        for weekday in range(5):
-            clinic_services.opening_hours_add(location=location, weekday=weekday, opens_at=time(8), closes_at=time(19))
-        clinic_services.opening_hours_add(location=location, weekday=5, opens_at=time(9), closes_at=time(13))
+        for weekday in range(7):
+            clinic_services.opening_hours_add(location=location, weekday=weekday, opens_at=OPENS, closes_at=CLOSES)
         for i in range(rooms):
             clinic_services.room_create(location=location, name=f"Room {i + 1}")
             clinic_services.device_create(location=location, model="Hidrex DVP 50" if i % 2 == 0 else "Dermadry Total",
                                           serial_number=f"DEMO-{location.pk}-{i + 1}")
         return location
 
-    def _person(self, username, first, last, role, locations):
+    def _person(self, username, role, locations):
+        first, last = NAMES[username]
         return clinic_services.staff_create(
             username=username, first_name=first, last_name=last, role=role, locations=locations,
             email=f"{username}@ionto.localhost", password=self.passwords.get(username),
@@ -118,8 +141,8 @@ class _DemoClinic:
             monday += timedelta(weeks=1)
         return days[:count]
 
-    def _patient_story(self, number, location, clinician, room, device, hour) -> None:
-        medicated = number % 4 == 3
+    def _patient(self, number, location, clinician, medicated=False):
+        """A made-up patient, screened; same names recur, each with a date of birth of their own."""
         first, last = FIRST_NAMES[number % 20], LAST_NAMES[(number * 7) % 16]
         age = self.random.choice([15, 24, 31, 38, 45, 52, 67])
         patient = patient_services.patient_register(
@@ -127,6 +150,7 @@ class _DemoClinic:
             date_of_birth=date(timezone.localdate().year - age, 1 + number % 12, 1 + number % 27),
             email=f"{first.lower()}.{last.lower()}{number}@example.org", phone=f"+44 7700 900{number:03d}",
             preferred_location=location, email_consent=number % 7 != 0, registered_by=self.manager.user,
+            different_person=True,
         )
         answers = dict.fromkeys(CONTRAINDICATIONS, False)
         if medicated:
@@ -137,6 +161,60 @@ class _DemoClinic:
             override = "Dental implants only, far from the current path."
         patient_services.screening_record(patient=patient, recorded_by=clinician.user, answers=answers,
                                           for_medicated=medicated, override_reason=override)
+        return patient
+
+    def _this_week(self, number, location, clinicians, rooms, devices, desk) -> int:
+        """Eight patients on the location's today: four whose session has ended (done, missed, done, and
+        one still booked, to mark as a no-show) and four to come (one arrived, one confirmed by phone, two
+        booked, to mark arrived). Early in the morning the ended ones go to the day before; each patient not
+        missed has a next session two days later when that day is still this week. Returns the next number."""
+        today = location.local(self.now).date()
+        slots = self._slots(location, today, clinicians, rooms, devices)
+        ended = [slot for slot in slots if slot[0] + timedelta(minutes=30) <= self.now][-4:]
+        if len(ended) < 4:
+            earlier = self._slots(location, today - timedelta(days=1), clinicians, rooms, devices)
+            ended = earlier[len(earlier) - 4 + len(ended):] + ended
+        to_come = [slot for slot in slots if slot[0] >= self.now + timedelta(minutes=15)][:4]
+        for state, (starts_at, clinician, room, device) in zip(
+                ["fulfilled", "noshow", "fulfilled", "booked"] + ["arrived", "confirmed", "booked", "booked"],
+                ended + to_come, strict=False):
+            patient = self._patient(number, location, clinician)
+            course = course_create(patient=patient, location=location, indication=Indication.HYPERHIDROSIS,
+                                   body_sites=["palms"], planned_sessions=8, created_by=desk.user)
+            book = {"course": course, "clinician": clinician, "room": room, "device": device}
+            if starts_at < self.now:
+                appointment = appointment_enter_past(starts_at=starts_at, entered_by=desk.user, **book)
+            else:
+                appointment = appointment_book(starts_at=starts_at, booked_by=desk.user, **book)
+            if state == "fulfilled":
+                self._record(course, appointment, clinician, 0, True, False)
+            elif state == "noshow":
+                appointment_mark_noshow(appointment=appointment, marked_by=desk.user)
+            elif state == "arrived":
+                appointment_mark_arrived(appointment=appointment, marked_by=desk.user)
+            elif state == "confirmed":
+                appointment_confirm(appointment=appointment, via="phone", confirmed_by=desk.user)
+            later = starts_at + timedelta(days=2)
+            if state != "noshow" and week_start(location.local(later).date()) == week_start(today):
+                # The stories above use the weeks before and after this one only: no clash.
+                appointment_book(starts_at=later, booked_by=desk.user, **book)
+            number += 1
+        return number
+
+    @staticmethod
+    def _slots(location, day, clinicians, rooms, devices) -> list[tuple[datetime, object, object, object]]:
+        """The day's start times of two teams (a clinician with a room and a device each), in time order."""
+        slots = []
+        for team in range(2):
+            starts_at = location.at(day, OPENS) + timedelta(minutes=20 * team)
+            while location.local(starts_at + timedelta(minutes=30)).time() <= CLOSES:
+                slots.append((starts_at, clinicians[team], rooms[team], devices[team]))
+                starts_at += TODAY_GAP
+        return sorted(slots, key=lambda slot: slot[0])
+
+    def _patient_story(self, number, location, clinician, room, device, hour) -> None:
+        medicated = number % 4 == 3
+        patient = self._patient(number, location, clinician, medicated)
         course = course_create(
             patient=patient, location=location,
             indication=Indication.MUSCULOSKELETAL if medicated else Indication.HYPERHIDROSIS,

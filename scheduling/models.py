@@ -11,6 +11,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Func, Q
 
+from clinic.display import location_time
 from clinic.models import Device, Location, Room, Staff, TimeStampedModel
 from patients.models import Patient
 
@@ -62,7 +63,8 @@ class Course(TimeStampedModel):
     location = models.ForeignKey(Location, on_delete=models.PROTECT, related_name="courses")
     indication = models.CharField(max_length=20, choices=Indication.choices)
     body_sites = ArrayField(models.CharField(max_length=10, choices=BodySite.choices), size=4)
-    body_site_other = models.CharField(max_length=120, blank=True, help_text="Where, when the site is 'other'.")
+    body_site_other = models.CharField("Other site: where", max_length=120, blank=True,
+                                       help_text="Where, when the site is 'other'.")
     medication = models.CharField(
         max_length=120, blank=True, help_text="Drug and strength for medicated courses."
     )
@@ -71,16 +73,18 @@ class Course(TimeStampedModel):
         "self", on_delete=models.PROTECT, null=True, blank=True, related_name="maintenance_courses",
         help_text="The completed initial course a maintenance course follows.",
     )
-    planned_sessions = models.PositiveSmallIntegerField()
+    planned_sessions = models.PositiveSmallIntegerField(
+        "Sessions planned", help_text="6-10 for an initial course; 1-52 for maintenance.")
     session_minutes = models.PositiveSmallIntegerField(
-        default=30, validators=[MinValueValidator(SESSION_MINUTES_MIN), MaxValueValidator(SESSION_MINUTES_MAX)]
+        "Minutes a session (25-45)", default=30,
+        validators=[MinValueValidator(SESSION_MINUTES_MIN), MaxValueValidator(SESSION_MINUTES_MAX)],
     )
     sessions_per_week = models.PositiveSmallIntegerField(
-        default=SESSIONS_PER_WEEK_DEFAULT,
+        "Sessions a week (1-5)", default=SESSIONS_PER_WEEK_DEFAULT,
         validators=[MinValueValidator(SESSIONS_PER_WEEK_MIN), MaxValueValidator(SESSIONS_PER_WEEK_MAX)],
     )
     maintenance_interval_weeks = models.PositiveSmallIntegerField(
-        default=MAINTENANCE_INTERVAL_WEEKS_DEFAULT,
+        "Weeks between maintenance sessions (1-4)", default=MAINTENANCE_INTERVAL_WEEKS_DEFAULT,
         validators=[
             MinValueValidator(MAINTENANCE_INTERVAL_WEEKS_MIN), MaxValueValidator(MAINTENANCE_INTERVAL_WEEKS_MAX)
         ],
@@ -150,6 +154,19 @@ class AppointmentStatus(models.TextChoices):
     FULFILLED = "fulfilled", "Fulfilled"
     CANCELLED = "cancelled", "Cancelled"
     NOSHOW = "noshow", "No-show"
+    ENTERED_IN_ERROR = "entered-in-error", "Entered in error"
+
+
+class DisplayState(models.TextChoices):
+    """What a session shows on every screen (cards, lists, its page, the patient page): its status, with a
+    booking the patient confirmed told apart, as confirmation is a fact beside the status (DESIGN.md)."""
+
+    BOOKED = "booked", "Booked"
+    CONFIRMED = "confirmed", "Confirmed by the patient"
+    ARRIVED = "arrived", "Arrived"
+    FULFILLED = "fulfilled", "Done"
+    NOSHOW = "noshow", "No-show"
+    CANCELLED = "cancelled", "Cancelled"
     ENTERED_IN_ERROR = "entered-in-error", "Entered in error"
 
 
@@ -226,11 +243,11 @@ class Appointment(TimeStampedModel):
                 | (~Q(status=AppointmentStatus.CANCELLED) & Q(cancelled_by="")),
                 name="appointment_cancellation_names_who",
             ),
-            models.UniqueConstraint(
-                fields=["course", "local_date"],
+            models.UniqueConstraint(  # and so one a day per course
+                fields=["patient", "local_date"],
                 condition=Q(status__in=ACTIVE_STATUSES),
-                name="appointment_one_session_a_day_per_course",
-                violation_error_message="This course already has a session that day.",
+                name="appointment_one_session_a_day_per_patient",
+                violation_error_message="The patient already has a session that day.",
             ),
             _no_overlap("clinician"),
             _no_overlap("room"),
@@ -245,12 +262,21 @@ class Appointment(TimeStampedModel):
         ]
 
     def __str__(self) -> str:
-        local = self.location.local(self.starts_at)
-        return f"{self.patient} {local:%a %d %b %Y %H:%M} ({self.get_status_display()})"
+        return f"{self.patient} {location_time(self.location, self.starts_at)} ({self.display_state_label})"
 
     @property
     def is_active(self) -> bool:
         return self.status in ACTIVE_STATUSES
+
+    @property
+    def display_state(self) -> DisplayState:
+        if self.status == AppointmentStatus.BOOKED and self.confirmed_at is not None:
+            return DisplayState.CONFIRMED
+        return DisplayState(self.status)
+
+    @property
+    def display_state_label(self) -> str:
+        return self.display_state.label
 
     @property
     def minutes(self) -> int:
@@ -275,28 +301,31 @@ class SessionRecord(TimeStampedModel):
 
     appointment = models.OneToOneField(Appointment, on_delete=models.PROTECT, related_name="session_record")
     minutes_of_current = models.PositiveSmallIntegerField(
-        validators=[MinValueValidator(1), MaxValueValidator(SESSION_MINUTES_MAX)]
+        "Minutes of current", validators=[MinValueValidator(1), MaxValueValidator(SESSION_MINUTES_MAX)],
+        help_text="How long the current ran, 1-45 minutes (may be shorter than the session).",
     )
     waveform = models.CharField(max_length=10, choices=Waveform.choices, default=Waveform.DC)
-    polarity_reversed = models.BooleanField(default=False, help_text="Polarity reversed mid-session.")
-    medium = models.CharField(max_length=20, choices=Medium.choices, default=Medium.TAP)
+    polarity_reversed = models.BooleanField("Polarity reversed", default=False,
+                                            help_text="Polarity reversed mid-session.")
+    medium = models.CharField("Water or medium", max_length=20, choices=Medium.choices, default=Medium.TAP)
     dose_ma_min = models.DecimalField(
-        max_digits=5, decimal_places=1, null=True, blank=True,
+        "Dose (mA·min)", max_digits=5, decimal_places=1, null=True, blank=True,
         validators=[MinValueValidator(0), MaxValueValidator(MEDICATED_DOSE_MAX_MA_MIN)],
         help_text="Delivered dose of a medicated session, mA·min (never above 80).",
     )
     hdss = models.PositiveSmallIntegerField(
-        null=True, blank=True, validators=[MinValueValidator(HDSS_MIN), MaxValueValidator(HDSS_MAX)],
+        "HDSS (1-4)", null=True, blank=True, validators=[MinValueValidator(HDSS_MIN), MaxValueValidator(HDSS_MAX)],
         help_text="Hyperhidrosis Disease Severity Scale, 1 (never noticeable) to 4 (intolerable).",
     )
     pain_nprs = models.PositiveSmallIntegerField(
-        null=True, blank=True, validators=[MaxValueValidator(PAIN_NPRS_MAX)], help_text="Pain 0-10 (NPRS)."
+        "Pain (0-10)", null=True, blank=True, validators=[MaxValueValidator(PAIN_NPRS_MAX)],
+        help_text="Pain on the numeric rating scale (NPRS), 0 (none) to 10 (worst imaginable).",
     )
     sweat_mg_min = models.DecimalField(
-        max_digits=6, decimal_places=1, null=True, blank=True, validators=[MinValueValidator(0)],
+        "Sweat rate (mg/min)", max_digits=6, decimal_places=1, null=True, blank=True, validators=[MinValueValidator(0)],
         help_text="Gravimetric sweat rate, mg/min.",
     )
-    sweat_site = models.CharField(max_length=10, choices=BodySite.choices, blank=True)
+    sweat_site = models.CharField("Sweat measured at", max_length=10, choices=BodySite.choices, blank=True)
     note = models.TextField(blank=True)
     recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
 
@@ -331,9 +360,10 @@ class SessionSite(models.Model):
 
     record = models.ForeignKey(SessionRecord, on_delete=models.CASCADE, related_name="sites")
     site = models.CharField(max_length=10, choices=BodySite.choices)
-    site_other = models.CharField(max_length=120, blank=True)
+    site_other = models.CharField("Other site: where", max_length=120, blank=True)
     current_ma = models.DecimalField(
-        max_digits=4, decimal_places=1, validators=[MinValueValidator(0.1), MaxValueValidator(CURRENT_MA_MAX)]
+        "Current (mA)", help_text="The current at this site, mA.", max_digits=4, decimal_places=1,
+        validators=[MinValueValidator(0.1), MaxValueValidator(CURRENT_MA_MAX)],
     )
 
     class Meta:
@@ -364,9 +394,10 @@ class SideEffect(models.Model):
     """A side effect seen in a session, graded 1 (redness, no pain) to 3 (ulceration or limiting)."""
 
     record = models.ForeignKey(SessionRecord, on_delete=models.CASCADE, related_name="side_effects")
-    kind = models.CharField(max_length=12, choices=SideEffectKind.choices)
-    kind_other = models.CharField(max_length=120, blank=True)
+    kind = models.CharField("Side effect", max_length=12, choices=SideEffectKind.choices)
+    kind_other = models.CharField("Other side effect: what", max_length=120, blank=True)
     grade = models.PositiveSmallIntegerField(
+        "Grade (1-3)", help_text="1 redness without pain, 2 blisters or pain not limiting, 3 ulceration or limiting.",
         validators=[MinValueValidator(SIDE_EFFECT_GRADE_MIN), MaxValueValidator(SIDE_EFFECT_GRADE_MAX)]
     )
 

@@ -20,6 +20,7 @@ from scheduling.models import (
     CancelledBy,
     ConfirmationChannel,
     Course,
+    DisplayState,
     Notification,
 )
 
@@ -36,6 +37,11 @@ class AppointmentSerializer(serializers.ModelSerializer):
     local_starts_at = serializers.SerializerMethodField(help_text="Start at the location, ISO 8601 with offset.")
     local_ends_at = serializers.SerializerMethodField(help_text="End at the location, ISO 8601 with offset.")
     etag = serializers.SerializerMethodField(help_text="Send it back as If-Match to change this appointment.")
+    state = serializers.ChoiceField(
+        source="display_state", choices=DisplayState.choices, read_only=True,
+        help_text="What every screen shows: the status, with 'confirmed' for a booked session the patient "
+                  "confirmed (labels: Booked, Confirmed by the patient, Arrived, Done, No-show, Cancelled, "
+                  "Entered in error).")
     cancelled_by = serializers.ChoiceField(choices=CancelledBy.choices, allow_blank=True, read_only=True,
                                            help_text="Who cancelled: patient or clinic; empty unless cancelled.")
     confirmed_via = serializers.ChoiceField(choices=ConfirmationChannel.choices, allow_blank=True, read_only=True,
@@ -45,7 +51,7 @@ class AppointmentSerializer(serializers.ModelSerializer):
         model = Appointment
         fields = ["id", "course", "patient", "patient_name", "location", "clinician", "clinician_name", "room",
                   "room_name", "device", "device_name", "starts_at", "ends_at", "local_date", "time_zone",
-                  "local_starts_at", "local_ends_at", "status", "cancelled_by", "cancellation_reason",
+                  "local_starts_at", "local_ends_at", "status", "state", "cancelled_by", "cancellation_reason",
                   "confirmed_at", "confirmed_via", "version", "etag"]
         read_only_fields = fields
 

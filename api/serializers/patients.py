@@ -75,6 +75,9 @@ class PatientCreateSerializer(StrictInputSerializer):
     preferred_location = ScopedPrimaryKeyField(scope="locations", queryset=Location.objects.all())
     email_consent = serializers.BooleanField(default=False)
     front_desk_notes = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
+    different_person = serializers.BooleanField(
+        default=False, help_text="Register although a patient with the same name and date of birth, or the same "
+                                 "email, exists (the first try answers 409 likely_duplicate naming them).")
 
 
 class PatientUpdateSerializer(StrictInputSerializer):

@@ -16,6 +16,7 @@ from patients.models import Patient
 from scheduling.booking.rules import course_refusal
 from scheduling.booking.selectors import (
     MAINTENANCE_NOT_DUE,
+    OPEN_COURSE_STATUSES,
     course_annotate_maintenance,
     course_maintenance_due_on,
 )
@@ -80,6 +81,17 @@ def course_create(
         raise ValidationError({"medication": "A medicated course names its drug, e.g. dexamethasone 4 mg/mL."})
     if indication == Indication.HYPERHIDROSIS and medication.strip():
         raise ValidationError({"medication": "Tap-water courses use no drug; choose the musculoskeletal indication."})
+    # Two plans for one site would book the patient twice over: lock the patient so two desks cannot both pass.
+    Patient.objects.select_for_update().filter(pk=patient.pk).first()
+    open_course = Course.objects.filter(
+        patient=patient, indication=indication, phase=CoursePhase.INITIAL, status__in=OPEN_COURSE_STATUSES,
+        body_sites__overlap=list(body_sites)).first()
+    if open_course is not None:
+        shared = [BodySite(site).label.lower() for site in open_course.body_sites if site in body_sites]
+        raise ValidationError({"body_sites": f"This patient already has an open "
+                                             f"{Indication(indication).label.lower()} course for the "
+                                             f"{' and '.join(shared)}; book its sessions, or complete or "
+                                             "discontinue it first."})
     return save_validated(Course(
         patient=patient, location=location, indication=indication, body_sites=sorted(set(body_sites)),
         body_site_other=body_site_other.strip(), medication=medication.strip(), phase=CoursePhase.INITIAL,

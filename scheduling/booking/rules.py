@@ -17,9 +17,9 @@ def screening_check(course: Course) -> None:
     if course.is_medicated and not screening.for_medicated:
         raise ValidationError({"patient": "A medicated course needs the screening with the drug questions."})
     if screening.blocks_booking:
-        raise ValidationError({"patient": "The screening found a contraindication ("
-                                          + "; ".join(screening.positive_answers())
-                                          + "); a clinician must record an override before booking."})
+        # The answer itself is clinical: the front desk reads refusals too (DESIGN.md, Roles).
+        raise ValidationError({"patient": "The screening found a contraindication; a clinician must review the "
+                                          "screening and record an override before booking."})
 
 
 def course_refusal(course: Course, *, active: int, moving: bool = False) -> ValidationError | None:

@@ -34,6 +34,7 @@ from clinic.selectors import at_visible_locations
 from patients.models import Patient
 from scheduling.booking.rules import course_refusal
 from scheduling.engine.grid import Slot, availability_grid
+from scheduling.engine.planner import Anchor, PlannedSession, Preferences, course_plan
 from scheduling.models import (
     ACTIVE_STATUSES,
     Appointment,
@@ -58,6 +59,14 @@ def appointments_visible_to(*, user) -> QuerySet[Appointment]:
 
 def session_records_visible_to(*, user) -> QuerySet[SessionRecord]:
     return at_visible_locations(SessionRecord.objects, user=user, field="appointment__location_id")
+
+
+def course_last_session_record(*, course_id: int) -> SessionRecord | None:
+    """The course's latest recorded session with its sites' currents: the clinician starts the next one
+    from it (shown beside "Record session")."""
+    return (SessionRecord.objects.filter(appointment__course_id=course_id)
+            .select_related("appointment__location").prefetch_related("sites")
+            .order_by("-appointment__starts_at").first())
 
 
 def notifications_visible_to(*, user) -> QuerySet[Notification]:
@@ -100,6 +109,36 @@ def slot_list_available(
         if refusal is not None:
             raise refusal
     return grid.slots()
+
+
+NEXT_SESSION_SEARCH_DAYS = 14
+
+
+def appointment_next_proposal(*, appointment: Appointment) -> PlannedSession | None:
+    """Where "Book next session" proposes the course's next session: the first day after this one that the
+    course's cadence allows (the planner's rule: a free day between sessions where the week still fits;
+    a maintenance course one interval later), keeping this session's time of day, clinician, room and
+    device where free, searched over two weeks inside the booking horizon. None when the course cannot be
+    booked or nothing fits then."""
+    course, location = appointment.course, appointment.location
+    today = location.local(timezone.now()).date()
+    if course.phase == CoursePhase.MAINTENANCE:
+        start = appointment.local_date + timedelta(weeks=course.maintenance_interval_weeks)
+    else:
+        start = appointment.local_date + timedelta(days=1)
+    start = max(start, today)
+    end = min(start + timedelta(days=NEXT_SESSION_SEARCH_DAYS), today + timedelta(weeks=location.booking_horizon_weeks))
+    if start >= end or not course.is_open:
+        return None
+    grid = availability_grid(location=location, start=start, end=end, minutes=course.session_minutes, course=course)
+    if course_refusal(course, active=grid.course.active) is not None:
+        return None
+    local = location.local(appointment.starts_at)
+    keep = Anchor(seconds=local.hour * 3600 + local.minute * 60, clinician_id=appointment.clinician_id,
+                  room_id=appointment.room_id, device_id=appointment.device_id)
+    plan = course_plan(grid=grid, course=course, count=1, first_number=grid.course.active + 1,
+                       preferences=Preferences(), horizon_end=end, anchor=keep)
+    return plan.sessions[0] if plan.sessions else None
 
 
 def appointment_arrival_refusal(*, appointment: Appointment, now: datetime) -> str | None:

@@ -166,23 +166,39 @@ def _check_course(appointment: Appointment, course: Course) -> None:
         raise ValidationError({"patient": "This patient is archived."})
     others = course.appointments.filter(status__in=ACTIVE_STATUSES).exclude(pk=appointment.pk)
     week_start = appointment.local_date - timedelta(days=appointment.local_date.weekday())
-    # The three counts in one query; the session already on that day is read only to name it.
+    # The two counts in one query.
     counts = others.aggregate(
-        total=Count("pk"), same_day=Count("pk", filter=Q(local_date=appointment.local_date)),
+        total=Count("pk"),
         in_week=Count("pk", filter=Q(local_date__gte=week_start, local_date__lt=week_start + timedelta(days=7))),
     )
     if appointment.pk is None and counts["total"] >= course.planned_sessions:
         raise ValidationError({"course": f"All {course.planned_sessions} planned sessions of this course are "
                                          "already booked."})
-    if counts["same_day"]:
-        same_day = others.filter(local_date=appointment.local_date).first()
-        raise ConflictError(f"This course already has a session on {appointment.local_date:%a %d %b} "
-                            f"({_span(course.location, same_day.starts_at, same_day.ends_at)}); "
-                            "one session a day at most.")
+    same_day = _same_day_error(appointment)
+    if same_day is not None:
+        raise same_day
     in_week = counts["in_week"]
     if in_week >= SESSIONS_PER_WEEK_MAX:
         raise ValidationError({"starts_at": f"This course already has {in_week} sessions in the week of "
                                             f"{week_start:%d %b}; at most {SESSIONS_PER_WEEK_MAX} a week."})
+
+
+def _same_day_error(appointment: Appointment) -> ConflictError | None:
+    """One session of a patient a local day, whatever the course (DESIGN.md's cadence, and issue 20:
+    two courses of one patient must not meet on a day). The database holds it too."""
+    same_day = (Appointment.objects.filter(patient=appointment.patient_id, local_date=appointment.local_date,
+                                           status__in=ACTIVE_STATUSES)
+                .exclude(pk=appointment.pk).select_related("location").first())
+    if same_day is None:
+        return None
+    if same_day.course_id == appointment.course_id:
+        return ConflictError(f"This course already has a session on {appointment.local_date:%a %d %b} "
+                             f"({_span(same_day.location, same_day.starts_at, same_day.ends_at)}); "
+                             "one session a day at most.", code="course_day_taken")
+    start, end = same_day.location.local(same_day.starts_at), same_day.location.local(same_day.ends_at)
+    return ConflictError(f"The patient already has a session on {appointment.local_date:%a %d %b} "
+                         f"({start:%H:%M}-{end:%H:%M}, another course); one session a day at most.",
+                         code="patient_day_taken")
 
 
 def _check_screening(course: Course, checked: Checked | None = None) -> None:
@@ -275,7 +291,7 @@ def _validate_and_save(appointment: Appointment, course: Course, *, past: bool =
         if getattr(error.__cause__, "pgcode", None) not in (EXCLUSION_VIOLATION, UNIQUE_VIOLATION):
             raise
         # Another transaction won the race: it has committed, so we can name what it holds.
-        conflict = _conflict_error(appointment)
+        conflict = _same_day_error(appointment) or _conflict_error(appointment)
         if conflict is None:
             raise ConflictError("Another booking took this time a moment ago; choose another time.") from error
         raise conflict from error

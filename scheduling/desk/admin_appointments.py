@@ -19,6 +19,7 @@ from django.utils.html import format_html
 from django.utils.http import urlencode
 
 from clinic.admin import AUDIT_FIELDS, LocationScopedAdmin, run_service
+from clinic.display import location_time
 from clinic.models import Device, Room, Staff
 from clinic.redirects import safe_next
 from clinic.selectors import (
@@ -31,8 +32,10 @@ from patients.selectors import patient_list
 from scheduling.booking.selectors import (
     PENDING_STATUSES,
     appointment_arrival_refusal,
+    appointment_next_proposal,
     appointment_noshow_refusal,
     appointments_visible_to,
+    course_last_session_record,
     courses_visible_to,
 )
 from scheduling.booking.services import (
@@ -42,7 +45,7 @@ from scheduling.booking.services import (
     appointment_mark_noshow,
 )
 from scheduling.desk import views
-from scheduling.desk.selectors import CARD_STATES, card_state, day_schedule_url, local_time
+from scheduling.desk.selectors import day_schedule_url, local_time
 from scheduling.models import (
     Appointment,
     AppointmentStatus,
@@ -123,6 +126,33 @@ class AppointmentBookForm(forms.ModelForm):
                 reverse("admin:patients_patient_add"), reverse("admin:scheduling_course_add"))
 
 
+def book_next_url(appointment: Appointment) -> str:
+    """The booking form filled with the next session the course's cadence proposes (its day, time, clinician,
+    room and device), or with this session's time and resources when nothing fits in the next two weeks."""
+    proposal = appointment_next_proposal(appointment=appointment)
+    location = appointment.location
+    if proposal is not None:
+        local = location.local(proposal.starts_at)
+        chosen = {"day": local.date().isoformat(), "at": f"{local:%H:%M}", "clinician": proposal.clinician.pk,
+                  "room": proposal.room.pk, "device": proposal.device.pk}
+    else:
+        chosen = {"clinician": appointment.clinician_id, "room": appointment.room_id,
+                  "device": appointment.device_id, "at": f"{location.local(appointment.starts_at):%H:%M}"}
+    return reverse("admin:scheduling_appointment_add") + "?" + urlencode(
+        {"course": appointment.course_id, "location": appointment.location_id, **chosen})
+
+
+def last_record_text(appointment: Appointment) -> str:
+    """'Last session Mon 07 Dec 2026 10:00 GMT: Palms 12.5 mA, 18 minutes of current', or ''."""
+    record = course_last_session_record(course_id=appointment.course_id)
+    if record is None:
+        return ""
+    sites = ", ".join(f"{site.site_other or site.get_site_display()} {site.current_ma} mA"
+                      for site in record.sites.all())
+    return (f"Last session {location_time(record.appointment.location, record.appointment.starts_at)}: {sites}, "
+            f"{record.minutes_of_current} minutes of current")
+
+
 @admin.register(Appointment)
 class AppointmentAdmin(AuditedReadAdmin, LocationScopedAdmin):
     rows_visible_to = staticmethod(appointments_visible_to)
@@ -174,28 +204,34 @@ class AppointmentAdmin(AuditedReadAdmin, LocationScopedAdmin):
         appointment = self.get_object(request, str(appointment_id))
         if appointment is None:
             raise PermissionDenied
-        fallback = reverse("admin:scheduling_appointment_change", args=[appointment.pk])
+        page = reverse("admin:scheduling_appointment_change", args=[appointment.pk])
+        back = safe_next(request, page)
         version = request.POST.get("version")
         expected = int(version) if version and version.isdigit() else None
         who = appointment.patient
+        done = None
         if action == "arrived":
-            run_service(request, lambda: appointment_mark_arrived(
+            done = run_service(request, lambda: appointment_mark_arrived(
                 appointment=appointment, marked_by=request.user, expected_version=expected),
                 success=f"{who} has arrived.")
         elif action == "noshow":
-            run_service(request, lambda: appointment_mark_noshow(
+            done = run_service(request, lambda: appointment_mark_noshow(
                 appointment=appointment, marked_by=request.user, expected_version=expected),
                 success=f"{who} is marked as a no-show.")
         elif action == "cancel":
-            run_service(request, lambda: appointment_cancel(
+            done = run_service(request, lambda: appointment_cancel(
                 appointment=appointment, recorded_by=request.user, by=request.POST.get("cancelled_by", ""),
                 reason=request.POST.get("reason", ""), expected_version=expected),
                 success=f"The session of {who} on {local_time(appointment)} is cancelled.")
         elif action == "resend":
             self._resend(request, appointment)
+            done = True
         else:
             messages.error(request, f"There is no action called {action!r}.")
-        return HttpResponseRedirect(safe_next(request, fallback))
+        if done is None and back != page:
+            # A refusal keeps the user on the session's page, with the message and the way back.
+            return HttpResponseRedirect(f"{page}?{urlencode({'next': back})}")
+        return HttpResponseRedirect(back)
 
     def _resend(self, request, appointment):
         """Queue the appointment's failed emails again (the reminders' own service decides what may go)."""
@@ -219,10 +255,14 @@ class AppointmentAdmin(AuditedReadAdmin, LocationScopedAdmin):
     def patient_name(self, appointment):
         return f"{appointment.patient.last_name}, {appointment.patient.first_name}"
 
-    @admin.display(description="status", ordering="status")
+    @admin.display(description="state")
+    def state(self, appointment):
+        return appointment.display_state_label
+
+    @admin.display(description="state", ordering="status")
     def status_badge(self, appointment):
-        state = card_state(appointment)
-        return format_html('<span class="ionto-state ionto-{}">{}</span>', state, dict(CARD_STATES)[state])
+        return format_html('<span class="ionto-state ionto-{}">{}</span>', appointment.display_state.value,
+                           appointment.display_state_label)
 
     @admin.display(description="confirmed", boolean=True)
     def confirmed(self, appointment):
@@ -246,16 +286,28 @@ class AppointmentAdmin(AuditedReadAdmin, LocationScopedAdmin):
     def get_fields(self, request, obj=None):
         if obj is None:
             return ("course", "day", "at", "clinician", "room", "device")
-        return ("patient", "course", "location", "when", "ends", "clinician", "room", "device", "status",
-                "cancelled_by", "cancellation_reason", "confirmed_at", "confirmed_via", "booked_by",
-                "status_changed_at", "status_changed_by", "version", *AUDIT_FIELDS)
+        return ("patient", "course", "location", "when", "ends", "clinician", "room", "device", "state",
+                "cancelled_by", "cancellation_reason", "confirmed_when", "confirmed_via", "booked_by",
+                "status_changed", "status_changed_by", "version", *AUDIT_FIELDS)
 
     def get_readonly_fields(self, request, obj=None):
         return (*self.get_fields(request, obj), "ends") if obj is not None else AUDIT_FIELDS
 
+    @admin.display(description="confirmed at")
+    def confirmed_when(self, appointment):
+        if appointment.confirmed_at is None:
+            return "-"
+        return location_time(appointment.location, appointment.confirmed_at)
+
+    @admin.display(description="status changed at")
+    def status_changed(self, appointment):
+        if appointment.status_changed_at is None:
+            return "-"
+        return location_time(appointment.location, appointment.status_changed_at)
+
     @admin.display(description="ends")
     def ends(self, appointment):
-        return f"{appointment.location.local(appointment.ends_at):%H:%M} ({appointment.minutes} minutes)"
+        return f"{location_time(appointment.location, appointment.ends_at, '%H:%M')} ({appointment.minutes} minutes)"
 
     def get_changeform_initial_data(self, request):
         """From a free cell of the day schedule: its day, time and column, and a clinician, room and
@@ -309,11 +361,15 @@ class AppointmentAdmin(AuditedReadAdmin, LocationScopedAdmin):
             "show_delete_link": False,
         }
         if appointment is not None:
+            can_book_next = self.has_change_permission(request, appointment) and appointment.course.is_open
+            can_record = (appointment.status == AppointmentStatus.ARRIVED
+                          and appointment.starts_at <= timezone.now()  # the service records only begun sessions
+                          and request.user.has_perm("scheduling.add_sessionrecord"))
             extra_context.update({
                 "appointment": appointment,
                 "when_text": local_time(appointment),
-                "state": card_state(appointment),
-                "state_label": dict(CARD_STATES)[card_state(appointment)],
+                "state": appointment.display_state.value,
+                "state_label": appointment.display_state_label,
                 "can_act": self.has_change_permission(request, appointment),
                 "is_open": appointment.status in PENDING_STATUSES,
                 "is_booked": appointment.status == AppointmentStatus.BOOKED,
@@ -323,12 +379,12 @@ class AppointmentAdmin(AuditedReadAdmin, LocationScopedAdmin):
                 "back": safe_next(request, day_schedule_url(
                     location_id=appointment.location_id, day=appointment.local_date)),
                 "move_url": reverse("admin:scheduling_appointment_move", args=[appointment.pk]),
-                "book_next_url": reverse("admin:scheduling_appointment_add") + "?" + urlencode({
-                    "course": appointment.course_id, "location": appointment.location_id,
-                    "clinician": appointment.clinician_id, "room": appointment.room_id,
-                    "device": appointment.device_id,
-                    "at": f"{appointment.location.local(appointment.starts_at):%H:%M}"}),
+                "book_next_url": book_next_url(appointment) if can_book_next else "",
                 "book_course_url": reverse("admin:scheduling_course_book", args=[appointment.course_id]),
+                "can_record": can_record,
+                "record_url": reverse("admin:scheduling_sessionrecord_add") + "?" + urlencode(
+                    {"appointment": appointment.pk}),
+                "last_record": last_record_text(appointment) if can_record else "",
                 "course_is_open": appointment.course.is_open,
             })
         return super().change_view(request, object_id, form_url, extra_context)

@@ -12,8 +12,10 @@ from django.http import HttpResponseRedirect
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
+from django.utils.http import urlencode
 
 from clinic.admin import AUDIT_FIELDS, LocationScopedAdmin, ReadOnlyInline, run_service
+from clinic.display import location_time
 from clinic.selectors import (
     locations_visible_to,
     staff_is_clinical,
@@ -43,7 +45,7 @@ def progress_text(course: Course) -> str:
     if course.booked_count:
         text += f", {course.booked_count} booked"
     if course.next_starts_at is not None:
-        text += f", next {course.location.local(course.next_starts_at):%a %d %b %H:%M}"
+        text += f", next {location_time(course.location, course.next_starts_at, '%a %d %b %H:%M')}"
     if course.is_open and course.sessions_left_to_book > 0:
         text += f"; {course.sessions_left_to_book} to book"
     return text
@@ -93,7 +95,7 @@ admin.site.unregister(Patient)
 @admin.register(Patient)
 class PatientWithCoursesAdmin(PatientAdmin):
     inlines = [CourseInline]
-    readonly_fields = (*PatientAdmin.readonly_fields, "upcoming_sessions")
+    readonly_fields = (*PatientAdmin.readonly_fields, "upcoming_sessions", "plan_a_course")
 
     def get_inlines(self, request, obj):
         return self.inlines if obj is not None else []
@@ -103,7 +105,24 @@ class PatientWithCoursesAdmin(PatientAdmin):
         if patient is not None:
             # Only the sessions at the user's locations: a patient may have courses elsewhere too.
             patient.visible_sessions = appointments_visible_to(user=request.user).filter(patient=patient)
+            # "Plan a course" starts at the patient's preferred location when the user works there, else at
+            # the user's first location.
+            mine = locations_visible_to(user=request.user)
+            patient.plan_location_id = (patient.preferred_location_id
+                                        if mine.filter(pk=patient.preferred_location_id).exists()
+                                        else mine.order_by("name").values_list("pk", flat=True).first())
+            patient.can_plan = request.user.has_perm("scheduling.add_course") and not patient.is_archived
         return patient
+
+    @admin.display(description="new course")
+    def plan_a_course(self, patient):
+        if not getattr(patient, "can_plan", False):
+            return "—"
+        query = {"patient": patient.pk}
+        if patient.plan_location_id is not None:
+            query["location"] = patient.plan_location_id
+        return format_html('<a class="button" id="plan-a-course" href="{}?{}">Plan a course</a>',
+                           reverse("admin:scheduling_course_add"), urlencode(query))
 
     def get_changeform_initial_data(self, request):
         initial = super().get_changeform_initial_data(request)
@@ -116,7 +135,7 @@ class PatientWithCoursesAdmin(PatientAdmin):
     def get_fieldsets(self, request, obj=None):
         fieldsets = super().get_fieldsets(request, obj)
         if obj is not None:
-            fieldsets.insert(2, ("Upcoming sessions", {"fields": ("upcoming_sessions",)}))
+            fieldsets.insert(2, ("Upcoming sessions", {"fields": ("plan_a_course", "upcoming_sessions")}))
         return fieldsets
 
     @admin.display(description="upcoming")
@@ -128,7 +147,7 @@ class PatientWithCoursesAdmin(PatientAdmin):
         rows = format_html_join(
             "", '<tr><td><a href="{}">{}</a></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>',
             ((reverse("admin:scheduling_appointment_change", args=[a.pk]), local_time(a), a.location.name,
-              a.room.name, a.clinician, a.get_status_display()) for a in upcoming),
+              a.room.name, a.clinician, a.display_state_label) for a in upcoming),
         )
         return format_html('<table class="ionto-upcoming"><tr><th>When</th><th>Where</th><th>Room</th>'
                            "<th>Clinician</th><th>Status</th></tr>{}</table>", rows)
@@ -242,7 +261,7 @@ class CourseAdmin(AuditedReadAdmin, LocationScopedAdmin):
         return format_html_join(
             "", '<div><a href="{}">{}</a> · {} · {} · {}</div>',
             ((reverse("admin:scheduling_appointment_change", args=[a.pk]), local_time(a), a.room.name,
-              a.clinician, a.get_status_display()) for a in appointments),
+              a.clinician, a.display_state_label) for a in appointments),
         )
 
     def create_through_service(self, request, data):

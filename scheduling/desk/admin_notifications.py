@@ -9,8 +9,8 @@ from __future__ import annotations
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 
+from clinic.display import location_time
 from scheduling.booking.selectors import notifications_visible_to
-from scheduling.desk.selectors import local_time_at
 from scheduling.models import Notification, NotificationStatus
 from scheduling.reminders.outbox import notification_resend
 
@@ -43,11 +43,11 @@ class NotificationAdmin(admin.ModelAdmin):
 
     @admin.display(description="due", ordering="due_at")
     def due_local(self, notification):
-        return local_time_at(notification.appointment.location, notification.due_at)
+        return location_time(notification.appointment.location, notification.due_at)
 
     @admin.display(description="session", ordering="appointment__starts_at")
     def session_local(self, notification):
-        return local_time_at(notification.appointment.location, notification.appointment.starts_at)
+        return location_time(notification.appointment.location, notification.appointment.starts_at)
 
     @admin.display(description="last error")
     def error_short(self, notification):

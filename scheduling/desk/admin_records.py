@@ -24,6 +24,16 @@ from scheduling.models import (
 from scheduling.records.services import session_record_create
 
 
+def grade_field(label: str) -> forms.TypedChoiceField:
+    return forms.TypedChoiceField(
+        required=False, coerce=int, empty_value=None, label=label,
+        choices=[("", "none"), (1, "1: redness, no pain"), (2, "2: blisters or pain, not limiting"),
+                 (3, "3: ulceration or limiting")])
+
+
+GRADED_KINDS = [kind for kind in SideEffectKind.values if kind != SideEffectKind.OTHER]
+
+
 class SessionRecordForm(forms.ModelForm):
     """A session as the clinician records it; the service checks the currents, dose and scores."""
 
@@ -32,10 +42,15 @@ class SessionRecordForm(forms.ModelForm):
     axillae_ma = forms.DecimalField(required=False, max_digits=4, decimal_places=1, label="Axillae (mA)")
     other_ma = forms.DecimalField(required=False, max_digits=4, decimal_places=1, label="Other site (mA)")
     other_site = forms.CharField(required=False, max_length=120, label="Other site: where")
-    side_effect = forms.ChoiceField(required=False, choices=[("", "None"), *SideEffectKind.choices])
-    side_effect_other = forms.CharField(required=False, max_length=120, label="Side effect: what (if other)")
-    side_effect_grade = forms.TypedChoiceField(required=False, coerce=int, empty_value=None,
-                                               choices=[("", "-"), (1, "1"), (2, "2"), (3, "3")])
+    # One grade per side effect: a session can have several (DESIGN.md), and a grade always belongs to one.
+    tingling_grade = grade_field("Tingling (grade 1-3)")
+    itching_grade = grade_field("Itching (grade 1-3)")
+    erythema_grade = grade_field("Erythema (grade 1-3)")
+    dryness_grade = grade_field("Dryness (grade 1-3)")
+    blistering_grade = grade_field("Blistering (grade 1-3)")
+    burn_grade = grade_field("Burn (grade 1-3)")
+    other_effect = forms.CharField(required=False, max_length=120, label="Other side effect: what")
+    other_effect_grade = grade_field("Other side effect (grade 1-3)")
 
     class Meta:
         model = SessionRecord
@@ -45,6 +60,16 @@ class SessionRecordForm(forms.ModelForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["medium"].required = False
+
+    def clean(self):
+        data = super().clean()
+        what, grade = data.get("other_effect", "").strip(), data.get("other_effect_grade")
+        if grade is not None and not what:
+            self.add_error("other_effect", "Say what the other side effect was, or leave its grade empty.")
+        elif what and grade is None:
+            self.add_error("other_effect_grade", "Give the grade (1-3) of the other side effect.")
+        return data
+
 
 
 class SiteInline(ReadOnlyInline):
@@ -80,7 +105,8 @@ class SessionRecordAdmin(AuditedReadAdmin, LocationScopedAdmin):
         if obj is None:
             return ("appointment", "minutes_of_current", "waveform", "polarity_reversed", "medium", "palms_ma",
                     "soles_ma", "axillae_ma", "other_ma", "other_site", "dose_ma_min", "hdss", "pain_nprs",
-                    "sweat_mg_min", "sweat_site", "side_effect", "side_effect_other", "side_effect_grade", "note")
+                    "sweat_mg_min", "sweat_site", *(f"{kind}_grade" for kind in GRADED_KINDS), "other_effect",
+                    "other_effect_grade", "note")
         return [f.name for f in SessionRecord._meta.fields if f.name != "id"]
 
     def get_readonly_fields(self, request, obj=None):
@@ -98,10 +124,11 @@ class SessionRecordAdmin(AuditedReadAdmin, LocationScopedAdmin):
         sites = [{"site": site, "current_ma": data[f"{site}_ma"],
                   "site_other": data.get("other_site", "") if site == BodySite.OTHER else ""}
                  for site in ("palms", "soles", "axillae", "other") if data.get(f"{site}_ma") is not None]
-        effects = []
-        if data.get("side_effect"):
-            effects.append({"kind": data["side_effect"], "grade": data.get("side_effect_grade") or 1,
-                            "kind_other": data.get("side_effect_other", "")})
+        effects = [{"kind": kind, "grade": data[f"{kind}_grade"]} for kind in GRADED_KINDS
+                   if data.get(f"{kind}_grade") is not None]
+        if data.get("other_effect_grade") is not None:
+            effects.append({"kind": SideEffectKind.OTHER, "kind_other": data["other_effect"].strip(),
+                            "grade": data["other_effect_grade"]})
         return session_record_create(
             appointment=data["appointment"], recorded_by=request.user, minutes_of_current=data["minutes_of_current"],
             sites=sites, waveform=data["waveform"], polarity_reversed=data["polarity_reversed"],

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
+from clinic.display import location_time_range
 from clinic.models import Location
 from clinic.selectors import closure_list_overlapping
 from scheduling.booking.selectors import (
@@ -18,11 +19,9 @@ from scheduling.booking.selectors import (
     appointments_visible_to,
 )
 from scheduling.desk.selectors import (
-    CARD_STATES,
     Column,
     appointment_list_for_days,
     card_badges,
-    card_state,
     closure_column,
     resource_columns,
     resource_id,
@@ -123,12 +122,12 @@ def calendar_build(*, user, location: Location, start: date, end: date, by: str,
         key = resource_id(appointment, by)
         if key not in keys:
             continue
-        state = card_state(appointment)
-        starts, ends = location.local(appointment.starts_at), location.local(appointment.ends_at)
         sessions.append(CalendarSession(
             appointment=appointment, resource=key, start=wall(appointment.starts_at, location),
-            end=wall(appointment.ends_at, location), time_text=f"{starts:%H:%M}-{ends:%H:%M} {starts:%Z}",
-            state=state, state_label=dict(CARD_STATES)[state], badges=card_badges(appointment, today),
+            end=wall(appointment.ends_at, location),
+            time_text=location_time_range(location, appointment.starts_at, appointment.ends_at),
+            state=appointment.display_state.value, state_label=appointment.display_state_label,
+            badges=card_badges(appointment, today),
             actions=session_actions(appointment, now),
         ))
 

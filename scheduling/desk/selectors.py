@@ -12,45 +12,25 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import urlencode
 
+from clinic.display import location_time, location_time_range, location_zone
 from clinic.models import Device, Location, Room, Staff, StaffRole
 from clinic.selectors import closure_list_overlapping
 from patients.admin import CHILD_BADGE_AGE
 from patients.models import Screening
-from scheduling.models import ACTIVE_STATUSES, Appointment, AppointmentStatus
+from scheduling.models import ACTIVE_STATUSES, Appointment, DisplayState
 
 GROUPINGS = {"room": "Rooms", "clinician": "Clinicians", "device": "Devices"}
 
-# The states a card can show, in the legend's order: (css class, label).
-CARD_STATES = [
-    ("booked", "Booked"),
-    ("confirmed", "Confirmed by the patient"),
-    ("arrived", "Arrived"),
-    ("fulfilled", "Done"),
-    ("noshow", "No-show"),
-    ("cancelled", "Cancelled"),
-]
+# The states of the legend, in its order: (css class, label); entered in error is drawn as cancelled.
+CARD_STATES = [(state.value, state.label) for state in DisplayState if state != DisplayState.ENTERED_IN_ERROR]
 
 
 SHORT_LABELS = {"confirmed": "Confirmed"}
 
 
-def card_state(appointment: Appointment) -> str:
-    if appointment.status == AppointmentStatus.BOOKED and appointment.confirmed_at is not None:
-        return "confirmed"
-    if appointment.status == AppointmentStatus.ENTERED_IN_ERROR:
-        return "cancelled"
-    return appointment.status
-
-
-def local_time_at(location: Location, moment: datetime) -> str:
-    """A stored time as the staff read it: the location's wall clock and zone, 'Wed 02 Dec 2026 10:00 GMT'."""
-    local = location.local(moment)
-    return f"{local:%a %d %b %Y %H:%M} {local:%Z}"
-
-
 def local_time(appointment: Appointment) -> str:
     """The session's start in its location's zone, with the zone's abbreviation (GMT, BST, CET...)."""
-    return local_time_at(appointment.location, appointment.starts_at)
+    return location_time(appointment.location, appointment.starts_at)
 
 
 def day_schedule_url(*, location_id: int, day: date, by: str = "room") -> str:
@@ -218,20 +198,19 @@ def day_schedule_build(*, location: Location, day: date, by: str) -> DaySchedule
             continue
         start_row = int((appointment.starts_at - grid_start) / slot)
         span = max(1, math.ceil((appointment.ends_at - appointment.starts_at) / slot))
-        state = card_state(appointment)
-        start, end = location.local(appointment.starts_at), location.local(appointment.ends_at)
         cards.append(Card(
-            appointment=appointment, state=state, state_label=dict(CARD_STATES)[state],
-            column_index=column_index, row_start=start_row, row_span=span,
-            time_text=f"{start:%H:%M}-{end:%H:%M}", badges=card_badges(appointment, today),
+            appointment=appointment, state=appointment.display_state.value,
+            state_label=appointment.display_state_label, column_index=column_index, row_start=start_row,
+            row_span=span, time_text=location_time_range(location, appointment.starts_at, appointment.ends_at),
+            badges=card_badges(appointment, today),
         ))
-    zone_abbreviation = location.at(day, first).strftime("%Z")
     opening_text = ", ".join(f"{h.opens_at:%H:%M}-{h.closes_at:%H:%M}" for h in opening) or "closed all day"
     closure_texts = [f"{closure.room or closure.device or closure.clinician or 'Whole location'}: "
-                     f"{location.local(closure.starts_at):%d %b %H:%M}-{location.local(closure.ends_at):%d %b %H:%M} "
+                     f"{location.local(closure.starts_at):%d %b %H:%M}-"
+                     f"{location_time(location, closure.ends_at, '%d %b %H:%M')} "
                      f"({closure.reason})" for closure in closures]
     return DaySchedule(location=location, day=day, by=by, columns=columns, rows=rows, cards=cards,
-                       appointments=appointments, zone_text=f"{location.time_zone} ({zone_abbreviation})",
+                       appointments=appointments, zone_text=location_zone(location, location.at(day, first)),
                        opening_text=opening_text, closures=closure_texts)
 
 

@@ -16,6 +16,7 @@ from django.utils import timezone
 from django.utils.http import urlencode
 
 from clinic.admin import add_service_errors, plain_message
+from clinic.display import location_time, location_time_range, location_zone
 from clinic.models import Device, Location, Room, Staff, StaffRole, Weekday
 from clinic.redirects import safe_next
 from clinic.selectors import locations_visible_to
@@ -28,10 +29,8 @@ from scheduling.desk.selectors import (
     GROUPINGS,
     appointment_list_for_day,
     card_badges,
-    card_state,
     day_schedule_build,
     day_schedule_url,
-    local_time_at,
     resource_columns,
 )
 from scheduling.models import ACTIVE_STATUSES, Appointment, AppointmentStatus, BodySite, Indication
@@ -174,15 +173,15 @@ def day_sheet_view(model_admin, request):
                     if a.status != AppointmentStatus.ENTERED_IN_ERROR]
     now = timezone.now()
     today = location.local(now).date()
-    rows = [{"appointment": a, "state": card_state(a), "state_label": dict(CARD_STATES)[card_state(a)],
-             "start": location.local(a.starts_at), "end": location.local(a.ends_at), "badges": card_badges(a, today),
+    rows = [{"appointment": a, "state": a.display_state.value, "state_label": a.display_state_label,
+             "time_text": location_time_range(location, a.starts_at, a.ends_at), "badges": card_badges(a, today),
              "can_mark_arrived": appointment_arrival_refusal(appointment=a, now=now) is None}
             for a in appointments]
     context = {
         **model_admin.admin_site.each_context(request),
         "title": f"Day sheet: {location.name}, {day:%A %d %B %Y}",
         "location": location, "day": day, "rows": rows,
-        "zone_text": f"{location.time_zone} ({location.at(day, time(12)).strftime('%Z')})",
+        "zone_text": location_zone(location, location.at(day, time(12))),
         "schedule_url": day_schedule_url(location_id=location.pk, day=day),
         "previous_url": reverse("admin:scheduling_appointment_day_sheet") + "?" + urlencode(
             {"location": location.pk, "date": (day - timedelta(days=1)).isoformat()}),
@@ -226,8 +225,9 @@ class CourseBookForm(forms.Form):
 def _plan_rows(plan, location: Location) -> list[dict]:
     rows = []
     for session in plan.sessions:
-        start, end = location.local(session.starts_at), location.local(session.ends_at)
-        rows.append({"number": session.number, "day": f"{start:%a %d %b %Y}", "time": f"{start:%H:%M}-{end:%H:%M}",
+        start = location.local(session.starts_at)
+        rows.append({"number": session.number, "day": f"{start:%a %d %b %Y}",
+                     "time": location_time_range(location, session.starts_at, session.ends_at),
                      "clinician": str(session.clinician), "room": session.room.name, "device": str(session.device),
                      "reason": "", "fits": True})
     for unplaced in plan.unplaced:
@@ -260,7 +260,7 @@ def course_book_view(model_admin, request, course_id: int):
             first = plan.sessions[0]
             count = len(plan.sessions)
             messages.success(request, f"Booked {count} session{'s' if count != 1 else ''} for {course.patient}, from "
-                                      f"{location.local(first.starts_at):%a %d %b %Y %H:%M}. The patient gets one "
+                                      f"{location_time(location, first.starts_at)}. The patient gets one "
                                       "confirmation email for the whole course.")
             return HttpResponseRedirect(day_schedule_url(location_id=location.pk,
                                                          day=location.local(first.starts_at).date()))
@@ -270,7 +270,7 @@ def course_book_view(model_admin, request, course_id: int):
         **model_admin.admin_site.each_context(request),
         "title": f"Book the course of {course.patient}",
         "course": course, "form": form, "plan": plan, "rows": rows, "confirmed": confirmed,
-        "zone_text": f"{location.time_zone} ({location.local(timezone.now()):%Z})",
+        "zone_text": location_zone(location, timezone.now()),
         "already": course.appointments.filter(status__in=ACTIVE_STATUSES).count(),
         "opts": model_admin.model._meta,
         "media": model_admin.media + form.media,
@@ -326,7 +326,8 @@ def reschedule_proposals(*, appointment: Appointment, today: date) -> list[dict]
             room = next((r for r in slot.rooms if r.pk == appointment.room_id), slot.room)
             device = next((d for d in slot.devices if d.pk == appointment.device_id), slot.device)
             local = location.local(slot.starts_at)
-            proposals.append({"day": day, "at": f"{local:%H:%M}", "label": f"{local:%a %d %b %H:%M}",
+            proposals.append({"day": day, "at": f"{local:%H:%M}",
+                              "label": location_time(location, slot.starts_at, "%a %d %b %H:%M"),
                               "clinician": clinician, "room": room, "device": device})
     return proposals
 
@@ -351,13 +352,13 @@ def appointment_reschedule_view(model_admin, request, appointment_id: int):
                                               starts_at=starts_at, expected_version=_version(request), **resources)
                 moved = len(plan.sessions)
                 messages.success(request, f"Moved the session of {appointment.patient} to "
-                                          f"{location.local(starts_at):%a %d %b %H:%M}; {moved - 1} later "
+                                          f"{location_time(location, starts_at, '%a %d %b %H:%M')}; {moved - 1} later "
                                           f"session{'s' if moved != 2 else ''} re-planned to keep the rhythm.")
             else:
                 appointment_reschedule(appointment=appointment, starts_at=starts_at, rescheduled_by=request.user,
                                        expected_version=_version(request), **resources)
                 messages.success(request, f"Moved the session of {appointment.patient} to "
-                                          f"{location.local(starts_at):%a %d %b %Y %H:%M}.")
+                                          f"{location_time(location, starts_at)}.")
             return HttpResponseRedirect(day_schedule_url(location_id=location.pk, day=data["day"]))
         except CourseDoesNotFit as error:
             messages.error(request, "Nothing was moved: " + plain_message(error))
@@ -373,7 +374,8 @@ def appointment_reschedule_view(model_admin, request, appointment_id: int):
         **model_admin.admin_site.each_context(request),
         "title": f"Move the session of {appointment.patient}",
         "appointment": appointment, "form": form, "proposals": proposals, "back": back,
-        "when_text": local_time_at(location, appointment.starts_at), "zone_text": location.time_zone,
+        "when_text": location_time(location, appointment.starts_at),
+        "zone_text": location_zone(location, appointment.starts_at),
         "opts": model_admin.model._meta,
     }
     return TemplateResponse(request, "scheduling/admin/appointment_reschedule.html", context)

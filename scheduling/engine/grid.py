@@ -323,6 +323,7 @@ def availability_grid(
     ).order_by().values_list(
         "course_id", "clinician_id", "room_id", "device_id", "patient_id", "local_date", "starts_at", "ends_at")
     course_facts = CourseFacts() if course is not None else None
+    patient_days: set[date] = set()  # one session of a patient a day, whatever the course
     pad = buffer.total_seconds()
     for course_id, clinician_id, room_id, device_id, row_patient, local_date, starts_at, ends_at in rows:
         if course is not None and course_id == course.pk:
@@ -337,7 +338,11 @@ def availability_grid(
         if device_id in device_free:
             _block(device_free[device_id], epochs, starts - pad, ends + pad, length)
         if patient_id is not None and row_patient == patient_id:
-            _block(usable, epochs, starts, ends, length)
+            patient_days.add(local_date)
+    if patient_days:
+        for index, candidate in enumerate(candidates):
+            if candidate.local_date in patient_days:
+                usable[index] = 0
     if course_facts is not None:
         for index, candidate in enumerate(candidates):
             if usable[index] and (

@@ -32,6 +32,7 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import Exists, OuterRef, Prefetch, QuerySet
 from django.utils import timezone
 
+from clinic.display import location_time
 from clinic.models import StaffRole
 from clinic.selectors import staff_role
 from scheduling.booking.selectors import course_annotate_maintenance, course_maintenance_due_on, courses_visible_to
@@ -108,6 +109,7 @@ class SessionRow:
     number: int | None  # 1, 2, ... over the fulfilled sessions
     date: date
     starts_at: datetime  # in the location's time zone
+    starts_text: str  # as every screen shows it: 'Tue 15 Dec 2026 14:30 EST'
     status: str
     status_label: str
     clinician: str
@@ -297,6 +299,7 @@ def _session_rows(course: Course, appointments: list[Appointment]) -> list[Sessi
         local_start = course.location.local(appointment.starts_at)
         common = {
             "appointment_id": appointment.pk, "date": appointment.local_date, "starts_at": local_start,
+            "starts_text": location_time(course.location, appointment.starts_at),
             "status": appointment.status, "status_label": appointment.get_status_display(),
             "clinician": str(appointment.clinician),
         }

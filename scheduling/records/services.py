@@ -11,6 +11,7 @@ from django.utils import timezone
 from clinic.errors import ConflictError
 from patients.models import AuditAction
 from patients.services import audit_record
+from scheduling.booking.selectors import appointments_visible_to
 from scheduling.booking.services import (
     locked_appointment,
     locked_course,
@@ -32,6 +33,7 @@ from scheduling.models import (
     SessionRecord,
     SessionSite,
     SideEffect,
+    SideEffectKind,
 )
 from scheduling.reminders.outbox import notifications_on_fulfilled
 
@@ -56,6 +58,8 @@ def session_record_create(
     ``side_effects``: ``[{"kind": "erythema", "grade": 1, "kind_other": ""}, ...]``.
     """
     require_clinical(recorded_by, "Only a clinician can record a session.")
+    if not appointments_visible_to(user=recorded_by).filter(pk=appointment.pk).exists():
+        raise PermissionError("You can record sessions only at your own locations.")
     course = locked_course(appointment.course)
     appointment = locked_appointment(appointment, expected_version)
     if appointment.status not in (AppointmentStatus.BOOKED, AppointmentStatus.ARRIVED):
@@ -104,6 +108,9 @@ def session_record_create(
             errors["pain_nprs"] = "Pain scores are for musculoskeletal courses."
     if sweat_mg_min is not None and not sweat_site:
         errors["sweat_site"] = "Say where the sweat rate was measured."
+    effect_error = _side_effect_error(side_effects or [])
+    if effect_error:
+        errors["side_effects"] = effect_error
     if errors:
         raise ValidationError(errors)
     audit_record(actor=recorded_by, action=AuditAction.CREATE, patient=course.patient, obj=appointment,
@@ -126,6 +133,22 @@ def session_record_create(
         save_validated(course)
     notifications_on_fulfilled(appointment=appointment, course=course)
     return record
+
+
+def _side_effect_error(side_effects: list[dict]) -> str | None:
+    """Each side effect has its kind and its grade; a grade alone says nothing and is refused, not dropped."""
+    kinds = []
+    for effect in side_effects:
+        kind, grade, what = effect.get("kind") or "", effect.get("grade"), (effect.get("kind_other") or "").strip()
+        if kind not in SideEffectKind.values or (kind == SideEffectKind.OTHER and not what):
+            return "Say what each graded side effect was."
+        if grade is None:
+            return f"Give the grade (1-3) of the {SideEffectKind(kind).label.lower()}."
+        if kind != SideEffectKind.OTHER:
+            kinds.append(kind)
+    if len(set(kinds)) != len(kinds):
+        return "Record each side effect once, with its highest grade."
+    return None
 
 
 def _current_errors(course: Course, appointment: Appointment, site_rows: list[SessionSite]) -> dict[str, str]:

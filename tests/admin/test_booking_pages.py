@@ -45,7 +45,7 @@ def test_confirming_books_the_whole_course_and_queues_one_confirmation(desk, cli
     assert Notification.objects.filter(course=course, kind=NotificationKind.BOOKING_CONFIRMATION).count() == 1
     page = response.content.decode()
     first_local = clinic.location.local(booked[0].starts_at)
-    assert (f"Booked 6 sessions for {course.patient}, from {first_local:%a %d %b %Y %H:%M}."
+    assert (f"Booked 6 sessions for {course.patient}, from {first_local:%a %d %b %Y %H:%M %Z}."
             " The patient gets one confirmation email for the whole course.") in page
     assert response.redirect_chain[-1][0].startswith("/admin/scheduling/appointment/day/?")
 

@@ -18,7 +18,7 @@ def test_clinician_records_a_session_through_the_admin(client, clinic):
         client.force_login(clinic.clinician.user)
         response = client.post("/admin/scheduling/sessionrecord/add/", {
             "appointment": appointment.pk, "minutes_of_current": 20, "waveform": "dc", "medium": "tap",
-            "palms_ma": "12.5", "hdss": 3, "side_effect": "tingling", "side_effect_grade": 1, "_save": "Save"})
+            "palms_ma": "12.5", "hdss": 3, "tingling_grade": 1, "_save": "Save"})
     assert response.status_code == 302, response.content.decode()[:3000]
     record = SessionRecord.objects.get(appointment=appointment)
     assert (record.recorded_by, record.hdss) == (clinic.clinician.user, 3)

@@ -46,7 +46,7 @@ def test_day_schedule_shows_each_card_in_its_room_column_and_time_row(desk, clin
     # Grid: row 1 is the header, row 2 is 08:00; 09:30 is the 7th 15-minute row; column 1 is the time.
     assert card.group(1) == "grid-column:3;grid-row:8 / span 2"
     assert f"{course.patient.first_name} {course.patient.last_name}" in page
-    assert "09:30-10:00 · Booked" in page
+    assert "09:30-10:00 GMT · Booked" in page
     assert "session 1 of 8" in page and "1st session" in page
     assert "Times in <strong>Europe/London (GMT)</strong>" in page
 

@@ -74,7 +74,7 @@ def test_patient_page_shows_course_progress_and_upcoming_sessions(desk, clinic):
     book(clinic, course, clinic.at(day, 14))
     book(clinic, course, clinic.at(day + timedelta(days=1), 14))
     page = desk.get(f"/admin/patients/patient/{course.patient.pk}/change/").content.decode()
-    assert f"0 of 8 done, 2 booked, next {clinic.at(day, 14):%a %d %b} 14:00; 6 to book" in page
+    assert f"0 of 8 done, 2 booked, next {clinic.at(day, 14):%a %d %b} 14:00 GMT; 6 to book" in page
     assert f"{clinic.at(day, 14):%a %d %b %Y} 14:00 GMT" in page
 
 

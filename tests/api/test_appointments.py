@@ -279,7 +279,7 @@ def test_recording_a_session_moved_since_its_etag_was_read_answers_412_and_recor
 
 FRONT_DESK_FIELDS = ["id", "course", "patient", "patient_name", "location", "clinician", "clinician_name", "room",
                      "room_name", "device", "device_name", "starts_at", "ends_at", "local_date", "time_zone",
-                     "local_starts_at", "local_ends_at", "status", "cancelled_by", "cancellation_reason",
+                     "local_starts_at", "local_ends_at", "status", "state", "cancelled_by", "cancellation_reason",
                      "confirmed_at", "confirmed_via", "version", "etag"]
 
 
@@ -306,6 +306,9 @@ def test_the_list_answers_each_appointment_as_its_detail_does(world, as_role, ro
     assert (by_id[cancelled.appointment.pk]["cancelled_by"], by_id[cancelled.appointment.pk]["cancellation_reason"]) \
         == ("patient", "Moved house")
     assert by_id[confirmed.appointment.pk]["confirmed_via"] == "email"
+    states = [(by_id[one.appointment.pk]["status"], by_id[one.appointment.pk]["state"])
+              for one in (cancelled, confirmed, done)]
+    assert states == [("cancelled", "cancelled"), ("booked", "confirmed"), ("fulfilled", "fulfilled")]
     if role == "clinician":
         record = by_id[done.appointment.pk]["session_record"]
         assert (record["hdss"], record["sites"]) == (2, [{"site": "palms", "site_other": "", "current_ma": "12.0"}])

@@ -45,8 +45,8 @@ def test_a_course_is_planned_within_the_models_session_ranges_and_refused_outsid
         response = client.post("/api/v1/courses/", {**plan, **values}, format="json")
         assert (response.status_code, response.json()["errors"]) == (400, errors)
     bounds = [(INITIAL_SESSIONS_MIN, SESSIONS_PER_WEEK_MIN), (INITIAL_SESSIONS_MAX, SESSIONS_PER_WEEK_MAX)]
-    for planned, per_week in bounds:
-        response = client.post("/api/v1/courses/", {**plan, "planned_sessions": planned,
+    for (planned, per_week), site in zip(bounds, ["palms", "soles"], strict=True):  # one open course a site
+        response = client.post("/api/v1/courses/", {**plan, "body_sites": [site], "planned_sessions": planned,
                                                     "sessions_per_week": per_week}, format="json")
         assert response.status_code == 201
     assert sorted(Course.objects.filter(patient=patient).values_list("planned_sessions", "sessions_per_week")) == bounds

@@ -139,7 +139,7 @@ WRITES = {
                  {"front_desk": (403, 404), "clinician": (400, 404), "manager": (400, 400)}),
     "register patient": ("post", "/api/v1/patients/",
                          lambda clinic, rows: {"first_name": "Robin", "last_name": "Hood",
-                                               "date_of_birth": "1980-01-02",
+                                               "date_of_birth": "1980-01-02", "different_person": True,
                                                "preferred_location": rows.ids["locations"]},
                          {"front_desk": (201, 400), "clinician": (201, 400), "manager": (201, 201)}),
     "update patient": ("patch", "/api/v1/patients/{patients}/", lambda clinic, rows: {"phone": "+44 20 1234 5678"},

@@ -80,7 +80,7 @@ def test_front_desk_books_a_course_through_the_preview_and_runs_the_day(page, li
     assert len(sessions) == 8
     assert {clinic.location.local(s.starts_at).weekday() for s in sessions} <= {0, 2, 4}
     assert Notification.objects.filter(patient=patient, kind=NotificationKind.BOOKING_CONFIRMATION).count() == 1
-    assert page.locator("ul.messagelist").inner_text().startswith("Booked 8 sessions for Robin Okafor, from ")
+    assert page.locator("ul.messagelist").inner_text().startswith(f"Booked 8 sessions for {patient}, from ")
     first = sessions[0]
     card = page.locator(f"a.card[data-appointment='{first.pk}']")
     assert "Robin Okafor" in card.inner_text()
@@ -97,7 +97,7 @@ def test_front_desk_books_a_course_through_the_preview_and_runs_the_day(page, li
     page.fill("#cancel_reason", "Away on a work trip")
     page.click("#action-cancel")
     page.wait_for_url("**/appointment/day/**")
-    assert f"The session of Robin Okafor on {clinic.location.local(third.starts_at):%a %d %b %Y %H:%M}" in (
+    assert f"The session of {patient} on {clinic.location.local(third.starts_at):%a %d %b %Y %H:%M}" in (
         page.locator("ul.messagelist").inner_text())
     assert "Cancelled" in page.locator(f"a.card[data-appointment='{third.pk}']").inner_text()
     third.refresh_from_db()
@@ -113,7 +113,7 @@ def test_front_desk_books_a_course_through_the_preview_and_runs_the_day(page, li
         row = page.locator(f"tr[data-appointment='{first.pk}']")
         row.locator("input[value=Arrived]").click()
         page.wait_for_url("**/day-sheet/**")
-        assert page.locator("ul.messagelist").inner_text() == "Robin Okafor has arrived."
+        assert page.locator("ul.messagelist").inner_text() == f"{patient} has arrived."
         assert page.locator(f"tr[data-appointment='{first.pk}'] .ionto-state").inner_text() == "Arrived"
     first.refresh_from_db()
     assert first.status == AppointmentStatus.ARRIVED and first.status_changed_by == clinic.front_desk.user

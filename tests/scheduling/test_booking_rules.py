@@ -84,11 +84,12 @@ def test_back_to_back_sessions_fit_when_the_turnover_is_kept(clinic, monday):
 def test_patient_cannot_be_in_two_sessions_at_once(clinic, monday):
     patient = make_patient(clinic)
     book(clinic, make_course(clinic, patient), clinic.at(monday, 9))
-    second_course = make_course(clinic, patient)
+    second_course = make_course(clinic, patient, body_sites=["soles"])
     with pytest.raises(ConflictError) as refused:
         book(clinic, second_course, clinic.at(monday, 9, 15), clinician=clinic.clinicians[1], room=clinic.rooms[1],
              device=clinic.devices[1])
-    assert messages(refused.value) == [f"The patient already has a session Mon {monday:%d %b} 09:00-09:30."]
+    assert messages(refused.value) == [f"The patient already has a session on Mon {monday:%d %b} (09:00-09:30, "
+                                       "another course); one session a day at most."]
 
 
 def test_cancelled_and_noshow_sessions_free_their_slot(clinic, monday):
@@ -211,8 +212,8 @@ def test_positive_screening_blocks_until_a_clinician_overrides(clinic, monday):
     with pytest.raises(ValidationError) as refused:
         book(clinic, course, clinic.at(monday, 9))
     assert refused.value.message_dict == {"patient": [
-        "The screening found a contraindication (Metal implants in the current path); "
-        "a clinician must record an override before booking."
+        "The screening found a contraindication; a clinician must review the screening and record an "
+        "override before booking."
     ]}
     patient_services.screening_override(screening=screening, overridden_by=clinic.clinician.user,
                                         reason="Titanium plate in left ankle, far from the palms' current path.")

@@ -58,8 +58,14 @@ def day():
 @pytest.mark.parametrize("shared", ["clinician", "room", "device", "patient"])
 def test_twenty_simultaneous_bookings_of_one_resource_let_exactly_one_through(shared, day):
     clinic = make_clinic(rooms=THREADS, devices=THREADS, clinicians=THREADS)
-    patient = make_patient(clinic)
-    courses = [make_course(clinic, patient if shared == "patient" else None) for _ in range(THREADS)]
+    if shared == "patient":
+        # One open course per indication and site (issue 20): six courses of one patient race.
+        patient = make_patient(clinic, medicated=True)
+        courses = [make_course(clinic, patient, medicated=medicated, body_sites=[site])
+                   for medicated in (False, True) for site in ("palms", "soles", "axillae")]
+    else:
+        courses = [make_course(clinic) for _ in range(THREADS)]
+    threads = len(courses)
 
     def attempt(i):
         def book():
@@ -74,10 +80,10 @@ def test_twenty_simultaneous_bookings_of_one_resource_let_exactly_one_through(sh
             )
         return book
 
-    outcomes = race([attempt(i) for i in range(THREADS)])
+    outcomes = race([attempt(i) for i in range(threads)])
     booked = [o for o in outcomes if isinstance(o, Appointment)]
     refused = [o for o in outcomes if isinstance(o, ConflictError)]
-    assert (len(booked), len(refused)) == (1, THREADS - 1), [repr(o) for o in outcomes]
+    assert (len(booked), len(refused)) == (1, threads - 1), [repr(o) for o in outcomes]
     assert Appointment.objects.filter(status__in=ACTIVE_STATUSES).count() == 1
     assert overlapping_pairs(shared) == 0
     for error in refused:

@@ -56,7 +56,7 @@ def test_database_lets_back_to_back_and_cancelled_rows_be(clinic, booked):
 def test_database_refuses_two_sessions_of_a_course_on_one_day(clinic, booked):
     later = raw_copy(booked, clinician=clinic.clinicians[1], room=clinic.rooms[1], device=clinic.devices[1],
                      starts_at=booked.starts_at + timedelta(hours=3), ends_at=booked.ends_at + timedelta(hours=3))
-    assert "appointment_one_session_a_day_per_course" in refused(later)
+    assert "appointment_one_session_a_day_per_patient" in refused(later)
 
 
 @pytest.mark.parametrize("minutes", [20, 50])

@@ -1,8 +1,13 @@
+from datetime import UTC, datetime, timedelta
+
 import pytest
+import time_machine
+from django.utils import timezone
 
 from clinic.models import Location, Staff
 from patients.models import Patient
 from scheduling import demo
+from scheduling.booking.selectors import appointment_arrival_refusal, appointment_noshow_refusal
 from scheduling.models import Appointment, Course, SessionRecord
 
 pytestmark = pytest.mark.django_db
@@ -16,16 +21,24 @@ def logins_file(tmp_path, monkeypatch):
 
 def test_demo_clinic_has_every_state_and_loads_once(logins_file):
     logins = demo.demo_load()
-    assert [(username, role) for username, _password, role in logins] == [
-        ("manager", "Manager"), ("frontdesk", "Front desk"), ("clinician", "Clinician")
+    assert [(username, role) for username, _password, role, _where in logins] == [
+        ("manager", "Manager"), ("frontdesk", "Front desk"), ("frontdesk2", "Front desk"),
+        ("clinician", "Clinician"), ("clinician2", "Clinician"), ("clinician3", "Clinician"),
+        ("clinician4", "Clinician"),
     ]
+    stored = dict(line.split(" ") for line in logins_file.read_text().splitlines())
+    for username, password, _role, _where in logins:  # every member of staff signs in with the printed password
+        assert stored[username] == password
+        assert Staff.objects.get(user__username=username).user.check_password(password), username
+    assert Staff.objects.count() == 7
     zones = set(Location.objects.values_list("time_zone", flat=True))
     assert zones == {"Europe/London", "America/Toronto"}
-    assert Patient.objects.count() == 40
+    assert Patient.objects.count() == 56
     assert Staff.objects.filter(role="clinician").count() == 4
     assert set(Course.objects.values_list("status", flat=True)) == {"planned", "active", "completed", "discontinued"}
     assert set(Course.objects.values_list("phase", flat=True)) == {"initial", "maintenance"}
-    assert set(Appointment.objects.values_list("status", flat=True)) == {"booked", "fulfilled", "cancelled", "noshow"}
+    assert set(Appointment.objects.values_list("status", flat=True)) == {
+        "booked", "arrived", "fulfilled", "cancelled", "noshow"}
     assert Course.objects.filter(indication="musculoskeletal").exists()
     records = SessionRecord.objects.count()
     assert records > 100
@@ -34,3 +47,22 @@ def test_demo_clinic_has_every_state_and_loads_once(logins_file):
     assert (Patient.objects.count(), Appointment.objects.count(), SessionRecord.objects.count()) == counts
     assert again == logins
     assert logins_file.stat().st_mode & 0o777 == 0o600
+
+
+@pytest.mark.parametrize("hour_utc", [8, 19])
+def test_the_demos_today_has_sessions_to_mark_arrived_and_as_no_shows_at_each_location(logins_file, hour_utc):
+    """London and Toronto at 08:00 and 19:00 UTC: morning, afternoon and evening in one of the two zones."""
+    moment = datetime.combine(timezone.localdate(), datetime.min.time(), tzinfo=UTC).replace(hour=hour_utc)
+    with time_machine.travel(moment, tick=False):
+        demo.demo_load()
+        now = timezone.now()
+        for location in Location.objects.all():
+            today = location.local(now).date()
+            this_week = Appointment.objects.filter(location=location, local_date__gte=today - timedelta(days=1),
+                                                   local_date__lte=today).select_related("location")
+            states = {a.display_state for a in this_week}
+            assert {"fulfilled", "noshow", "arrived", "booked", "confirmed"} <= states, (location, states)
+            can_arrive = [a for a in this_week if appointment_arrival_refusal(appointment=a, now=now) is None]
+            can_miss = [a for a in this_week if appointment_noshow_refusal(appointment=a, now=now) is None]
+            assert len(can_arrive) >= 2 and len(can_miss) >= 1, location
+            assert all(a.local_date == today for a in can_arrive)

@@ -130,7 +130,7 @@ def test_flag_recall_and_proposal_agree_on_every_course_of_the_demo(tmp_path, mo
     with time_machine.travel(loaded_at, tick=False):
         demo.demo_load()
     courses = list(Course.objects.select_related("location").order_by("pk"))
-    assert len(courses) == 48
+    assert len(courses) == 64  # 48 stories and 16 patients on the day the demo loads
 
     for now in (loaded_at, loaded_at + timedelta(weeks=10)):
         with time_machine.travel(now, tick=False):

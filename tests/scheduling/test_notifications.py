@@ -201,7 +201,8 @@ def test_confirmation_email_names_first_name_local_time_zone_address_phone_and_n
 def test_every_kind_of_email_goes_out_as_the_bytes_pythons_generator_makes():
     clinic = make_clinic(name="Praxis Zürich-Oerlikon, Gesundheitszentrum am Bahnhofplatz", time_zone="Europe/Zurich")
     patient = make_patient(clinic, first_name="Zoë", email="zoe.mueller@example.org")
-    sessions = [book(clinic, make_course(clinic, patient), clinic.at(next_weekday(day), 9)) for day in range(3)]
+    sessions = [book(clinic, make_course(clinic, patient, body_sites=[site]), clinic.at(next_weekday(day), 9))
+                for day, site in enumerate(["palms", "soles", "axillae"])]
     row = Notification.objects.select_related("patient", "appointment__location").filter(
         kind=NotificationKind.BOOKING_CONFIRMATION).first()
     for kind in NotificationKind:

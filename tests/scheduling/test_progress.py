@@ -299,7 +299,7 @@ def test_progress_the_admin_list_and_the_follow_up_count_the_same_sessions_left_
 
         assert course_progress(course=course, today=monday + timedelta(days=8)).unbooked == 4
         assert course_sessions_left_to_book(course=course) == 4
-        assert progress_text(listed) == "2 of 8 done, 2 booked, next Wed 12 May 10:00; 4 to book"
+        assert progress_text(listed) == "2 of 8 done, 2 booked, next Wed 12 May 10:00 BST; 4 to book"
 
 
 def test_entered_in_error_appointments_are_left_out(clinic, monday):

@@ -183,3 +183,49 @@ def test_course_complete_then_maintenance(clinic):
             maintenance.planned_sessions, maintenance.sessions_per_week) == ("maintenance", done, 3, 6, 1)
     with pytest.raises(ValidationError):
         course_start_maintenance(course=done, created_by=clinic.clinician.user)
+
+
+def test_a_clinician_cannot_record_a_session_of_another_location_and_is_not_told_its_name(clinic):
+    from tests.factories import make_clinic
+
+    other = make_clinic(name="Southbank")
+    appointment = book(other, make_course(other), other.at(next_weekday(0), 9))
+    with pytest.raises(PermissionError) as refused:
+        record(clinic, appointment, sites=[{"site": "palms", "current_ma": 25}])
+    assert str(refused.value) == "You can record sessions only at your own locations."
+    appointment.refresh_from_db()
+    assert appointment.status == AppointmentStatus.BOOKED
+    assert not SessionRecord.objects.exists()
+
+
+def test_several_side_effects_each_with_its_grade_reach_the_flags_csv_and_fhir(clinic):
+    from scheduling.records.exports import course_sessions_csv
+    from scheduling.records.fhir import course_fhir_bundle
+    from scheduling.records.progress import course_progress
+
+    course = make_course(clinic)
+    appointment = book(clinic, course, clinic.at(next_weekday(0), 9))
+    record(clinic, appointment, side_effects=[{"kind": "tingling", "grade": 1}, {"kind": "dryness", "grade": 1},
+                                              {"kind": "blistering", "grade": 2}])
+    with time_machine.travel(appointment.ends_at, tick=False):
+        progress = course_progress(course=course)
+    assert "side_effect" in {flag.kind for flag in progress.flags}
+    assert "Blistering grade 2; Dryness grade 1; Tingling grade 1" in course_sessions_csv(progress=progress)
+    procedure = next(entry["resource"] for entry in course_fhir_bundle(progress=progress)["entry"]
+                     if entry["resource"]["resourceType"] == "Procedure")
+    assert [c["text"] for c in procedure["complication"]] == [
+        "Blistering grade 2", "Dryness grade 1", "Tingling grade 1"]
+
+
+@pytest.mark.parametrize(("effects", "message"), [
+    ([{"kind": "other", "kind_other": " ", "grade": 2}], "Say what each graded side effect was."),
+    ([{"kind": "dryness", "grade": None}], "Give the grade (1-3) of the dryness."),
+    ([{"kind": "dryness", "grade": 1}, {"kind": "dryness", "grade": 2}],
+     "Record each side effect once, with its highest grade."),
+])
+def test_a_side_effect_without_its_kind_or_grade_is_refused_not_dropped(clinic, effects, message):
+    appointment = book(clinic, make_course(clinic), clinic.at(next_weekday(0), 9))
+    with pytest.raises(ValidationError) as refused:
+        record(clinic, appointment, side_effects=effects)
+    assert refused.value.message_dict == {"side_effects": [message]}
+    assert not SessionRecord.objects.exists()

@@ -33,4 +33,4 @@ def test_two_locations_in_different_zones_keep_their_own_local_day():
     appointment = book(auckland, course, auckland.at(MONDAY_AFTER, 8, 30))
     assert appointment.starts_at.astimezone(UTC).date() == date(2027, 3, 28)
     assert appointment.local_date == MONDAY_AFTER
-    assert str(appointment).endswith("Mon 29 Mar 2027 08:30 (Booked)")
+    assert str(appointment).endswith("Mon 29 Mar 2027 08:30 NZDT (Booked)")

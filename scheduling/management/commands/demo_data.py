@@ -11,5 +11,5 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         logins = demo.demo_load()
         self.stdout.write("Demo logins (made up; stored in .data/demo-logins.txt):")
-        for username, password, role in logins:
-            self.stdout.write(f"  {role:<11} {username:<12} {password}")
+        for username, password, role, where in logins:
+            self.stdout.write(f"  {role:<11} {username:<12} {password:<18} {where}")
