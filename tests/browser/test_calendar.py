@@ -170,7 +170,7 @@ def test_click_a_free_time_to_book_a_new_patient(page, live_server):
     popover.locator("#new-email").fill("nadia.newcomer@example.org")
     screenshot(page, "calendar-book-new-patient")
     popover.locator("#new-patient-book").click()
-    message_says(page, f"Booked: Nadia Newcomer, {wednesday:%a %d %b %Y} 10:00 Room 1.")
+    message_says(page, f"Booked: Nadia Newcomer (born 11 Feb 1994), {wednesday:%a %d %b %Y} 10:00 Room 1.")
     patient = Patient.objects.get(last_name="Newcomer")
     [appointment] = Appointment.objects.filter(patient=patient)
     assert clinic.location.local(appointment.starts_at) == clinic.at(wednesday, 10)
@@ -192,7 +192,7 @@ def test_click_a_free_time_to_book_a_known_patient_found_by_phone(page, live_ser
     popover.locator("#patient-results button").filter(has_text="Known, Priya · 17/05/1990").click()
     expect(popover.locator("#book-course")).to_have_value(str(course.pk))
     popover.locator("#book-confirm").click()
-    message_says(page, f"Booked: Priya Known, {friday:%a %d %b %Y} 15:00 Room 1.")
+    message_says(page, f"Booked: Priya Known (born 17 May 1990), {friday:%a %d %b %Y} 15:00 Room 1.")
     [appointment] = Appointment.objects.filter(course=course)
     assert (clinic.location.local(appointment.starts_at), appointment.room) == (clinic.at(friday, 15), clinic.rooms[0])
 
