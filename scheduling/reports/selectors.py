@@ -1,0 +1,613 @@
+"""Every figure of the managers' reports, computed once, in the database, in a fixed number of queries.
+
+docs/reports.md says how each figure is computed. A period is a range of local days [start, end] at each
+location: an appointment belongs to the day of its ``local_date`` (its day at its location), a week is
+the Monday-to-Sunday week of that local day, and an hour is the hour of the location's wall clock, so a
+session at 09:00 counts in the 09:00 hour on both sides of a daylight-saving change. Only managers (and
+superusers) read these figures (``report_access_check``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import connection
+from django.db.models import (
+    Case,
+    CharField,
+    Count,
+    DateField,
+    Exists,
+    F,
+    Func,
+    IntegerField,
+    Min,
+    OuterRef,
+    Q,
+    Subquery,
+    Value,
+    When,
+)
+from django.db.models.functions import Left, TruncWeek
+from django.utils import timezone
+
+from clinic.models import Location, StaffRole
+from clinic.selectors import locations_visible_to, staff_role
+from patients.models import AuditAction, AuditEvent
+from scheduling.booking.selectors import appointment_late_window_opens_at_expression
+from scheduling.models import (
+    Appointment,
+    AppointmentStatus,
+    CancelledBy,
+    ConfirmationChannel,
+    Course,
+    CoursePhase,
+    CourseStatus,
+    Indication,
+    Notification,
+    NotificationStatus,
+    SessionRecord,
+    SideEffect,
+)
+from scheduling.records.progress import HDSS_RESPONSE_POINTS, PAIN_RESPONSE_POINTS
+
+REPORTS_FORBIDDEN = "Only managers see the reports."
+DEFAULT_WEEKS = 4
+MAX_DAYS = 366 * 2
+
+
+# ---------------------------------------------------------------------------------------------
+# Who and what: the manager, the period and the locations
+
+
+def report_access_check(*, user) -> None:
+    """PermissionDenied unless ``user`` is a manager (a superuser acts as one): the admin pages, the API
+    (session or token) and the CSV exports all ask this."""
+    if staff_role(user) != StaffRole.MANAGER:
+        raise PermissionDenied(REPORTS_FORBIDDEN)
+
+
+@dataclass(frozen=True)
+class ReportPeriod:
+    """Local days ``start`` to ``end``, both included, at ``locations`` (ids), or every location."""
+
+    start: date
+    end: date
+    location: Location | None
+    location_ids: tuple[int, ...]
+
+    @property
+    def days(self) -> int:
+        return (self.end - self.start).days + 1
+
+    @property
+    def previous(self) -> ReportPeriod:
+        """The period of the same length just before this one, for comparison."""
+        return ReportPeriod(start=self.start - timedelta(days=self.days), end=self.start - timedelta(days=1),
+                            location=self.location, location_ids=self.location_ids)
+
+
+def report_period(*, user, start: date | None = None, end: date | None = None,
+                  location_id: int | None = None) -> ReportPeriod:
+    """The period asked for, checked: by default the last four weeks up to yesterday (the server's day);
+    ``ValidationError`` with field messages for an end before the start, more than two years, or a
+    location the user does not see."""
+    report_access_check(user=user)
+    errors = {}
+    if end is None:
+        end = timezone.localdate() - timedelta(days=1)
+    if start is None:
+        start = end - timedelta(weeks=DEFAULT_WEEKS) + timedelta(days=1)
+    if end < start:
+        errors["end"] = f"The end ({end:%d %b %Y}) is before the start ({start:%d %b %Y})."
+    elif (end - start).days + 1 > MAX_DAYS:
+        errors["end"] = f"A report covers at most {MAX_DAYS} days; choose a shorter range."
+    visible = locations_visible_to(user=user)
+    location = None
+    if location_id is not None:
+        location = visible.filter(pk=location_id).first()
+        if location is None:
+            errors["location"] = f"There is no location {location_id}."
+    if errors:
+        raise ValidationError(errors)
+    ids = (location.pk,) if location is not None else tuple(visible.order_by("pk").values_list("pk", flat=True))
+    return ReportPeriod(start=start, end=end, location=location, location_ids=ids)
+
+
+def _appointments(period: ReportPeriod):
+    return Appointment.objects.filter(location_id__in=period.location_ids, local_date__gte=period.start,
+                                      local_date__lte=period.end).order_by()
+
+
+def _rate(part: int, whole: int) -> float | None:
+    return None if not whole else round(100 * part / whole, 1)
+
+
+class LocalDay(Func):
+    """An instant's day on the wall clock of the row's location (``zone``: the path to its time zone)."""
+
+    template = "(timezone(%(expressions)s))::date"
+    output_field = DateField()
+
+    def __init__(self, instant: str, zone: str):
+        super().__init__(F(zone), F(instant))
+
+
+class LocalPart(Func):
+    """The weekday (ISO, Monday 1) or hour of a session's start on its location's wall clock."""
+
+    output_field = IntegerField()
+
+    def __init__(self, part: str):
+        if part not in ("isodow", "hour"):
+            raise ValueError(part)
+        self.template = f"EXTRACT({part} FROM timezone(%(expressions)s))::int"
+        super().__init__(F("location__time_zone"), F("starts_at"))
+
+
+def _run(sql: str, params: dict) -> list[tuple]:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
+# ---------------------------------------------------------------------------------------------
+# 1. Utilization
+
+BOOKED_STATUSES = (AppointmentStatus.BOOKED, AppointmentStatus.ARRIVED, AppointmentStatus.FULFILLED,
+                   AppointmentStatus.NOSHOW)
+
+# Each resource: its rows, the hours it is open on a weekday (the location's opening hours; a clinician's own
+# working hours at the location when any are recorded there), and the closures that take it away.
+_RESOURCES = {
+    "room": """
+        SELECT r.id AS resource_id, r.location_id, r.name AS label FROM clinic_room r
+        WHERE r.is_active AND r.location_id = ANY(%(locations)s)""",
+    "device": """
+        SELECT d.id AS resource_id, d.location_id, d.model || ' #' || d.serial_number AS label FROM clinic_device d
+        WHERE d.in_service AND d.location_id = ANY(%(locations)s)""",
+    "clinician": """
+        SELECT s.id AS resource_id, sl.location_id,
+               trim(u.first_name || ' ' || u.last_name) AS label
+        FROM clinic_staff s JOIN clinic_staff_locations sl ON sl.staff_id = s.id JOIN auth_user u ON u.id = s.user_id
+        WHERE s.role = 'clinician' AND s.is_active AND sl.location_id = ANY(%(locations)s)""",
+}
+_HOURS = {
+    "room": "SELECT r.resource_id, oh.weekday, oh.opens_at AS starts, oh.closes_at AS ends FROM resources r "
+            "JOIN clinic_openinghours oh ON oh.location_id = r.location_id",
+    "clinician": """
+        SELECT r.resource_id, wh.weekday, wh.starts_at AS starts, wh.ends_at AS ends FROM resources r
+        JOIN clinic_workinghours wh ON wh.clinician_id = r.resource_id AND wh.location_id = r.location_id
+        UNION ALL
+        SELECT r.resource_id, oh.weekday, oh.opens_at, oh.closes_at FROM resources r
+        JOIN clinic_openinghours oh ON oh.location_id = r.location_id
+        WHERE NOT EXISTS (SELECT 1 FROM clinic_workinghours w WHERE w.clinician_id = r.resource_id
+                          AND w.location_id = r.location_id)""",
+}
+_HOURS["device"] = _HOURS["room"]
+# Every resource's name, also one no longer in use that still has sessions in the period.
+_NAMES = {
+    "room": "SELECT id, name FROM clinic_room",
+    "device": "SELECT id, model || ' #' || serial_number FROM clinic_device",
+    "clinician": "SELECT s.id, trim(u.first_name || ' ' || u.last_name) FROM clinic_staff s "
+                 "JOIN auth_user u ON u.id = s.user_id",
+}
+_CLOSURE_COLUMN = {"room": "room_id", "device": "device_id", "clinician": "clinician_id"}
+
+_UTILIZATION_SQL = """
+WITH resources AS ({resources}),
+hours AS ({hours}),
+days AS (
+  SELECT l.id AS location_id, l.time_zone, d::date AS day
+  FROM clinic_location l, generate_series(%(start)s::date, %(end)s::date, interval '1 day') AS d
+  WHERE l.id = ANY(%(locations)s)
+),
+spans AS (
+  SELECT r.resource_id, r.location_id, days.day,
+         tstzrange(timezone(days.time_zone, days.day + h.starts), timezone(days.time_zone, days.day + h.ends)) AS span
+  FROM resources r JOIN days ON days.location_id = r.location_id
+  JOIN hours h ON h.resource_id = r.resource_id AND h.weekday = EXTRACT(isodow FROM days.day) - 1
+),
+free AS (
+  SELECT s.resource_id, s.day, tstzmultirange(s.span) - COALESCE((
+      SELECT range_agg(tstzrange(c.starts_at, c.ends_at)) FROM clinic_closure c
+      WHERE c.location_id = s.location_id AND c.starts_at < upper(s.span) AND c.ends_at > lower(s.span)
+        AND (c.{column} = s.resource_id OR (c.room_id IS NULL AND c.device_id IS NULL AND c.clinician_id IS NULL))
+  ), '{{}}'::tstzmultirange) AS free
+  FROM spans s
+),
+open_minutes AS (
+  SELECT f.resource_id, date_trunc('week', f.day)::date AS week,
+         SUM(EXTRACT(EPOCH FROM upper(part) - lower(part)) / 60) AS minutes
+  FROM free f, unnest(f.free) AS part GROUP BY 1, 2
+),
+booked AS (
+  SELECT a.{column} AS resource_id, date_trunc('week', a.local_date)::date AS week,
+         SUM(EXTRACT(EPOCH FROM a.ends_at - a.starts_at) / 60) AS booked,
+         SUM(EXTRACT(EPOCH FROM a.ends_at - a.starts_at) / 60) FILTER (WHERE a.status = 'fulfilled') AS fulfilled
+  FROM scheduling_appointment a
+  WHERE a.location_id = ANY(%(locations)s) AND a.local_date BETWEEN %(start)s AND %(end)s
+    AND a.status = ANY(%(booked_statuses)s)
+  GROUP BY 1, 2
+),
+usage AS (
+  SELECT COALESCE(o.resource_id, b.resource_id) AS resource_id, COALESCE(o.week, b.week) AS week,
+         COALESCE(o.minutes, 0)::int AS open, COALESCE(b.booked, 0)::int AS booked,
+         COALESCE(b.fulfilled, 0)::int AS fulfilled
+  FROM open_minutes o FULL JOIN booked b ON b.resource_id = o.resource_id AND b.week = o.week
+)
+SELECT usage.resource_id, names.label, usage.week, usage.open, usage.booked, usage.fulfilled
+FROM usage JOIN ({names}) AS names (id, label) ON names.id = usage.resource_id
+ORDER BY names.label, usage.resource_id, usage.week
+"""
+
+
+@dataclass(frozen=True)
+class UsageRow:
+    kind: str  # room, device, clinician
+    resource_id: int
+    label: str
+    week: date | None  # None: the whole period
+    open_minutes: int
+    booked_minutes: int
+    fulfilled_minutes: int
+
+    @property
+    def booked_percent(self) -> float | None:
+        return _rate(self.booked_minutes, self.open_minutes)
+
+    @property
+    def fulfilled_percent(self) -> float | None:
+        return _rate(self.fulfilled_minutes, self.open_minutes)
+
+
+@dataclass
+class UtilizationReport:
+    period: ReportPeriod
+    weekly: list[UsageRow]  # per resource and week
+    totals: list[UsageRow]  # per resource, the whole period
+    heat: dict[tuple[int, int], int]  # (ISO weekday 1-7, local hour) -> booked sessions starting then
+    summary: dict[str, float | int | None] = field(default_factory=dict)
+
+    def by_kind(self, kind: str) -> list[UsageRow]:
+        return [row for row in self.totals if row.kind == kind]
+
+
+def _usage(kind: str, period: ReportPeriod) -> list[tuple]:
+    """(resource id, name, week, open, booked and fulfilled minutes) of one kind of resource, one query.
+    The SQL is put together from the constant texts above only; every value goes as a parameter."""
+    sql = _UTILIZATION_SQL.format(resources=_RESOURCES[kind], hours=_HOURS[kind], column=_CLOSURE_COLUMN[kind],
+                                  names=_NAMES[kind])
+    return _run(sql, {"locations": list(period.location_ids), "start": period.start, "end": period.end,
+                      "booked_statuses": list(BOOKED_STATUSES)})
+
+
+def report_utilization(*, period: ReportPeriod) -> UtilizationReport:
+    """Booked and fulfilled minutes against open minutes per room, device and clinician, per week and for
+    the period, and the booked sessions by weekday and hour (four queries)."""
+    weekly, totals = [], []
+    for kind in ("room", "device", "clinician"):
+        whole: dict[int, list] = {}
+        for resource_id, label, week, open_minutes, booked, fulfilled in _usage(kind, period):
+            weekly.append(UsageRow(kind, resource_id, label, week, open_minutes, booked, fulfilled))
+            total = whole.setdefault(resource_id, [label, 0, 0, 0])
+            total[1] += open_minutes
+            total[2] += booked
+            total[3] += fulfilled
+        totals += [UsageRow(kind, resource_id, label, None, open_minutes, booked, fulfilled)
+                   for resource_id, (label, open_minutes, booked, fulfilled) in whole.items()]
+    heat = {(row["weekday"], row["hour"]): row["sessions"] for row in (
+        _appointments(period).filter(status__in=BOOKED_STATUSES)
+        .values(weekday=LocalPart("isodow"), hour=LocalPart("hour")).annotate(sessions=Count("pk")))}
+    rooms = [row for row in totals if row.kind == "room"]
+    open_minutes = sum(row.open_minutes for row in rooms)
+    report = UtilizationReport(period=period, weekly=weekly, totals=totals, heat=heat)
+    report.summary = {
+        "room_open_minutes": open_minutes,
+        "room_booked_minutes": sum(row.booked_minutes for row in rooms),
+        "room_fulfilled_minutes": sum(row.fulfilled_minutes for row in rooms),
+        "room_booked_percent": _rate(sum(row.booked_minutes for row in rooms), open_minutes),
+        "room_fulfilled_percent": _rate(sum(row.fulfilled_minutes for row in rooms), open_minutes),
+    }
+    return report
+
+
+# ---------------------------------------------------------------------------------------------
+# 2. Attendance
+
+
+def late_cancellation_q() -> Q:
+    """Cancelled by the patient once the location's late-change window had opened (the rule of
+    ``appointment_late_window_opens_at``); the queryset needs the ``late_window_opens_at`` annotation."""
+    return Q(status=AppointmentStatus.CANCELLED, cancelled_by=CancelledBy.PATIENT,
+             status_changed_at__gt=F("late_window_opens_at"))
+
+
+def _attendance_counts() -> dict:
+    return {
+        "sessions": Count("pk"),
+        "attended": Count("pk", filter=Q(status__in=(AppointmentStatus.ARRIVED, AppointmentStatus.FULFILLED))),
+        "noshows": Count("pk", filter=Q(status=AppointmentStatus.NOSHOW)),
+        "cancelled": Count("pk", filter=Q(status=AppointmentStatus.CANCELLED)),
+        "late_cancellations": Count("pk", filter=late_cancellation_q()),
+    }
+
+
+@dataclass(frozen=True)
+class AttendanceRow:
+    key: str
+    label: str
+    sessions: int
+    attended: int
+    noshows: int
+    cancelled: int
+    late_cancellations: int
+
+    @property
+    def noshow_percent(self) -> float | None:
+        return _rate(self.noshows, self.sessions)
+
+    @property
+    def late_cancellation_percent(self) -> float | None:
+        return _rate(self.late_cancellations, self.sessions)
+
+
+@dataclass
+class AttendanceReport:
+    period: ReportPeriod
+    total: AttendanceRow
+    weekly: list[AttendanceRow]
+    by_clinician: list[AttendanceRow]
+    by_location: list[AttendanceRow]
+    repeat_noshows: list[dict]  # patient_id, name, noshows
+    confirmed_by_link: int
+    confirmed: AttendanceRow  # sessions confirmed before their start
+    unconfirmed: AttendanceRow
+    summary: dict[str, float | int | None] = field(default_factory=dict)
+
+
+def _row(key, label, values: dict) -> AttendanceRow:
+    return AttendanceRow(key=str(key), label=label, **{name: values[name] or 0 for name in _attendance_counts()})
+
+
+def report_attendance(*, period: ReportPeriod) -> AttendanceReport:
+    """No-shows and late cancellations per week, clinician and location; patients with two or more no-shows;
+    confirmations before the session and the no-show rate with and without one (four queries)."""
+    rows = _appointments(period).exclude(status=AppointmentStatus.ENTERED_IN_ERROR).annotate(
+        late_window_opens_at=appointment_late_window_opens_at_expression())
+    by_week_location = list(rows.values("location_id", "location__name", week=TruncWeek("local_date"))
+                            .annotate(**_attendance_counts()).order_by("week", "location__name"))
+    by_clinician = [_row(values["clinician_id"], f"{values['clinician__user__first_name']} "
+                                                 f"{values['clinician__user__last_name']}".strip(), values)
+                    for values in rows.values("clinician_id", "clinician__user__first_name",
+                                              "clinician__user__last_name")
+                    .annotate(**_attendance_counts()).order_by("clinician__user__last_name", "clinician_id")]
+    confirmed_first = Q(confirmed_at__isnull=False, confirmed_at__lt=F("starts_at"))
+    confirmations = rows.aggregate(
+        by_link=Count("pk", filter=confirmed_first & Q(confirmed_via=ConfirmationChannel.EMAIL_LINK)),
+        **{f"confirmed_{name}": Count("pk", filter=confirmed_first & (counted.filter or Q()))
+           for name, counted in _attendance_counts().items()},
+        **{f"unconfirmed_{name}": Count("pk", filter=~confirmed_first & (counted.filter or Q()))
+           for name, counted in _attendance_counts().items()},
+    )
+    repeat = [{"patient_id": values["patient_id"], "name": f"{values['patient__first_name']} "
+                                                             f"{values['patient__last_name']}",
+               "noshows": values["noshows"]}
+              for values in rows.filter(status=AppointmentStatus.NOSHOW)
+              .values("patient_id", "patient__first_name", "patient__last_name")
+              .annotate(noshows=Count("pk")).filter(noshows__gte=2)
+              .order_by("-noshows", "patient__last_name", "patient_id")]
+    weeks: dict[date, dict] = {}
+    locations: dict[int, dict] = {}
+    for values in by_week_location:
+        for bucket, key in ((weeks, values["week"]), (locations, values["location_id"])):
+            target = bucket.setdefault(key, {"label": values["location__name"],
+                                             **dict.fromkeys(_attendance_counts(), 0)})
+            for name in _attendance_counts():
+                target[name] += values[name]
+    weekly = [_row(week, f"{week:%d %b %Y}", values) for week, values in sorted(weeks.items())]
+    by_location = [_row(key, values["label"], values) for key, values in locations.items()]
+    total_values = dict.fromkeys(_attendance_counts(), 0)
+    for values in locations.values():
+        for name in total_values:
+            total_values[name] += values[name]
+    report = AttendanceReport(
+        period=period, total=_row("all", "All", total_values), weekly=weekly, by_clinician=by_clinician,
+        by_location=by_location, repeat_noshows=repeat, confirmed_by_link=confirmations["by_link"],
+        confirmed=_row("confirmed", "Confirmed before the session",
+                       {name: confirmations[f"confirmed_{name}"] for name in _attendance_counts()}),
+        unconfirmed=_row("unconfirmed", "Not confirmed",
+                         {name: confirmations[f"unconfirmed_{name}"] for name in _attendance_counts()}),
+    )
+    report.summary = {"sessions": report.total.sessions, "noshow_percent": report.total.noshow_percent,
+                      "late_cancellation_percent": report.total.late_cancellation_percent}
+    return report
+
+
+# ---------------------------------------------------------------------------------------------
+# 3. Courses and outcomes
+
+_RESPONSE_SQL = """
+WITH ended AS (
+  SELECT c.id, c.indication FROM scheduling_course c JOIN clinic_location l ON l.id = c.location_id
+  WHERE c.phase = 'initial' AND c.status IN ('completed', 'discontinued') AND c.location_id = ANY(%(locations)s)
+    AND (timezone(l.time_zone, c.ended_at))::date BETWEEN %(start)s AND %(end)s
+),
+recorded AS (
+  SELECT e.id AS course_id, e.indication,
+         CASE WHEN e.indication = 'musculoskeletal' THEN r.pain_nprs ELSE r.hdss END AS score,
+         row_number() OVER (PARTITION BY e.id ORDER BY a.starts_at, a.id) AS number
+  FROM ended e JOIN scheduling_appointment a ON a.course_id = e.id AND a.status = 'fulfilled'
+  JOIN scheduling_sessionrecord r ON r.appointment_id = a.id
+),
+scored AS (
+  SELECT course_id, indication, count(*) AS scores,
+         (array_agg(score ORDER BY number))[1] AS baseline,
+         (array_agg(score ORDER BY number DESC))[1] AS latest,
+         CASE WHEN indication = 'musculoskeletal' THEN %(pain_points)s ELSE %(hdss_points)s END AS needed
+  FROM recorded WHERE score IS NOT NULL GROUP BY course_id, indication
+),
+first_response AS (
+  SELECT s.course_id, min(r.number) AS number FROM scored s
+  JOIN recorded r ON r.course_id = s.course_id AND r.score IS NOT NULL AND s.baseline - r.score >= s.needed
+  GROUP BY s.course_id
+)
+SELECT e.indication, count(*) AS ended, count(s.course_id) FILTER (WHERE s.scores >= 2) AS judged,
+       count(*) FILTER (WHERE s.scores >= 2 AND s.baseline - s.latest >= s.needed) AS responded,
+       percentile_cont(0.5) WITHIN GROUP (ORDER BY f.number)
+         FILTER (WHERE s.scores >= 2 AND s.baseline - s.latest >= s.needed) AS median_sessions
+FROM ended e LEFT JOIN scored s ON s.course_id = e.id LEFT JOIN first_response f ON f.course_id = e.id
+GROUP BY e.indication ORDER BY e.indication
+"""
+
+
+@dataclass(frozen=True)
+class ResponseRow:
+    indication: str
+    label: str
+    ended: int  # initial courses completed or discontinued in the period
+    judged: int  # of those, with two or more scores recorded
+    responded: int
+    median_sessions_to_response: float | None
+
+    @property
+    def response_percent(self) -> float | None:
+        return _rate(self.responded, self.judged)
+
+
+@dataclass
+class OutcomesReport:
+    period: ReportPeriod
+    by_indication: list[dict]  # indication, label, started, completed, discontinued, maintenance_*
+    discontinued_reasons: list[dict]  # reason, courses
+    responses: list[ResponseRow]
+    sessions: int  # recorded sessions in the period
+    side_effects: list[dict]  # kind, label, grade, count, per_100_sessions
+    summary: dict[str, float | int | None] = field(default_factory=dict)
+
+
+def report_outcomes(*, period: ReportPeriod) -> OutcomesReport:
+    """Courses started, completed and discontinued (with reasons), response at the end by indication with the
+    median sessions to response, side effects per 100 sessions, and maintenance uptake (five queries)."""
+    in_period = {"local_ended__gte": period.start, "local_ended__lte": period.end}
+    first_session = (Appointment.objects.filter(course=OuterRef("pk"), status=AppointmentStatus.FULFILLED)
+                     .order_by().values("course").annotate(first=Min("local_date")).values("first"))
+    courses = Course.objects.filter(location_id__in=period.location_ids).order_by().annotate(
+        local_ended=LocalDay("ended_at", "location__time_zone"), first_day=Subquery(first_session),
+        has_maintenance=Exists(Course.objects.filter(follows=OuterRef("pk"))))
+    completed_initial = Q(status=CourseStatus.COMPLETED, phase=CoursePhase.INITIAL, **in_period)
+    counts = {values["indication"]: values for values in courses.values("indication").annotate(
+        started=Count("pk", filter=Q(first_day__gte=period.start, first_day__lte=period.end)),
+        completed=Count("pk", filter=Q(status=CourseStatus.COMPLETED, **in_period)),
+        discontinued=Count("pk", filter=Q(status=CourseStatus.DISCONTINUED, **in_period)),
+        completed_initial=Count("pk", filter=completed_initial),
+        maintenance_started=Count("pk", filter=completed_initial & Q(has_maintenance=True)),
+    )}
+    by_indication = []
+    for indication in Indication:
+        values = counts.get(indication.value, {})
+        row = {"indication": indication.value, "label": indication.label,
+               **{name: values.get(name, 0) for name in ("started", "completed", "discontinued",
+                                                         "completed_initial", "maintenance_started")}}
+        row["maintenance_percent"] = _rate(row["maintenance_started"], row["completed_initial"])
+        by_indication.append(row)
+    reasons = list(courses.filter(status=CourseStatus.DISCONTINUED, **in_period).values(reason=F("discontinued_reason"))
+                   .annotate(courses=Count("pk")).order_by("-courses", "reason"))
+    labels = dict(Indication.choices)
+    responses = [ResponseRow(indication, labels[indication], ended, judged, responded,
+                             None if median is None else round(float(median), 1))
+                 for indication, ended, judged, responded, median in _run(_RESPONSE_SQL, {
+                     "locations": list(period.location_ids), "start": period.start, "end": period.end,
+                     "hdss_points": HDSS_RESPONSE_POINTS, "pain_points": PAIN_RESPONSE_POINTS})]
+    recorded = SessionRecord.objects.filter(
+        appointment__status=AppointmentStatus.FULFILLED, appointment__location_id__in=period.location_ids,
+        appointment__local_date__gte=period.start, appointment__local_date__lte=period.end).order_by()
+    sessions = recorded.count()
+    kinds = dict(SideEffect._meta.get_field("kind").choices)
+    side_effects = [{"kind": values["kind"], "label": kinds[values["kind"]], "grade": values["grade"],
+                     "count": values["count"],
+                     "per_100_sessions": round(100 * values["count"] / sessions, 1) if sessions else None}
+                    for values in SideEffect.objects.filter(record__in=recorded).values("kind", "grade")
+                    .annotate(count=Count("pk")).order_by("kind", "grade")]
+    report = OutcomesReport(period=period, by_indication=by_indication, discontinued_reasons=reasons,
+                            responses=responses, sessions=sessions, side_effects=side_effects)
+    judged = sum(row.judged for row in responses)
+    report.summary = {"started": sum(row["started"] for row in by_indication),
+                      "completed": sum(row["completed"] for row in by_indication),
+                      "response_percent": _rate(sum(row.responded for row in responses), judged)}
+    return report
+
+
+# ---------------------------------------------------------------------------------------------
+# 4. Reminders
+
+
+def failure_reason() -> Case:
+    """The kind of a failed message's last error, from the texts of
+    ``scheduling.reminders.sending.smtp_failure``: the address refused, an invalid address, the server's SMTP
+    code, or the error's name. Never the address itself, which the full text names."""
+    return Case(
+        When(last_error__startswith="Recipient refused:", then=Value("Recipient refused")),
+        When(last_error__startswith="Invalid address:", then=Value("Invalid address")),
+        When(last_error__regex=r"^SMTP [0-9]{3}", then=Left("last_error", 8)),
+        default=Func(F("last_error"), Value(":"), Value(1), function="split_part", output_field=CharField()),
+        output_field=CharField(),
+    )
+
+
+# One aggregate per figure: a figure such as "bounced" is one more entry once bounces are recorded.
+REMINDER_FIGURES = {
+    "sent": Q(status=NotificationStatus.SENT),
+    "failed": Q(status=NotificationStatus.FAILED),
+    "cancelled": Q(status=NotificationStatus.CANCELLED),
+    "waiting": Q(status__in=(NotificationStatus.PENDING, NotificationStatus.SENDING)),
+}
+
+
+@dataclass
+class RemindersReport:
+    period: ReportPeriod
+    by_kind: list[dict]  # kind, label, sent, failed, cancelled, waiting
+    totals: dict[str, int]
+    failed_by_reason: list[dict]  # reason, messages
+    unsubscribed: int
+    summary: dict[str, float | int | None] = field(default_factory=dict)
+
+
+def report_reminders(*, period: ReportPeriod) -> RemindersReport:
+    """Messages due in the period by kind and state, failures by reason, and patients who stopped emails
+    (three queries)."""
+    rows = Notification.objects.filter(course__location_id__in=period.location_ids).order_by().annotate(
+        local_due=LocalDay("due_at", "course__location__time_zone")).filter(
+        local_due__gte=period.start, local_due__lte=period.end)
+    labels = dict(Notification._meta.get_field("kind").choices)
+    found = {values["kind"]: values for values in rows.values("kind").annotate(
+        **{name: Count("pk", filter=condition) for name, condition in REMINDER_FIGURES.items()})}
+    by_kind = [{"kind": kind, "label": label, **{name: found.get(kind, {}).get(name, 0) for name in REMINDER_FIGURES}}
+               for kind, label in labels.items()]
+    totals = {name: sum(row[name] for row in by_kind) for name in REMINDER_FIGURES}
+    failed = list(rows.filter(REMINDER_FIGURES["failed"]).values(reason=failure_reason())
+                  .annotate(messages=Count("pk")).order_by("-messages", "reason"))
+    # A patient who stops emails (their unsubscribe link, or the desk) leaves an audit row of the change.
+    stopped = AuditEvent.objects.filter(
+        action=AuditAction.UPDATE, object_type="patient", changes__email_consent=[True, False],
+        at__date__gte=period.start, at__date__lte=period.end)
+    if period.location is not None:
+        stopped = stopped.filter(Exists(Course.objects.filter(patient=OuterRef("patient"),
+                                                              location_id__in=period.location_ids)))
+    unsubscribed = stopped.aggregate(patients=Count("patient", distinct=True))["patients"]
+    report = RemindersReport(period=period, by_kind=by_kind, totals=totals, failed_by_reason=failed,
+                             unsubscribed=unsubscribed)
+    report.summary = {**totals, "unsubscribed": unsubscribed,
+                      "failed_percent": _rate(totals["failed"], totals["sent"] + totals["failed"])}
+    return report
+
+
+REPORTS = {
+    "utilization": ("Utilization", report_utilization),
+    "attendance": ("Attendance", report_attendance),
+    "outcomes": ("Courses and outcomes", report_outcomes),
+    "reminders": ("Reminders", report_reminders),
+}
