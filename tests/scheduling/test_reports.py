@@ -5,13 +5,22 @@ from datetime import date
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from patients.services import patient_update
 from scheduling.reports.selectors import (
+    REPORTS,
     report_attendance,
     report_outcomes,
     report_period,
+    report_reminders,
     report_utilization,
 )
-from tests.scheduling.report_clinics import END, START, attendance_clinic, outcomes_clinic
+from tests.factories import book, make_clinic, make_course, make_patient, next_weekday
+from tests.scheduling.report_clinics import END, START, attendance_clinic, booked_early, outcomes_clinic, record
+from tests.scheduling.test_notifications import mail, send_due  # noqa: F401  (the SMTP server fixture)
 
 pytestmark = pytest.mark.django_db
 
@@ -125,3 +134,50 @@ def test_other_roles_are_refused(riverside, role):
     user = clinic.front_desk.user if role == "front_desk" else clinic.clinician.user
     with pytest.raises(PermissionDenied):
         report_period(user=user)
+
+
+def test_reminders_sent_failed_by_reason_waiting_and_unsubscribed(mail):  # noqa: F811
+    clinic = make_clinic(name="Seaside")
+    elsewhere = make_clinic(name="Inland")
+    monday = next_weekday(0)
+    refused = make_patient(clinic, email="nobody@example.org")
+    patients = [make_patient(clinic), refused, make_patient(clinic)]
+    for hour, patient in enumerate(patients, start=9):
+        book(clinic, make_course(clinic, patient), clinic.at(monday, hour))
+    other = make_patient(elsewhere)
+    mail.refused_recipients = {"nobody@example.org"}
+    send_due(timezone.now())
+    patient_update(patient=patients[2], updated_by=None, email_consent=False)
+    patient_update(patient=other, updated_by=elsewhere.front_desk.user, email_consent=False)
+    today = timezone.localdate()
+    report = report_reminders(period=report_period(user=clinic.manager.user, start=today, end=today,
+                                                   location_id=clinic.location.pk))
+    confirmations = next(row for row in report.by_kind if row["kind"] == "booking_confirmation")
+    assert (confirmations["sent"], confirmations["failed"], confirmations["waiting"]) == (2, 1, 0)
+    assert report.failed_by_reason == [{"reason": "Recipient refused", "messages": 1}]
+    assert report.unsubscribed == 1
+    assert report.summary["failed_percent"] == 33.3
+    # The reminders fall due 24 hours before Monday's sessions: in a period that reaches them, waiting.
+    week = report_reminders(period=report_period(user=clinic.manager.user, start=today, end=monday))
+    assert week.totals == {"sent": 2, "failed": 1, "cancelled": 0, "waiting": 3}
+    assert week.unsubscribed == 2  # every location: the other clinic's patient too
+
+
+def _queries(function, period) -> int:
+    with CaptureQueriesContext(connection) as captured:
+        function(period=period)
+    return len(captured.captured_queries)
+
+
+def test_each_report_costs_the_same_queries_whatever_the_data(riverside):
+    clinic, _ = riverside
+    period = period_for(clinic)
+    before = {name: _queries(function, period) for name, (_, function) in REPORTS.items()}
+    assert before == {"utilization": 4, "attendance": 4, "outcomes": 5, "reminders": 3}
+    outcomes_clinic()  # four more courses, twelve more sessions with side effects, at another location
+    more = make_course(clinic, make_patient(clinic))
+    for day in (date(2026, 10, 20), date(2026, 10, 22), date(2026, 10, 27)):
+        record(clinic, booked_early(clinic, more, day, 15, room=1, device=1), hdss=2)
+    everywhere = report_period(user=clinic.manager.user, start=START, end=END)
+    assert {name: _queries(function, everywhere) for name, (_, function) in REPORTS.items()} == before
+    assert {name: _queries(function, period) for name, (_, function) in REPORTS.items()} == before
