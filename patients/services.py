@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from datetime import date
 
 from django.core.exceptions import ValidationError
@@ -177,20 +178,40 @@ def _plain(value):
     return getattr(value, "pk", None) or str(value)
 
 
+def _audit_event(*, actor, action: str, patient: Patient | None, object_type: str, object_id: str,
+                 changes: dict, via: str | None, context) -> AuditEvent:
+    authenticated = actor is not None and getattr(actor, "is_authenticated", False)
+    return AuditEvent(
+        actor=actor if authenticated else None,
+        actor_label=actor.get_username() if authenticated else (via or context.via),
+        action=action, via=via or context.via, patient=patient, object_type=object_type, object_id=object_id,
+        changes={field: [_plain(old), _plain(new)] for field, (old, new) in changes.items()},
+        ip_address=context.ip_address, user_agent=context.user_agent,
+    )
+
+
 def audit_record(*, actor, action: str, patient: Patient, obj=None, changes: dict | None = None,
                  via: str | None = None) -> AuditEvent:
     """Append one row to the audit trail; where from is taken from the current request, if any."""
-    context = request_context.current()
     target = obj if obj is not None else patient
-    authenticated = actor is not None and getattr(actor, "is_authenticated", False)
-    return AuditEvent.objects.create(
-        actor=actor if authenticated else None,
-        actor_label=actor.get_username() if authenticated else (via or context.via),
-        action=action, via=via or context.via, patient=patient,
-        object_type=target._meta.model_name, object_id=str(target.pk),
-        changes={field: [_plain(old), _plain(new)] for field, (old, new) in (changes or {}).items()},
-        ip_address=context.ip_address, user_agent=context.user_agent,
-    )
+    event = _audit_event(actor=actor, action=action, patient=patient, object_type=target._meta.model_name,
+                         object_id=str(target.pk), changes=changes or {}, via=via, context=request_context.current())
+    event.save()
+    return event
+
+
+def audit_report_export(*, actor, report: str, details: dict, patient_ids: Iterable[int]) -> None:
+    """An export of the clinic's figures (a report): one row for the export itself, with no patient and
+    what was asked in ``details`` (kept as [None, value] like any change), and one row for each patient
+    the export names, so a patient's own trail shows it too. One INSERT, whatever the number of rows."""
+    context = request_context.current()
+    changes = {name: (None, value) for name, value in details.items()}
+    rows = [_audit_event(actor=actor, action=AuditAction.EXPORT, patient=None, object_type="report",
+                         object_id=report, changes=changes, via="export", context=context)]
+    rows += [_audit_event(actor=actor, action=AuditAction.EXPORT, patient=Patient(pk=patient_id),
+                          object_type="report", object_id=report, changes=changes, via="export", context=context)
+             for patient_id in sorted(set(patient_ids))]
+    AuditEvent.objects.bulk_create(rows)
 
 
 def audit_read(*, actor, patient: Patient, obj=None, via: str | None = None) -> AuditEvent:

@@ -62,10 +62,15 @@ MAX_DAYS = 366 * 2
 # Who and what: the manager, the period and the locations
 
 
+def report_access_allowed(*, user) -> bool:
+    """Managers see the reports (a superuser acts as one); the front desk and clinicians do not."""
+    return staff_role(user) == StaffRole.MANAGER
+
+
 def report_access_check(*, user) -> None:
-    """PermissionDenied unless ``user`` is a manager (a superuser acts as one): the admin pages, the API
-    (session or token) and the CSV exports all ask this."""
-    if staff_role(user) != StaffRole.MANAGER:
+    """PermissionDenied unless ``report_access_allowed``: the pages, the API (session or token) and the CSV
+    exports all ask this before reading anything."""
+    if not report_access_allowed(user=user):
         raise PermissionDenied(REPORTS_FORBIDDEN)
 
 

@@ -4,7 +4,6 @@ from datetime import date
 
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
-
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
@@ -181,3 +180,19 @@ def test_each_report_costs_the_same_queries_whatever_the_data(riverside):
     everywhere = report_period(user=clinic.manager.user, start=START, end=END)
     assert {name: _queries(function, everywhere) for name, (_, function) in REPORTS.items()} == before
     assert {name: _queries(function, period) for name, (_, function) in REPORTS.items()} == before
+
+
+def test_pages_show_each_report_with_charts_and_tables_to_a_manager(riverside, client):
+    clinic, _ = riverside
+    client.force_login(clinic.manager.user)
+    query = f"?start={START}&end={END}&location={clinic.location.pk}"
+    for name in REPORTS:
+        page = client.get(f"/clinician/reports/{name}/{query}")
+        assert page.status_code == 200, name
+        assert page.content.decode().count("<svg") >= 1
+    text = client.get(f"/clinician/reports/attendance/{query}").content.decode()
+    assert "Ada Often" in text and "33.3" in text and "11.1" in text
+    assert client.get("/clinician/reports/").url == "/clinician/reports/utilization/"
+    refused = client.get(f"/clinician/reports/attendance/?start={END}&end={START}")
+    assert refused.status_code == 400
+    assert "The end (19 Oct 2026) is before the start (01 Nov 2026)." in refused.content.decode()
