@@ -200,18 +200,22 @@ def audit_record(*, actor, action: str, patient: Patient, obj=None, changes: dic
     return event
 
 
-def audit_report_export(*, actor, report: str, details: dict, patient_ids: Iterable[int]) -> None:
-    """An export of the clinic's figures (a report): one row for the export itself, with no patient and
-    what was asked in ``details`` (kept as [None, value] like any change), and one row for each patient
-    the export names, so a patient's own trail shows it too. One INSERT, whatever the number of rows."""
+def audit_report(*, actor, action: str, report: str, details: dict, patient_ids: Iterable[int]) -> None:
+    """A report of the clinic's figures shown or exported. An export (``AuditAction.EXPORT``) is one row
+    with no patient and what was asked in ``details`` (kept as [None, value] like any change); every report,
+    shown or exported, adds one row for each patient it names, so a patient's own trail shows it too. One
+    INSERT, whatever the number of rows; none when a report on screen names no patient."""
     context = request_context.current()
     changes = {name: (None, value) for name, value in details.items()}
-    rows = [_audit_event(actor=actor, action=AuditAction.EXPORT, patient=None, object_type="report",
-                         object_id=report, changes=changes, via="export", context=context)]
-    rows += [_audit_event(actor=actor, action=AuditAction.EXPORT, patient=Patient(pk=patient_id),
-                          object_type="report", object_id=report, changes=changes, via="export", context=context)
-             for patient_id in sorted(set(patient_ids))]
-    AuditEvent.objects.bulk_create(rows)
+    via = "export" if action == AuditAction.EXPORT else None
+    rows = [_audit_event(actor=actor, action=action, patient=Patient(pk=patient_id), object_type="report",
+                         object_id=report, changes=changes, via=via, context=context)
+            for patient_id in sorted(set(patient_ids))]
+    if action == AuditAction.EXPORT:
+        rows.insert(0, _audit_event(actor=actor, action=action, patient=None, object_type="report",
+                                    object_id=report, changes=changes, via=via, context=context))
+    if rows:
+        AuditEvent.objects.bulk_create(rows)
 
 
 def audit_read(*, actor, patient: Patient, obj=None, via: str | None = None) -> AuditEvent:

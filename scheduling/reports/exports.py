@@ -106,9 +106,3 @@ def report_csv(*, name: str, report) -> str:
     csv_write(out, header=CSV_COLUMNS, rows=lines)
     return out.getvalue()
 
-
-def report_patient_ids(*, name: str, report) -> list[int]:
-    """The patients an export of this report names: only the attendance report names any."""
-    if name != "attendance":
-        return []
-    return [patient["patient_id"] for patient in report.repeat_noshows]

@@ -88,6 +88,12 @@ class ReportPeriod:
         return (self.end - self.start).days + 1
 
     @property
+    def details(self) -> dict:
+        """What was asked, for the audit trail."""
+        return {"start": self.start.isoformat(), "end": self.end.isoformat(),
+                "location": self.location.pk if self.location is not None else None}
+
+    @property
     def previous(self) -> ReportPeriod:
         """The period of the same length just before this one, for comparison."""
         return ReportPeriod(start=self.start - timedelta(days=self.days), end=self.start - timedelta(days=1),
@@ -608,6 +614,13 @@ def report_reminders(*, period: ReportPeriod) -> RemindersReport:
     report.summary = {**totals, "unsubscribed": unsubscribed,
                       "failed_percent": _rate(totals["failed"], totals["sent"] + totals["failed"])}
     return report
+
+
+def report_patient_ids(*, name: str, report) -> list[int]:
+    """The patients an export of this report names: only the attendance report names any."""
+    if name != "attendance":
+        return []
+    return [patient["patient_id"] for patient in report.repeat_noshows]
 
 
 REPORTS = {

@@ -16,10 +16,17 @@ from django.urls import reverse_lazy
 from django.views.decorators.http import require_GET
 
 from clinic.selectors import locations_visible_to
-from patients.services import audit_report_export
+from patients.models import AuditAction
+from patients.services import audit_report
 from scheduling.reports.charts import WEEKDAYS, Series, bar_chart_svg, heat_map_svg
-from scheduling.reports.exports import report_csv, report_patient_ids
-from scheduling.reports.selectors import REPORTS, ReportPeriod, report_access_check, report_period
+from scheduling.reports.exports import report_csv
+from scheduling.reports.selectors import (
+    REPORTS,
+    ReportPeriod,
+    report_access_check,
+    report_patient_ids,
+    report_period,
+)
 
 LOGIN_URL = reverse_lazy("admin:login")
 
@@ -123,6 +130,8 @@ def report_page(request, name: str):
     if period is None:
         return render(request, "scheduling/reports/report.html", context, status=400)
     report = build(period=period)
+    audit_report(actor=request.user, action=AuditAction.READ, report=name, details=period.details,
+                 patient_ids=report_patient_ids(name=name, report=report))
     previous = build(period=period.previous)
     context.update(period=period, report=report, previous=previous.period,
                    comparison=[(SUMMARY_LABELS[key], report.summary[key], previous.summary[key])
@@ -145,9 +154,8 @@ def report_csv_download(request, name: str):
         return HttpResponse("\n".join(f"{field or 'period'}: {' '.join(errors)}" for field, errors in
                                       form.errors.items()), status=400, content_type="text/plain; charset=utf-8")
     report = REPORTS[name][1](period=period)
-    audit_report_export(actor=request.user, report=name, patient_ids=report_patient_ids(name=name, report=report),
-                        details={"start": period.start.isoformat(), "end": period.end.isoformat(),
-                                 "location": period.location.pk if period.location else None})
+    audit_report(actor=request.user, action=AuditAction.EXPORT, report=name,
+                 patient_ids=report_patient_ids(name=name, report=report), details=period.details)
     response = HttpResponse(report_csv(name=name, report=report), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = (f'attachment; filename="{name}-{period.start:%Y%m%d}-'
                                        f'{period.end:%Y%m%d}.csv"')
