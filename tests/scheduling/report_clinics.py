@@ -112,11 +112,12 @@ def attendance_clinic():
 def outcomes_clinic():
     """Four initial courses that end in the period: A (HDSS 4, 3, 3) completed, B (HDSS 3, 3, 3)
     discontinued, C medicated (pain 7, 6, 4) completed, D (HDSS 3, 2, 2) completed and followed by
-    maintenance; and E, started in September, still open."""
+    maintenance; F completed after one session (HDSS 3): one score, not judged; and E, started in September,
+    still open."""
     clinic = make_clinic(name="Hillside", time_zone="Europe/London", rooms=2, devices=2)
     with on(datetime(2026, 9, 1, 12, tzinfo=UTC)):
         courses = {name: make_course(clinic, make_patient(clinic, medicated=name == "C"), medicated=name == "C")
-                   for name in "ABCDE"}
+                   for name in "ABCDEF"}
         early = book(clinic, courses["E"], clinic.at(date(2026, 9, 14), 9))
     record(clinic, early, hdss=4)
     mon_wed_fri = [date(2026, 10, 19), date(2026, 10, 21), date(2026, 10, 23)]
@@ -126,6 +127,7 @@ def outcomes_clinic():
         "B": (mon_wed_fri, 11, [{"hdss": 3}] * 3),
         "C": (tue_thu_sat, 10, [{"pain": 7}, {"pain": 6}, {"pain": 4}]),
         "D": (tue_thu_sat, 14, [{"hdss": 3}, {"hdss": 2}, {"hdss": 2}]),
+        "F": (mon_wed_fri[:1], 16, [{"hdss": 3}]),
     }
     side_effects = {("A", 0): [{"kind": "erythema", "grade": 1}], ("A", 1): [{"kind": "tingling", "grade": 1}],
                     ("C", 2): [{"kind": "erythema", "grade": 2}]}
@@ -138,6 +140,7 @@ def outcomes_clinic():
         course_complete(course=courses["A"], completed_by=clinician)
         course_discontinue(course=courses["B"], discontinued_by=clinician, reason="No improvement")
         course_complete(course=courses["D"], completed_by=clinician)
+        course_complete(course=courses["F"], completed_by=clinician)
         course_start_maintenance(course=courses["D"], created_by=clinician)
     with on(datetime(2026, 10, 31, 12, tzinfo=UTC)):
         course_complete(course=courses["C"], completed_by=clinician)

@@ -95,23 +95,24 @@ def test_outcomes_response_median_side_effects_and_maintenance():
     clinic, courses = outcomes_clinic()
     report = report_outcomes(period=period_for(clinic))
     rows = {row["indication"]: row for row in report.by_indication}
-    # A, B, D started in the period (E in September); C is the medicated one.
+    # A, B, D, F started in the period (E in September); C is the medicated one.
     assert {name: (row["started"], row["completed"], row["discontinued"]) for name, row in rows.items()} == {
-        "hyperhidrosis": (3, 2, 1), "musculoskeletal": (1, 1, 0)}
+        "hyperhidrosis": (4, 3, 1), "musculoskeletal": (1, 1, 0)}
     assert report.discontinued_reasons == [{"reason": "No improvement", "courses": 1}]
-    # Hyperhidrosis: A 4 -> 3 (responded at its 2nd session), B 3 -> 3 (did not), D 3 -> 2 (2nd session).
+    # Hyperhidrosis: A 4 -> 3 (responded at its 2nd session), B 3 -> 3 (did not), D 3 -> 2 (2nd session),
+    # F one score only: ended, not judged.
     # Musculoskeletal: C 7 -> 4, a fall of 3 (2 needed), first reached at its 3rd session (7 -> 4).
     responses = {row.indication: (row.ended, row.judged, row.responded, row.response_percent,
                                   row.median_sessions_to_response) for row in report.responses}
-    assert responses == {"hyperhidrosis": (3, 3, 2, 66.7, 2.0), "musculoskeletal": (1, 1, 1, 100.0, 3.0)}
-    # 12 sessions recorded in the period (E's was in September): three side effects, each 1 in 12.
-    assert report.sessions == 12
+    assert responses == {"hyperhidrosis": (4, 3, 2, 66.7, 2.0), "musculoskeletal": (1, 1, 1, 100.0, 3.0)}
+    # 13 sessions recorded in the period (E's was in September): three side effects, each 1 in 13.
+    assert report.sessions == 13
     assert [(row["kind"], row["grade"], row["count"], row["per_100_sessions"]) for row in report.side_effects] == [
-        ("erythema", 1, 1, 8.3), ("erythema", 2, 1, 8.3), ("tingling", 1, 1, 8.3)]
-    # Of the two completed initial hyperhidrosis courses (A, D), D went on to maintenance.
+        ("erythema", 1, 1, 7.7), ("erythema", 2, 1, 7.7), ("tingling", 1, 1, 7.7)]
+    # Of the three completed initial hyperhidrosis courses (A, D, F), D went on to maintenance.
     assert (rows["hyperhidrosis"]["completed_initial"], rows["hyperhidrosis"]["maintenance_started"],
-            rows["hyperhidrosis"]["maintenance_percent"]) == (2, 1, 50.0)
-    assert report.summary == {"started": 4, "completed": 3, "response_percent": 75.0}
+            rows["hyperhidrosis"]["maintenance_percent"]) == (3, 1, 33.3)
+    assert report.summary == {"started": 5, "completed": 4, "response_percent": 75.0}
 
 
 def test_period_defaults_to_the_last_four_weeks_and_refuses_bad_ranges(riverside):
