@@ -17,6 +17,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from api.base import StrictQueryMixin, errors
+from api.fields import AsciiDateField
 from patients.models import AuditAction
 from patients.services import audit_report
 from scheduling.reports.exports import report_csv
@@ -40,8 +41,8 @@ class _Readers(BasePermission):
 
 
 class ReportQuerySerializer(serializers.Serializer):
-    start = serializers.DateField(required=False, help_text="First local day; default: four weeks before `end`.")
-    end = serializers.DateField(required=False, help_text="Last local day (included); default: yesterday.")
+    start = AsciiDateField(required=False, help_text="First local day; default: four weeks before `end`.")
+    end = AsciiDateField(required=False, help_text="Last local day (included); default: yesterday.")
     location = serializers.IntegerField(required=False, min_value=1, help_text="A location's id; default: all.")
 
 
