@@ -170,88 +170,113 @@ def _run(sql: str, params: dict) -> list[tuple]:
 BOOKED_STATUSES = (AppointmentStatus.BOOKED, AppointmentStatus.ARRIVED, AppointmentStatus.FULFILLED,
                    AppointmentStatus.NOSHOW)
 
-# Each resource: its rows, the hours it is open on a weekday (the location's opening hours; a clinician's own
-# working hours at the location when any are recorded there), and the closures that take it away.
-_RESOURCES = {
-    "room": """
-        SELECT r.id AS resource_id, r.location_id, r.name AS label FROM clinic_room r
-        WHERE r.is_active AND r.location_id = ANY(%(locations)s)""",
-    "device": """
-        SELECT d.id AS resource_id, d.location_id, d.model || ' #' || d.serial_number AS label FROM clinic_device d
-        WHERE d.in_service AND d.location_id = ANY(%(locations)s)""",
-    "clinician": """
-        SELECT s.id AS resource_id, sl.location_id,
-               trim(u.first_name || ' ' || u.last_name) AS label
-        FROM clinic_staff s JOIN clinic_staff_locations sl ON sl.staff_id = s.id JOIN auth_user u ON u.id = s.user_id
-        WHERE s.role = 'clinician' AND s.is_active AND sl.location_id = ANY(%(locations)s)""",
-}
-_HOURS = {
-    "room": "SELECT r.resource_id, oh.weekday, oh.opens_at AS starts, oh.closes_at AS ends FROM resources r "
-            "JOIN clinic_openinghours oh ON oh.location_id = r.location_id",
-    "clinician": """
-        SELECT r.resource_id, wh.weekday, wh.starts_at AS starts, wh.ends_at AS ends FROM resources r
-        JOIN clinic_workinghours wh ON wh.clinician_id = r.resource_id AND wh.location_id = r.location_id
-        UNION ALL
-        SELECT r.resource_id, oh.weekday, oh.opens_at, oh.closes_at FROM resources r
-        JOIN clinic_openinghours oh ON oh.location_id = r.location_id
-        WHERE NOT EXISTS (SELECT 1 FROM clinic_workinghours w WHERE w.clinician_id = r.resource_id
-                          AND w.location_id = r.location_id)""",
-}
-_HOURS["device"] = _HOURS["room"]
-# Every resource's name, also one no longer in use that still has sessions in the period.
-_NAMES = {
-    "room": "SELECT id, name FROM clinic_room",
-    "device": "SELECT id, model || ' #' || serial_number FROM clinic_device",
-    "clinician": "SELECT s.id, trim(u.first_name || ' ' || u.last_name) FROM clinic_staff s "
-                 "JOIN auth_user u ON u.id = s.user_id",
-}
-_CLOSURE_COLUMN = {"room": "room_id", "device": "device_id", "clinician": "clinician_id"}
-
+# One statement for the three kinds of resource. Open time is worked out per *schedule* and day (a
+# location's opening hours, or one clinician's own working hours at a location), less the closures of the
+# whole location; each room, device and clinician takes its schedule's minutes, less its own closures.
+# So the cost follows the locations' days, not the resources times the days.
 _UTILIZATION_SQL = """
-WITH resources AS ({resources}),
-hours AS ({hours}),
+WITH resources AS (
+  SELECT 'room' AS kind, r.id AS resource_id, r.location_id, 'l' || r.location_id AS schedule, r.name AS label
+  FROM clinic_room r WHERE r.is_active AND r.location_id = ANY(%(locations)s)
+  UNION ALL
+  SELECT 'device', d.id, d.location_id, 'l' || d.location_id, d.model || ' #' || d.serial_number
+  FROM clinic_device d WHERE d.in_service AND d.location_id = ANY(%(locations)s)
+  UNION ALL
+  SELECT 'clinician', s.id, sl.location_id,
+         CASE WHEN EXISTS (SELECT 1 FROM clinic_workinghours w WHERE w.clinician_id = s.id
+                           AND w.location_id = sl.location_id)
+              THEN 'c' || s.id || '-' || sl.location_id ELSE 'l' || sl.location_id END,
+         trim(u.first_name || ' ' || u.last_name)
+  FROM clinic_staff s JOIN clinic_staff_locations sl ON sl.staff_id = s.id JOIN auth_user u ON u.id = s.user_id
+  WHERE s.role = 'clinician' AND s.is_active AND sl.location_id = ANY(%(locations)s)
+),
+hours AS (
+  SELECT 'l' || oh.location_id AS schedule, oh.location_id, oh.weekday, oh.opens_at AS starts, oh.closes_at AS ends
+  FROM clinic_openinghours oh WHERE oh.location_id = ANY(%(locations)s)
+  UNION ALL
+  SELECT 'c' || wh.clinician_id || '-' || wh.location_id, wh.location_id, wh.weekday, wh.starts_at, wh.ends_at
+  FROM clinic_workinghours wh WHERE wh.location_id = ANY(%(locations)s)
+),
 days AS (
   SELECT l.id AS location_id, l.time_zone, d::date AS day
   FROM clinic_location l, generate_series(%(start)s::date, %(end)s::date, interval '1 day') AS d
   WHERE l.id = ANY(%(locations)s)
 ),
-spans AS (
-  SELECT r.resource_id, r.location_id, days.day,
-         tstzrange(timezone(days.time_zone, days.day + h.starts), timezone(days.time_zone, days.day + h.ends)) AS span
-  FROM resources r JOIN days ON days.location_id = r.location_id
-  JOIN hours h ON h.resource_id = r.resource_id AND h.weekday = EXTRACT(isodow FROM days.day) - 1
-),
 free AS (
-  SELECT s.resource_id, s.day, tstzmultirange(s.span) - COALESCE((
-      SELECT range_agg(tstzrange(c.starts_at, c.ends_at)) FROM clinic_closure c
-      WHERE c.location_id = s.location_id AND c.starts_at < upper(s.span) AND c.ends_at > lower(s.span)
-        AND (c.{column} = s.resource_id OR (c.room_id IS NULL AND c.device_id IS NULL AND c.clinician_id IS NULL))
-  ), '{{}}'::tstzmultirange) AS free
-  FROM spans s
+  SELECT h.schedule, h.location_id, days.day,
+         range_agg(tstzrange(timezone(days.time_zone, days.day + h.starts),
+                             timezone(days.time_zone, days.day + h.ends)))
+         - COALESCE((
+           SELECT range_agg(tstzrange(c.starts_at, c.ends_at)) FROM clinic_closure c
+           WHERE c.location_id = h.location_id AND c.room_id IS NULL AND c.device_id IS NULL AND c.clinician_id IS NULL
+             AND c.starts_at < timezone(days.time_zone, (days.day + 1)::timestamp)
+             AND c.ends_at > timezone(days.time_zone, days.day::timestamp)
+         ), '{}'::tstzmultirange) AS free
+  FROM hours h JOIN days ON days.location_id = h.location_id AND h.weekday = EXTRACT(isodow FROM days.day) - 1
+  GROUP BY h.schedule, h.location_id, days.day, days.time_zone
+),
+free_minutes AS (
+  SELECT f.schedule, f.location_id, f.day, f.free,
+         (SELECT COALESCE(SUM(EXTRACT(EPOCH FROM upper(p) - lower(p))::float8), 0) / 60
+          FROM unnest(f.free) AS p) AS minutes
+  FROM free f
+),
+own_closures AS (
+  SELECT r.kind, r.resource_id, m.day, m.minutes - (
+           SELECT COALESCE(SUM(EXTRACT(EPOCH FROM upper(p) - lower(p))::float8), 0) / 60
+           FROM unnest(m.free - range_agg(tstzrange(c.starts_at, c.ends_at))) AS p) AS lost
+  FROM clinic_closure c
+  JOIN resources r ON r.location_id = c.location_id AND r.resource_id = CASE r.kind WHEN 'room' THEN c.room_id
+                                                                       WHEN 'device' THEN c.device_id
+                                                                       ELSE c.clinician_id END
+  JOIN free_minutes m ON m.schedule = r.schedule AND m.location_id = r.location_id
+                     AND m.free && tstzrange(c.starts_at, c.ends_at)
+  WHERE c.location_id = ANY(%(locations)s)
+  GROUP BY r.kind, r.resource_id, m.day, m.minutes, m.free
+),
+weekly_minutes AS (
+  SELECT schedule, location_id, date_trunc('week', day)::date AS week, SUM(minutes) AS minutes
+  FROM free_minutes GROUP BY 1, 2, 3
 ),
 open_minutes AS (
-  SELECT f.resource_id, date_trunc('week', f.day)::date AS week,
-         SUM(EXTRACT(EPOCH FROM upper(part) - lower(part)) / 60) AS minutes
-  FROM free f, unnest(f.free) AS part GROUP BY 1, 2
+  SELECT r.kind, r.resource_id, w.week, SUM(w.minutes) AS minutes
+  FROM resources r JOIN weekly_minutes w ON w.schedule = r.schedule AND w.location_id = r.location_id
+  GROUP BY 1, 2, 3
 ),
-booked AS (
-  SELECT a.{column} AS resource_id, date_trunc('week', a.local_date)::date AS week,
-         SUM(EXTRACT(EPOCH FROM a.ends_at - a.starts_at) / 60) AS booked,
-         SUM(EXTRACT(EPOCH FROM a.ends_at - a.starts_at) / 60) FILTER (WHERE a.status = 'fulfilled') AS fulfilled
+lost AS (
+  SELECT kind, resource_id, date_trunc('week', day)::date AS week, SUM(lost) AS minutes
+  FROM own_closures GROUP BY 1, 2, 3
+),
+sessions AS (
+  SELECT a.room_id, a.device_id, a.clinician_id, date_trunc('week', a.local_date)::date AS week,
+         EXTRACT(EPOCH FROM a.ends_at - a.starts_at)::float8 / 60 AS minutes, a.status = 'fulfilled' AS fulfilled
   FROM scheduling_appointment a
   WHERE a.location_id = ANY(%(locations)s) AND a.local_date BETWEEN %(start)s AND %(end)s
     AND a.status = ANY(%(booked_statuses)s)
-  GROUP BY 1, 2
+),
+booked AS (
+  SELECT CASE WHEN GROUPING(room_id) = 0 THEN 'room' WHEN GROUPING(device_id) = 0 THEN 'device'
+              ELSE 'clinician' END AS kind,
+         COALESCE(room_id, device_id, clinician_id) AS resource_id, week,
+         SUM(minutes) AS booked, SUM(minutes) FILTER (WHERE fulfilled) AS fulfilled
+  FROM sessions GROUP BY GROUPING SETS ((room_id, week), (device_id, week), (clinician_id, week))
 ),
 usage AS (
-  SELECT COALESCE(o.resource_id, b.resource_id) AS resource_id, COALESCE(o.week, b.week) AS week,
-         COALESCE(o.minutes, 0)::int AS open, COALESCE(b.booked, 0)::int AS booked,
-         COALESCE(b.fulfilled, 0)::int AS fulfilled
-  FROM open_minutes o FULL JOIN booked b ON b.resource_id = o.resource_id AND b.week = o.week
+  SELECT kind, resource_id, week, SUM(open) AS open, SUM(booked) AS booked, SUM(fulfilled) AS fulfilled FROM (
+    SELECT kind, resource_id, week, minutes AS open, 0 AS booked, 0 AS fulfilled FROM open_minutes
+    UNION ALL SELECT kind, resource_id, week, -minutes, 0, 0 FROM lost
+    UNION ALL SELECT kind, resource_id, week, 0, booked, COALESCE(fulfilled, 0) FROM booked
+  ) AS parts GROUP BY 1, 2, 3
+),
+names AS (
+  SELECT 'room' AS kind, id, name AS label FROM clinic_room
+  UNION ALL SELECT 'device', id, model || ' #' || serial_number FROM clinic_device
+  UNION ALL SELECT 'clinician', s.id, trim(u.first_name || ' ' || u.last_name)
+  FROM clinic_staff s JOIN auth_user u ON u.id = s.user_id
 )
-SELECT usage.resource_id, names.label, usage.week, usage.open, usage.booked, usage.fulfilled
-FROM usage JOIN ({names}) AS names (id, label) ON names.id = usage.resource_id
-ORDER BY names.label, usage.resource_id, usage.week
+SELECT u.kind, u.resource_id, n.label, u.week, round(u.open)::int, round(u.booked)::int, round(u.fulfilled)::int
+FROM usage u JOIN names n ON n.kind = u.kind AND n.id = u.resource_id
+ORDER BY array_position(ARRAY['room', 'device', 'clinician'], u.kind), n.label, u.resource_id, u.week
 """
 
 
@@ -286,29 +311,21 @@ class UtilizationReport:
         return [row for row in self.totals if row.kind == kind]
 
 
-def _usage(kind: str, period: ReportPeriod) -> list[tuple]:
-    """(resource id, name, week, open, booked and fulfilled minutes) of one kind of resource, one query.
-    The SQL is put together from the constant texts above only; every value goes as a parameter."""
-    sql = _UTILIZATION_SQL.format(resources=_RESOURCES[kind], hours=_HOURS[kind], column=_CLOSURE_COLUMN[kind],
-                                  names=_NAMES[kind])
-    return _run(sql, {"locations": list(period.location_ids), "start": period.start, "end": period.end,
-                      "booked_statuses": list(BOOKED_STATUSES)})
-
-
 def report_utilization(*, period: ReportPeriod) -> UtilizationReport:
     """Booked and fulfilled minutes against open minutes per room, device and clinician, per week and for
-    the period, and the booked sessions by weekday and hour (four queries)."""
+    the period, and the booked sessions by weekday and hour (two queries)."""
     weekly, totals = [], []
-    for kind in ("room", "device", "clinician"):
-        whole: dict[int, list] = {}
-        for resource_id, label, week, open_minutes, booked, fulfilled in _usage(kind, period):
-            weekly.append(UsageRow(kind, resource_id, label, week, open_minutes, booked, fulfilled))
-            total = whole.setdefault(resource_id, [label, 0, 0, 0])
-            total[1] += open_minutes
-            total[2] += booked
-            total[3] += fulfilled
-        totals += [UsageRow(kind, resource_id, label, None, open_minutes, booked, fulfilled)
-                   for resource_id, (label, open_minutes, booked, fulfilled) in whole.items()]
+    whole: dict[tuple[str, int], list] = {}
+    for kind, resource_id, label, week, open_minutes, booked, fulfilled in _run(_UTILIZATION_SQL, {
+            "locations": list(period.location_ids), "start": period.start, "end": period.end,
+            "booked_statuses": list(BOOKED_STATUSES)}):
+        weekly.append(UsageRow(kind, resource_id, label, week, open_minutes, booked, fulfilled))
+        total = whole.setdefault((kind, resource_id), [label, 0, 0, 0])
+        total[1] += open_minutes
+        total[2] += booked
+        total[3] += fulfilled
+    totals = [UsageRow(kind, resource_id, label, None, open_minutes, booked, fulfilled)
+              for (kind, resource_id), (label, open_minutes, booked, fulfilled) in whole.items()]
     heat = {(row["weekday"], row["hour"]): row["sessions"] for row in (
         _appointments(period).filter(status__in=BOOKED_STATUSES)
         .values(weekday=LocalPart("isodow"), hour=LocalPart("hour")).annotate(sessions=Count("pk")))}
