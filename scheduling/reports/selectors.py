@@ -10,7 +10,7 @@ superusers) read these figures (``report_access_check``).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection
@@ -25,10 +25,8 @@ from django.db.models import (
     F,
     Func,
     IntegerField,
-    Min,
     OuterRef,
     Q,
-    Subquery,
     Value,
     When,
 )
@@ -90,6 +88,13 @@ class ReportPeriod:
         return (self.end - self.start).days + 1
 
     @property
+    def instants(self) -> tuple[datetime, datetime]:
+        """Instants that hold every location's local days of the period (UTC offsets run from -12 to +14
+        hours): a bound on ``starts_at`` that lets the indexes on it narrow what is read."""
+        return (datetime.combine(self.start, time(), tzinfo=UTC) - timedelta(hours=15),
+                datetime.combine(self.end + timedelta(days=1), time(), tzinfo=UTC) + timedelta(hours=13))
+
+    @property
     def details(self) -> dict:
         """What was asked, for the audit trail."""
         return {"start": self.start.isoformat(), "end": self.end.isoformat(),
@@ -130,8 +135,10 @@ def report_period(*, user, start: date | None = None, end: date | None = None,
 
 
 def _appointments(period: ReportPeriod):
+    earliest, latest = period.instants
     return Appointment.objects.filter(location_id__in=period.location_ids, local_date__gte=period.start,
-                                      local_date__lte=period.end).order_by()
+                                      local_date__lte=period.end, starts_at__gte=earliest,
+                                      starts_at__lt=latest).order_by()
 
 
 def _rate(part: int, whole: int) -> float | None:
@@ -254,7 +261,7 @@ sessions AS (
          EXTRACT(EPOCH FROM a.ends_at - a.starts_at)::float8 / 60 AS minutes, a.status = 'fulfilled' AS fulfilled
   FROM scheduling_appointment a
   WHERE a.location_id = ANY(%(locations)s) AND a.local_date BETWEEN %(start)s AND %(end)s
-    AND a.status = ANY(%(booked_statuses)s)
+    AND a.starts_at >= %(earliest)s AND a.starts_at < %(latest)s AND a.status = ANY(%(booked_statuses)s)
 ),
 booked AS (
   SELECT CASE WHEN GROUPING(room_id) = 0 THEN 'room' WHEN GROUPING(device_id) = 0 THEN 'device'
@@ -320,6 +327,7 @@ def report_utilization(*, period: ReportPeriod) -> UtilizationReport:
     whole: dict[tuple[str, int], list] = {}
     for kind, resource_id, label, week, open_minutes, booked, fulfilled in _run(_UTILIZATION_SQL, {
             "locations": list(period.location_ids), "start": period.start, "end": period.end,
+            "earliest": period.instants[0], "latest": period.instants[1],
             "booked_statuses": list(BOOKED_STATUSES)}):
         weekly.append(UsageRow(kind, resource_id, label, week, open_minutes, booked, fulfilled))
         total = whole.setdefault((kind, resource_id), [label, 0, 0, 0])
@@ -482,6 +490,7 @@ _RESPONSE_SQL = """
 WITH ended AS (
   SELECT c.id, c.indication FROM scheduling_course c JOIN clinic_location l ON l.id = c.location_id
   WHERE c.phase = 'initial' AND c.status IN ('completed', 'discontinued') AND c.location_id = ANY(%(locations)s)
+    AND c.ended_at >= %(earliest)s AND c.ended_at < %(latest)s
     AND (timezone(l.time_zone, c.ended_at))::date BETWEEN %(start)s AND %(end)s
 ),
 recorded AS (
@@ -539,21 +548,29 @@ class OutcomesReport:
 
 def report_outcomes(*, period: ReportPeriod) -> OutcomesReport:
     """Courses started, completed and discontinued (with reasons), response at the end by indication with the
-    median sessions to response, side effects per 100 sessions, and maintenance uptake (five queries)."""
+    median sessions to response, side effects per 100 sessions, and maintenance uptake (six queries)."""
     in_period = {"local_ended__gte": period.start, "local_ended__lte": period.end}
-    first_session = (Appointment.objects.filter(course=OuterRef("pk"), status=AppointmentStatus.FULFILLED)
-                     .order_by().values("course").annotate(first=Min("local_date")).values("first"))
-    courses = Course.objects.filter(location_id__in=period.location_ids).order_by().annotate(
-        local_ended=LocalDay("ended_at", "location__time_zone"), first_day=Subquery(first_session),
+    earliest, latest = period.instants
+    ended = Course.objects.filter(
+        location_id__in=period.location_ids, status__in=(CourseStatus.COMPLETED, CourseStatus.DISCONTINUED),
+        ended_at__gte=earliest, ended_at__lt=latest,
+    ).order_by().annotate(local_ended=LocalDay("ended_at", "location__time_zone")).filter(**in_period).annotate(
         has_maintenance=Exists(Course.objects.filter(follows=OuterRef("pk"))))
-    completed_initial = Q(status=CourseStatus.COMPLETED, phase=CoursePhase.INITIAL, **in_period)
-    counts = {values["indication"]: values for values in courses.values("indication").annotate(
-        started=Count("pk", filter=Q(first_day__gte=period.start, first_day__lte=period.end)),
-        completed=Count("pk", filter=Q(status=CourseStatus.COMPLETED, **in_period)),
-        discontinued=Count("pk", filter=Q(status=CourseStatus.DISCONTINUED, **in_period)),
-        completed_initial=Count("pk", filter=completed_initial),
-        maintenance_started=Count("pk", filter=completed_initial & Q(has_maintenance=True)),
-    )}
+    completed_initial = Q(status=CourseStatus.COMPLETED, phase=CoursePhase.INITIAL)
+    counts: dict[str, dict] = {indication: {} for indication in Indication.values}
+    for values in ended.values("indication").annotate(
+            completed=Count("pk", filter=Q(status=CourseStatus.COMPLETED)),
+            discontinued=Count("pk", filter=Q(status=CourseStatus.DISCONTINUED)),
+            completed_initial=Count("pk", filter=completed_initial),
+            maintenance_started=Count("pk", filter=completed_initial & Q(has_maintenance=True))):
+        counts[values["indication"]].update(values)
+    # Started: a fulfilled session in the period and none before it.
+    fulfilled = Appointment.objects.filter(status=AppointmentStatus.FULFILLED).order_by()
+    for values in Course.objects.filter(pk__in=_appointments(period).filter(status=AppointmentStatus.FULFILLED)
+                                        .values("course_id")).exclude(
+            Exists(fulfilled.filter(course=OuterRef("pk"), local_date__lt=period.start))).order_by().values(
+            "indication").annotate(started=Count("pk")):
+        counts[values["indication"]]["started"] = values["started"]
     by_indication = []
     for indication in Indication:
         values = counts.get(indication.value, {})
@@ -562,17 +579,17 @@ def report_outcomes(*, period: ReportPeriod) -> OutcomesReport:
                                                          "completed_initial", "maintenance_started")}}
         row["maintenance_percent"] = _rate(row["maintenance_started"], row["completed_initial"])
         by_indication.append(row)
-    reasons = list(courses.filter(status=CourseStatus.DISCONTINUED, **in_period).values(reason=F("discontinued_reason"))
+    reasons = list(ended.filter(status=CourseStatus.DISCONTINUED).values(reason=F("discontinued_reason"))
                    .annotate(courses=Count("pk")).order_by("-courses", "reason"))
     labels = dict(Indication.choices)
     responses = [ResponseRow(indication, labels[indication], ended, judged, responded,
                              None if median is None else round(float(median), 1))
                  for indication, ended, judged, responded, median in _run(_RESPONSE_SQL, {
                      "locations": list(period.location_ids), "start": period.start, "end": period.end,
+                     "earliest": period.instants[0], "latest": period.instants[1],
                      "hdss_points": HDSS_RESPONSE_POINTS, "pain_points": PAIN_RESPONSE_POINTS})]
     recorded = SessionRecord.objects.filter(
-        appointment__status=AppointmentStatus.FULFILLED, appointment__location_id__in=period.location_ids,
-        appointment__local_date__gte=period.start, appointment__local_date__lte=period.end).order_by()
+        appointment__in=_appointments(period).filter(status=AppointmentStatus.FULFILLED)).order_by()
     sessions = recorded.count()
     kinds = dict(SideEffect._meta.get_field("kind").choices)
     side_effects = [{"kind": values["kind"], "label": kinds[values["kind"]], "grade": values["grade"],
