@@ -488,36 +488,38 @@ def report_attendance(*, period: ReportPeriod) -> AttendanceReport:
 
 _RESPONSE_SQL = """
 WITH ended AS (
-  SELECT c.id, c.indication FROM scheduling_course c JOIN clinic_location l ON l.id = c.location_id
+  SELECT c.id, c.indication,
+         CASE WHEN c.indication = 'musculoskeletal' THEN %(pain_points)s ELSE %(hdss_points)s END AS needed
+  FROM scheduling_course c JOIN clinic_location l ON l.id = c.location_id
   WHERE c.phase = 'initial' AND c.status IN ('completed', 'discontinued') AND c.location_id = ANY(%(locations)s)
     AND c.ended_at >= %(earliest)s AND c.ended_at < %(latest)s
     AND (timezone(l.time_zone, c.ended_at))::date BETWEEN %(start)s AND %(end)s
 ),
 recorded AS (
-  SELECT e.id AS course_id, e.indication,
-         CASE WHEN e.indication = 'musculoskeletal' THEN r.pain_nprs ELSE r.hdss END AS score,
-         row_number() OVER (PARTITION BY e.id ORDER BY a.starts_at, a.id) AS number
+  SELECT a.course_id, CASE WHEN e.indication = 'musculoskeletal' THEN r.pain_nprs ELSE r.hdss END AS score,
+         row_number() OVER (PARTITION BY a.course_id ORDER BY a.starts_at, a.id) AS number
   FROM ended e JOIN scheduling_appointment a ON a.course_id = e.id AND a.status = 'fulfilled'
   JOIN scheduling_sessionrecord r ON r.appointment_id = a.id
 ),
 scored AS (
-  SELECT course_id, indication, count(*) AS scores,
-         (array_agg(score ORDER BY number))[1] AS baseline,
-         (array_agg(score ORDER BY number DESC))[1] AS latest,
-         CASE WHEN indication = 'musculoskeletal' THEN %(pain_points)s ELSE %(hdss_points)s END AS needed
-  FROM recorded WHERE score IS NOT NULL GROUP BY course_id, indication
+  SELECT course_id, score, number,
+         first_value(score) OVER course_scores AS baseline,
+         last_value(score) OVER course_scores AS latest,
+         count(*) OVER course_scores AS scores
+  FROM recorded WHERE score IS NOT NULL
+  WINDOW course_scores AS (PARTITION BY course_id ORDER BY number ROWS BETWEEN UNBOUNDED PRECEDING
+                           AND UNBOUNDED FOLLOWING)
 ),
-first_response AS (
-  SELECT s.course_id, min(r.number) AS number FROM scored s
-  JOIN recorded r ON r.course_id = s.course_id AND r.score IS NOT NULL AND s.baseline - r.score >= s.needed
-  GROUP BY s.course_id
+per_course AS (
+  SELECT e.id, e.indication, max(s.scores) >= 2 AS judged,
+         bool_or(s.baseline - s.latest >= e.needed) AS responded,
+         min(s.number) FILTER (WHERE s.baseline - s.score >= e.needed) AS first_response
+  FROM ended e LEFT JOIN scored s ON s.course_id = e.id GROUP BY e.id, e.indication
 )
-SELECT e.indication, count(*) AS ended, count(s.course_id) FILTER (WHERE s.scores >= 2) AS judged,
-       count(*) FILTER (WHERE s.scores >= 2 AND s.baseline - s.latest >= s.needed) AS responded,
-       percentile_cont(0.5) WITHIN GROUP (ORDER BY f.number)
-         FILTER (WHERE s.scores >= 2 AND s.baseline - s.latest >= s.needed) AS median_sessions
-FROM ended e LEFT JOIN scored s ON s.course_id = e.id LEFT JOIN first_response f ON f.course_id = e.id
-GROUP BY e.indication ORDER BY e.indication
+SELECT indication, count(*) AS ended, count(*) FILTER (WHERE judged) AS judged,
+       count(*) FILTER (WHERE judged AND responded) AS responded,
+       percentile_cont(0.5) WITHIN GROUP (ORDER BY first_response) FILTER (WHERE judged AND responded)
+FROM per_course GROUP BY indication ORDER BY indication
 """
 
 
