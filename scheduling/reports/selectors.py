@@ -444,6 +444,7 @@ def report_attendance(*, period: ReportPeriod) -> AttendanceReport:
     }
     session_rows = rows.values("location_id", "clinician_id", week=TruncWeek("local_date"), **{
         name: ExpressionWrapper(condition, output_field=BooleanField()) for name, condition in flags.items()})
+    # Django's own compiled query, its values kept apart as parameters; only that text goes into the SQL.
     sql, params = session_rows.query.sql_with_params()
     weeks: dict[date, dict] = {}
     locations: dict[int, dict] = {}
