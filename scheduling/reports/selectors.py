@@ -24,7 +24,6 @@ from django.db.models import (
     ExpressionWrapper,
     F,
     Func,
-    IntegerField,
     OuterRef,
     Q,
     Value,
@@ -155,18 +154,6 @@ class LocalDay(Func):
         super().__init__(F(zone), F(instant))
 
 
-class LocalPart(Func):
-    """The weekday (ISO, Monday 1) or hour of a session's start on its location's wall clock."""
-
-    output_field = IntegerField()
-
-    def __init__(self, part: str):
-        if part not in ("isodow", "hour"):
-            raise ValueError(part)
-        self.template = f"EXTRACT({part} FROM timezone(%(expressions)s))::int"
-        super().__init__(F("location__time_zone"), F("starts_at"))
-
-
 def _run(sql: str, params: dict) -> list[tuple]:
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
@@ -258,18 +245,22 @@ lost AS (
 ),
 sessions AS (
   SELECT a.room_id, a.device_id, a.clinician_id, date_trunc('week', a.local_date)::date AS week,
-         EXTRACT(EPOCH FROM a.ends_at - a.starts_at)::float8 / 60 AS minutes, a.status = 'fulfilled' AS fulfilled
-  FROM scheduling_appointment a
+         EXTRACT(EPOCH FROM a.ends_at - a.starts_at)::float8 / 60 AS minutes, a.status = 'fulfilled' AS fulfilled,
+         EXTRACT(isodow FROM timezone(l.time_zone, a.starts_at))::int AS weekday,
+         EXTRACT(hour FROM timezone(l.time_zone, a.starts_at))::int AS hour
+  FROM scheduling_appointment a JOIN clinic_location l ON l.id = a.location_id
   WHERE a.location_id = ANY(%(locations)s) AND a.local_date BETWEEN %(start)s AND %(end)s
     AND a.starts_at >= %(earliest)s AND a.starts_at < %(latest)s AND a.status = ANY(%(booked_statuses)s)
 ),
-booked AS (
+counted AS (
   SELECT CASE WHEN GROUPING(room_id) = 0 THEN 'room' WHEN GROUPING(device_id) = 0 THEN 'device'
-              ELSE 'clinician' END AS kind,
-         COALESCE(room_id, device_id, clinician_id) AS resource_id, week,
+              WHEN GROUPING(clinician_id) = 0 THEN 'clinician' ELSE 'hour' END AS kind,
+         COALESCE(room_id, device_id, clinician_id, weekday) AS resource_id, week, hour, count(*) AS sessions,
          SUM(minutes) AS booked, SUM(minutes) FILTER (WHERE fulfilled) AS fulfilled
-  FROM sessions GROUP BY GROUPING SETS ((room_id, week), (device_id, week), (clinician_id, week))
+  FROM sessions
+  GROUP BY GROUPING SETS ((room_id, week), (device_id, week), (clinician_id, week), (weekday, hour))
 ),
+booked AS (SELECT * FROM counted WHERE kind <> 'hour'),
 usage AS (
   SELECT kind, resource_id, week, SUM(open) AS open, SUM(booked) AS booked, SUM(fulfilled) AS fulfilled FROM (
     SELECT kind, resource_id, week, minutes AS open, 0 AS booked, 0 AS fulfilled FROM open_minutes
@@ -285,7 +276,9 @@ names AS (
 )
 SELECT u.kind, u.resource_id, n.label, u.week, round(u.open)::int, round(u.booked)::int, round(u.fulfilled)::int
 FROM usage u JOIN names n ON n.kind = u.kind AND n.id = u.resource_id
-ORDER BY array_position(ARRAY['room', 'device', 'clinician'], u.kind), n.label, u.resource_id, u.week
+UNION ALL
+-- The heat map from the same pass over the sessions: (weekday, hour, sessions) in the last three columns.
+SELECT 'hour', NULL, NULL, NULL, resource_id, hour, sessions::int FROM counted WHERE kind = 'hour'
 """
 
 
@@ -322,23 +315,22 @@ class UtilizationReport:
 
 def report_utilization(*, period: ReportPeriod) -> UtilizationReport:
     """Booked and fulfilled minutes against open minutes per room, device and clinician, per week and for
-    the period, and the booked sessions by weekday and hour (two queries)."""
-    weekly, totals = [], []
+    the period, and the booked sessions by weekday and hour (one query)."""
+    rows = _run(_UTILIZATION_SQL, {
+        "locations": list(period.location_ids), "start": period.start, "end": period.end,
+        "earliest": period.instants[0], "latest": period.instants[1], "booked_statuses": list(BOOKED_STATUSES)})
+    heat = {(weekday, hour): sessions for kind, *_, weekday, hour, sessions in rows if kind == "hour"}
+    order = {"room": 0, "device": 1, "clinician": 2}
+    weekly = [UsageRow(*row) for row in sorted((row for row in rows if row[0] != "hour"),
+                                               key=lambda row: (order[row[0]], row[2], row[1], row[3]))]
     whole: dict[tuple[str, int], list] = {}
-    for kind, resource_id, label, week, open_minutes, booked, fulfilled in _run(_UTILIZATION_SQL, {
-            "locations": list(period.location_ids), "start": period.start, "end": period.end,
-            "earliest": period.instants[0], "latest": period.instants[1],
-            "booked_statuses": list(BOOKED_STATUSES)}):
-        weekly.append(UsageRow(kind, resource_id, label, week, open_minutes, booked, fulfilled))
-        total = whole.setdefault((kind, resource_id), [label, 0, 0, 0])
-        total[1] += open_minutes
-        total[2] += booked
-        total[3] += fulfilled
+    for row in weekly:
+        total = whole.setdefault((row.kind, row.resource_id), [row.label, 0, 0, 0])
+        total[1] += row.open_minutes
+        total[2] += row.booked_minutes
+        total[3] += row.fulfilled_minutes
     totals = [UsageRow(kind, resource_id, label, None, open_minutes, booked, fulfilled)
               for (kind, resource_id), (label, open_minutes, booked, fulfilled) in whole.items()]
-    heat = {(row["weekday"], row["hour"]): row["sessions"] for row in (
-        _appointments(period).filter(status__in=BOOKED_STATUSES)
-        .values(weekday=LocalPart("isodow"), hour=LocalPart("hour")).annotate(sessions=Count("pk")))}
     rooms = [row for row in totals if row.kind == "room"]
     open_minutes = sum(row.open_minutes for row in rooms)
     report = UtilizationReport(period=period, weekly=weekly, totals=totals, heat=heat)
