@@ -14,11 +14,7 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection
-from django.db.models import (
-    DateField,
-    F,
-    Func,
-)
+from django.db.models import DateField, F, Func
 from django.utils import timezone
 
 from clinic.models import Location, StaffRole
@@ -107,6 +103,7 @@ def report_period(*, user, start: date | None = None, end: date | None = None,
 
 
 def appointments_in(period: ReportPeriod):
+    """The appointments of the period's local days at its locations, every status."""
     earliest, latest = period.instants
     return Appointment.objects.filter(location_id__in=period.location_ids, local_date__gte=period.start,
                                       local_date__lte=period.end, starts_at__gte=earliest,
@@ -114,6 +111,7 @@ def appointments_in(period: ReportPeriod):
 
 
 def percent(part: int, whole: int) -> float | None:
+    """``part`` in % of ``whole`` to one decimal; None when there is no whole to divide by."""
     return None if not whole else round(100 * part / whole, 1)
 
 
@@ -127,7 +125,8 @@ class LocalDay(Func):
         super().__init__(F(zone), F(instant))
 
 
-def sql_rows(sql: str, params: dict) -> list[tuple]:
+def sql_rows(sql: str, params: dict | list) -> list[tuple]:
+    """The rows of one statement whose values all go as parameters."""
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.fetchall()
