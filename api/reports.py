@@ -179,7 +179,7 @@ class RemindersSerializer(serializers.Serializer):
 
 class _ReportView(StrictQueryMixin, APIView):
     permission_classes = [_Readers]
-    name = ""
+    report_name = ""  # one of scheduling.reports.selectors.REPORTS
 
     def _report(self, request):
         query = ReportQuerySerializer(data=request.query_params.dict())
@@ -189,7 +189,7 @@ class _ReportView(StrictQueryMixin, APIView):
                                    start=query.validated_data.get("start"), end=query.validated_data.get("end"))
         except DjangoValidationError as error:
             raise exceptions.ValidationError(error.message_dict) from None
-        report = REPORTS[self.name][1](period=period)
+        report = REPORTS[self.report_name][1](period=period)
         return period, report
 
 
@@ -198,8 +198,8 @@ class _ReportJSON(_ReportView):
 
     def get(self, request):
         period, report = self._report(request)
-        audit_report(actor=request.user, action=AuditAction.READ, report=self.name, details=period.details,
-                     patient_ids=report_patient_ids(name=self.name, report=report))
+        audit_report(actor=request.user, action=AuditAction.READ, report=self.report_name, details=period.details,
+                     patient_ids=report_patient_ids(name=self.report_name, report=report))
         return Response(self.serializer_class(report).data)
 
 
@@ -214,10 +214,11 @@ class _ReportCSV(_ReportView):
 
     def get(self, request):
         period, report = self._report(request)
-        audit_report(actor=request.user, action=AuditAction.EXPORT, report=self.name, details=period.details,
-                     patient_ids=report_patient_ids(name=self.name, report=report))
-        response = HttpResponse(report_csv(name=self.name, report=report), content_type="text/csv; charset=utf-8")
-        response["Content-Disposition"] = (f'attachment; filename="{self.name}-{period.start:%Y%m%d}-'
+        audit_report(actor=request.user, action=AuditAction.EXPORT, report=self.report_name, details=period.details,
+                     patient_ids=report_patient_ids(name=self.report_name, report=report))
+        response = HttpResponse(report_csv(name=self.report_name, report=report),
+                                content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = (f'attachment; filename="{self.report_name}-{period.start:%Y%m%d}-'
                                            f'{period.end:%Y%m%d}.csv"')
         return response
 
@@ -241,7 +242,7 @@ def _views(name: str, serializer, summary: str):
         def get(self, request):
             return super().get(request)
 
-    JSONView.name, JSONView.serializer_class, CSVView.name = name, serializer, name
+    JSONView.report_name, JSONView.serializer_class, CSVView.report_name = name, serializer, name
     JSONView.__name__, CSVView.__name__ = f"{name.title()}ReportView", f"{name.title()}ReportCSVView"
     return JSONView, CSVView
 
