@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, time, timedelta
 
 from django.db.models import (
     Count,
@@ -107,11 +108,14 @@ def report_outcomes(*, period: ReportPeriod) -> OutcomesReport:
             completed_initial=Count("pk", filter=completed_initial),
             maintenance_started=Count("pk", filter=completed_initial & Q(has_maintenance=True))):
         counts[values["indication"]].update(values)
-    # Started: a fulfilled session in the period and none before it.
-    fulfilled = Appointment.objects.filter(status=AppointmentStatus.FULFILLED).order_by()
-    for values in Course.objects.filter(pk__in=appointments_in(period).filter(status=AppointmentStatus.FULFILLED)
-                                        .values("course_id")).exclude(
-            Exists(fulfilled.filter(course=OuterRef("pk"), local_date__lt=period.start))).order_by().values(
+    # Started: a fulfilled session in the period and none before it. Every local day before the start ends
+    # by 13:00 UTC on the start day (no zone is behind UTC by more than 12 hours): the bound on starts_at lets
+    # the course's index on (course, starts_at) answer "none before" in one step.
+    before = datetime.combine(period.start, time(), tzinfo=UTC) + timedelta(hours=13)
+    earlier = Appointment.objects.filter(course=OuterRef("pk"), status=AppointmentStatus.FULFILLED,
+                                         starts_at__lt=before, local_date__lt=period.start)
+    started_in_period = appointments_in(period).filter(status=AppointmentStatus.FULFILLED).values("course_id")
+    for values in Course.objects.filter(pk__in=started_in_period).exclude(Exists(earlier)).order_by().values(
             "indication").annotate(started=Count("pk")):
         counts[values["indication"]]["started"] = values["started"]
     by_indication = []
