@@ -70,7 +70,7 @@ class ReportHeatCell(serializers.Serializer):
     sessions = serializers.IntegerField()
 
 
-class UtilizationSerializer(serializers.Serializer):
+class UtilizationReportSerializer(serializers.Serializer):
     period = ReportPeriod()
     totals = ReportUsage(many=True)
     weekly = ReportUsage(many=True)
@@ -100,7 +100,7 @@ class ReportRepeatNoshow(serializers.Serializer):
     noshows = serializers.IntegerField()
 
 
-class AttendanceSerializer(serializers.Serializer):
+class AttendanceReportSerializer(serializers.Serializer):
     period = ReportPeriod()
     total = ReportAttendance()
     weekly = ReportAttendance(many=True)
@@ -146,7 +146,7 @@ class ReportSideEffect(serializers.Serializer):
     per_100_sessions = serializers.FloatField(allow_null=True)
 
 
-class OutcomesSerializer(serializers.Serializer):
+class OutcomesReportSerializer(serializers.Serializer):
     period = ReportPeriod()
     by_indication = ReportCourses(many=True)
     discontinued_reasons = ReportReason(many=True)
@@ -169,7 +169,7 @@ class ReportFailure(serializers.Serializer):
     messages = serializers.IntegerField()
 
 
-class RemindersSerializer(serializers.Serializer):
+class RemindersReportSerializer(serializers.Serializer):
     period = ReportPeriod()
     by_kind = ReportMessages(many=True)
     totals = serializers.DictField(child=serializers.IntegerField())
@@ -248,10 +248,10 @@ def _views(name: str, serializer, summary: str):
 
 
 UtilizationReportView, UtilizationReportCSVView = _views(
-    "utilization", UtilizationSerializer, "Booked and fulfilled minutes against open minutes; sessions by hour")
+    "utilization", UtilizationReportSerializer, "Booked and fulfilled minutes against open minutes; sessions by hour")
 AttendanceReportView, AttendanceReportCSVView = _views(
-    "attendance", AttendanceSerializer, "No-shows, late cancellations and confirmations")
+    "attendance", AttendanceReportSerializer, "No-shows, late cancellations and confirmations")
 OutcomesReportView, OutcomesReportCSVView = _views(
-    "outcomes", OutcomesSerializer, "Courses, response at the end, side effects, maintenance uptake")
+    "outcomes", OutcomesReportSerializer, "Courses, response at the end, side effects, maintenance uptake")
 RemindersReportView, RemindersReportCSVView = _views(
-    "reminders", RemindersSerializer, "Emails sent, failed by reason, cancelled, waiting; unsubscribes")
+    "reminders", RemindersReportSerializer, "Emails sent, failed by reason, cancelled, waiting; unsubscribes")
