@@ -2,7 +2,7 @@ from django.urls import path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.routers import SimpleRouter
 
-from api import auth_views, clinic_views, patient_views, progress, scheduling_views, views
+from api import auth_views, clinic_views, patient_views, progress, reports, scheduling_views, views
 
 app_name = "api"
 
@@ -24,6 +24,11 @@ router.register("notifications", scheduling_views.NotificationViewSet, basename=
 urlpatterns = [
     path("health/", views.HealthView.as_view(), name="health"),
     path("courses/<int:course_id>/progress/", progress.CourseProgressView.as_view(), name="course-progress"),
+    *(route for name in ("utilization", "attendance", "outcomes", "reminders") for route in (
+        path(f"reports/{name}/", getattr(reports, f"{name.title()}ReportView").as_view(), name=f"report-{name}"),
+        path(f"reports/{name}/csv/", getattr(reports, f"{name.title()}ReportCSVView").as_view(),
+             name=f"report-{name}-csv"),
+    )),
     path("auth/token/", auth_views.TokenView.as_view(), name="token"),
     path("availability/", scheduling_views.AvailabilityView.as_view(), name="availability"),
     path("calendar/", scheduling_views.CalendarView.as_view(), name="calendar"),

@@ -7,8 +7,8 @@
 3. Growth: each figure at the large size over the small one.
 4. Peers: django-scheduler and django-appointment from PyPI in bench/.peers-venv, on a database of
    their own with 20 clinicians and 200,000 sessions, against Ionto on the same questions.
-5. The slot engine (bench/engine.py), the front desk's admin pages (bench/admin.py) and the reminders
-   (bench/reminders.py) benchmarks.
+5. The slot engine (bench/engine.py), the front desk's admin pages (bench/admin.py), the managers'
+   reports (bench/reports.py) and the reminders (bench/reminders.py) benchmarks.
 
 The table (figure, value, goal, pass/fail) is printed and written with the machine's description
 to bench/results/latest.json (quick runs: bench/results/quick-latest.json). Nothing here asserts a
@@ -36,6 +36,7 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 from bench.admin import COUNTS as ADMIN_COUNTS
+from bench.reports import COUNTS as REPORT_COUNTS
 from bench.scenarios import BOOK_CANCEL, LABELS, READS, SCENARIOS, read_path
 from bench.stats import parse, summary
 from devtools.serve import procfile_commands
@@ -79,6 +80,7 @@ class Settings:
     peers: bool
     engine: bool
     admin: bool
+    reports: bool
     reminders: bool
     reminders_timeout: int
     results: Path
@@ -588,6 +590,24 @@ def admin_rows(report: Report, found: dict) -> None:
         report.add(f"admin: {page} (median)", "; ".join(cells), "same queries at every size", verdict(same))
 
 
+def report_rows(report: Report, found: dict) -> None:
+    """bench/reports.py's figures: {"databases": [...], "results": {database: {report: [ms, queries]}}, "goal_ms"}."""
+    if "missing" in found:
+        report.add("reports (bench/reports.py)", found["missing"], "", "missing")
+        return
+    databases, results, goal = found["databases"], found["results"], found["goal_ms"]
+    sizes = [f"{results[database][REPORT_COUNTS[0]][0]:,}" for database in databases]
+    for name in results[databases[0]]:
+        if name in REPORT_COUNTS:
+            continue
+        cells = [f"{results[database][name][0]:.1f} ms, {results[database][name][1]} queries at {size}"
+                 for database, size in zip(databases, sizes, strict=True)]
+        same = len({results[database][name][1] for database in databases}) == 1
+        fast = all(results[database][name][0] < goal for database in databases)
+        report.add(f"report: {name}, every location, a year (median)", "; ".join(cells),
+                   f"same queries at every size, < {goal} ms", verdict(same and fast))
+
+
 def reminder_rows(report: Report, found: dict) -> None:
     """bench/reminders.py's figures: celery_msg_per_s, floor_msg_per_s, ratio, goal_ratio, all_received_once."""
     if "missing" in found:
@@ -620,6 +640,7 @@ def options(argv: list[str] | None) -> Settings:
     parser.add_argument("--skip-peers", action="store_true")
     parser.add_argument("--skip-engine", action="store_true")
     parser.add_argument("--skip-admin", action="store_true")
+    parser.add_argument("--skip-reports", action="store_true")
     parser.add_argument("--skip-reminders", action="store_true")
     parser.add_argument("--seconds", type=int, default=None, help="locust run per scenario")
     parser.add_argument("--reminders-timeout", type=int, default=None,
@@ -632,6 +653,7 @@ def options(argv: list[str] | None) -> Settings:
                         peer_sessions=2000, peer_clinicians=4,
                         peer_times=3, prefix=args.prefix or "ionto_bench_quick", reseed=args.reseed,
                         peers=not args.skip_peers, engine=not args.skip_engine, admin=not args.skip_admin,
+                        reports=not args.skip_reports,
                         reminders=not args.skip_reminders, reminders_timeout=args.reminders_timeout or 120,
                         results=args.results or RESULTS / "quick-latest.json")
     return Settings(quick=False, sizes=[Size("10k", 10_000, 5, 50_000), Size("1m", 1_000_000, 5, 50_000)],
@@ -639,6 +661,7 @@ def options(argv: list[str] | None) -> Settings:
                     peer_clinicians=20,
                     peer_times=60, prefix=args.prefix or "ionto_bench", reseed=args.reseed,
                     peers=not args.skip_peers, engine=not args.skip_engine, admin=not args.skip_admin,
+                    reports=not args.skip_reports,
                     reminders=not args.skip_reminders, reminders_timeout=args.reminders_timeout or 300,
                     results=args.results or RESULTS / "latest.json")
 
@@ -674,6 +697,11 @@ def main(argv: list[str] | None = None) -> int:
             found = other_benchmark("admin", [*databases, *(["--runs", "3"] if settings.quick else [])], timeout=600)
             report.figures["admin"] = found
             admin_rows(report, found)
+        if settings.reports:
+            found = other_benchmark("reports", [*databases, *(["--runs", "3"] if settings.quick else [])],
+                                    timeout=600)
+            report.figures["reports"] = found
+            report_rows(report, found)
         if settings.reminders:
             found = other_benchmark("reminders", ["--count", "200"] if settings.quick else [],
                                     timeout=settings.reminders_timeout)

@@ -12,5 +12,6 @@ urlpatterns = [
     path("account/2fa/", include("clinic.two_factor")),
     path("api/v1/", include("api.urls")),
     path("p/", include("scheduling.reminders.urls")),
+    path("clinician/reports/", include("scheduling.reports.urls")),
     path("clinician/", include("scheduling.records.urls")),
 ]

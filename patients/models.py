@@ -192,7 +192,8 @@ class AuditEvent(models.Model):
     actor_label = models.CharField(max_length=150, help_text="The user name, or 'patient link'.")
     action = models.CharField(max_length=10, choices=AuditAction.choices)
     via = models.CharField(max_length=20, help_text="admin, api, export, patient link or service")
-    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="audit_events")
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, null=True, blank=True, related_name="audit_events",
+                                help_text="Whose data; empty for an export of the clinic's figures (a report).")
     object_type = models.CharField(max_length=60)
     object_id = models.CharField(max_length=40)
     changes = models.JSONField(default=dict, blank=True, help_text="Field: [old, new] of what changed.")

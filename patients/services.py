@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from datetime import date
 
 from django.core.exceptions import ValidationError
@@ -203,20 +204,44 @@ def _plain(value):
     return getattr(value, "pk", None) or str(value)
 
 
+def _audit_event(*, actor, action: str, patient: Patient | None, object_type: str, object_id: str,
+                 changes: dict, via: str | None, context) -> AuditEvent:
+    authenticated = actor is not None and getattr(actor, "is_authenticated", False)
+    return AuditEvent(
+        actor=actor if authenticated else None,
+        actor_label=actor.get_username() if authenticated else (via or context.via),
+        action=action, via=via or context.via, patient=patient, object_type=object_type, object_id=object_id,
+        changes={field: [_plain(old), _plain(new)] for field, (old, new) in changes.items()},
+        ip_address=context.ip_address, user_agent=context.user_agent,
+    )
+
+
 def audit_record(*, actor, action: str, patient: Patient, obj=None, changes: dict | None = None,
                  via: str | None = None) -> AuditEvent:
     """Append one row to the audit trail; where from is taken from the current request, if any."""
-    context = request_context.current()
     target = obj if obj is not None else patient
-    authenticated = actor is not None and getattr(actor, "is_authenticated", False)
-    return AuditEvent.objects.create(
-        actor=actor if authenticated else None,
-        actor_label=actor.get_username() if authenticated else (via or context.via),
-        action=action, via=via or context.via, patient=patient,
-        object_type=target._meta.model_name, object_id=str(target.pk),
-        changes={field: [_plain(old), _plain(new)] for field, (old, new) in (changes or {}).items()},
-        ip_address=context.ip_address, user_agent=context.user_agent,
-    )
+    event = _audit_event(actor=actor, action=action, patient=patient, object_type=target._meta.model_name,
+                         object_id=str(target.pk), changes=changes or {}, via=via, context=request_context.current())
+    event.save()
+    return event
+
+
+def audit_report(*, actor, action: str, report: str, details: dict, patient_ids: Iterable[int]) -> None:
+    """A report of the clinic's figures shown or exported. An export (``AuditAction.EXPORT``) is one row
+    with no patient and what was asked in ``details`` (kept as [None, value] like any change); every report,
+    shown or exported, adds one row for each patient it names, so a patient's own trail shows it too. One
+    INSERT, whatever the number of rows; none when a report on screen names no patient."""
+    context = request_context.current()
+    changes = {name: (None, value) for name, value in details.items()}
+    via = "export" if action == AuditAction.EXPORT else None
+    rows = [_audit_event(actor=actor, action=action, patient=Patient(pk=patient_id), object_type="report",
+                         object_id=report, changes=changes, via=via, context=context)
+            for patient_id in sorted(set(patient_ids))]
+    if action == AuditAction.EXPORT:
+        rows.insert(0, _audit_event(actor=actor, action=action, patient=None, object_type="report",
+                                    object_id=report, changes=changes, via=via, context=context))
+    if rows:
+        AuditEvent.objects.bulk_create(rows)
 
 
 def audit_read(*, actor, patient: Patient, obj=None, via: str | None = None) -> AuditEvent:

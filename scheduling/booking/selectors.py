@@ -16,6 +16,8 @@ from django.core.exceptions import ValidationError
 from django.db.models import (
     BooleanField,
     Count,
+    DateTimeField,
+    DurationField,
     Exists,
     ExpressionWrapper,
     F,
@@ -25,6 +27,7 @@ from django.db.models import (
     Q,
     QuerySet,
     Subquery,
+    Value,
 )
 from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
@@ -166,6 +169,21 @@ def appointment_is_upcoming(*, appointment: Appointment, now: datetime) -> bool:
     return appointment.status == AppointmentStatus.BOOKED and appointment.starts_at > now
 
 
+def appointment_late_window_opens_at(*, appointment: Appointment) -> datetime:
+    """When the location's late-change window of a session opens: ``late_cancellation_hours`` before
+    its start. From then on a patient calls the clinic instead of cancelling online, and a patient's
+    cancellation counts as late (``appointment_late_window_opens_at_expression``, the same rule in SQL)."""
+    return appointment.starts_at - timedelta(hours=appointment.location.late_cancellation_hours)
+
+
+def appointment_late_window_opens_at_expression() -> ExpressionWrapper:
+    """``appointment_late_window_opens_at`` as an SQL expression over an appointment queryset's rows,
+    for reads that count late cancellations in the database (``scheduling.reports``)."""
+    window = ExpressionWrapper(F("location__late_cancellation_hours") * Value(timedelta(hours=1)),
+                               output_field=DurationField())
+    return ExpressionWrapper(F("starts_at") - window, output_field=DateTimeField())
+
+
 def appointment_late_cancellation_message(*, appointment: Appointment) -> str:
     location = appointment.location
     return (f"Your session is less than {location.late_cancellation_hours} hours away, so it can no longer be "
@@ -191,8 +209,7 @@ def appointment_patient_link_use(*, appointment: Appointment, action: str, now: 
         return PatientLinkUse.ALREADY_CONFIRMED
     if not appointment_is_upcoming(appointment=appointment, now=now):
         return PatientLinkUse.NOT_AHEAD
-    late = timedelta(hours=appointment.location.late_cancellation_hours)
-    if action == "cancel" and appointment.starts_at - now < late:
+    if action == "cancel" and now > appointment_late_window_opens_at(appointment=appointment):
         return PatientLinkUse.CALL_THE_CLINIC
     return PatientLinkUse.ALLOWED
 

@@ -1,6 +1,7 @@
 """The progress chart: outcome score over sessions (left axis) with the current in mA (right axis).
 
-Inline SVG, so the pages need no JavaScript and no CDN, and they print as they look.
+Inline SVG, so the pages need no JavaScript and no CDN, and they print as they look. ``svg_open`` and
+``svg_close`` frame every chart Ionto draws (also the reports' charts, ``scheduling.reports.charts``).
 """
 
 from __future__ import annotations
@@ -25,6 +26,24 @@ CURRENT_COLOUR = "#b4530b"
 
 def _fmt(value: Decimal | float) -> str:
     return f"{float(value):.1f}".rstrip("0").rstrip(".")
+
+
+def svg_open(*, width: int, height: int, title: str, description: str, ident: str) -> list[str]:
+    """The start of an inline SVG chart with its accessible title and description; ``ident`` keeps
+    their ids apart when a page shows several charts."""
+    return [
+        f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" viewBox="0 0 {width} {height}" role="img" '
+        f'aria-labelledby="{ident}-title {ident}-desc" width="{width}" height="{height}">',
+        f'<title id="{ident}-title">{escape(title)}</title>',
+        f'<desc id="{ident}-desc">{escape(description)}</desc>',
+    ]
+
+
+def svg_close(parts: list[str]) -> SafeString:
+    """The chart as markup. Every part is a number formatted by the chart's code or text passed
+    through escape(), so it is safe to put in a page as it is."""
+    parts.append("</svg>")
+    return mark_safe("".join(parts))  # noqa: S308  # nosec B308 B703
 
 
 def outcome_chart_svg(progress: CourseProgress) -> SafeString:
@@ -55,13 +74,9 @@ def outcome_chart_svg(progress: CourseProgress) -> SafeString:
         return TOP + plot_h - float(value) * plot_h / top_ma
 
     name = "HDSS" if outcome.measure == "hdss" else "Pain (NPRS)"
-    parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" '
-        f'aria-labelledby="chart-title chart-desc" width="{WIDTH}" height="{HEIGHT}">',
-        f'<title id="chart-title">{escape(name)} and current over {count} recorded sessions</title>',
-        f'<desc id="chart-desc">{escape(_chart_description(progress))}</desc>',
-        f'<rect x="{LEFT}" y="{TOP}" width="{plot_w}" height="{plot_h}" fill="none" stroke="#999"/>',
-    ]
+    parts = svg_open(width=WIDTH, height=HEIGHT, title=f"{name} and current over {count} recorded sessions",
+                     description=_chart_description(progress), ident="chart")
+    parts.append(f'<rect x="{LEFT}" y="{TOP}" width="{plot_w}" height="{plot_h}" fill="none" stroke="#999"/>')
     step = 1 if outcome.measure == "hdss" else 2
     for tick in range(int(low), int(high) + 1, step):
         ty = y_score(tick)
@@ -127,9 +142,7 @@ def outcome_chart_svg(progress: CourseProgress) -> SafeString:
                  'stroke-width="2" stroke-dasharray="7 4"/>')
     parts.append(f'<rect x="{cx + 10}" y="{legend_y - 4}" width="8" height="8" fill="{CURRENT_COLOUR}"/>')
     parts.append(f'<text x="{cx + 36}" y="{legend_y + 4}" class="legend">Highest current of the session (mA)</text>')
-    parts.append("</svg>")
-    # Every part above is a number formatted here or text passed through escape().
-    return mark_safe("".join(parts))  # noqa: S308  # nosec B308 B703
+    return svg_close(parts)
 
 
 def _chart_description(progress: CourseProgress) -> str:

@@ -2,7 +2,7 @@
 
 No figure is judged here (timings belong to the benchmark, not to tests). The peers (a venv of their
 own, installed from PyPI), the engine and the reminders benchmarks are left out to keep this short
-(the admin pages' benchmark stays: it asks a few pages in-process);
+(the admin pages' and the reports' benchmarks stay: they ask a few pages and reports in-process);
 the quick run writes its JSON to a temporary file, never to bench/results/.
 """
 
@@ -45,6 +45,9 @@ def test_quick_bench_runs_and_prints_one_table_and_its_json(tmp_path):
     assert "API / floor: day schedule (2,000), 1 user" in figures
     assert "admin: appointment list (median)" in figures
     assert "admin: day schedule of the busiest day (median)" in figures
+    assert [figure for figure in figures if figure.startswith("report: ")] == [
+        f"report: {name}, every location, a year (median)" for name in ("utilization", "attendance", "outcomes",
+                                                                        "reminders")]
     written = json.loads(results.read_text())
     assert written["quick"] is True
     assert [row["figure"] for row in written["table"]] == figures

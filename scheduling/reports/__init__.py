@@ -1,0 +1,1 @@
+"""Managers' reports: utilization, attendance, courses and outcomes, reminders (docs/reports.md)."""

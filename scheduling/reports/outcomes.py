@@ -1,0 +1,153 @@
+"""Report 3, courses and outcomes: started, ended, response at the end, side effects, maintenance uptake
+(docs/reports.md).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, time, timedelta
+
+from django.db.models import (
+    Count,
+    Exists,
+    F,
+    OuterRef,
+    Q,
+)
+
+from scheduling.models import (
+    Appointment,
+    AppointmentStatus,
+    Course,
+    CoursePhase,
+    CourseStatus,
+    Indication,
+    SessionRecord,
+    SideEffect,
+)
+from scheduling.records.progress import HDSS_RESPONSE_POINTS, PAIN_RESPONSE_POINTS
+from scheduling.reports.period import LocalDay, ReportPeriod, appointments_in, percent, sql_rows
+
+_RESPONSE_SQL = """
+WITH ended AS (
+  SELECT c.id, c.indication,
+         CASE WHEN c.indication = 'musculoskeletal' THEN %(pain_points)s ELSE %(hdss_points)s END AS needed
+  FROM scheduling_course c JOIN clinic_location l ON l.id = c.location_id
+  WHERE c.phase = 'initial' AND c.status IN ('completed', 'discontinued') AND c.location_id = ANY(%(locations)s)
+    AND c.ended_at >= %(earliest)s AND c.ended_at < %(latest)s
+    AND (timezone(l.time_zone, c.ended_at))::date BETWEEN %(start)s AND %(end)s
+),
+recorded AS (
+  SELECT a.course_id, CASE WHEN e.indication = 'musculoskeletal' THEN r.pain_nprs ELSE r.hdss END AS score,
+         row_number() OVER (PARTITION BY a.course_id ORDER BY a.starts_at, a.id) AS number
+  FROM ended e JOIN scheduling_appointment a ON a.course_id = e.id AND a.status = 'fulfilled'
+  JOIN scheduling_sessionrecord r ON r.appointment_id = a.id
+),
+scored AS (
+  SELECT course_id, score, number,
+         first_value(score) OVER course_scores AS baseline,
+         last_value(score) OVER course_scores AS latest,
+         count(*) OVER course_scores AS scores
+  FROM recorded WHERE score IS NOT NULL
+  WINDOW course_scores AS (PARTITION BY course_id ORDER BY number ROWS BETWEEN UNBOUNDED PRECEDING
+                           AND UNBOUNDED FOLLOWING)
+),
+per_course AS (
+  SELECT e.id, e.indication, max(s.scores) >= 2 AS judged,
+         bool_or(s.baseline - s.latest >= e.needed) AS responded,
+         min(s.number) FILTER (WHERE s.baseline - s.score >= e.needed) AS first_response
+  FROM ended e LEFT JOIN scored s ON s.course_id = e.id GROUP BY e.id, e.indication
+)
+SELECT indication, count(*) AS ended, count(*) FILTER (WHERE judged) AS judged,
+       count(*) FILTER (WHERE judged AND responded) AS responded,
+       percentile_cont(0.5) WITHIN GROUP (ORDER BY first_response) FILTER (WHERE judged AND responded)
+FROM per_course GROUP BY indication ORDER BY indication
+"""
+
+
+@dataclass(frozen=True)
+class ResponseRow:
+    indication: str
+    label: str
+    ended: int  # initial courses completed or discontinued in the period
+    judged: int  # of those, with two or more scores recorded
+    responded: int
+    median_sessions_to_response: float | None
+
+    @property
+    def response_percent(self) -> float | None:
+        return percent(self.responded, self.judged)
+
+
+@dataclass
+class OutcomesReport:
+    period: ReportPeriod
+    by_indication: list[dict]  # indication, label, started, completed, discontinued, maintenance_*
+    discontinued_reasons: list[dict]  # reason, courses
+    responses: list[ResponseRow]
+    sessions: int  # recorded sessions in the period
+    side_effects: list[dict]  # kind, label, grade, count, per_100_sessions
+    summary: dict[str, float | int | None] = field(default_factory=dict)
+
+
+def report_outcomes(*, period: ReportPeriod) -> OutcomesReport:
+    """Courses started, completed and discontinued (with reasons), response at the end by indication with the
+    median sessions to response, side effects per 100 sessions, and maintenance uptake (six queries)."""
+    in_period = {"local_ended__gte": period.start, "local_ended__lte": period.end}
+    earliest, latest = period.instants
+    ended = Course.objects.filter(
+        location_id__in=period.location_ids, status__in=(CourseStatus.COMPLETED, CourseStatus.DISCONTINUED),
+        ended_at__gte=earliest, ended_at__lt=latest,
+    ).order_by().annotate(local_ended=LocalDay("ended_at", "location__time_zone")).filter(**in_period).annotate(
+        has_maintenance=Exists(Course.objects.filter(follows=OuterRef("pk"))))
+    completed_initial = Q(status=CourseStatus.COMPLETED, phase=CoursePhase.INITIAL)
+    counts: dict[str, dict] = {indication: {} for indication in Indication.values}
+    for values in ended.values("indication").annotate(
+            completed=Count("pk", filter=Q(status=CourseStatus.COMPLETED)),
+            discontinued=Count("pk", filter=Q(status=CourseStatus.DISCONTINUED)),
+            completed_initial=Count("pk", filter=completed_initial),
+            maintenance_started=Count("pk", filter=completed_initial & Q(has_maintenance=True))):
+        counts[values["indication"]].update(values)
+    # Started: a fulfilled session in the period and none before it. Every local day before the start ends
+    # by 13:00 UTC on the start day (no zone is behind UTC by more than 12 hours): the bound on starts_at lets
+    # the course's index on (course, starts_at) answer "none before" in one step.
+    before = datetime.combine(period.start, time(), tzinfo=UTC) + timedelta(hours=13)
+    earlier = Appointment.objects.filter(course=OuterRef("pk"), status=AppointmentStatus.FULFILLED,
+                                         starts_at__lt=before, local_date__lt=period.start)
+    started_in_period = appointments_in(period).filter(status=AppointmentStatus.FULFILLED).values("course_id")
+    for values in Course.objects.filter(pk__in=started_in_period).exclude(Exists(earlier)).order_by().values(
+            "indication").annotate(started=Count("pk")):
+        counts[values["indication"]]["started"] = values["started"]
+    by_indication = []
+    for indication in Indication:
+        values = counts.get(indication.value, {})
+        row = {"indication": indication.value, "label": indication.label,
+               **{name: values.get(name, 0) for name in ("started", "completed", "discontinued",
+                                                         "completed_initial", "maintenance_started")}}
+        row["maintenance_percent"] = percent(row["maintenance_started"], row["completed_initial"])
+        by_indication.append(row)
+    reasons = list(ended.filter(status=CourseStatus.DISCONTINUED).values(reason=F("discontinued_reason"))
+                   .annotate(courses=Count("pk")).order_by("-courses", "reason"))
+    labels = dict(Indication.choices)
+    responses = [ResponseRow(indication, labels[indication], ended, judged, responded,
+                             None if median is None else round(float(median), 1))
+                 for indication, ended, judged, responded, median in sql_rows(_RESPONSE_SQL, {
+                     "locations": list(period.location_ids), "start": period.start, "end": period.end,
+                     "earliest": period.instants[0], "latest": period.instants[1],
+                     "hdss_points": HDSS_RESPONSE_POINTS, "pain_points": PAIN_RESPONSE_POINTS})]
+    recorded = SessionRecord.objects.filter(
+        appointment__in=appointments_in(period).filter(status=AppointmentStatus.FULFILLED)).order_by()
+    sessions = recorded.count()
+    kinds = dict(SideEffect._meta.get_field("kind").choices)
+    side_effects = [{"kind": values["kind"], "label": kinds[values["kind"]], "grade": values["grade"],
+                     "count": values["count"],
+                     "per_100_sessions": round(100 * values["count"] / sessions, 1) if sessions else None}
+                    for values in SideEffect.objects.filter(record__in=recorded).values("kind", "grade")
+                    .annotate(count=Count("pk")).order_by("kind", "grade")]
+    report = OutcomesReport(period=period, by_indication=by_indication, discontinued_reasons=reasons,
+                            responses=responses, sessions=sessions, side_effects=side_effects)
+    judged = sum(row.judged for row in responses)
+    report.summary = {"started": sum(row["started"] for row in by_indication),
+                      "completed": sum(row["completed"] for row in by_indication),
+                      "response_percent": percent(sum(row.responded for row in responses), judged)}
+    return report

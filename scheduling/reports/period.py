@@ -1,0 +1,132 @@
+"""Who reads the managers' reports and for which period, and what every report shares.
+
+docs/reports.md says how each figure is computed. A period is a range of local days [start, end] at each
+location: an appointment belongs to the day of its ``local_date`` (its day at its location), a week is
+the Monday-to-Sunday week of that local day, and an hour is the hour of the location's wall clock, so a
+session at 09:00 counts in the 09:00 hour on both sides of a daylight-saving change. Only managers (and
+superusers) read these figures (``report_access_check``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import connection
+from django.db.models import DateField, F, Func
+from django.utils import timezone
+
+from clinic.models import Location, StaffRole
+from clinic.selectors import locations_visible_to, staff_role
+from scheduling.models import Appointment
+
+REPORTS_FORBIDDEN = "Only managers see the reports."
+DEFAULT_WEEKS = 4
+MAX_DAYS = 366 * 2
+
+
+# ---------------------------------------------------------------------------------------------
+# Who and what: the manager, the period and the locations
+
+
+def report_access_allowed(*, user) -> bool:
+    """Managers see the reports (a superuser acts as one); the front desk and clinicians do not."""
+    return staff_role(user) == StaffRole.MANAGER
+
+
+def report_access_check(*, user) -> None:
+    """PermissionDenied unless ``report_access_allowed``: the pages, the API (session or token) and the CSV
+    exports all ask this before reading anything."""
+    if not report_access_allowed(user=user):
+        raise PermissionDenied(REPORTS_FORBIDDEN)
+
+
+@dataclass(frozen=True)
+class ReportPeriod:
+    """Local days ``start`` to ``end``, both included, at ``locations`` (ids), or every location."""
+
+    start: date
+    end: date
+    location: Location | None
+    location_ids: tuple[int, ...]
+
+    @property
+    def days(self) -> int:
+        return (self.end - self.start).days + 1
+
+    @property
+    def instants(self) -> tuple[datetime, datetime]:
+        """Instants that hold every location's local days of the period (UTC offsets run from -12 to +14
+        hours): a bound on ``starts_at`` that lets the indexes on it narrow what is read."""
+        return (datetime.combine(self.start, time(), tzinfo=UTC) - timedelta(hours=15),
+                datetime.combine(self.end + timedelta(days=1), time(), tzinfo=UTC) + timedelta(hours=13))
+
+    @property
+    def details(self) -> dict:
+        """What was asked, for the audit trail."""
+        return {"start": self.start.isoformat(), "end": self.end.isoformat(),
+                "location": self.location.pk if self.location is not None else None}
+
+    @property
+    def previous(self) -> ReportPeriod:
+        """The period of the same length just before this one, for comparison."""
+        return ReportPeriod(start=self.start - timedelta(days=self.days), end=self.start - timedelta(days=1),
+                            location=self.location, location_ids=self.location_ids)
+
+
+def report_period(*, user, start: date | None = None, end: date | None = None,
+                  location_id: int | None = None) -> ReportPeriod:
+    """The period asked for, checked: by default the last four weeks up to yesterday (the server's day);
+    ``ValidationError`` with field messages for an end before the start, more than two years, or a
+    location the user does not see."""
+    report_access_check(user=user)
+    errors = {}
+    if end is None:
+        end = timezone.localdate() - timedelta(days=1)
+    if start is None:
+        start = end - timedelta(weeks=DEFAULT_WEEKS) + timedelta(days=1)
+    if end < start:
+        errors["end"] = f"The end ({end:%d %b %Y}) is before the start ({start:%d %b %Y})."
+    elif (end - start).days + 1 > MAX_DAYS:
+        errors["end"] = f"A report covers at most {MAX_DAYS} days; choose a shorter range."
+    visible = locations_visible_to(user=user)
+    location = None
+    if location_id is not None:
+        location = visible.filter(pk=location_id).first()
+        if location is None:
+            errors["location"] = f"There is no location {location_id}."
+    if errors:
+        raise ValidationError(errors)
+    ids = (location.pk,) if location is not None else tuple(visible.order_by("pk").values_list("pk", flat=True))
+    return ReportPeriod(start=start, end=end, location=location, location_ids=ids)
+
+
+def appointments_in(period: ReportPeriod):
+    """The appointments of the period's local days at its locations, every status."""
+    earliest, latest = period.instants
+    return Appointment.objects.filter(location_id__in=period.location_ids, local_date__gte=period.start,
+                                      local_date__lte=period.end, starts_at__gte=earliest,
+                                      starts_at__lt=latest).order_by()
+
+
+def percent(part: int, whole: int) -> float | None:
+    """``part`` in % of ``whole`` to one decimal; None when there is no whole to divide by."""
+    return None if not whole else round(100 * part / whole, 1)
+
+
+class LocalDay(Func):
+    """An instant's day on the wall clock of the row's location (``zone``: the path to its time zone)."""
+
+    template = "(timezone(%(expressions)s))::date"
+    output_field = DateField()
+
+    def __init__(self, instant: str, zone: str):
+        super().__init__(F(zone), F(instant))
+
+
+def sql_rows(sql: str, params: dict | list) -> list[tuple]:
+    """The rows of one statement whose values all go as parameters."""
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
