@@ -271,7 +271,8 @@ STORAGES = {
 WHITENOISE_USE_FINDERS = True
 
 # Email: SMTP always; `make run` points it at the local mail catcher.
-EMAIL_BACKEND = env("EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")
+# Django's SMTP backend, telling a failure before DATA from one after it (clinic/mail.py).
+EMAIL_BACKEND = env("EMAIL_BACKEND", "clinic.mail.EmailBackend")
 EMAIL_HOST = env("EMAIL_HOST", "127.0.0.1")
 EMAIL_PORT = env_int("EMAIL_PORT", 1025)
 EMAIL_HOST_USER = env("EMAIL_HOST_USER")
@@ -311,11 +312,9 @@ CELERY_ENABLE_UTC = True
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
-# One task in reserve for each worker process, so a process that finishes a send task starts
-# the next at once instead of waiting for the database broker's next look for tasks. A reserved
-# task lost with its worker is no loss: its rows stay "sending" until the beat claims them again
-# (SENDING_LEASE).
-CELERY_WORKER_PREFETCH_MULTIPLIER = 2
+# One task at a time in reserve per pool slot. A reserved task lost with its worker is no loss: its
+# rows stay "sending" until the beat claims them again (SENDING_LEASE in scheduling/reminders/outbox.py).
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 120)
 CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 90)
 CELERY_TASK_ALWAYS_EAGER = False
@@ -331,6 +330,10 @@ CELERY_BEAT_SCHEDULE: dict = {
 }
 # The queue workers take tasks from and send them to; a shared broker can hold several apart.
 CELERY_TASK_DEFAULT_QUEUE = env("CELERY_QUEUE", "celery")
+# Patient messages go out from a queue of their own, served by the Procfile's `sender` (a thread pool:
+# sending is waiting on the SMTP relay), so the beat's dispatch never waits behind sends.
+IONTO_SEND_QUEUE = f"{CELERY_TASK_DEFAULT_QUEUE}.send"
+CELERY_TASK_ROUTES = {"scheduling.notification_send": {"queue": IONTO_SEND_QUEUE}}
 
 REST_FRAMEWORK = {
     # Bearer first: an unauthenticated request gets 401 with WWW-Authenticate, not 403.

@@ -29,8 +29,10 @@ from scheduling.models import (
 
 # The beat claims up to CLAIM_BATCH due rows a transaction (see reminders/sending.py for the sends).
 CLAIM_BATCH = 2000
-# A row "sending" this long with nobody holding its lock lost its task: the beat queues it again.
-SENDING_LEASE = timedelta(minutes=10)
+# A row "sending" this long since its claim, or since its send began, lost its task or its worker: the
+# beat claims it again. Longer than one message can take (each SMTP reply waits at most EMAIL_TIMEOUT),
+# short enough that a reminder two hours ahead still goes out in good time.
+SENDING_LEASE = timedelta(minutes=5)
 
 # A recall is for maintenance that fell due lately. A patient whose maintenance fell due long before
 # (before the clinic used Ionto, or while recalls were off) is not emailed out of the blue; the
@@ -169,7 +171,8 @@ def notification_claim_due(*, now: datetime, limit: int = CLAIM_BATCH) -> list[i
     """Mark up to ``limit`` due rows as sending and return their ids for the caller to queue.
 
     Rows another claim holds are skipped (SKIP LOCKED), so two beats never claim one row. A row
-    left "sending" longer than SENDING_LEASE with no sender holding its lock is claimed again.
+    left "sending" longer than SENDING_LEASE is claimed again; ``now`` becomes its ``claimed_at``,
+    which the send task carries, so a task of the older claim skips it.
     """
     with transaction.atomic():
         ids = list(

@@ -19,11 +19,11 @@ def _compose():
 
 def test_compose_has_the_production_shape():
     services = _compose()["services"]
-    assert {"postgres", "redis", "migrate", "web", "worker", "beat", "mailpit"} <= set(services)
+    assert {"postgres", "redis", "migrate", "web", "worker", "sender", "beat", "mailpit"} <= set(services)
     assert services["postgres"]["image"].startswith("postgres:18")
-    for name in ("postgres", "redis", "web", "worker"):
+    for name in ("postgres", "redis", "web", "worker", "sender"):
         assert "healthcheck" in services[name], name
-    for name in ("web", "worker", "beat"):
+    for name in ("web", "worker", "sender", "beat"):
         assert services[name]["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
         assert services[name]["environment"]["DJANGO_SETTINGS_MODULE"] == "clinic.settings.production"
         assert services[name]["environment"]["CELERY_BROKER_URL"].startswith("redis://")
@@ -40,7 +40,7 @@ def test_compose_migrates_as_the_owner_and_runs_the_application_as_the_runtime_r
             services["migrate"]["environment"]["DATABASE_RUNTIME_URL"]) == (owner, runtime)
     assert services["migrate"]["command"] == [
         "sh", "-c", "python manage.py migrate --noinput && python manage.py grant_runtime_role"]
-    for name in ("web", "worker", "beat"):
+    for name in ("web", "worker", "sender", "beat"):
         assert services[name]["environment"]["DATABASE_URL"] == runtime, name
         assert "DATABASE_RUNTIME_URL" not in services[name]["environment"], name
 
@@ -48,8 +48,8 @@ def test_compose_migrates_as_the_owner_and_runs_the_application_as_the_runtime_r
 def test_compose_runs_the_procfile_commands_that_make_run_runs():
     services = _compose()["services"]
     procfile = procfile_commands()
-    assert {name: services[name]["command"] for name in ("web", "worker", "beat")} == {
-        name: procfile[name] for name in ("web", "worker", "beat")}
+    assert {name: services[name]["command"] for name in ("web", "worker", "sender", "beat")} == {
+        name: procfile[name] for name in ("web", "worker", "sender", "beat")}
     assert procfile["web"][:4] == ["gunicorn", "clinic.wsgi:application", "--bind", "0.0.0.0:8000"]
     assert procfile["beat"][-2:] == ["--schedule", "/tmp/celerybeat-schedule"]
 
@@ -58,7 +58,7 @@ def test_compose_catches_mail_in_mailpit_and_the_application_sends_it_there():
     services = _compose()["services"]
     assert services["mailpit"]["image"].startswith("axllent/mailpit:")
     assert services["mailpit"]["ports"] == ["8025:8025"]
-    for name in ("web", "worker", "beat"):
+    for name in ("web", "worker", "sender", "beat"):
         mail = {key: services[name]["environment"][key] for key in ("EMAIL_HOST", "EMAIL_PORT")}
         assert mail == {"EMAIL_HOST": "${EMAIL_HOST:-mailpit}", "EMAIL_PORT": "${EMAIL_PORT:-1025}"}
 
@@ -123,15 +123,3 @@ def test_the_web_application_loads_its_views_at_start_and_freezes_them_out_of_th
     frozen, views_loaded = completed.stdout.split()
     assert int(frozen) > 50_000
     assert views_loaded == "True"
-
-
-def test_each_worker_process_freezes_its_start_up_objects_out_of_the_collector():
-    """Celery's pool processes start with Django and the tasks loaded; the start-up signal freezes them."""
-    probe = ("import gc; from clinic.celery import app; from celery.signals import worker_process_init; "
-             "app.loader.import_default_modules(); before = gc.get_freeze_count(); "
-             "worker_process_init.send(sender=None); print(before, gc.get_freeze_count())")
-    env = {key: value for key, value in os.environ.items() if key != "DJANGO_SETTINGS_MODULE"}
-    completed = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, env=env, capture_output=True, text=True,
-                               timeout=60, check=True)
-    before, frozen = map(int, completed.stdout.split())
-    assert (before, frozen > 50_000) == (0, True)
