@@ -10,6 +10,7 @@ import os
 import secrets
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 import dj_database_url
 from celery.schedules import schedule
@@ -270,15 +271,34 @@ STORAGES = {
 # Development and tests serve static files straight from the apps; production collects them.
 WHITENOISE_USE_FINDERS = True
 
-# Email: SMTP always; `make run` points it at the local mail catcher.
+# Email: SMTP always; `make run` points it at the local mail catcher. EMAIL_URL, when given, names the
+# relay in one value and wins over the EMAIL_HOST... variables (production needs one or the other).
 # Django's SMTP backend, telling a failure before DATA from one after it (clinic/mail.py).
 EMAIL_BACKEND = env("EMAIL_BACKEND", "clinic.mail.EmailBackend")
+_EMAIL_URL_SCHEMES = {"smtp": (25, False, False), "smtp+tls": (587, True, False), "smtps": (465, False, True)}
+
+
+def email_url_settings(url: str) -> dict:
+    """EMAIL_URL as EMAIL_* settings: ``smtp://host:25``, ``smtp+tls://user:password@host:587`` (STARTTLS)
+    or ``smtps://user:password@host:465`` (implicit TLS); user and password percent-encoded."""
+    parts = urlsplit(url)
+    if parts.scheme not in _EMAIL_URL_SCHEMES or not parts.hostname:
+        raise ImproperlyConfigured(f"EMAIL_URL must look like smtp+tls://user:password@relay.example.org:587 "
+                                   f"(schemes: {', '.join(_EMAIL_URL_SCHEMES)}).")
+    port, use_tls, use_ssl = _EMAIL_URL_SCHEMES[parts.scheme]
+    return {"EMAIL_HOST": parts.hostname, "EMAIL_PORT": parts.port or port,
+            "EMAIL_HOST_USER": unquote(parts.username or ""), "EMAIL_HOST_PASSWORD": unquote(parts.password or ""),
+            "EMAIL_USE_TLS": use_tls, "EMAIL_USE_SSL": use_ssl}
+
+
 EMAIL_HOST = env("EMAIL_HOST", "127.0.0.1")
 EMAIL_PORT = env_int("EMAIL_PORT", 1025)
 EMAIL_HOST_USER = env("EMAIL_HOST_USER")
 EMAIL_HOST_PASSWORD = env("EMAIL_HOST_PASSWORD")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
 EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)
+if env("EMAIL_URL"):
+    globals().update(email_url_settings(env("EMAIL_URL")))
 EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 20)
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", "Ionto clinic <no-reply@ionto.localhost>")
 # The address patient links in emails point to.

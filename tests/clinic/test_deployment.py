@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
 
 from devtools.serve import procfile_commands
@@ -54,13 +55,38 @@ def test_compose_runs_the_procfile_commands_that_make_run_runs():
     assert procfile["beat"][-2:] == ["--schedule", "/tmp/celerybeat-schedule"]
 
 
-def test_compose_catches_mail_in_mailpit_and_the_application_sends_it_there():
+def test_compose_keeps_mailpit_to_the_development_profile_and_takes_the_relay_from_env():
     services = _compose()["services"]
     assert services["mailpit"]["image"].startswith("axllent/mailpit:")
-    assert services["mailpit"]["ports"] == ["8025:8025"]
+    assert services["mailpit"]["profiles"] == ["dev"]
     for name in ("web", "worker", "sender", "beat"):
-        mail = {key: services[name]["environment"][key] for key in ("EMAIL_HOST", "EMAIL_PORT")}
-        assert mail == {"EMAIL_HOST": "${EMAIL_HOST:-mailpit}", "EMAIL_PORT": "${EMAIL_PORT:-1025}"}
+        assert services[name]["env_file"] == ".env"
+        assert not {"EMAIL_HOST", "EMAIL_PORT", "EMAIL_URL"} & set(services[name]["environment"]), name
+    example = (ROOT / ".env.example").read_text()
+    assert "EMAIL_HOST=smtp.example.org" in example.splitlines()
+
+
+@pytest.mark.parametrize("relay", [{}, {"EMAIL_HOST": ""}, {"EMAIL_URL": ""}])
+def test_production_refuses_to_start_without_a_relay(relay):
+    completed = _production_probe("import django; django.setup()",
+                                  **{"DATABASE_URL": "postgres://ionto_app@db/ionto", "EMAIL_HOST": None, **relay})
+    assert completed.returncode != 0
+    assert "EMAIL_HOST (or EMAIL_URL, e.g. smtp+tls://user:password@relay.example.org:587) must name the " \
+           "clinic's SMTP relay in production." in completed.stderr
+
+
+def test_production_takes_the_relay_from_email_url():
+    probe = ("import django; django.setup(); from django.conf import settings as s; "
+             "print(s.EMAIL_HOST, s.EMAIL_PORT, s.EMAIL_HOST_USER, s.EMAIL_HOST_PASSWORD, s.EMAIL_USE_TLS, "
+             "s.EMAIL_USE_SSL)")
+    completed = _production_probe(probe, DATABASE_URL="postgres://ionto_app@db/ionto", EMAIL_HOST=None,
+                                  EMAIL_URL="smtp+tls://clinic%40example.org:p%2Fss@relay.example.org:2525")
+    assert completed.returncode == 0, completed.stderr
+    assert completed.stdout.split() == ["relay.example.org", "2525", "clinic@example.org", "p/ss", "True", "False"]
+    refused = _production_probe("import django; django.setup()", DATABASE_URL="postgres://ionto_app@db/ionto",
+                                EMAIL_URL="http://relay.example.org")
+    assert refused.returncode != 0
+    assert "EMAIL_URL must look like smtp+tls://user:password@relay.example.org:587" in refused.stderr
 
 
 def test_dockerfile_default_command_is_the_web_command_and_the_image_leaves_devtools_out():
@@ -72,9 +98,12 @@ def test_dockerfile_default_command_is_the_web_command_and_the_image_leaves_devt
 
 
 def _production_probe(probe: str, **env) -> subprocess.CompletedProcess:
-    clean = {key: value for key, value in os.environ.items() if not key.startswith(("DJANGO_", "DATABASE_"))}
+    clean = {key: value for key, value in os.environ.items()
+             if not key.startswith(("DJANGO_", "DATABASE_", "EMAIL_"))}
     clean.update(DJANGO_SETTINGS_MODULE="clinic.settings.production", DJANGO_SECRET_KEY="k" * 64,
-                 CACHE_URL="redis://127.0.0.1:6379/1", **env)
+                 CACHE_URL="redis://127.0.0.1:6379/1", EMAIL_HOST="relay.example.org")
+    clean.update(env)
+    clean = {key: value for key, value in clean.items() if value is not None}
     return subprocess.run([sys.executable, "-c", probe], cwd=ROOT, env=clean, capture_output=True, text=True,
                           timeout=60)
 

@@ -374,3 +374,25 @@ def test_the_beat_task_in_a_worker_and_the_dispatch_service_here_send_the_rows_d
     assert beat_and_wait(second_due) == 1
     assert sent_ids() == by_task | by_service
     assert len(mailbox.subjects_by_message_id()) == 4
+
+
+def test_the_dispatch_runs_at_once_while_every_sender_waits_on_a_slow_relay(mailbox):
+    """Sends queue behind each other on the send queue; the beat's dispatch has a queue and a worker of
+    its own, so a newly due row is claimed while every sending thread waits on the relay."""
+    clinic = make_clinic(rooms=3, devices=3, clinicians=3)
+    for weekday in range(3):
+        for hour in (9, 11):
+            book(clinic, make_course(clinic), clinic.at(next_weekday(weekday), hour))
+    mailbox.handler.hold_seconds = 8
+    assert beat() == 6  # the six confirmations, one a task: more than the senders have threads
+    wait_for(lambda: mailbox.handler.holding is not None, what="the relay to hold a reply")
+    newcomer = book(clinic, make_course(clinic), clinic.at(next_weekday(4), 9))
+    confirmation = Notification.objects.get(appointment=newcomer, kind=NotificationKind.BOOKING_CONFIRMATION)
+    started = time.monotonic()
+    notifications_dispatch_due_task.apply_async(kwargs={"now": timezone.now().isoformat()}, queue=QUEUE)
+    wait_for(lambda: Notification.objects.get(pk=confirmation.pk).status != NotificationStatus.PENDING,
+             timeout=6, what="the dispatch to claim the new row while the senders wait")
+    assert time.monotonic() - started < 6
+    mailbox.handler.hold_seconds = 0
+    wait_for(settled, timeout=90, what="every send to finish")
+    assert set(mailbox.subjects_by_message_id().values()) == {1}
