@@ -96,18 +96,30 @@ class AuditedReadAdmin:
 @admin.register(Patient)
 class PatientAdmin(AuditedReadAdmin, LocationScopedAdmin):
     rows_visible_to = staticmethod(patients_visible_to)
-    list_display = ("name", "date_of_birth", "phone", "email", "preferred_location", "email_consent", "archived")
+    list_display = ("name", "date_of_birth", "phone", "email", "email_failing", "preferred_location", "email_consent",
+                    "archived")
     list_filter = (ArchivedFilter, "preferred_location", "email_consent")
     list_select_related = ("preferred_location",)
     search_fields = ("last_name",)  # the search itself is patients.selectors.patient_list
     search_help_text = "Name, email, phone or date of birth (2001-04-23 or 23/04/2001)."
     actions = ["archive", "restore"]
-    readonly_fields = ("screening_state", "registered_by", "archived_at", "archived_by", *AUDIT_FIELDS)
+    readonly_fields = ("email_failing", "screening_state", "registered_by", "archived_at", "archived_by",
+                       *AUDIT_FIELDS)
     contact_fields = ("first_name", "last_name", "date_of_birth", "email", "phone", "preferred_location",
                       "email_consent", "front_desk_notes")
 
+    @admin.display(description="Email failing")
+    def email_failing(self, patient: Patient) -> str:
+        """A hard bounce reported by the patient's mail server: no email goes there until it is changed."""
+        if patient.email_failing_since is None:
+            return ""
+        return f"Bounced since {patient.email_failing_since:%Y-%m-%d}: {patient.email_failure}"
+
     def get_fieldsets(self, request, obj=None):
-        fieldsets = [("Contact", {"fields": self.contact_fields})]
+        contact = self.contact_fields
+        if obj is not None and obj.email_failing_since is not None:
+            contact = (*contact[:4], "email_failing", *contact[4:])
+        fieldsets = [("Contact", {"fields": contact})]
         if obj is not None:
             fieldsets.append(("Screening", {"fields": ("screening_state",)}))
             fieldsets.append(("Record", {"fields": ("registered_by", "archived_at", "archived_by", *AUDIT_FIELDS),

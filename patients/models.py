@@ -27,6 +27,10 @@ class Patient(TimeStampedModel):
     )
     email_consent = models.BooleanField(default=False, help_text="The patient agreed to reminders by email.")
     email_consent_at = models.DateTimeField(null=True, blank=True)
+    email_failing_since = models.DateTimeField(
+        null=True, blank=True, help_text="When the patient's mail server reported the address as not working "
+                                         "(a hard bounce); cleared when the address changes.")
+    email_failure = models.TextField(blank=True, help_text="What the mail server reported.")
     front_desk_notes = models.TextField(blank=True, help_text="Practical notes only, nothing clinical.")
     registered_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, related_name="+"

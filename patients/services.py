@@ -74,6 +74,8 @@ def patient_update(*, patient: Patient, updated_by, **changes) -> Patient:
         raise ValidationError("This patient is archived; restore the record before changing it.")
     if "email_consent" in changes and changes["email_consent"] != patient.email_consent:
         patient.email_consent_at = timezone.now() if changes["email_consent"] else None
+    if "email" in changes and changes["email"].lower() != patient.email.lower():
+        patient.email_failing_since, patient.email_failure = None, ""  # a new address is tried afresh
     changed = {field: (getattr(patient, field), value) for field, value in changes.items()
                if getattr(patient, field) != value}
     for field, value in changes.items():
@@ -83,6 +85,23 @@ def patient_update(*, patient: Patient, updated_by, **changes) -> Patient:
     if changed:
         audit_record(actor=updated_by, action=AuditAction.UPDATE, patient=patient, changes=changed)
     return patient
+
+
+@transaction.atomic
+def patient_mark_email_failing(*, patient: Patient, address: str, failure: str) -> bool:
+    """Record that the patient's mail server refused ``address`` for good (a hard bounce), so the front
+    desk sees it and no more email is sent to it. Nothing changes when the patient has another address
+    by now. Returns whether the patient was marked."""
+    patient = Patient.objects.select_for_update().get(pk=patient.pk)
+    if patient.email.lower() != address.lower():
+        return False
+    changed = {"email_failure": (patient.email_failure, failure)}
+    if patient.email_failing_since is None:
+        patient.email_failing_since = timezone.now()
+    patient.email_failure = failure
+    patient.save(update_fields=["email_failing_since", "email_failure", "updated_at"])
+    audit_record(actor=None, action=AuditAction.UPDATE, patient=patient, changes=changed, via="bounce report")
+    return True
 
 
 @transaction.atomic

@@ -301,6 +301,9 @@ if env("EMAIL_URL"):
     globals().update(email_url_settings(env("EMAIL_URL")))
 EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 20)
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", "Ionto clinic <no-reply@ionto.localhost>")
+# The envelope sender (Return-Path) of patient emails, where mail servers send bounce reports; its mail
+# goes to `manage.py notifications_read_bounce` (docs/reminders.md). Unset: DEFAULT_FROM_EMAIL's address.
+IONTO_BOUNCE_ADDRESS = env("IONTO_BOUNCE_ADDRESS")
 # The address patient links in emails point to.
 IONTO_PUBLIC_URL = env("IONTO_PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/")
 

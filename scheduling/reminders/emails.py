@@ -245,11 +245,15 @@ def email_build(*, notification: Notification, appointments: list[Appointment], 
     message = EmailMultiAlternatives(
         subject=subject,
         body=render_to_string("emails/notification.txt", context),
-        from_email=settings.DEFAULT_FROM_EMAIL,
+        # The envelope sender, where bounce reports go; the From the patient sees stays the clinic's.
+        from_email=settings.IONTO_BOUNCE_ADDRESS or settings.DEFAULT_FROM_EMAIL,
         to=[patient.email],
         headers={
+            "From": settings.DEFAULT_FROM_EMAIL,
             "Message-ID": message_id_for(notification),
             "List-Unsubscribe": f"<{context['unsubscribe_url']}>",
+            # One click in the mail program stops the emails: a POST to that link (RFC 8058).
+            "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
             "Auto-Submitted": "auto-generated",
         },
     )

@@ -198,6 +198,8 @@ def _start(notification_id: int, claimed_at: datetime) -> tuple[Notification | N
         sessions, reason = _sessions_for(row, row.appointment, now)
         if reason == "" and not (row.patient.email_consent and row.patient.email):
             reason = "Not sent: the patient has not agreed to email."
+        if reason == "" and row.patient.email_failing_since is not None:
+            reason = "Not sent: the patient's email address bounced; correct it on the patient to send again."
         if reason:
             row.status = NotificationStatus.CANCELLED
             row.last_error = reason
