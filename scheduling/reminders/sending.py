@@ -257,14 +257,16 @@ def notification_send(*, notification_id: int, claimed_at: datetime, connection=
 
 
 def _record_failure(row: Notification, *, permanent: bool, unknown: bool, text: str) -> str:
+    fields = {}
     if unknown:
         status, outcome, text = NotificationStatus.FAILED, "failed", _failure_text_unknown(text)
+        fields["message_id"] = message_id_for(row)  # it may be out there: a bounce report names it
     elif permanent or row.attempts >= MAX_ATTEMPTS:
         status, outcome = NotificationStatus.FAILED, "failed"
     else:
         status, outcome = NotificationStatus.PENDING, "retry"
     now = timezone.now()
-    fields = {"status": status, "last_error": text, "updated_at": now}
+    fields.update(status=status, last_error=text, updated_at=now)
     if status == NotificationStatus.PENDING:
         fields["due_at"] = now + retry_delay(attempts=row.attempts)
     logger.warning("notification %s: %s (attempt %s): %s", row.pk, outcome, row.attempts, text)

@@ -396,3 +396,24 @@ def test_the_dispatch_runs_at_once_while_every_sender_waits_on_a_slow_relay(mail
     mailbox.handler.hold_seconds = 0
     wait_for(settled, timeout=90, what="every send to finish")
     assert set(mailbox.subjects_by_message_id().values()) == {1}
+
+
+def test_a_relay_that_stores_a_message_and_answers_after_25_seconds_yields_one_copy(mailbox):
+    """The worker gives up on the answer after EMAIL_TIMEOUT (20 s) with the message already stored: it
+    does not send it again, neither at once nor at later beats, and the row says why."""
+    clinic = make_clinic()
+    book(clinic, make_course(clinic), clinic.at(next_weekday(0), 9))
+    mailbox.handler.hold_seconds = 25
+    now = timezone.now()
+    assert beat(now) == 1
+    row = Notification.objects.get(kind=NotificationKind.BOOKING_CONFIRMATION)
+    wait_for(lambda: Notification.objects.get(pk=row.pk).status == NotificationStatus.FAILED, timeout=40,
+             what="the send to give up")
+    mailbox.handler.hold_seconds = 0
+    for later in (timedelta(minutes=2), timedelta(hours=1), timedelta(hours=3)):
+        beat_and_wait(now + later)
+    row.refresh_from_db()
+    assert row.last_error.startswith("No answer from the mail server after the message was handed over")
+    assert row.message_id == f"<ionto-notification-{row.pk}@clinic.example.org>"  # a bounce can still find it
+    assert mailbox.subjects_by_message_id() == Counter(
+        {(row.message_id, f"Your session at {clinic.location.name} is booked"): 1})
