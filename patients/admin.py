@@ -106,7 +106,7 @@ class PatientAdmin(AuditedReadAdmin, LocationScopedAdmin):
     readonly_fields = ("email_failing", "screening_state", "registered_by", "archived_at", "archived_by",
                        *AUDIT_FIELDS)
     contact_fields = ("first_name", "last_name", "date_of_birth", "email", "phone", "preferred_location",
-                      "email_consent", "front_desk_notes")
+                      "email_consent", "sms_consent", "reminder_channel", "front_desk_notes")
 
     @admin.display(description="Email failing")
     def email_failing(self, patient: Patient) -> str:
@@ -170,6 +170,7 @@ class PatientAdmin(AuditedReadAdmin, LocationScopedAdmin):
             first_name=data["first_name"], last_name=data["last_name"], date_of_birth=data["date_of_birth"],
             email=data.get("email", ""), phone=data.get("phone", ""),
             preferred_location=data.get("preferred_location"), email_consent=data.get("email_consent", False),
+            sms_consent=data.get("sms_consent", False), reminder_channel=data.get("reminder_channel") or "email",
             front_desk_notes=data.get("front_desk_notes", ""), registered_by=request.user,
         )
 

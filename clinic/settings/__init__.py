@@ -304,6 +304,14 @@ DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", "Ionto clinic <no-reply@ionto.loc
 # The envelope sender (Return-Path) of patient emails, where mail servers send bounce reports; its mail
 # goes to `manage.py notifications_read_bounce` (docs/reminders.md). Unset: DEFAULT_FROM_EMAIL's address.
 IONTO_BOUNCE_ADDRESS = env("IONTO_BOUNCE_ADDRESS")
+# SMS reminders through Twilio's Messages API (scheduling/reminders/sms.py); without an account SID, SMS is off.
+# Phone numbers without a country code are read in IONTO_PHONE_REGION's plan (ISO 3166 code).
+IONTO_PHONE_REGION = env("IONTO_PHONE_REGION", "GB")
+TWILIO_ACCOUNT_SID = env("TWILIO_ACCOUNT_SID")
+TWILIO_AUTH_TOKEN = env("TWILIO_AUTH_TOKEN")
+TWILIO_FROM_NUMBER = env("TWILIO_FROM_NUMBER")
+TWILIO_API_URL = env("TWILIO_API_URL", "https://api.twilio.com").rstrip("/")
+SMS_TIMEOUT = env_int("SMS_TIMEOUT", 20)
 # The address patient links in emails point to.
 IONTO_PUBLIC_URL = env("IONTO_PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/")
 

@@ -34,6 +34,7 @@ from django.core.mail import get_connection
 from django.db import transaction
 from django.utils import timezone
 
+from patients.phones import phone_e164
 from scheduling.booking.selectors import (
     course_maintenance_due_at,
     course_sessions_left_to_book,
@@ -42,6 +43,7 @@ from scheduling.models import (
     Appointment,
     AppointmentStatus,
     Notification,
+    NotificationChannel,
     NotificationKind,
     NotificationStatus,
 )
@@ -52,6 +54,7 @@ from scheduling.reminders.outbox import (
     notification_claim_due,
     notification_write_maintenance_recalls,
 )
+from scheduling.reminders.sms import SmsError, sms_enabled, sms_send, sms_text
 
 logger = logging.getLogger(__name__)
 
@@ -147,6 +150,71 @@ def _data_started(connection) -> bool:
     return data_started() if callable(data_started) else True
 
 
+class EmailChannel:
+    """Email over the batch's connection of Django's email backend."""
+
+    refusal_text = "Not sent: the patient has not agreed to email."
+
+    def refusal(self, patient) -> str:
+        if not (patient.email_consent and patient.email):
+            return self.refusal_text
+        if patient.email_failing_since is not None:
+            return "Not sent: the patient's email address bounced; correct it on the patient to send again."
+        return ""
+
+    def build(self, row: Notification, sessions: list[Appointment], left: int):
+        message = email_build(notification=row, appointments=sessions, sessions_left=left)
+        message.message()  # made here, so an email that cannot be made fails its row and nothing else
+        return message
+
+    def connect(self):
+        return get_connection(fail_silently=False)
+
+    def deliver(self, connection, row: Notification, message) -> str:
+        _deliver(connection, message)
+        return message_id_for(row)
+
+    def failure(self, error: Exception, connection) -> tuple[bool, bool, str]:
+        """(permanent, outcome unknown, text)."""
+        answered = isinstance(error, smtplib.SMTPResponseException | smtplib.SMTPRecipientsRefused
+                              | ValueError | UnicodeError)
+        permanent, text = smtp_failure(error)
+        unknown = not answered and _data_started(connection)
+        with contextlib.suppress(Exception):
+            connection.close()  # a connection after an error is not trusted with the next message
+        return permanent, unknown, text
+
+
+class SmsChannel:
+    """A text through the SMS provider (scheduling/reminders/sms.py), to the patient's number in E.164."""
+
+    def refusal(self, patient) -> str:
+        if not (patient.sms_consent and phone_e164(patient.phone)):
+            return "Not sent: the patient has not agreed to SMS."
+        if not sms_enabled():
+            return "Not sent: SMS is not set up (TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN, TWILIO_FROM_NUMBER)."
+        return ""
+
+    def build(self, row: Notification, sessions: list[Appointment], left: int) -> tuple[str, str]:
+        return phone_e164(row.patient.phone), sms_text(notification=row, appointment=sessions[0])
+
+    def connect(self):
+        return None
+
+    def deliver(self, connection, row: Notification, message: tuple[str, str]) -> str:
+        to, body = message
+        return sms_send(to=to, body=body, notification_id=row.pk)
+
+    def failure(self, error: Exception, connection) -> tuple[bool, bool, str]:
+        if isinstance(error, SmsError):
+            return error.permanent, error.unknown, str(error)
+        return False, True, f"{type(error).__name__}: {error}"
+
+
+# The channel port: the outbox, the once-only rule, the lease, the retries and the admin are the same for each.
+CHANNELS = {NotificationChannel.EMAIL: EmailChannel(), NotificationChannel.SMS: SmsChannel()}
+
+
 def notifications_dispatch_due(*, now: datetime, enqueue: Callable[[list[int], datetime], object]) -> int:
     """One beat: write the maintenance recalls due by ``now``, then claim every due row, CLAIM_BATCH at a
     time until a claim comes back short, and hand each send batch with its claim's moment to ``enqueue``
@@ -170,16 +238,17 @@ def send_batches(ids: list[int]) -> list[list[int]]:
 
 
 def notification_send_many(*, notification_ids: list[int], claimed_at: datetime) -> Counter:
-    """Send claimed rows one after the other over one connection of the email backend."""
+    """Send claimed rows one after the other over one connection of each channel (made when first needed)."""
     outcomes: Counter = Counter()
-    connection = get_connection(fail_silently=False)
+    connections: dict[str, object] = {}
     try:
         for notification_id in notification_ids:
             outcomes[notification_send(notification_id=notification_id, claimed_at=claimed_at,
-                                       connection=connection)] += 1
+                                       connections=connections)] += 1
     finally:
-        with contextlib.suppress(Exception):
-            connection.close()
+        for connection in connections.values():
+            with contextlib.suppress(Exception):
+                connection.close()
     return outcomes
 
 
@@ -196,10 +265,9 @@ def _start(notification_id: int, claimed_at: datetime) -> tuple[Notification | N
                            .get(pk=row.appointment_id))
         now = timezone.now()
         sessions, reason = _sessions_for(row, row.appointment, now)
-        if reason == "" and not (row.patient.email_consent and row.patient.email):
-            reason = "Not sent: the patient has not agreed to email."
-        if reason == "" and row.patient.email_failing_since is not None:
-            reason = "Not sent: the patient's email address bounced; correct it on the patient to send again."
+        channel = CHANNELS[row.channel]
+        if reason == "":
+            reason = channel.refusal(row.patient)
         if reason:
             row.status = NotificationStatus.CANCELLED
             row.last_error = reason
@@ -208,12 +276,11 @@ def _start(notification_id: int, claimed_at: datetime) -> tuple[Notification | N
         left = (course_sessions_left_to_book(course=row.course) if row.kind == NotificationKind.SESSION_FOLLOW_UP
                 else 0)
         try:
-            message = email_build(notification=row, appointments=sessions, sessions_left=left)
-            message.message()  # made here, so an email that cannot be made fails its row and nothing else
+            message = channel.build(row, sessions, left)
         except Exception as error:
-            logger.exception("notification %s: the email could not be made", row.pk)
+            logger.exception("notification %s: the message could not be made", row.pk)
             row.status = NotificationStatus.FAILED
-            row.last_error = f"Not sent: the email could not be made ({type(error).__name__}: {error})."
+            row.last_error = f"Not sent: the message could not be made ({type(error).__name__}: {error})."
             row.save(update_fields=["status", "last_error", "updated_at"])
             return None, None, "failed"
         row.attempts += 1
@@ -223,36 +290,37 @@ def _start(notification_id: int, claimed_at: datetime) -> tuple[Notification | N
     return row, message, ""
 
 
-def notification_send(*, notification_id: int, claimed_at: datetime, connection=None) -> str:
+def notification_send(*, notification_id: int, claimed_at: datetime, connections: dict | None = None) -> str:
     """Send one claimed row, at most once; returns what happened: sent, skipped, cancelled, retry, failed.
 
     ``claimed_at`` is the moment of the claim the caller was given (``notification_claim_due``'s
     ``now``): a row claimed again since, already on its way, or no longer "sending" is skipped.
-    ``connection`` is the batch's email backend connection (one of its own when None).
+    ``connections`` holds the batch's connection of each channel (made here when missing; closed by the
+    caller, or here when the caller gives none).
     """
     row, message, outcome = _start(notification_id, claimed_at)
     if row is None:
         return outcome
-    own = connection is None
-    connection = connection or get_connection(fail_silently=False)
+    own = connections is None
+    connections = {} if connections is None else connections
+    channel = CHANNELS[row.channel]
+    if row.channel not in connections:
+        connections[row.channel] = channel.connect()
+    connection = connections[row.channel]
     try:
-        _deliver(connection, message)
+        sent_id = channel.deliver(connection, row, message)
     except Exception as error:
-        answered = isinstance(error, smtplib.SMTPResponseException | smtplib.SMTPRecipientsRefused
-                              | ValueError | UnicodeError)
-        permanent, text = smtp_failure(error)
-        unknown = not answered and _data_started(connection)
-        with contextlib.suppress(Exception):
-            connection.close()  # a connection after an error is not trusted with the next message
+        permanent, unknown, text = channel.failure(error, connection)
         return _record_failure(row, permanent=permanent, unknown=unknown, text=text)
     finally:
-        if own:
+        if own and connection is not None:
             with contextlib.suppress(Exception):
                 connection.close()
     now = timezone.now()
-    Notification.objects.filter(pk=row.pk).exclude(status=NotificationStatus.SENT).update(
-        status=NotificationStatus.SENT, sent_at=now, message_id=message_id_for(row), last_error="",
-        updated_at=now)
+    # Not over a delivery report that came first and failed the row.
+    done = (NotificationStatus.SENT, NotificationStatus.FAILED)
+    Notification.objects.filter(pk=row.pk).exclude(status__in=done).update(
+        status=NotificationStatus.SENT, sent_at=now, message_id=sent_id, last_error="", updated_at=now)
     return "sent"
 
 
@@ -260,7 +328,8 @@ def _record_failure(row: Notification, *, permanent: bool, unknown: bool, text: 
     fields = {}
     if unknown:
         status, outcome, text = NotificationStatus.FAILED, "failed", _failure_text_unknown(text)
-        fields["message_id"] = message_id_for(row)  # it may be out there: a bounce report names it
+        if row.channel == NotificationChannel.EMAIL:
+            fields["message_id"] = message_id_for(row)  # it may be out there: a bounce report names it
     elif permanent or row.attempts >= MAX_ATTEMPTS:
         status, outcome = NotificationStatus.FAILED, "failed"
     else:
