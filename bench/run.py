@@ -235,6 +235,8 @@ class Gunicorn:
             "DATABASE_URL": database_url(database),
             # The bench runs on one machine: its gunicorn workers share a folder as their cache.
             "CACHE_URL": f"file://{tempfile.mkdtemp(prefix='ionto-bench-cache-')}",
+            # Production refuses to start without a relay; the measured requests send no mail.
+            "EMAIL_HOST": os.environ.get("EMAIL_HOST") or "127.0.0.1",
             # The bench's manager signs in with a password only: it measures the API, not the second step.
             "IONTO_MANAGER_2FA_REQUIRED": "false",
             "IONTO_API_RATE_USER": UNTHROTTLED,

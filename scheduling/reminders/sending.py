@@ -12,9 +12,11 @@ the email backend for its batch and takes the rows one at a time:
 2. It sends the email with the backend's ``send_messages``.
 3. It marks the row sent (and clears its error), or records the failure.
 
-A message whose check passed before a change is on its way: it goes out, and the change's own
-message (cancellation, new time) follows it. A row on its way whose worker died stays "sending"
-until SENDING_LEASE has passed, then the beat claims and sends it again, with the same Message-ID:
+Each row goes by its channel (email, or SMS: ``CHANNELS``), which only makes and sends the message;
+the rest is the same for both. A message whose check passed before a change is on its way: it goes
+out, and the change's own message (cancellation, new time) follows it. A row on its way whose worker
+died stays "sending" until SENDING_LEASE has passed, then the beat claims and sends it again, with the
+same Message-ID:
 the one duplicate the outbox allows. A failure before DATA is retried with backoff; once DATA has
 begun, a dropped connection or a late reply leaves it unknown whether the server kept the message,
 and the row is failed, not sent again.
@@ -129,10 +131,9 @@ def _sessions_for(row: Notification, appointment: Appointment, now: datetime) ->
     return [appointment], ""
 
 
-
-
-def _failure_text_unknown(text: str) -> str:
-    return (f"No answer from the mail server after the message was handed over ({text}). It may have "
+def _failure_text_unknown(text: str, channel: str) -> str:
+    server = "the SMS provider" if channel == NotificationChannel.SMS else "the mail server"
+    return (f"No answer from {server} after the message was handed over ({text}). It may have "
             "arrived, so it is not sent again; send it again from here if the patient did not get it.")
 
 
@@ -327,7 +328,7 @@ def notification_send(*, notification_id: int, claimed_at: datetime, connections
 def _record_failure(row: Notification, *, permanent: bool, unknown: bool, text: str) -> str:
     fields = {}
     if unknown:
-        status, outcome, text = NotificationStatus.FAILED, "failed", _failure_text_unknown(text)
+        status, outcome, text = NotificationStatus.FAILED, "failed", _failure_text_unknown(text, row.channel)
         if row.channel == NotificationChannel.EMAIL:
             fields["message_id"] = message_id_for(row)  # it may be out there: a bounce report names it
     elif permanent or row.attempts >= MAX_ATTEMPTS:
