@@ -10,9 +10,10 @@ COPY requirements.txt .
 RUN pip install --no-cache-dir -r requirements.txt
 
 COPY . .
-# collectstatic needs a key to import production settings; this one exists only during the build.
+# collectstatic imports production settings, which refuse to start without a key, a database, a shared
+# cache and a mail relay; these exist only during the build (nothing is connected to).
 RUN DJANGO_SECRET_KEY="build-only-$(python -c 'import secrets; print(secrets.token_hex(32))')" \
-    DATABASE_URL=postgres://build@localhost/build \
+    DATABASE_URL=postgres://build@localhost/build CACHE_URL=file:///tmp/build-cache EMAIL_HOST=build.invalid \
     python manage.py collectstatic --noinput \
  && useradd --system --uid 1000 ionto && chown -R ionto /app
 USER ionto

@@ -160,6 +160,7 @@ class ReportMessages(serializers.Serializer):
     label = serializers.CharField()
     sent = serializers.IntegerField()
     failed = serializers.IntegerField()
+    bounced = serializers.IntegerField(help_text="Of the failed: reported back by the patient's mail server.")
     cancelled = serializers.IntegerField()
     waiting = serializers.IntegerField()
 
@@ -254,4 +255,4 @@ AttendanceReportView, AttendanceReportCSVView = _views(
 OutcomesReportView, OutcomesReportCSVView = _views(
     "outcomes", OutcomesReportSerializer, "Courses, response at the end, side effects, maintenance uptake")
 RemindersReportView, RemindersReportCSVView = _views(
-    "reminders", RemindersReportSerializer, "Emails sent, failed by reason, cancelled, waiting; unsubscribes")
+    "reminders", RemindersReportSerializer, "Emails sent, failed by reason, bounced, cancelled, waiting; unsubscribes")

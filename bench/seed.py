@@ -228,7 +228,8 @@ def seed(*, database: str, locations: int, patients: int, appointments: int, see
     print(f"planned {len(courses)} courses in {clock.monotonic() - started:.1f} s", flush=True)
 
     patient_columns = ["id", "created_at", "updated_at", "first_name", "last_name", "date_of_birth", "email", "phone",
-                       "preferred_location_id", "email_consent", "email_consent_at", "front_desk_notes",
+                       "preferred_location_id", "email_consent", "email_consent_at", "email_failing_since",
+                       "email_failure", "sms_consent", "sms_consent_at", "reminder_channel", "front_desk_notes",
                        "registered_by_id", "archived_at", "archived_by_id"]
     screening_columns = ["id", "created_at", "updated_at", "patient_id", "for_medicated", "pacemaker", "pregnancy",
                          "metal_implants", "epilepsy", "heart_disease", "open_wounds", "reduced_sensation",
@@ -294,7 +295,7 @@ def seed(*, database: str, locations: int, patients: int, appointments: int, see
             born = date(1950, 1, 1) + timedelta(days=rng.randrange(0, 55 * 365))
             rows.add(pid, stamp, stamp, rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES), born,
                      f"patient{pid}@example.org", f"+44 7700 {pid:06d}", made[pid % locations]["location"].pk,
-                     "t", stamp, "", admin_id, None, None)
+                     "t", stamp, None, "", "f", None, "email", "", admin_id, None, None)
             screenings.add(pid, stamp, stamp, pid, "t", *("f" * 10), "f", "f", made[0]["clinicians"][0].user_id,
                            stamp, "", None, None)
         rows.flush()

@@ -30,24 +30,43 @@ class MailFolder:
     Tests can make it misbehave like a real relay: ``temporary_failures`` answers the next N
     messages with 451 (try again later), ``refused_recipients`` answers 550 for those addresses,
     and ``hold_seconds`` keeps the 250 reply back after a message is stored (``holding`` then
-    names the client's (host, port)), as a slow server would.
+    names the client's (host, port)), as a slow server would. ``reply_delay`` (seconds) waits before
+    each answer to EHLO, MAIL, RCPT and the end of DATA, as a relay across a network does.
     """
 
-    def __init__(self, folder: Path):
+    def __init__(self, folder: Path, reply_delay: float = 0.0):
         self.folder = Path(folder)
         self.folder.mkdir(parents=True, exist_ok=True)
+        self.reply_delay = reply_delay
         self.temporary_failures = 0
         self.refused_recipients: set[str] = set()
         self.hold_seconds = 0.0
         self.holding: tuple[str, int] | None = None
 
+    async def _wait(self) -> None:
+        if self.reply_delay:
+            await asyncio.sleep(self.reply_delay)
+
+    async def handle_EHLO(self, server, session, envelope: Envelope, hostname: str, responses: list[str]):
+        await self._wait()
+        session.host_name = hostname
+        return responses
+
+    async def handle_MAIL(self, server, session, envelope: Envelope, address: str, mail_options) -> str:
+        await self._wait()
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 OK"
+
     async def handle_RCPT(self, server, session, envelope: Envelope, address: str, rcpt_options) -> str:
+        await self._wait()
         if address.lower() in self.refused_recipients:
             return f"550 5.1.1 <{address}>: mailbox unavailable"
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope: Envelope) -> str:
+        await self._wait()
         if self.temporary_failures > 0:
             self.temporary_failures -= 1
             return "451 4.3.0 Temporary failure, try again later"
@@ -68,8 +87,8 @@ class MailFolder:
         ]
 
 
-def start(folder: Path, host: str = "127.0.0.1", port: int = 1025) -> Controller:
-    controller = Controller(MailFolder(folder), hostname=host, port=port)
+def start(folder: Path, host: str = "127.0.0.1", port: int = 1025, reply_delay: float = 0.0) -> Controller:
+    controller = Controller(MailFolder(folder, reply_delay), hostname=host, port=port)
     controller.start()
     return controller
 
@@ -79,8 +98,9 @@ def main() -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=1025)
     parser.add_argument("--dir", type=Path, required=True)
+    parser.add_argument("--reply-delay", type=float, default=0.0, help="seconds to wait before each answer")
     args = parser.parse_args()
-    controller = start(args.dir, args.host, args.port)
+    controller = start(args.dir, args.host, args.port, args.reply_delay)
     print(f"mail catcher: smtp://{args.host}:{args.port} -> {args.dir}", flush=True)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())

@@ -105,7 +105,7 @@ def _prepare(host: str, port: int, *, no_demo: bool) -> tuple[Manager, str, Path
     )
     # Patients' links point at the address served here unless the clinic names its public one.
     env.setdefault("IONTO_PUBLIC_URL", url)
-    names = ["web", "worker", "beat"]
+    names = ["web", "worker", "sender", "beat"]
     mail_dir = None
     if not os.environ.get("EMAIL_HOST"):
         mail_dir = settings.DATA_DIR / "mail"

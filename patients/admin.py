@@ -107,7 +107,7 @@ class PatientAddForm(forms.ModelForm):
     class Meta:
         model = Patient
         fields = ("first_name", "last_name", "date_of_birth", "email", "phone", "preferred_location",
-                  "email_consent", "front_desk_notes")
+                  "email_consent", "sms_consent", "reminder_channel", "front_desk_notes")
 
 
 def likely_duplicate_error(error: services.LikelyDuplicate) -> ValidationError:
@@ -125,25 +125,35 @@ def likely_duplicate_error(error: services.LikelyDuplicate) -> ValidationError:
 class PatientAdmin(AuditedReadAdmin, LocationScopedAdmin):
     rows_visible_to = staticmethod(patients_visible_to)
     add_form = PatientAddForm
-    list_display = ("name", "date_of_birth", "phone", "email", "preferred_location", "email_consent", "archived")
+    list_display = ("name", "date_of_birth", "phone", "email", "email_failing", "preferred_location", "email_consent",
+                    "archived")
     list_filter = (ArchivedFilter, "preferred_location", "email_consent")
     list_select_related = ("preferred_location",)
     search_fields = ("last_name",)  # the search itself is patients.selectors.patient_list
     search_help_text = "Name, email, phone or date of birth (2001-04-23 or 23/04/2001)."
     actions = ["archive", "restore"]
-    readonly_fields = ("screening_state", "registered_by", "archived_at", "archived_by", *AUDIT_FIELDS)
+    readonly_fields = ("email_failing", "screening_state", "registered_by", "archived_at", "archived_by",
+                       *AUDIT_FIELDS)
     contact_fields = ("first_name", "last_name", "date_of_birth", "email", "phone", "preferred_location",
-                      "email_consent", "front_desk_notes")
+                      "email_consent", "sms_consent", "reminder_channel", "front_desk_notes")
+
+    @admin.display(description="Email failing")
+    def email_failing(self, patient: Patient) -> str:
+        """A hard bounce reported by the patient's mail server: no email goes there until it is changed."""
+        if patient.email_failing_since is None:
+            return ""
+        return f"Bounced since {patient.email_failing_since:%Y-%m-%d}: {patient.email_failure}"
 
     def get_fieldsets(self, request, obj=None):
         if obj is None:
             return [("Contact", {"fields": (*self.contact_fields, "different_person")})]
-        fieldsets = [("Contact", {"fields": self.contact_fields})]
-        if obj is not None:
-            fieldsets.append(("Screening", {"fields": ("screening_state",)}))
-            fieldsets.append(("Record", {"fields": ("registered_by", "archived_at", "archived_by", *AUDIT_FIELDS),
-                                         "classes": ("collapse",)}))
-        return fieldsets
+        contact = self.contact_fields
+        if obj.email_failing_since is not None:
+            contact = (*contact[:4], "email_failing", *contact[4:])
+        return [("Contact", {"fields": contact}),
+                ("Screening", {"fields": ("screening_state",)}),
+                ("Record", {"fields": ("registered_by", "archived_at", "archived_by", *AUDIT_FIELDS),
+                            "classes": ("collapse",)})]
 
     def get_readonly_fields(self, request, obj=None):
         if obj is not None and obj.is_archived:
@@ -209,6 +219,7 @@ class PatientAdmin(AuditedReadAdmin, LocationScopedAdmin):
                 first_name=data["first_name"], last_name=data["last_name"], date_of_birth=data["date_of_birth"],
                 email=data.get("email", ""), phone=data.get("phone", ""),
                 preferred_location=data.get("preferred_location"), email_consent=data.get("email_consent", False),
+                sms_consent=data.get("sms_consent", False), reminder_channel=data.get("reminder_channel") or "email",
                 front_desk_notes=data.get("front_desk_notes", ""), registered_by=request.user,
                 different_person=data.get("different_person", False),
             )

@@ -24,6 +24,14 @@ class PhoneDigits(Func):
     output_field = CharField()
 
 
+class ReminderChannel(models.TextChoices):
+    """How the patient wants session reminders; every other message goes by email."""
+
+    EMAIL = "email", "Email"
+    SMS = "sms", "SMS"
+    BOTH = "both", "Email and SMS"
+
+
 class Patient(TimeStampedModel):
     first_name = models.CharField(max_length=80)
     last_name = models.CharField(max_length=80)
@@ -35,6 +43,14 @@ class Patient(TimeStampedModel):
     )
     email_consent = models.BooleanField(default=False, help_text="The patient agreed to reminders by email.")
     email_consent_at = models.DateTimeField(null=True, blank=True)
+    email_failing_since = models.DateTimeField(
+        null=True, blank=True, help_text="When the patient's mail server reported the address as not working "
+                                         "(a hard bounce); cleared when the address changes.")
+    email_failure = models.TextField(blank=True, help_text="What the mail server reported.")
+    sms_consent = models.BooleanField(default=False, help_text="The patient agreed to reminders by SMS.")
+    sms_consent_at = models.DateTimeField(null=True, blank=True)
+    reminder_channel = models.CharField(max_length=5, choices=ReminderChannel.choices, default=ReminderChannel.EMAIL,
+                                        help_text="How session reminders go; other messages go by email.")
     front_desk_notes = models.TextField(blank=True, help_text="Practical notes only, nothing clinical.")
     registered_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, related_name="+"
@@ -49,6 +65,9 @@ class Patient(TimeStampedModel):
         constraints = [
             models.CheckConstraint(
                 condition=Q(email_consent=False) | ~Q(email=""), name="patient_email_consent_needs_email"
+            ),
+            models.CheckConstraint(
+                condition=Q(sms_consent=False) | ~Q(phone=""), name="patient_sms_consent_needs_phone"
             ),
             models.CheckConstraint(
                 condition=Q(archived_at__isnull=True) | Q(archived_by__isnull=False),

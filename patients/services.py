@@ -21,8 +21,10 @@ from patients.models import (
     AuditAction,
     AuditEvent,
     Patient,
+    ReminderChannel,
     Screening,
 )
+from patients.phones import phone_e164
 from patients.selectors import patient_likely_duplicates, patients_visible_to
 
 # Characters that reorder how the text around them is shown: a name holding one can display as
@@ -42,6 +44,8 @@ def _check_patient(patient: Patient) -> None:
             errors[field] = "The name holds a character that changes the direction of text; type it again."
     if patient.email_consent and not patient.email:
         errors["email"] = "An email address is needed for reminders by email."
+    if patient.sms_consent and phone_e164(patient.phone) is None:
+        errors["phone"] = "A valid mobile number is needed for reminders by SMS (e.g. +44 7700 900123)."
     if errors:
         raise ValidationError(errors)
 
@@ -64,6 +68,7 @@ def patient_register(
     *, first_name: str, last_name: str, date_of_birth: date, registered_by, email: str = "", phone: str = "",
     preferred_location: Location | None = None, email_consent: bool = False, front_desk_notes: str = "",
     different_person: bool = False,
+    sms_consent: bool = False, reminder_channel: str = ReminderChannel.EMAIL,
 ) -> Patient:
     """Register a patient; a likely duplicate (same name and date of birth, or same email) is refused
     with ``LikelyDuplicate`` unless the user said it is ``different_person``."""
@@ -79,7 +84,8 @@ def patient_register(
         first_name=first_name.strip(), last_name=last_name.strip(), date_of_birth=date_of_birth,
         email=email.strip(), phone=phone.strip(), preferred_location=preferred_location,
         email_consent=email_consent, email_consent_at=timezone.now() if email_consent else None,
-        front_desk_notes=front_desk_notes, registered_by=registered_by,
+        sms_consent=sms_consent, sms_consent_at=timezone.now() if sms_consent else None,
+        reminder_channel=reminder_channel, front_desk_notes=front_desk_notes, registered_by=registered_by,
     )
     _check_patient(patient)
     full_clean_and_save(patient)
@@ -88,7 +94,7 @@ def patient_register(
 
 
 PATIENT_EDITABLE_FIELDS = ("first_name", "last_name", "date_of_birth", "email", "phone", "preferred_location",
-                           "email_consent", "front_desk_notes")
+                           "email_consent", "sms_consent", "reminder_channel", "front_desk_notes")
 
 
 @transaction.atomic
@@ -101,6 +107,10 @@ def patient_update(*, patient: Patient, updated_by, **changes) -> Patient:
         raise ValidationError("This patient is archived; restore the record before changing it.")
     if "email_consent" in changes and changes["email_consent"] != patient.email_consent:
         patient.email_consent_at = timezone.now() if changes["email_consent"] else None
+    if "sms_consent" in changes and changes["sms_consent"] != patient.sms_consent:
+        patient.sms_consent_at = timezone.now() if changes["sms_consent"] else None
+    if "email" in changes and changes["email"].lower() != patient.email.lower():
+        patient.email_failing_since, patient.email_failure = None, ""  # a new address is tried afresh
     changed = {field: (getattr(patient, field), value) for field, value in changes.items()
                if getattr(patient, field) != value}
     for field, value in changes.items():
@@ -110,6 +120,44 @@ def patient_update(*, patient: Patient, updated_by, **changes) -> Patient:
     if changed:
         audit_record(actor=updated_by, action=AuditAction.UPDATE, patient=patient, changes=changed)
     return patient
+
+
+@transaction.atomic
+def patient_mark_email_failing(*, patient: Patient, address: str, failure: str) -> bool:
+    """Record that the patient's mail server refused ``address`` for good (a hard bounce), so the front
+    desk sees it and no more email is sent to it. Nothing changes when the patient has another address
+    by now. Returns whether the patient was marked."""
+    patient = Patient.objects.select_for_update().get(pk=patient.pk)
+    if patient.email.lower() != address.lower():
+        return False
+    changed = {"email_failure": (patient.email_failure, failure)}
+    if patient.email_failing_since is None:
+        patient.email_failing_since = timezone.now()
+    patient.email_failure = failure
+    patient.save(update_fields=["email_failing_since", "email_failure", "updated_at"])
+    audit_record(actor=None, action=AuditAction.UPDATE, patient=patient, changes=changed, via="bounce report")
+    return True
+
+
+@transaction.atomic
+def patient_set_sms_consent_by_phone(*, phone: str, consent: bool) -> int:
+    """The patient's own reply by SMS (STOP or START, from ``phone`` in E.164): the consent of every patient
+    with that number follows it. Returns how many patients changed."""
+    tail = re.sub(r"\D", "", phone)[-6:]
+    if not tail:
+        return 0
+    changed = 0
+    # Phones are stored as typed: narrow by the last six digits, whatever stands between them, then compare in E.164.
+    ends_alike = r"\D*".join(tail) + r"\D*$"
+    for patient in Patient.objects.select_for_update().filter(sms_consent=not consent, phone__regex=ends_alike):
+        if phone_e164(patient.phone) == phone:
+            patient.sms_consent = consent
+            patient.sms_consent_at = timezone.now() if consent else None
+            patient.save(update_fields=["sms_consent", "sms_consent_at", "updated_at"])
+            audit_record(actor=None, action=AuditAction.UPDATE, patient=patient, via="sms reply",
+                         changes={"sms_consent": (not consent, consent)})
+            changed += 1
+    return changed
 
 
 @transaction.atomic

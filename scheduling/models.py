@@ -440,6 +440,11 @@ class NotificationStatus(models.TextChoices):
     CANCELLED = "cancelled", "Cancelled"
 
 
+class NotificationChannel(models.TextChoices):
+    EMAIL = "email", "Email"
+    SMS = "sms", "SMS"
+
+
 class Notification(TimeStampedModel):
     """One message to a patient, sent at most once (FHIR Communication): the outbox row.
 
@@ -450,6 +455,7 @@ class Notification(TimeStampedModel):
     """
 
     kind = models.CharField(max_length=24, choices=NotificationKind.choices)
+    channel = models.CharField(max_length=5, choices=NotificationChannel.choices, default=NotificationChannel.EMAIL)
     patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="notifications")
     course = models.ForeignKey(Course, on_delete=models.PROTECT, related_name="notifications")
     appointment = models.ForeignKey(Appointment, on_delete=models.PROTECT, related_name="notifications")
@@ -461,13 +467,16 @@ class Notification(TimeStampedModel):
     last_error = models.TextField(blank=True)
     claimed_at = models.DateTimeField(null=True, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
-    message_id = models.CharField(max_length=200, blank=True)
+    message_id = models.CharField(max_length=200, blank=True, help_text="The email's Message-ID, or the SMS "
+                                                                     "provider's message id.")
+    delivery_status = models.CharField(max_length=20, blank=True,
+                                       help_text="What the SMS provider last reported (e.g. delivered).")
 
     class Meta:
         ordering = ["-due_at", "-id"]
         constraints = [
-            models.UniqueConstraint(fields=["appointment", "appointment_version", "kind"],
-                                    name="notification_once_per_appointment_version_kind"),
+            models.UniqueConstraint(fields=["appointment", "appointment_version", "kind", "channel"],
+                                    name="notification_once_per_appointment_version_kind_channel"),
             models.CheckConstraint(condition=~Q(status=NotificationStatus.SENT) | Q(sent_at__isnull=False),
                                    name="notification_sent_has_time"),
         ]

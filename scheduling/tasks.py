@@ -1,4 +1,8 @@
-"""Celery tasks for patient messages: thin, by id, safe to run twice (see scheduling/reminders/)."""
+"""Celery tasks for patient messages: thin, by id, safe to run twice (see scheduling/reminders/).
+
+The dispatch runs on the default queue and the sends on their own (settings: IONTO_SEND_QUEUE),
+served by a worker with a thread pool, so the beat's dispatch never waits behind sends.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,10 @@ from django.utils.dateparse import parse_datetime
 from scheduling.reminders.sending import notification_send_many, notifications_dispatch_due
 
 
+def _queue_sends(notification_ids: list[int], claimed_at) -> None:
+    notification_send_task.delay(notification_ids, claimed_at.isoformat())
+
+
 @shared_task(name="scheduling.notifications_dispatch_due")
 def notifications_dispatch_due_task(now: str | None = None) -> int:
     """Every minute (beat): write due maintenance recalls, claim every due row and queue their sends.
@@ -17,17 +25,10 @@ def notifications_dispatch_due_task(now: str | None = None) -> int:
     Only due rows are queued: a reminder days ahead waits in the database, never in the broker.
     """
     moment = parse_datetime(now) if now else timezone.now()
-    return notifications_dispatch_due(now=moment, enqueue=notification_send_task.delay)
+    return notifications_dispatch_due(now=moment, enqueue=_queue_sends)
 
 
 @shared_task(name="scheduling.notification_send")
-def notification_send_task(notification_ids: list[int] | int) -> dict[str, int]:
-    """Send claimed rows by id, each on its own (a lone id is what tasks queued before batching carry).
-
-    Rows not reached within the batch's time budget go on in a new task, still claimed.
-    """
-    ids = [notification_ids] if isinstance(notification_ids, int) else notification_ids
-    outcomes, rest = notification_send_many(notification_ids=ids)
-    if rest:
-        notification_send_task.delay(rest)
-    return dict(outcomes)
+def notification_send_task(notification_ids: list[int], claimed_at: str) -> dict[str, int]:
+    """Send the rows of one claim (``claimed_at``, ISO 8601) by id, each on its own, over one connection."""
+    return dict(notification_send_many(notification_ids=notification_ids, claimed_at=parse_datetime(claimed_at)))

@@ -13,7 +13,7 @@ from api.fields import (
     StrictInputSerializer,
 )
 from clinic.models import Location
-from patients.models import CONTRAINDICATIONS, MEDICATED_CONTRAINDICATIONS, Patient, Screening
+from patients.models import CONTRAINDICATIONS, MEDICATED_CONTRAINDICATIONS, Patient, ReminderChannel, Screening
 
 
 class PatientSerializer(serializers.ModelSerializer):
@@ -25,7 +25,8 @@ class PatientSerializer(serializers.ModelSerializer):
     class Meta:
         model = Patient
         fields = ["id", "first_name", "last_name", "date_of_birth", "email", "phone", "preferred_location",
-                  "email_consent", "email_consent_at", "front_desk_notes", "archived_at"]
+                  "email_consent", "email_consent_at", "sms_consent", "sms_consent_at", "reminder_channel",
+                  "email_failing_since", "front_desk_notes", "archived_at"]
         read_only_fields = fields
 
 
@@ -74,6 +75,8 @@ class PatientCreateSerializer(StrictInputSerializer):
     phone = serializers.CharField(required=False, allow_blank=True, default="", max_length=40)
     preferred_location = ScopedPrimaryKeyField(scope="locations", queryset=Location.objects.all())
     email_consent = serializers.BooleanField(default=False)
+    sms_consent = serializers.BooleanField(default=False, help_text="Texts need a phone number in E.164 form.")
+    reminder_channel = serializers.ChoiceField(choices=ReminderChannel.choices, default=ReminderChannel.EMAIL)
     front_desk_notes = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
     different_person = serializers.BooleanField(
         default=False, help_text="Register although a patient with the same name and date of birth, or the same "
@@ -88,6 +91,8 @@ class PatientUpdateSerializer(StrictInputSerializer):
     phone = serializers.CharField(required=False, allow_blank=True, max_length=40)
     preferred_location = ScopedPrimaryKeyField(scope="locations", queryset=Location.objects.all(), required=False)
     email_consent = serializers.BooleanField(required=False)
+    sms_consent = serializers.BooleanField(required=False)
+    reminder_channel = serializers.ChoiceField(choices=ReminderChannel.choices, required=False)
     front_desk_notes = serializers.CharField(required=False, allow_blank=True, max_length=2000)
 
 

@@ -10,6 +10,7 @@ import os
 import secrets
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 import dj_database_url
 from celery.schedules import schedule
@@ -270,16 +271,47 @@ STORAGES = {
 # Development and tests serve static files straight from the apps; production collects them.
 WHITENOISE_USE_FINDERS = True
 
-# Email: SMTP always; `make run` points it at the local mail catcher.
-EMAIL_BACKEND = env("EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")
+# Email: SMTP always; `make run` points it at the local mail catcher. EMAIL_URL, when given, names the
+# relay in one value and wins over the EMAIL_HOST... variables (production needs one or the other).
+# Django's SMTP backend, telling a failure before DATA from one after it (clinic/mail.py).
+EMAIL_BACKEND = env("EMAIL_BACKEND", "clinic.mail.EmailBackend")
+_EMAIL_URL_SCHEMES = {"smtp": (25, False, False), "smtp+tls": (587, True, False), "smtps": (465, False, True)}
+
+
+def email_url_settings(url: str) -> dict:
+    """EMAIL_URL as EMAIL_* settings: ``smtp://host:25``, ``smtp+tls://user:password@host:587`` (STARTTLS)
+    or ``smtps://user:password@host:465`` (implicit TLS); user and password percent-encoded."""
+    parts = urlsplit(url)
+    if parts.scheme not in _EMAIL_URL_SCHEMES or not parts.hostname:
+        raise ImproperlyConfigured(f"EMAIL_URL must look like smtp+tls://user:password@relay.example.org:587 "
+                                   f"(schemes: {', '.join(_EMAIL_URL_SCHEMES)}).")
+    port, use_tls, use_ssl = _EMAIL_URL_SCHEMES[parts.scheme]
+    return {"EMAIL_HOST": parts.hostname, "EMAIL_PORT": parts.port or port,
+            "EMAIL_HOST_USER": unquote(parts.username or ""), "EMAIL_HOST_PASSWORD": unquote(parts.password or ""),
+            "EMAIL_USE_TLS": use_tls, "EMAIL_USE_SSL": use_ssl}
+
+
 EMAIL_HOST = env("EMAIL_HOST", "127.0.0.1")
 EMAIL_PORT = env_int("EMAIL_PORT", 1025)
 EMAIL_HOST_USER = env("EMAIL_HOST_USER")
 EMAIL_HOST_PASSWORD = env("EMAIL_HOST_PASSWORD")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
 EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)
+if env("EMAIL_URL"):
+    globals().update(email_url_settings(env("EMAIL_URL")))
 EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 20)
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", "Ionto clinic <no-reply@ionto.localhost>")
+# The envelope sender (Return-Path) of patient emails, where mail servers send bounce reports; its mail
+# goes to `manage.py notifications_read_bounce` (docs/reminders.md). Unset: DEFAULT_FROM_EMAIL's address.
+IONTO_BOUNCE_ADDRESS = env("IONTO_BOUNCE_ADDRESS")
+# SMS reminders through Twilio's Messages API (scheduling/reminders/sms.py); without an account SID, SMS is off.
+# Phone numbers without a country code are read in IONTO_PHONE_REGION's plan (ISO 3166 code).
+IONTO_PHONE_REGION = env("IONTO_PHONE_REGION", "GB")
+TWILIO_ACCOUNT_SID = env("TWILIO_ACCOUNT_SID")
+TWILIO_AUTH_TOKEN = env("TWILIO_AUTH_TOKEN")
+TWILIO_FROM_NUMBER = env("TWILIO_FROM_NUMBER")
+TWILIO_API_URL = env("TWILIO_API_URL", "https://api.twilio.com").rstrip("/")
+SMS_TIMEOUT = env_int("SMS_TIMEOUT", 20)
 # The address patient links in emails point to.
 IONTO_PUBLIC_URL = env("IONTO_PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/")
 
@@ -311,11 +343,9 @@ CELERY_ENABLE_UTC = True
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
-# One task in reserve for each worker process, so a process that finishes a send task starts
-# the next at once instead of waiting for the database broker's next look for tasks. A reserved
-# task lost with its worker is no loss: its rows stay "sending" until the beat claims them again
-# (SENDING_LEASE).
-CELERY_WORKER_PREFETCH_MULTIPLIER = 2
+# One task at a time in reserve per pool slot. A reserved task lost with its worker is no loss: its
+# rows stay "sending" until the beat claims them again (SENDING_LEASE in scheduling/reminders/outbox.py).
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 120)
 CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 90)
 CELERY_TASK_ALWAYS_EAGER = False
@@ -331,6 +361,10 @@ CELERY_BEAT_SCHEDULE: dict = {
 }
 # The queue workers take tasks from and send them to; a shared broker can hold several apart.
 CELERY_TASK_DEFAULT_QUEUE = env("CELERY_QUEUE", "celery")
+# Patient messages go out from a queue of their own, served by the Procfile's `sender` (a thread pool:
+# sending is waiting on the SMTP relay), so the beat's dispatch never waits behind sends.
+IONTO_SEND_QUEUE = f"{CELERY_TASK_DEFAULT_QUEUE}.send"
+CELERY_TASK_ROUTES = {"scheduling.notification_send": {"queue": IONTO_SEND_QUEUE}}
 
 REST_FRAMEWORK = {
     # Bearer first: an unauthenticated request gets 401 with WWW-Authenticate, not 403.

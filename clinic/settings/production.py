@@ -26,6 +26,14 @@ if DEBUG:
 
 IONTO_MANAGER_2FA_REQUIRED = env_bool("IONTO_MANAGER_2FA_REQUIRED", True)
 
+# Patient emails go to the clinic's relay. Without one named, reminders would go to the development
+# default (a mail catcher on this machine) and be marked sent while no patient gets them.
+if not (env("EMAIL_HOST") or env("EMAIL_URL")):
+    raise ImproperlyConfigured("EMAIL_HOST (or EMAIL_URL, e.g. smtp+tls://user:password@relay.example.org:587) "
+                               "must name the clinic's SMTP relay in production.")
+if EMAIL_BACKEND not in ("clinic.mail.EmailBackend", "django.core.mail.backends.smtp.EmailBackend"):  # noqa: F405
+    raise ImproperlyConfigured("EMAIL_BACKEND must send over SMTP in production (leave it unset).")
+
 # Rate limits and throttles count in the cache; across web processes and machines only a shared
 # server keeps one count.
 if not env("CACHE_URL"):

@@ -17,15 +17,16 @@ from scheduling.reminders.outbox import notification_resend
 
 @admin.register(Notification)
 class NotificationAdmin(admin.ModelAdmin):
-    list_display = ("due_local", "kind", "patient", "session_local", "status", "attempts", "error_short", "sent_at")
-    list_filter = ("status", "kind", "course__location")
+    list_display = ("due_local", "kind", "channel", "patient", "session_local", "status", "attempts", "error_short",
+                    "sent_at", "delivery_status")
+    list_filter = ("status", "kind", "channel", "course__location")
     search_fields = ("patient__last_name", "patient__first_name", "patient__email", "message_id")
     list_select_related = ("patient", "appointment__location")
     date_hierarchy = "due_at"
     actions = ["resend"]
-    readonly_fields = ("kind", "patient", "course", "appointment", "appointment_version", "appointment_ids",
-                       "due_at", "status", "attempts", "last_error", "claimed_at", "sent_at", "message_id",
-                       "created_at", "updated_at")
+    readonly_fields = ("kind", "channel", "patient", "course", "appointment", "appointment_version",
+                       "appointment_ids", "due_at", "status", "attempts", "last_error", "claimed_at", "sent_at",
+                       "message_id", "delivery_status", "created_at", "updated_at")
     fields = readonly_fields
     list_per_page = 100
 

@@ -7,14 +7,10 @@ zone, and the location by name, address and phone.
 
 from __future__ import annotations
 
-import secrets
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from email.generator import BytesGenerator
 from email.mime.text import MIMEText
-from email.policy import Compat32
-from functools import lru_cache
-from io import BytesIO
+from email.utils import parseaddr
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -23,7 +19,7 @@ from django.core.mail import EmailMultiAlternatives
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.crypto import constant_time_compare, salted_hmac
-from icalendar import Calendar, Event, Timezone
+from icalendar import Calendar, Event, vCalAddress
 
 from patients.models import Patient
 from scheduling.models import Appointment, Notification, NotificationKind
@@ -122,51 +118,46 @@ def message_id_for(notification: Notification) -> str:
     return f"<ionto-notification-{notification.pk}@{_mail_domain()}>"
 
 
-def calendar_ics(*, appointments: list[Appointment], method: str) -> bytes:
-    """An iCalendar file: METHOD REQUEST for bookings and changes, CANCEL for cancellations.
+def _calendar_time(appointment: Appointment, moment: datetime) -> datetime:
+    """The location's wall time, or UTC for a wall time the zone names twice (the second 01:30 of a
+    fall-back night): a TZID time that is repeated means its first occurrence (RFC 5545, 3.3.5)."""
+    local = appointment.location.local(moment)
+    if local.replace(fold=1 - local.fold).utcoffset() != local.utcoffset():
+        return moment.astimezone(UTC)
+    return local
 
-    Times carry the location's zone (TZID with its VTIMEZONE); SEQUENCE is the appointment's
-    version, raised on every change.
+
+def calendar_ics(*, appointment: Appointment, cancelled: bool, organizer_email: str, attendee_email: str) -> bytes:
+    """One session as an iCalendar object with one event: METHOD PUBLISH while it stands, CANCEL when
+    cancelled (RFC 5546: both name the ORGANIZER; a CANCEL of a whole event names its ATTENDEE).
+
+    The UID is the appointment's for its whole life and SEQUENCE its version, raised on every change,
+    so a calendar updates the event it has. Times carry the location's zone (its VTIMEZONE from
+    icalendar), except a repeated wall time, which is written in UTC.
     """
-    stamp = datetime.now(UTC)
-    events = []
-    for appointment in appointments:
-        location = appointment.location
-        event = Event()
-        event.add("uid", appointment_uid(appointment))
-        event.add("sequence", appointment.version)
-        event.add("dtstamp", stamp)
-        event.add("dtstart", location.local(appointment.starts_at))
-        event.add("dtend", location.local(appointment.ends_at))
-        event.add("summary", f"Session at {location.name}")
-        event.add("location", ", ".join(line.strip() for line in location.address.splitlines() if line.strip()))
-        event.add("description", f"Phone {location.phone}")
-        event.add("status", "CANCELLED" if method == "CANCEL" else "CONFIRMED")
-        events.append(event.to_ical())
-    years = sorted({appointment.starts_at.year for appointment in appointments})
-    zones = [_vtimezone(zone, years[0], years[-1])
-             for zone in sorted({appointment.location.time_zone for appointment in appointments})]
-    # The zones go after the events (RFC 5545 sets no order), as icalendar itself would add them.
-    return b"".join([_calendar_head(method), *events, *zones, b"END:VCALENDAR\r\n"])
-
-
-@lru_cache(maxsize=4)
-def _calendar_head(method: str) -> bytes:
-    """The calendar's own lines, the same in every invite of a method."""
-    calendar = Calendar()
-    calendar.add("prodid", "-//Ionto//Clinic sessions//EN")
-    calendar.add("version", "2.0")
-    calendar.add("method", method)
-    ics = calendar.to_ical()
-    return ics[:ics.rindex(b"END:VCALENDAR")]
-
-
-@lru_cache(maxsize=64)
-def _vtimezone(zone: str, first_year: int, last_year: int) -> bytes:
-    """The zone's VTIMEZONE over the years the sessions fall in, as iCalendar text (built once per
-    process: it is most of the invite, and the same in every message of the zone)."""
-    return Timezone.from_tzid(zone, first_date=date(first_year - 1, 1, 1),
-                              last_date=date(last_year + 2, 1, 1)).to_ical()
+    location = appointment.location
+    organizer = vCalAddress(f"mailto:{organizer_email}")
+    organizer.params["cn"] = location.name
+    attendee = vCalAddress(f"mailto:{attendee_email}")
+    attendee.params["role"] = "REQ-PARTICIPANT"
+    event = Event.new(
+        uid=appointment_uid(appointment),
+        sequence=appointment.version,
+        stamp=datetime.now(UTC),
+        start=_calendar_time(appointment, appointment.starts_at),
+        end=_calendar_time(appointment, appointment.ends_at),
+        summary=f"Session at {location.name}",
+        location=", ".join(line.strip() for line in location.address.splitlines() if line.strip()),
+        description=f"Phone {location.phone}",
+        status="CANCELLED" if cancelled else "CONFIRMED",
+        organizer=organizer,
+        attendees=[attendee],
+    )
+    calendar = Calendar.new(prodid="-//Ionto//Clinic sessions//EN", method="CANCEL" if cancelled else "PUBLISH",
+                            subcomponents=[event])
+    year = appointment.starts_at.year
+    calendar.add_missing_timezones(first_date=date(year - 1, 1, 1), last_date=date(year + 2, 1, 1))
+    return calendar.to_ical()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -177,55 +168,6 @@ def local_time_text(appointment: Appointment) -> str:
     """e.g. 'Tuesday 1 December 2026, 09:00 GMT (Europe/London)'."""
     local = appointment.location.local(appointment.starts_at)
     return f"{local:%A} {local.day} {local:%B %Y}, {local:%H:%M} {local.tzname()} ({appointment.location.time_zone})"
-
-
-class PatientEmail(EmailMultiAlternatives):
-    """Django's email with each MIME boundary drawn at random when the message is made.
-
-    Left unset, Python's generator makes one up for each multipart and compiles a pattern to
-    search the whole message for it, a large part of turning an email into bytes. 128 random bits
-    cannot be met by chance in a message's text, which is why the search is not needed.
-    MIME-Version is written once, at the top, instead of on every part.
-    """
-
-    _bytes: bytes | None = None
-
-    def message(self):
-        message = super().message()
-        for part in message.walk():
-            if part.is_multipart():
-                part.set_boundary(f"=_ionto-{secrets.token_hex(16)}")
-            if part is not message:
-                del part["MIME-Version"]  # a header of the message, not of its parts (RFC 2045, section 4)
-        return message
-
-    def smtp_bytes(self) -> bytes:
-        """The message as it goes over SMTP, made once: the bytes Django's SMTP backend would send."""
-        if self._bytes is None:
-            self._bytes = mime_smtp_bytes(self.message())
-        return self._bytes
-
-
-class _HeaderPolicy(Compat32):
-    """The compat32 policy of Django's messages, with its common case written directly: an ASCII
-    header that fits on its line is what Python's Header class returns it as, after a split and
-    a join that were most of the time spent turning an email into bytes."""
-
-    def fold_binary(self, name, value):
-        if isinstance(value, str) and value.isascii() and "\n" not in value and "\r" not in value \
-                and len(name) + 2 + len(value) <= self.max_line_length:
-            return f"{name}: {value}{self.linesep}".encode("ascii")
-        return super().fold_binary(name, value)
-
-
-_SMTP_POLICY = _HeaderPolicy(linesep="\r\n")
-
-
-def mime_smtp_bytes(message) -> bytes:
-    """``message.as_bytes(linesep="\\r\\n")`` for a Django MIME message, the same bytes, made faster."""
-    out = BytesIO()
-    BytesGenerator(out, mangle_from_=False, policy=_SMTP_POLICY).flatten(message)
-    return out.getvalue()
 
 
 @dataclass
@@ -256,8 +198,15 @@ _WORDING = {
 }
 
 
+def _subject_time(appointment: Appointment, local: datetime, text: str) -> str:
+    """The subject's time, with the zone's abbreviation where the zone names that wall time twice."""
+    if _calendar_time(appointment, appointment.starts_at).tzinfo is UTC:
+        return f"{text} {local.tzname()}"
+    return text
+
+
 def email_build(*, notification: Notification, appointments: list[Appointment], sessions_left: int = 0,
-                ) -> PatientEmail:
+                ) -> EmailMultiAlternatives:
     """The email for a notification, listing ``appointments`` (the sessions it is about)."""
     kind = notification.kind
     patient = notification.patient
@@ -266,8 +215,10 @@ def email_build(*, notification: Notification, appointments: list[Appointment], 
     local_first = location.local(first.starts_at)
     single, plural, intro = _WORDING[kind]
     subject_template = plural if plural and len(appointments) > 1 else single
-    fill = {"location": location.name, "when": f"{local_first:%a} {local_first.day} {local_first:%b %H:%M}",
-            "time": f"{local_first:%H:%M}", "left": sessions_left, "plural": "" if sessions_left == 1 else "s"}
+    fill = {"location": location.name,
+            "when": _subject_time(first, local_first, f"{local_first:%a} {local_first.day} {local_first:%b %H:%M}"),
+            "time": _subject_time(first, local_first, f"{local_first:%H:%M}"),
+            "left": sessions_left, "plural": "" if sessions_left == 1 else "s"}
     subject = subject_template.format(**fill)
     upcoming = kind in (NotificationKind.BOOKING_CONFIRMATION, NotificationKind.REMINDER,
                         NotificationKind.SECOND_REMINDER, NotificationKind.RESCHEDULED)
@@ -291,22 +242,31 @@ def email_build(*, notification: Notification, appointments: list[Appointment], 
         "late_cancellation_hours": location.late_cancellation_hours,
         "unsubscribe_url": unsubscribe_url(patient=patient),
     }
-    message = PatientEmail(
+    message = EmailMultiAlternatives(
         subject=subject,
         body=render_to_string("emails/notification.txt", context),
-        from_email=settings.DEFAULT_FROM_EMAIL,
+        # The envelope sender, where bounce reports go; the From the patient sees stays the clinic's.
+        from_email=settings.IONTO_BOUNCE_ADDRESS or settings.DEFAULT_FROM_EMAIL,
         to=[patient.email],
         headers={
+            "From": settings.DEFAULT_FROM_EMAIL,
             "Message-ID": message_id_for(notification),
             "List-Unsubscribe": f"<{context['unsubscribe_url']}>",
+            # One click in the mail program stops the emails: a POST to that link (RFC 8058).
+            "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
             "Auto-Submitted": "auto-generated",
         },
     )
     message.attach_alternative(render_to_string("emails/notification.html", context), "text/html")
     if lists_sessions and kind != NotificationKind.NOSHOW_FOLLOW_UP:
-        method = "CANCEL" if kind == NotificationKind.CANCELLATION else "REQUEST"
-        invite = MIMEText(calendar_ics(appointments=appointments, method=method).decode(), "calendar", "utf-8")
-        invite.set_param("method", method)
-        invite.add_header("Content-Disposition", "attachment", filename="session.ics")
-        message.attach(invite)
+        cancelled = kind == NotificationKind.CANCELLATION
+        organizer = parseaddr(settings.DEFAULT_FROM_EMAIL)[1]
+        for number, appointment in enumerate(appointments, start=1):
+            ics = calendar_ics(appointment=appointment, cancelled=cancelled, organizer_email=organizer,
+                               attendee_email=patient.email)
+            invite = MIMEText(ics.decode(), "calendar", "utf-8")
+            invite.set_param("method", "CANCEL" if cancelled else "PUBLISH")
+            name = "session.ics" if len(appointments) == 1 else f"session-{number}.ics"
+            invite.add_header("Content-Disposition", "attachment", filename=name)
+            message.attach(invite)
     return message

@@ -12,6 +12,7 @@ from django.db import transaction
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
+from patients.models import ReminderChannel
 from scheduling.booking.selectors import (
     course_annotate_maintenance,
     course_maintenance_due_at,
@@ -23,14 +24,17 @@ from scheduling.models import (
     Course,
     CoursePhase,
     Notification,
+    NotificationChannel,
     NotificationKind,
     NotificationStatus,
 )
 
 # The beat claims up to CLAIM_BATCH due rows a transaction (see reminders/sending.py for the sends).
 CLAIM_BATCH = 2000
-# A row "sending" this long with nobody holding its lock lost its task: the beat queues it again.
-SENDING_LEASE = timedelta(minutes=10)
+# A row "sending" this long since its claim, or since its send began, lost its task or its worker: the
+# beat claims it again. Longer than one message can take (each SMTP reply waits at most EMAIL_TIMEOUT),
+# short enough that a reminder two hours ahead still goes out in good time.
+SENDING_LEASE = timedelta(minutes=5)
 
 # A recall is for maintenance that fell due lately. A patient whose maintenance fell due long before
 # (before the clinic used Ionto, or while recalls were off) is not emailed out of the blue; the
@@ -53,12 +57,21 @@ def reminder_due_at(*, appointment: Appointment, hours_before: int) -> datetime:
     return wall.replace(tzinfo=zone).astimezone(UTC)
 
 
-def _row(kind: str, appointment: Appointment, due_at: datetime, appointment_ids: list[int] | None = None
-         ) -> Notification:
+def _row(kind: str, appointment: Appointment, due_at: datetime, appointment_ids: list[int] | None = None,
+         channel: str = NotificationChannel.EMAIL) -> Notification:
     return Notification(
-        kind=kind, patient_id=appointment.patient_id, course_id=appointment.course_id, appointment=appointment,
-        appointment_version=appointment.version, appointment_ids=appointment_ids or [], due_at=due_at,
+        kind=kind, channel=channel, patient_id=appointment.patient_id, course_id=appointment.course_id,
+        appointment=appointment, appointment_version=appointment.version, appointment_ids=appointment_ids or [],
+        due_at=due_at,
     )
+
+
+def _reminder_channels(appointment: Appointment) -> list[str]:
+    """The channels of a session's reminders: the patient's choice when they are written (every other message
+    goes by email). Consent is checked again when each goes out."""
+    choice = appointment.patient.reminder_channel
+    return [channel for channel in (NotificationChannel.EMAIL, NotificationChannel.SMS)
+            if choice in (channel, ReminderChannel.BOTH)]
 
 
 def _reminder_rows(appointment: Appointment, now: datetime) -> list[Notification]:
@@ -71,7 +84,8 @@ def _reminder_rows(appointment: Appointment, now: datetime) -> list[Notification
         if hours:
             due_at = reminder_due_at(appointment=appointment, hours_before=hours)
             if due_at > now:
-                rows.append(_row(kind, appointment, due_at))
+                rows.extend(_row(kind, appointment, due_at, channel=channel)
+                            for channel in _reminder_channels(appointment))
     return rows
 
 
@@ -169,7 +183,8 @@ def notification_claim_due(*, now: datetime, limit: int = CLAIM_BATCH) -> list[i
     """Mark up to ``limit`` due rows as sending and return their ids for the caller to queue.
 
     Rows another claim holds are skipped (SKIP LOCKED), so two beats never claim one row. A row
-    left "sending" longer than SENDING_LEASE with no sender holding its lock is claimed again.
+    left "sending" longer than SENDING_LEASE is claimed again; ``now`` becomes its ``claimed_at``,
+    which the send task carries, so a task of the older claim skips it.
     """
     with transaction.atomic():
         ids = list(
@@ -205,3 +220,21 @@ def notification_resend(*, notification_ids: list[int], resent_by) -> int:
     return Notification.objects.filter(pk__in=ids).update(
         status=NotificationStatus.PENDING, due_at=now, attempts=0, updated_at=now,
         last_error=f"Queued again by {who} on {now:%Y-%m-%d %H:%M} UTC.")
+
+
+# ---------------------------------------------------------------------------------------------
+# Delivery reports
+
+
+def notification_record_sms_status(*, notification_id: int, provider_id: str, status: str, error_code: str = "") -> int:
+    """The SMS provider's report on a text: its delivery status (and its message id, should the report come
+    before the send recorded it); an undelivered or failed text fails the row with the provider's error code.
+    Returns how many rows it concerned (0 or 1)."""
+    if not provider_id or not status:
+        return 0
+    fields = {"delivery_status": status[:20], "message_id": provider_id, "updated_at": timezone.now()}
+    if status in ("undelivered", "failed"):
+        fields.update(status=NotificationStatus.FAILED,
+                      last_error=f"SMS {status} (provider error {error_code or '-'}).")
+    return (Notification.objects.filter(pk=notification_id, channel=NotificationChannel.SMS)
+            .filter(Q(message_id="") | Q(message_id=provider_id)).update(**fields))

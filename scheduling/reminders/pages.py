@@ -7,13 +7,17 @@ expire, and are bound to the appointment's version, so they stop working after a
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.shortcuts import render
+from django.http import HttpResponse, HttpResponseForbidden
+from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
+from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
 from clinic.ratelimit import rate_limited
-from patients.services import audit_read, patient_update
+from patients.services import audit_read, patient_set_sms_consent_by_phone, patient_update
 from scheduling.booking.selectors import (
     PatientLinkUse,
     appointment_late_cancellation_message,
@@ -21,7 +25,15 @@ from scheduling.booking.selectors import (
 )
 from scheduling.booking.services import appointment_cancel_by_patient, appointment_confirm
 from scheduling.models import Appointment, ConfirmationChannel
-from scheduling.reminders.emails import PatientLinkError, local_time_text, patient_link_read, unsubscribe_read
+from scheduling.reminders.emails import (
+    PatientLinkError,
+    local_time_text,
+    patient_link_read,
+    patient_link_token,
+    unsubscribe_read,
+)
+from scheduling.reminders.outbox import notification_record_sms_status
+from scheduling.reminders.sms import START_WORDS, STOP_WORDS, short_link_read, twilio_signature_valid
 
 
 def _page(request, *, title: str, message: str, status: int = 200, appointment: Appointment | None = None,
@@ -98,6 +110,9 @@ def appointment_cancel_page(request, token: str):
                  message=f"Your session is cancelled. To book another time, call {appointment.location.phone}.")
 
 
+# A mail program's one-click unsubscribe (RFC 8058) POSTs to the link without a cookie; the signed token
+# in the link is what authorises the change, so there is no cross-site request to guard against.
+@csrf_exempt
 @rate_limited("patient-link")
 @require_http_methods(["GET", "POST"])
 def unsubscribe_page(request, token: str):
@@ -115,3 +130,57 @@ def unsubscribe_page(request, token: str):
     patient_update(patient=patient, updated_by=None, email_consent=False)
     return _page(request, title="No more emails", done=True,
                  message="Done: you will not get emails from us any more.")
+
+
+@rate_limited("patient-link")
+@require_http_methods(["GET"])
+def short_link_page(request, token: str):
+    """An SMS's short link: to the confirm page of the session it names, while the session is unchanged."""
+    found = short_link_read(token)
+    appointment = Appointment.objects.filter(pk=found[0]).first() if found else None
+    if appointment is None:
+        return _page(request, title="Link not usable", status=400,
+                     message="This link is not valid. Please check that you copied all of it.")
+    if appointment.version != found[1]:
+        return _page(request, title="Link not usable", status=410,
+                     message="This link is for an earlier state of your session. Please use your latest message.")
+    return redirect(reverse("patient:confirm", args=[patient_link_token(appointment=appointment, action="confirm")]))
+
+
+def _twilio_params(request) -> dict[str, str] | None:
+    """The webhook's form, or None when its X-Twilio-Signature is not the account's over the URL Twilio was given."""
+    params = {name: request.POST[name] for name in request.POST}
+    url = f"{settings.IONTO_PUBLIC_URL}{request.get_full_path()}"
+    if not twilio_signature_valid(url=url, params=params, signature=request.headers.get("X-Twilio-Signature", "")):
+        return None
+    return params
+
+
+_EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
+
+
+@csrf_exempt
+@require_http_methods(["POST"])
+def sms_status_callback(request):
+    """Twilio's delivery report for a text: MessageSid, MessageStatus (queued, sent, delivered, undelivered...)."""
+    params = _twilio_params(request)
+    if params is None:
+        return HttpResponseForbidden("Signature not valid.")
+    notification_id = request.GET.get("n", "")
+    if notification_id.isdigit():
+        notification_record_sms_status(notification_id=int(notification_id), provider_id=params.get("MessageSid", ""),
+                                       status=params.get("MessageStatus", ""), error_code=params.get("ErrorCode", ""))
+    return HttpResponse(status=204)
+
+
+@csrf_exempt
+@require_http_methods(["POST"])
+def sms_inbound(request):
+    """A patient's reply by SMS: STOP (and its synonyms) turns SMS consent off, START turns it on again."""
+    params = _twilio_params(request)
+    if params is None:
+        return HttpResponseForbidden("Signature not valid.")
+    word = params.get("Body", "").strip().upper()
+    if word in STOP_WORDS | START_WORDS:
+        patient_set_sms_consent_by_phone(phone=params.get("From", ""), consent=word in START_WORDS)
+    return HttpResponse(_EMPTY_TWIML, content_type="text/xml")

@@ -1,41 +1,42 @@
-"""Sending the outbox's rows: one at a time, under locks, at most once.
+"""Sending the outbox's rows: each on its own, at most once, with no lock held while SMTP talks.
 
-The beat task claims due rows with ``SELECT ... FOR UPDATE SKIP LOCKED`` and queues their ids in
-send tasks (``send_batches``); each row is then sent on its own, in its own transaction, holding
-the appointment's and the row's lock while it talks SMTP, so a change to the appointment waits
-for the send, and a second copy of the task skips the row. A batch reads its rows ahead; under
-each row's lock, one query checks that nothing the message is made from has changed since (by
-PostgreSQL's row versions), and a row that changed is read again before its re-check.
+The beat claims due rows (status "sending", ``claimed_at`` the claim's moment) and queues their ids
+in send tasks on the send queue, each with its claim's moment. A send task opens one connection of
+the email backend for its batch and takes the rows one at a time:
 
-At most once, and why once more can happen: a row is marked sent in the transaction that sent
-it. If the worker dies after the SMTP server accepted the message but before that transaction
-commits, the row is still "sending"; the redelivered task (or the beat, after SENDING_LEASE)
-sends it again. Every copy carries the same Message-ID, so mail systems can tell it is one.
+1. In a short transaction it locks the row (SKIP LOCKED: a second copy of the task skips it) and
+   proceeds only if the row is still the claim the task was given; it locks the session, so a
+   change in progress commits first and is seen, re-checks the session and the patient's consent,
+   makes the email and stamps the row as on its way (a new ``claimed_at``). The commit releases
+   both locks: a cancel or a move never waits for SMTP.
+2. It sends the email with the backend's ``send_messages``.
+3. It marks the row sent (and clears its error), or records the failure.
+
+Each row goes by its channel (email, or SMS: ``CHANNELS``), which only makes and sends the message;
+the rest is the same for both. A message whose check passed before a change is on its way: it goes
+out, and the change's own message (cancellation, new time) follows it. A row on its way whose worker
+died stays "sending" until SENDING_LEASE has passed, then the beat claims and sends it again, with the
+same Message-ID:
+the one duplicate the outbox allows. A failure before DATA is retried with backoff; once DATA has
+begun, a dropped connection or a late reply leaves it unknown whether the server kept the message,
+and the row is failed, not sent again.
 """
-
 
 from __future__ import annotations
 
 import contextlib
-import functools
 import logging
-import os
 import random
-import re
 import smtplib
-import time
 from collections import Counter
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from django.conf import settings
 from django.core.mail import get_connection
-from django.core.mail.message import sanitize_address
-from django.db import DatabaseError, connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
-from clinic.models import Location
-from patients.models import Patient
+from patients.phones import phone_e164
 from scheduling.booking.selectors import (
     course_maintenance_due_at,
     course_sessions_left_to_book,
@@ -43,29 +44,26 @@ from scheduling.booking.selectors import (
 from scheduling.models import (
     Appointment,
     AppointmentStatus,
-    Course,
     Notification,
+    NotificationChannel,
     NotificationKind,
     NotificationStatus,
 )
-from scheduling.reminders.emails import PatientEmail, email_build, message_id_for
+from scheduling.reminders.emails import email_build, message_id_for
 from scheduling.reminders.outbox import (
     APPOINTMENT_KINDS,
     CLAIM_BATCH,
     notification_claim_due,
     notification_write_maintenance_recalls,
 )
+from scheduling.reminders.sms import SmsError, sms_enabled, sms_send, sms_text
 
 logger = logging.getLogger(__name__)
 
-# The beat claims up to CLAIM_BATCH due rows a transaction and queues them SEND_BATCH rows a task.
-# Each task pays a new database connection, the prepared lock, the read-ahead and Celery's
-# hand-over, so larger batches spread that cost over more rows and send more a second.
-SEND_BATCH = 200
+# Rows per send task (one SMTP connection each); a small claim is spread over up to SEND_SPREAD tasks
+# so that several connections share it.
+SEND_BATCH = 50
 SEND_SPREAD = 8
-# A send task that has not finished its batch in this time hands the rest to a new task, well
-# inside Celery's time limit even when the SMTP server answers slowly.
-SEND_BUDGET = timedelta(seconds=30)
 MAX_ATTEMPTS = 6
 RETRY_BASE = timedelta(minutes=1)
 RETRY_CAP = timedelta(hours=1)
@@ -94,81 +92,6 @@ def smtp_failure(error: Exception) -> tuple[bool, str]:
     if isinstance(error, ValueError | UnicodeError):
         return True, f"Invalid address: {error}"
     return False, f"{type(error).__name__}: {error}"
-
-
-_connections: dict[tuple, object] = {}
-
-
-def _deliver(message: PatientEmail, while_waiting: Callable[[], None] | None = None) -> None:
-    """Send over one SMTP connection kept per process, reopened when the server dropped it.
-
-    ``while_waiting`` runs once the message has gone: over SMTP, while the server takes it in and
-    before its answer is read, which is most of a send's time; with another backend, after it.
-    """
-    key = (os.getpid(), settings.EMAIL_BACKEND, settings.EMAIL_HOST, settings.EMAIL_PORT)
-    connection = _connections.get(key)
-    reused = connection is not None
-    if connection is None:
-        connection = get_connection(fail_silently=False)
-        connection.open()
-        _connections[key] = connection
-    try:
-        smtp = getattr(connection, "connection", None)  # Django's SMTP backend, once open
-        if isinstance(smtp, smtplib.SMTP):
-            _smtp_send(smtp, message, while_waiting)
-        else:
-            connection.send_messages([message])
-            if while_waiting is not None:
-                while_waiting()
-    except smtplib.SMTPServerDisconnected:
-        _forget_connection(key)
-        if not reused:
-            raise
-        _deliver(message, while_waiting)  # an idle connection the server closed; the message never went
-    except BaseException:
-        _forget_connection(key)
-        raise
-
-
-_DOT_AT_LINE_START = re.compile(rb"(?m)^\.")
-
-
-def _smtp_send(smtp: smtplib.SMTP, message: PatientEmail, while_waiting: Callable[[], None] | None) -> None:
-    """smtplib's ``sendmail``, which Django's SMTP backend sends with, with ``while_waiting`` run
-    between the message's last line and the server's answer: the same commands and the same errors
-    (the caller drops the connection after any, so it sends no RSET)."""
-    encoding = message.encoding or settings.DEFAULT_CHARSET
-    sender = sanitize_address(message.from_email, encoding)
-    recipients = [sanitize_address(address, encoding) for address in message.recipients()]
-    payload = message.smtp_bytes()
-    smtp.ehlo_or_helo_if_needed()
-    code, reply = smtp.mail(sender, [f"size={len(payload)}"] if smtp.has_extn("size") else [])
-    if code != 250:
-        raise smtplib.SMTPSenderRefused(code, reply, sender)
-    refused = {}
-    for recipient in recipients:
-        code, reply = smtp.rcpt(recipient)
-        if code not in (250, 251):
-            refused[recipient] = (code, reply)
-    if len(refused) == len(recipients):
-        raise smtplib.SMTPRecipientsRefused(refused)
-    code, reply = smtp.docmd("data")
-    if code != 354:
-        raise smtplib.SMTPDataError(code, reply)
-    data = _DOT_AT_LINE_START.sub(b"..", payload)  # dot-stuffing (RFC 5321, section 4.5.2)
-    smtp.send(data + (b"" if data.endswith(b"\r\n") else b"\r\n") + b".\r\n")
-    if while_waiting is not None:
-        while_waiting()
-    code, reply = smtp.getreply()
-    if code != 250:
-        raise smtplib.SMTPDataError(code, reply)
-
-
-def _forget_connection(key) -> None:
-    connection = _connections.pop(key, None)
-    if connection is not None:
-        with contextlib.suppress(Exception):
-            connection.close()
 
 
 def _sessions_for(row: Notification, appointment: Appointment, now: datetime) -> tuple[list[Appointment], str]:
@@ -208,217 +131,216 @@ def _sessions_for(row: Notification, appointment: Appointment, now: datetime) ->
     return [appointment], ""
 
 
-def notifications_dispatch_due(*, now: datetime, enqueue: Callable[[list[int]], object]) -> int:
+def _failure_text_unknown(text: str, channel: str) -> str:
+    server = "the SMS provider" if channel == NotificationChannel.SMS else "the mail server"
+    return (f"No answer from {server} after the message was handed over ({text}). It may have "
+            "arrived, so it is not sent again; send it again from here if the patient did not get it.")
+
+
+def _deliver(connection, message) -> None:
+    """One message over the batch's connection (opened again after an error closed it)."""
+    connection.open()
+    if connection.send_messages([message]) != 1:
+        raise ValueError("the message has no recipient")
+
+
+def _data_started(connection) -> bool:
+    """Whether the failed message had begun its DATA: only Ionto's SMTP backend (clinic.mail) can tell;
+    with any other backend the outcome of a failure counts as unknown."""
+    data_started = getattr(connection, "data_started", None)
+    return data_started() if callable(data_started) else True
+
+
+class EmailChannel:
+    """Email over the batch's connection of Django's email backend."""
+
+    refusal_text = "Not sent: the patient has not agreed to email."
+
+    def refusal(self, patient) -> str:
+        if not (patient.email_consent and patient.email):
+            return self.refusal_text
+        if patient.email_failing_since is not None:
+            return "Not sent: the patient's email address bounced; correct it on the patient to send again."
+        return ""
+
+    def build(self, row: Notification, sessions: list[Appointment], left: int):
+        message = email_build(notification=row, appointments=sessions, sessions_left=left)
+        message.message()  # made here, so an email that cannot be made fails its row and nothing else
+        return message
+
+    def connect(self):
+        return get_connection(fail_silently=False)
+
+    def deliver(self, connection, row: Notification, message) -> str:
+        _deliver(connection, message)
+        return message_id_for(row)
+
+    def failure(self, error: Exception, connection) -> tuple[bool, bool, str]:
+        """(permanent, outcome unknown, text)."""
+        answered = isinstance(error, smtplib.SMTPResponseException | smtplib.SMTPRecipientsRefused
+                              | ValueError | UnicodeError)
+        permanent, text = smtp_failure(error)
+        unknown = not answered and _data_started(connection)
+        with contextlib.suppress(Exception):
+            connection.close()  # a connection after an error is not trusted with the next message
+        return permanent, unknown, text
+
+
+class SmsChannel:
+    """A text through the SMS provider (scheduling/reminders/sms.py), to the patient's number in E.164."""
+
+    def refusal(self, patient) -> str:
+        if not (patient.sms_consent and phone_e164(patient.phone)):
+            return "Not sent: the patient has not agreed to SMS."
+        if not sms_enabled():
+            return "Not sent: SMS is not set up (TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN, TWILIO_FROM_NUMBER)."
+        return ""
+
+    def build(self, row: Notification, sessions: list[Appointment], left: int) -> tuple[str, str]:
+        return phone_e164(row.patient.phone), sms_text(notification=row, appointment=sessions[0])
+
+    def connect(self):
+        return None
+
+    def deliver(self, connection, row: Notification, message: tuple[str, str]) -> str:
+        to, body = message
+        return sms_send(to=to, body=body, notification_id=row.pk)
+
+    def failure(self, error: Exception, connection) -> tuple[bool, bool, str]:
+        if isinstance(error, SmsError):
+            return error.permanent, error.unknown, str(error)
+        return False, True, f"{type(error).__name__}: {error}"
+
+
+# The channel port: the outbox, the once-only rule, the lease, the retries and the admin are the same for each.
+CHANNELS = {NotificationChannel.EMAIL: EmailChannel(), NotificationChannel.SMS: SmsChannel()}
+
+
+def notifications_dispatch_due(*, now: datetime, enqueue: Callable[[list[int], datetime], object]) -> int:
     """One beat: write the maintenance recalls due by ``now``, then claim every due row, CLAIM_BATCH at a
-    time until a claim comes back short, and hand each send batch to ``enqueue`` (the send task's
-    ``delay``: this module does not import the tasks). Returns how many rows were queued."""
+    time until a claim comes back short, and hand each send batch with its claim's moment to ``enqueue``
+    (the send task's queueing: this module does not import the tasks). Returns how many rows were queued."""
     notification_write_maintenance_recalls(now=now)
     queued = 0
     while True:
         ids = notification_claim_due(now=now)
         for batch in send_batches(ids):
-            enqueue(batch)
+            enqueue(batch, now)
         queued += len(ids)
         if len(ids) < CLAIM_BATCH:
             return queued
 
 
 def send_batches(ids: list[int]) -> list[list[int]]:
-    """Claimed ids cut into send tasks: at least SEND_SPREAD tasks when there are enough rows, so
-    every worker process gets a share of a small claim, and at most SEND_BATCH rows a task, so a
-    large one pays Celery's per-task cost once per batch instead of once per message."""
+    """Claimed ids cut into send tasks: at least SEND_SPREAD tasks when there are enough rows, so several
+    SMTP connections share a small claim, and at most SEND_BATCH rows a task."""
     size = max(1, min(SEND_BATCH, -(-len(ids) // SEND_SPREAD)))
     return [ids[start:start + size] for start in range(0, len(ids), size)]
 
 
-def notification_send_many(*, notification_ids: list[int]) -> tuple[Counter, list[int]]:
-    """Send claimed rows one after the other, each on its own as ``notification_send`` does.
-
-    The batch's rows are read ahead in two queries; each row's own transaction then only checks,
-    under its lock, that nothing it reads has changed since (``_locked_row``). While the SMTP
-    server takes in one row's message, the next row's is made from what was read ahead
-    (``_email_ahead``), so the worker does not wait for the server with nothing to do.
-    Returns the outcomes and the ids not reached within SEND_BUDGET (a slow SMTP server), which the
-    caller queues again: they are still claimed ("sending"), so nobody else sends them meanwhile.
-    """
+def notification_send_many(*, notification_ids: list[int], claimed_at: datetime) -> Counter:
+    """Send claimed rows one after the other over one connection of each channel (made when first needed)."""
     outcomes: Counter = Counter()
-    started = time.monotonic()
-    with _send_session():
-        read_ahead = _read_ahead(notification_ids)
-        emails_ahead: dict[int, PatientEmail] = {}
-        for position, notification_id in enumerate(notification_ids):
-            if position and time.monotonic() - started > SEND_BUDGET.total_seconds():
-                return outcomes, notification_ids[position:]
-            following = read_ahead.get(notification_ids[position + 1]) if position + 1 < len(notification_ids) else None
-            outcomes[notification_send(
-                notification_id=notification_id, read_ahead=read_ahead.get(notification_id),
-                email_ahead=emails_ahead.pop(notification_id, None),
-                while_waiting=functools.partial(_email_ahead, following, emails_ahead) if following else None,
-            )] += 1
-    return outcomes, []
-
-
-def _email_ahead(read_ahead: tuple[str, Notification], emails: dict[int, PatientEmail]) -> None:
-    """Make a row's email before its turn, from what was read ahead, into ``emails`` by its id.
-
-    Only a message that names the row's own session and nothing else: a confirmation lists
-    sessions and a follow-up counts them, which only the row's turn can read under its lock.
-    Making it reads nothing from the database. An email that cannot be made is left to the row's
-    turn, which makes it again and meets the error there, in that row's own send, not in the send
-    this runs during.
-    """
-    row = read_ahead[1]
-    if row.kind in (NotificationKind.BOOKING_CONFIRMATION, NotificationKind.SESSION_FOLLOW_UP):
-        return
+    connections: dict[str, object] = {}
     try:
-        email = email_build(notification=row, appointments=[row.appointment])
-        email.smtp_bytes()
-    except Exception:
-        logger.debug("notification %s: email not made ahead", row.pk, exc_info=True)
-        return
-    emails[row.pk] = email
-
-
-_LOCK_STATEMENT = "ionto_notification_lock"
-
-
-@contextlib.contextmanager
-def _send_session():
-    """The database session as a batch of sends wants it, and as it was afterwards.
-
-    - Not waiting for the disk on each row's commit: should PostgreSQL itself crash right after,
-      the row is "sending" again and goes once more (the same class of duplicate as a worker dying).
-    - The row lock prepared once: planning its five-table join was much of PostgreSQL's work for
-      each message. A statement left by a batch whose end failed is used as it is.
-    """
-    joined, versions = _tables_sql()
-    with connection.cursor() as cursor:
-        cursor.execute("SET synchronous_commit TO OFF")
-        cursor.execute("SELECT 1 FROM pg_prepared_statements WHERE name = %s", [_LOCK_STATEMENT])
-        if cursor.fetchone() is None:
-            cursor.execute(f"PREPARE {_LOCK_STATEMENT}(bigint) AS SELECT {versions} FROM {joined} "  # noqa: S608  # table names from the models  # nosec B608
-                           "WHERE n.id = $1 FOR UPDATE OF n, a SKIP LOCKED")
-    try:
-        yield
+        for notification_id in notification_ids:
+            outcomes[notification_send(notification_id=notification_id, claimed_at=claimed_at,
+                                       connections=connections)] += 1
     finally:
-        # A connection that broke mid-batch takes both with it; its error is the one to see.
-        with contextlib.suppress(DatabaseError), connection.cursor() as cursor:
-            cursor.execute("RESET synchronous_commit")
-            cursor.execute(f"DEALLOCATE {_LOCK_STATEMENT}")
+        for connection in connections.values():
+            with contextlib.suppress(Exception):
+                connection.close()
+    return outcomes
 
 
-_RELATED = ("patient", "course", "appointment__location")
-
-
-def _tables_sql() -> tuple[str, str]:
-    """The rows a message is made from, joined, and their versions: PostgreSQL's ``xmin`` of each
-    row, the transaction that last wrote it, which any committed change replaces."""
-    quote = connection.ops.quote_name
-    table = {model: quote(model._meta.db_table) for model in (Notification, Appointment, Patient, Course, Location)}
-    joined = (f"{table[Notification]} n JOIN {table[Appointment]} a ON a.id = n.appointment_id "
-              f"JOIN {table[Patient]} p ON p.id = n.patient_id JOIN {table[Course]} c ON c.id = n.course_id "
-              f"JOIN {table[Location]} l ON l.id = a.location_id")
-    return joined, "concat_ws(' ', n.xmin, a.xmin, p.xmin, c.xmin, l.xmin)"
-
-
-def _read_ahead(notification_ids: list[int]) -> dict[int, tuple[str, Notification]]:
-    """Each row's versions, then the row with what it names: a change between the two reads makes
-    the versions older than the objects, so the check under the lock sends the row down the slow path."""
-    joined, versions = _tables_sql()
-    with connection.cursor() as cursor:
-        cursor.execute(f"SELECT n.id, {versions} FROM {joined} WHERE n.id = ANY(%s)", [notification_ids])  # noqa: S608  # table names from the models, ids as a parameter  # nosec B608
-        read = dict(cursor.fetchall())
-    rows = Notification.objects.select_related(*_RELATED).in_bulk(read)
-    return {pk: (version, rows[pk]) for pk, version in read.items() if pk in rows}
-
-
-def _locked_row(notification_id: int, read_ahead: tuple[str, Notification] | None = None) -> Notification | None:
-    """The row with its appointment, both locked; None when another sender holds the row.
-
-    ``read_ahead`` (versions, row), within a batch's ``_send_session``, is used as it is when its
-    versions are still the current ones.
-    """
-    if read_ahead is not None:
-        with connection.cursor() as cursor:
-            cursor.execute(f"EXECUTE {_LOCK_STATEMENT}(%s)", [notification_id])
-            locked = cursor.fetchone()
-        if locked is not None:
-            version, row = read_ahead
-            if locked[0] == version:
-                return row
-            return Notification.objects.select_related(*_RELATED).get(pk=notification_id)  # changed: read it again
-    else:
-        row = (Notification.objects.select_for_update(skip_locked=True, of=("self", "appointment"))
-               .select_related(*_RELATED).filter(pk=notification_id).first())
-        if row is not None:
-            return row
-    # Busy: another sender holds the row, or a change holds its appointment. Wait for the appointment,
-    # as the booking services lock it (a change commits first and this send then sees it), then take
-    # the row unless another sender has it.
-    appointment_id = Notification.objects.filter(pk=notification_id).values_list("appointment_id", flat=True).first()
-    if appointment_id is None:
-        return None
-    list(Appointment.objects.select_for_update().filter(pk=appointment_id).values_list("pk"))
-    return (Notification.objects.select_for_update(skip_locked=True, of=("self",))
-            .select_related(*_RELATED).filter(pk=notification_id).first())
-
-
-def notification_send(*, notification_id: int, read_ahead: tuple[str, Notification] | None = None,
-                      email_ahead: PatientEmail | None = None,
-                      while_waiting: Callable[[], None] | None = None) -> str:
-    """Send one claimed row, at most once; returns what happened: sent, skipped, cancelled, retry, failed.
-
-    Safe to run twice and concurrently: the row lock (SKIP LOCKED) lets one copy through, and a
-    row no longer "sending" is left alone. The appointment stays locked while SMTP talks, so a
-    cancel or a move waits for the send.
-
-    ``email_ahead``, the row's email made from ``read_ahead`` before the lock, goes out only when
-    that is still the row as it is and the email names just its session; otherwise the email is
-    made again. ``while_waiting`` runs while the SMTP server takes in the message (``_deliver``).
-    """
+def _start(notification_id: int, claimed_at: datetime) -> tuple[Notification | None, object, str]:
+    """Step 1, in one short transaction: (row stamped as on its way, its email, "") or (None, None, outcome)."""
     with transaction.atomic():
-        row = _locked_row(notification_id, read_ahead)
-        if row is None or row.status != NotificationStatus.SENDING:
-            return "skipped"
-        appointment = row.appointment
+        row = (Notification.objects.select_for_update(skip_locked=True, of=("self",))
+               .select_related("patient", "course")
+               .filter(pk=notification_id, status=NotificationStatus.SENDING, claimed_at=claimed_at).first())
+        if row is None:
+            return None, None, "skipped"
+        # Waits for a change that holds the session, then reads the session as that change left it.
+        row.appointment = (Appointment.objects.select_for_update(of=("self",)).select_related("location")
+                           .get(pk=row.appointment_id))
         now = timezone.now()
-        sessions, reason = _sessions_for(row, appointment, now)
-        if reason == "" and not (row.patient.email_consent and row.patient.email):
-            reason = "Not sent: the patient has not agreed to email."
+        sessions, reason = _sessions_for(row, row.appointment, now)
+        channel = CHANNELS[row.channel]
+        if reason == "":
+            reason = channel.refusal(row.patient)
         if reason:
             row.status = NotificationStatus.CANCELLED
             row.last_error = reason
             row.save(update_fields=["status", "last_error", "updated_at"])
-            return "cancelled"
+            return None, None, "cancelled"
         left = (course_sessions_left_to_book(course=row.course) if row.kind == NotificationKind.SESSION_FOLLOW_UP
                 else 0)
-        if email_ahead is not None and read_ahead is not None and row is read_ahead[1] \
-                and sessions == [appointment] and left == 0:
-            message = email_ahead
-        else:
-            message = email_build(notification=row, appointments=sessions, sessions_left=left)
-        row.attempts += 1
         try:
-            _deliver(message, while_waiting)
+            message = channel.build(row, sessions, left)
         except Exception as error:
-            permanent, text = smtp_failure(error)
-            row.last_error = text
-            if permanent or row.attempts >= MAX_ATTEMPTS:
-                row.status = NotificationStatus.FAILED
-                outcome = "failed"
-            else:
-                row.status = NotificationStatus.PENDING
-                row.due_at = now + retry_delay(attempts=row.attempts)
-                outcome = "retry"
-            logger.warning("notification %s: %s (attempt %s): %s", row.pk, outcome, row.attempts, text)
-            row.save(update_fields=["status", "last_error", "attempts", "due_at", "updated_at"])
-            return outcome
-        row.status = NotificationStatus.SENT
-        row.sent_at = row.updated_at = timezone.now()
-        row.message_id = message_id_for(row)
-        with connection.cursor() as cursor:
-            # What save(update_fields=...) would write, in one plain statement that costs less (once per message).
-            cursor.execute(f"UPDATE {connection.ops.quote_name(Notification._meta.db_table)} SET status = %s, "  # noqa: S608  # the model's table name  # nosec B608
-                           "sent_at = %s, message_id = %s, attempts = %s, updated_at = %s WHERE id = %s",
-                           [row.status, row.sent_at, row.message_id, row.attempts, row.updated_at, row.pk])
-        return "sent"
+            logger.exception("notification %s: the message could not be made", row.pk)
+            row.status = NotificationStatus.FAILED
+            row.last_error = f"Not sent: the message could not be made ({type(error).__name__}: {error})."
+            row.save(update_fields=["status", "last_error", "updated_at"])
+            return None, None, "failed"
+        row.attempts += 1
+        # A new stamp, never the claim's: a second task carrying that claim finds the row no longer its own.
+        row.claimed_at = max(now, claimed_at) + timedelta(microseconds=1)
+        row.save(update_fields=["attempts", "claimed_at", "updated_at"])
+    return row, message, ""
+
+
+def notification_send(*, notification_id: int, claimed_at: datetime, connections: dict | None = None) -> str:
+    """Send one claimed row, at most once; returns what happened: sent, skipped, cancelled, retry, failed.
+
+    ``claimed_at`` is the moment of the claim the caller was given (``notification_claim_due``'s
+    ``now``): a row claimed again since, already on its way, or no longer "sending" is skipped.
+    ``connections`` holds the batch's connection of each channel (made here when missing; closed by the
+    caller, or here when the caller gives none).
+    """
+    row, message, outcome = _start(notification_id, claimed_at)
+    if row is None:
+        return outcome
+    own = connections is None
+    connections = {} if connections is None else connections
+    channel = CHANNELS[row.channel]
+    if row.channel not in connections:
+        connections[row.channel] = channel.connect()
+    connection = connections[row.channel]
+    try:
+        sent_id = channel.deliver(connection, row, message)
+    except Exception as error:
+        permanent, unknown, text = channel.failure(error, connection)
+        return _record_failure(row, permanent=permanent, unknown=unknown, text=text)
+    finally:
+        if own and connection is not None:
+            with contextlib.suppress(Exception):
+                connection.close()
+    now = timezone.now()
+    # Not over a delivery report that came first and failed the row.
+    done = (NotificationStatus.SENT, NotificationStatus.FAILED)
+    Notification.objects.filter(pk=row.pk).exclude(status__in=done).update(
+        status=NotificationStatus.SENT, sent_at=now, message_id=sent_id, last_error="", updated_at=now)
+    return "sent"
+
+
+def _record_failure(row: Notification, *, permanent: bool, unknown: bool, text: str) -> str:
+    fields = {}
+    if unknown:
+        status, outcome, text = NotificationStatus.FAILED, "failed", _failure_text_unknown(text, row.channel)
+        if row.channel == NotificationChannel.EMAIL:
+            fields["message_id"] = message_id_for(row)  # it may be out there: a bounce report names it
+    elif permanent or row.attempts >= MAX_ATTEMPTS:
+        status, outcome = NotificationStatus.FAILED, "failed"
+    else:
+        status, outcome = NotificationStatus.PENDING, "retry"
+    now = timezone.now()
+    fields.update(status=status, last_error=text, updated_at=now)
+    if status == NotificationStatus.PENDING:
+        fields["due_at"] = now + retry_delay(attempts=row.attempts)
+    logger.warning("notification %s: %s (attempt %s): %s", row.pk, outcome, row.attempts, text)
+    # Only while the row is still this send's: past the lease, another send owns it.
+    Notification.objects.filter(pk=row.pk, status=NotificationStatus.SENDING, claimed_at=row.claimed_at
+                                ).update(**fields)
+    return outcome

@@ -2,7 +2,14 @@
 
 from django.urls import path
 
-from scheduling.reminders.pages import appointment_cancel_page, appointment_confirm_page, unsubscribe_page
+from scheduling.reminders.pages import (
+    appointment_cancel_page,
+    appointment_confirm_page,
+    short_link_page,
+    sms_inbound,
+    sms_status_callback,
+    unsubscribe_page,
+)
 
 app_name = "patient"
 
@@ -10,4 +17,8 @@ urlpatterns = [
     path("confirm/<str:token>/", appointment_confirm_page, name="confirm"),
     path("cancel/<str:token>/", appointment_cancel_page, name="cancel"),
     path("unsubscribe/<str:token>/", unsubscribe_page, name="unsubscribe"),
+    path("s/<str:token>/", short_link_page, name="short"),
+    # Twilio's webhooks (signed with the account's auth token).
+    path("sms/status/", sms_status_callback, name="sms-status"),
+    path("sms/inbound/", sms_inbound, name="sms-inbound"),
 ]

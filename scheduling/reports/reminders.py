@@ -26,6 +26,7 @@ from scheduling.models import (
     Notification,
     NotificationStatus,
 )
+from scheduling.reminders.bounces import BOUNCED
 from scheduling.reports.period import LocalDay, ReportPeriod, percent
 
 
@@ -42,10 +43,11 @@ def failure_reason() -> Case:
     )
 
 
-# One aggregate per figure: a figure such as "bounced" is one more entry once bounces are recorded.
+# One aggregate per figure. A bounced message is also failed: its mail server reported it after it was sent.
 REMINDER_FIGURES = {
     "sent": Q(status=NotificationStatus.SENT),
     "failed": Q(status=NotificationStatus.FAILED),
+    "bounced": Q(status=NotificationStatus.FAILED, last_error__startswith=BOUNCED),
     "cancelled": Q(status=NotificationStatus.CANCELLED),
     "waiting": Q(status__in=(NotificationStatus.PENDING, NotificationStatus.SENDING)),
 }
@@ -54,7 +56,7 @@ REMINDER_FIGURES = {
 @dataclass
 class RemindersReport:
     period: ReportPeriod
-    by_kind: list[dict]  # kind, label, sent, failed, cancelled, waiting
+    by_kind: list[dict]  # kind, label, sent, failed, bounced, cancelled, waiting
     totals: dict[str, int]
     failed_by_reason: list[dict]  # reason, messages
     unsubscribed: int

@@ -70,7 +70,8 @@ SUMMARY_LABELS = {
     "room_fulfilled_percent": "Rooms fulfilled (%)", "sessions": "Sessions", "noshow_percent": "No-show rate (%)",
     "late_cancellation_percent": "Late cancellation rate (%)", "started": "Courses started",
     "completed": "Courses completed", "response_percent": "Response at the end (%)", "sent": "Emails sent",
-    "failed": "Emails failed", "cancelled": "Emails cancelled", "waiting": "Emails waiting",
+    "failed": "Emails failed", "bounced": "Emails bounced", "cancelled": "Emails cancelled",
+    "waiting": "Emails waiting",
     "unsubscribed": "Patients who stopped emails", "failed_percent": "Emails failed (% of sent and failed)",
 }
 
@@ -106,6 +107,7 @@ def _charts(name: str, report) -> list:
                           categories=[row["label"] for row in report.by_kind], series=[
                               Series("Sent", [row["sent"] for row in report.by_kind]),
                               Series("Failed", [row["failed"] for row in report.by_kind]),
+                              Series("Bounced", [row["bounced"] for row in report.by_kind]),
                               Series("Cancelled", [row["cancelled"] for row in report.by_kind])])]
 
 

@@ -192,7 +192,8 @@ def test_resend_queues_the_failed_confirmation_again(desk, clinic, mail):
     patient = make_patient(clinic, email="gone@example.org")
     appointment = book(clinic, make_course(clinic, patient), clinic.at(next_weekday(3), 9))
     mail.refused_recipients = {"gone@example.org"}
-    assert [notification_send(notification_id=pk) for pk in notification_claim_due(now=timezone.now())] == [
+    now = timezone.now()
+    assert [notification_send(notification_id=pk, claimed_at=now) for pk in notification_claim_due(now=now)] == [
         "failed"]
     page = desk.post(f"/admin/scheduling/appointment/{appointment.pk}/act/resend/", follow=True).content.decode()
     assert f"1 email to {patient} is queued to go again now." in page

@@ -12,7 +12,7 @@ pytestmark = pytest.mark.django_db
 
 NEW_PATIENT = {"first_name": "Robin", "last_name": "Okafor", "date_of_birth": "1988-03-14",
                "email": "robin@example.org", "phone": "+44 7700 900123", "email_consent": "on",
-               "front_desk_notes": "", "_save": "Save"}
+               "reminder_channel": "email", "front_desk_notes": "", "_save": "Save"}
 
 
 def test_registering_a_patient_goes_through_the_service(desk, clinic):
@@ -34,7 +34,7 @@ def test_editing_a_patient_changes_only_what_changed(desk, clinic):
     patient = make_patient(clinic, phone="+44 20 0000 0000")
     data = {"first_name": patient.first_name, "last_name": patient.last_name, "date_of_birth": "1990-05-17",
             "email": patient.email, "phone": "+44 7700 900999", "preferred_location": clinic.location.pk,
-            "email_consent": "on", "front_desk_notes": "Prefers mornings", "_save": "Save",
+            "email_consent": "on", "reminder_channel": "email", "front_desk_notes": "Prefers mornings", "_save": "Save",
             "courses-TOTAL_FORMS": "0", "courses-INITIAL_FORMS": "0"}
     response = desk.post(f"/admin/patients/patient/{patient.pk}/change/", data)
     assert response.status_code == 302, response.content.decode()[:2000]

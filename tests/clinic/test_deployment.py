@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
 
 from devtools.serve import procfile_commands
@@ -19,11 +20,11 @@ def _compose():
 
 def test_compose_has_the_production_shape():
     services = _compose()["services"]
-    assert {"postgres", "redis", "migrate", "web", "worker", "beat", "mailpit"} <= set(services)
+    assert {"postgres", "redis", "migrate", "web", "worker", "sender", "beat", "mailpit"} <= set(services)
     assert services["postgres"]["image"].startswith("postgres:18")
-    for name in ("postgres", "redis", "web", "worker"):
+    for name in ("postgres", "redis", "web", "worker", "sender"):
         assert "healthcheck" in services[name], name
-    for name in ("web", "worker", "beat"):
+    for name in ("web", "worker", "sender", "beat"):
         assert services[name]["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
         assert services[name]["environment"]["DJANGO_SETTINGS_MODULE"] == "clinic.settings.production"
         assert services[name]["environment"]["CELERY_BROKER_URL"].startswith("redis://")
@@ -40,7 +41,7 @@ def test_compose_migrates_as_the_owner_and_runs_the_application_as_the_runtime_r
             services["migrate"]["environment"]["DATABASE_RUNTIME_URL"]) == (owner, runtime)
     assert services["migrate"]["command"] == [
         "sh", "-c", "python manage.py migrate --noinput && python manage.py grant_runtime_role"]
-    for name in ("web", "worker", "beat"):
+    for name in ("web", "worker", "sender", "beat"):
         assert services[name]["environment"]["DATABASE_URL"] == runtime, name
         assert "DATABASE_RUNTIME_URL" not in services[name]["environment"], name
 
@@ -48,19 +49,44 @@ def test_compose_migrates_as_the_owner_and_runs_the_application_as_the_runtime_r
 def test_compose_runs_the_procfile_commands_that_make_run_runs():
     services = _compose()["services"]
     procfile = procfile_commands()
-    assert {name: services[name]["command"] for name in ("web", "worker", "beat")} == {
-        name: procfile[name] for name in ("web", "worker", "beat")}
+    assert {name: services[name]["command"] for name in ("web", "worker", "sender", "beat")} == {
+        name: procfile[name] for name in ("web", "worker", "sender", "beat")}
     assert procfile["web"][:4] == ["gunicorn", "clinic.wsgi:application", "--bind", "0.0.0.0:8000"]
     assert procfile["beat"][-2:] == ["--schedule", "/tmp/celerybeat-schedule"]
 
 
-def test_compose_catches_mail_in_mailpit_and_the_application_sends_it_there():
+def test_compose_keeps_mailpit_to_the_development_profile_and_takes_the_relay_from_env():
     services = _compose()["services"]
     assert services["mailpit"]["image"].startswith("axllent/mailpit:")
-    assert services["mailpit"]["ports"] == ["8025:8025"]
-    for name in ("web", "worker", "beat"):
-        mail = {key: services[name]["environment"][key] for key in ("EMAIL_HOST", "EMAIL_PORT")}
-        assert mail == {"EMAIL_HOST": "${EMAIL_HOST:-mailpit}", "EMAIL_PORT": "${EMAIL_PORT:-1025}"}
+    assert services["mailpit"]["profiles"] == ["dev"]
+    for name in ("web", "worker", "sender", "beat"):
+        assert services[name]["env_file"] == ".env"
+        assert not {"EMAIL_HOST", "EMAIL_PORT", "EMAIL_URL"} & set(services[name]["environment"]), name
+    example = (ROOT / ".env.example").read_text()
+    assert "EMAIL_HOST=smtp.example.org" in example.splitlines()
+
+
+@pytest.mark.parametrize("relay", [{}, {"EMAIL_HOST": ""}, {"EMAIL_URL": ""}])
+def test_production_refuses_to_start_without_a_relay(relay):
+    completed = _production_probe("import django; django.setup()",
+                                  **{"DATABASE_URL": "postgres://ionto_app@db/ionto", "EMAIL_HOST": None, **relay})
+    assert completed.returncode != 0
+    assert "EMAIL_HOST (or EMAIL_URL, e.g. smtp+tls://user:password@relay.example.org:587) must name the " \
+           "clinic's SMTP relay in production." in completed.stderr
+
+
+def test_production_takes_the_relay_from_email_url():
+    probe = ("import django; django.setup(); from django.conf import settings as s; "
+             "print(s.EMAIL_HOST, s.EMAIL_PORT, s.EMAIL_HOST_USER, s.EMAIL_HOST_PASSWORD, s.EMAIL_USE_TLS, "
+             "s.EMAIL_USE_SSL)")
+    completed = _production_probe(probe, DATABASE_URL="postgres://ionto_app@db/ionto", EMAIL_HOST=None,
+                                  EMAIL_URL="smtp+tls://clinic%40example.org:p%2Fss@relay.example.org:2525")
+    assert completed.returncode == 0, completed.stderr
+    assert completed.stdout.split() == ["relay.example.org", "2525", "clinic@example.org", "p/ss", "True", "False"]
+    refused = _production_probe("import django; django.setup()", DATABASE_URL="postgres://ionto_app@db/ionto",
+                                EMAIL_URL="http://relay.example.org")
+    assert refused.returncode != 0
+    assert "EMAIL_URL must look like smtp+tls://user:password@relay.example.org:587" in refused.stderr
 
 
 def test_dockerfile_default_command_is_the_web_command_and_the_image_leaves_devtools_out():
@@ -72,9 +98,12 @@ def test_dockerfile_default_command_is_the_web_command_and_the_image_leaves_devt
 
 
 def _production_probe(probe: str, **env) -> subprocess.CompletedProcess:
-    clean = {key: value for key, value in os.environ.items() if not key.startswith(("DJANGO_", "DATABASE_"))}
+    clean = {key: value for key, value in os.environ.items()
+             if not key.startswith(("DJANGO_", "DATABASE_", "EMAIL_"))}
     clean.update(DJANGO_SETTINGS_MODULE="clinic.settings.production", DJANGO_SECRET_KEY="k" * 64,
-                 CACHE_URL="redis://127.0.0.1:6379/1", **env)
+                 CACHE_URL="redis://127.0.0.1:6379/1", EMAIL_HOST="relay.example.org")
+    clean.update(env)
+    clean = {key: value for key, value in clean.items() if value is not None}
     return subprocess.run([sys.executable, "-c", probe], cwd=ROOT, env=clean, capture_output=True, text=True,
                           timeout=60)
 
@@ -123,15 +152,3 @@ def test_the_web_application_loads_its_views_at_start_and_freezes_them_out_of_th
     frozen, views_loaded = completed.stdout.split()
     assert int(frozen) > 50_000
     assert views_loaded == "True"
-
-
-def test_each_worker_process_freezes_its_start_up_objects_out_of_the_collector():
-    """Celery's pool processes start with Django and the tasks loaded; the start-up signal freezes them."""
-    probe = ("import gc; from clinic.celery import app; from celery.signals import worker_process_init; "
-             "app.loader.import_default_modules(); before = gc.get_freeze_count(); "
-             "worker_process_init.send(sender=None); print(before, gc.get_freeze_count())")
-    env = {key: value for key, value in os.environ.items() if key != "DJANGO_SETTINGS_MODULE"}
-    completed = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, env=env, capture_output=True, text=True,
-                               timeout=60, check=True)
-    before, frozen = map(int, completed.stdout.split())
-    assert (before, frozen > 50_000) == (0, True)

@@ -8,7 +8,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def _import_production_settings(**env):
     clean = {k: v for k, v in os.environ.items() if not k.startswith("DJANGO_")}
-    clean.update(CACHE_URL="redis://127.0.0.1:6379/1", DATABASE_URL="postgres://ionto@127.0.0.1:5432/ionto")
+    clean.update(CACHE_URL="redis://127.0.0.1:6379/1", DATABASE_URL="postgres://ionto@127.0.0.1:5432/ionto",
+                 EMAIL_HOST="relay.example.org")
     clean.update(env)
     clean["DJANGO_SETTINGS_MODULE"] = "clinic.settings.production"
     return subprocess.run(

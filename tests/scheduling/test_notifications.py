@@ -32,8 +32,6 @@ from scheduling.models import (
     NotificationStatus,
 )
 from scheduling.records.services import session_record_create
-from scheduling.reminders import sending
-from scheduling.reminders.emails import email_build, mime_smtp_bytes
 from scheduling.reminders.outbox import (
     notification_claim_due,
     notification_resend,
@@ -41,12 +39,8 @@ from scheduling.reminders.outbox import (
     notifications_on_booked,
 )
 from scheduling.reminders.sending import (
-    _LOCK_STATEMENT,
     MAX_ATTEMPTS,
     SEND_BATCH,
-    _deliver,
-    _read_ahead,
-    _send_session,
     notification_send,
     notification_send_many,
     notifications_dispatch_due,
@@ -66,7 +60,7 @@ def mail(tmp_path, settings):
     port = free_port()
     controller = Controller(handler, hostname="127.0.0.1", port=port)
     controller.start()
-    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_BACKEND = "clinic.mail.EmailBackend"
     settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", port
     settings.IONTO_PUBLIC_URL = "https://clinic.example.org"
     yield handler
@@ -76,7 +70,7 @@ def mail(tmp_path, settings):
 def send_due(now: datetime) -> list[str]:
     """What the beat and the workers do, in this process: claim the due rows, send each."""
     with time_machine.travel(now, tick=False):
-        return [notification_send(notification_id=pk) for pk in notification_claim_due(now=now)]
+        return [notification_send(notification_id=pk, claimed_at=now) for pk in notification_claim_due(now=now)]
 
 
 def text_of(message) -> str:
@@ -87,10 +81,32 @@ def html_of(message) -> str:
     return message.get_body(preferencelist=("html",)).get_content()
 
 
+def calendars_of(message) -> list[Calendar]:
+    """The message's calendar attachments, each checked against the rules of RFC 5545 and RFC 5546
+    that mail clients rely on: one event per object, its METHOD also on the MIME part, ORGANIZER,
+    ATTENDEE, UID, DTSTAMP and SEQUENCE present, and a VTIMEZONE for every TZID used."""
+    calendars = []
+    for part in message.walk():
+        if part.get_content_type() != "text/calendar":
+            continue
+        calendar = Calendar.from_ical(part.get_payload(decode=True))
+        assert (calendar["VERSION"], str(calendar["PRODID"])) == ("2.0", "-//Ionto//Clinic sessions//EN")
+        assert part.get_param("method") == calendar["METHOD"]
+        [event] = calendar.walk("VEVENT")
+        for required in ("UID", "DTSTAMP", "DTSTART", "DTEND", "SEQUENCE", "ORGANIZER", "ATTENDEE", "SUMMARY"):
+            assert required in event, required
+        assert str(event["ORGANIZER"]) == "mailto:no-reply@ionto.localhost"
+        assert str(event["ATTENDEE"]) == f"mailto:{message['To']}"
+        zones = {str(zone["TZID"]) for zone in calendar.walk("VTIMEZONE")}
+        used = {event[name].params["TZID"] for name in ("DTSTART", "DTEND") if "TZID" in event[name].params}
+        assert used == zones
+        calendars.append(calendar)
+    return calendars
+
+
 def calendar_of(message) -> Calendar:
-    parts = [part for part in message.walk() if part.get_content_type() == "text/calendar"]
-    assert len(parts) == 1
-    return Calendar.from_ical(parts[0].get_payload(decode=True))
+    [calendar] = calendars_of(message)
+    return calendar
 
 
 def links_in(message) -> dict[str, list[str]]:
@@ -145,8 +161,9 @@ def test_booking_several_sessions_in_one_call_gives_one_confirmation_listing_all
     assert send_due(timezone.now()) == ["sent"]
     [message] = mail.messages()
     assert message["Subject"] == "Your sessions at Riverside Clinic are booked"
-    calendar = calendar_of(message)
-    assert [str(event["UID"]) for event in calendar.walk("VEVENT")] == [
+    calendars = calendars_of(message)
+    assert {calendar["METHOD"] for calendar in calendars} == {"PUBLISH"}
+    assert [str(event["UID"]) for calendar in calendars for event in calendar.walk("VEVENT")] == [
         f"ionto-appointment-{appointment.pk}@clinic.example.org"
         for appointment in sorted(booked, key=lambda appointment: appointment.starts_at)]
     assert len(links_in(message)["confirm"]) == 3
@@ -195,20 +212,7 @@ def test_confirmation_email_names_first_name_local_time_zone_address_phone_and_n
     start = event.decoded("DTSTART")
     assert start == datetime.combine(winter_tuesday, time(9, 30), tzinfo=ZoneInfo("America/New_York"))
     assert start.tzinfo.key == "America/New_York"
-    assert calendar_of(message)["METHOD"] == "REQUEST"
-
-
-def test_every_kind_of_email_goes_out_as_the_bytes_pythons_generator_makes():
-    clinic = make_clinic(name="Praxis Zürich-Oerlikon, Gesundheitszentrum am Bahnhofplatz", time_zone="Europe/Zurich")
-    patient = make_patient(clinic, first_name="Zoë", email="zoe.mueller@example.org")
-    sessions = [book(clinic, make_course(clinic, patient, body_sites=[site]), clinic.at(next_weekday(day), 9))
-                for day, site in enumerate(["palms", "soles", "axillae"])]
-    row = Notification.objects.select_related("patient", "appointment__location").filter(
-        kind=NotificationKind.BOOKING_CONFIRMATION).first()
-    for kind in NotificationKind:
-        row.kind = kind
-        message = email_build(notification=row, appointments=sessions, sessions_left=2).message()
-        assert mime_smtp_bytes(message) == message.as_bytes(linesep="\r\n"), kind
+    assert calendar_of(message)["METHOD"] == "PUBLISH"
 
 
 def test_moved_session_gets_new_reminder_at_new_time_and_raised_sequence(clinic, mail):
@@ -256,7 +260,7 @@ def test_reminder_claimed_before_a_cancellation_is_not_sent(clinic, mail):
         claimed = notification_claim_due(now=due)
         appointment_cancel(appointment=appointment, recorded_by=None, by=CancelledBy.PATIENT,
                            reason="Away")
-        outcomes = [notification_send(notification_id=pk) for pk in claimed]
+        outcomes = [notification_send(notification_id=pk, claimed_at=due) for pk in claimed]
     assert outcomes == ["cancelled", "cancelled"]
     assert Notification.objects.get(kind=NotificationKind.REMINDER).last_error == (
         "Not sent: the session is cancelled.")
@@ -533,165 +537,8 @@ def test_send_batches_spread_a_small_claim_over_tasks_and_cap_a_large_one():
     assert send_batches([1, 2, 3]) == [[1], [2], [3]]
     assert [len(batch) for batch in send_batches(list(range(36)))] == [5] * 7 + [1]
     large = send_batches(list(range(10_000)))
-    assert (len(large), {len(batch) for batch in large}) == (50, {SEND_BATCH})
+    assert (len(large), {len(batch) for batch in large}) == (200, {SEND_BATCH})
     assert [pk for batch in large for pk in batch] == list(range(10_000))
-
-
-def test_a_batch_past_its_time_budget_hands_back_the_rest_still_claimed(clinic, mail, monkeypatch):
-    for weekday in range(3):
-        book(clinic, make_course(clinic), clinic.at(next_weekday(weekday), 9))
-    claimed = notification_claim_due(now=timezone.now())
-    monkeypatch.setattr(sending, "SEND_BUDGET", timedelta(0))
-    outcomes, rest = notification_send_many(notification_ids=claimed)
-    assert (dict(outcomes), rest) == ({"sent": 1}, claimed[1:])
-    assert set(Notification.objects.filter(pk__in=rest).values_list("status", flat=True)) == {
-        NotificationStatus.SENDING}
-    monkeypatch.setattr(sending, "SEND_BUDGET", timedelta(seconds=30))
-    assert notification_send_many(notification_ids=rest + [10**9]) == ({"sent": 2, "skipped": 1}, [])
-    assert len(mail.messages()) == 3
-
-
-def test_a_batch_is_read_ahead_then_each_row_costs_its_lock_its_check_and_its_update(clinic, mail):
-    def queries_to_send(weekdays: list[int]) -> int:
-        for weekday in weekdays:
-            book(clinic, make_course(clinic), clinic.at(next_weekday(weekday), 9))
-        claimed = notification_claim_due(now=timezone.now())
-        with CaptureQueriesContext(connections["default"]) as queries:
-            assert notification_send_many(notification_ids=claimed) == ({"sent": len(weekdays)}, [])
-        return len([query for query in queries.captured_queries if "SAVEPOINT" not in query["sql"]])
-
-    # A confirmation's own queries: the row's lock (its versions still those read ahead), the
-    # sessions it lists, and marking it sent. Read again, a row would cost one more.
-    assert queries_to_send([1, 2, 3]) - queries_to_send([0]) == 2 * 3
-    assert len(mail.messages()) == 4
-
-
-def test_a_batch_leaves_the_database_session_as_it_found_it_even_after_one_whose_end_never_ran(clinic, mail):
-    def session() -> tuple[str, list[str]]:
-        with connections["default"].cursor() as cursor:
-            cursor.execute("SHOW synchronous_commit")
-            [setting] = cursor.fetchone()
-            cursor.execute("SELECT name FROM pg_prepared_statements")
-            return setting, [name for (name,) in cursor.fetchall()]
-
-    assert session() == ("on", [])
-    unfinished = _send_session()
-    unfinished.__enter__()  # a batch stopped between its start and its end
-    assert session() == ("off", [_LOCK_STATEMENT])
-    book(clinic, make_course(clinic), clinic.at(next_weekday(0), 9))
-    assert notification_send_many(notification_ids=notification_claim_due(now=timezone.now())) == ({"sent": 1}, [])
-    assert session() == ("on", [])
-    del unfinished
-
-
-def test_a_change_after_the_batch_was_read_ahead_is_what_its_send_sees(clinic, mail, monkeypatch):
-    withdrawn, moved_address, cancelled = (book(clinic, make_course(clinic), clinic.at(next_weekday(0), hour))
-                                           for hour in (9, 10, 11))
-    send_due(timezone.now())  # the three confirmations
-    last_due = cancelled.starts_at - timedelta(days=1)
-    read_ahead = _read_ahead
-
-    def read_ahead_then_change(ids):
-        read = read_ahead(ids)
-        front_desk = clinic.front_desk.user
-        patient_services.patient_update(patient=withdrawn.patient, updated_by=front_desk, email_consent=False)
-        patient_services.patient_update(patient=moved_address.patient, updated_by=front_desk,
-                                        email="new.address@example.org")
-        appointment_cancel(appointment=cancelled, recorded_by=front_desk, by=CancelledBy.PATIENT,
-                           reason="Away")
-        return read
-
-    monkeypatch.setattr(sending, "_read_ahead", read_ahead_then_change)
-    with time_machine.travel(last_due, tick=False):
-        claimed = notification_claim_due(now=last_due)
-        assert len(claimed) == 3
-        assert notification_send_many(notification_ids=claimed) == ({"cancelled": 2, "sent": 1}, [])
-    assert sorted(Notification.objects.filter(kind=NotificationKind.REMINDER).values_list("status", "last_error")) == [
-        (NotificationStatus.CANCELLED, "Not sent: the patient has not agreed to email."),
-        (NotificationStatus.CANCELLED, "Not sent: the session is cancelled."),
-        (NotificationStatus.SENT, ""),
-    ]
-    reminder = mail.messages()[-1]
-    assert (reminder["To"], reminder["Subject"].startswith("Reminder:")) == ("new.address@example.org", True)
-
-
-@pytest.fixture
-def emails_made(monkeypatch) -> list[int]:
-    """The notification ids of every email made, in order; making one reads nothing from the database
-    (an email made ahead is made inside another row's transaction)."""
-    made: list[int] = []
-    build = email_build
-
-    def counted(*, notification, **kwargs):
-        made.append(notification.pk)
-        with CaptureQueriesContext(connections["default"]) as queries:
-            email = build(notification=notification, **kwargs)
-        assert queries.captured_queries == []
-        return email
-
-    monkeypatch.setattr(sending, "email_build", counted)
-    return made
-
-
-def due_reminders(clinic, count: int) -> tuple[list, datetime]:
-    """``count`` booked sessions on one day, their confirmations sent: (sessions, when their reminders are due)."""
-    sessions = [book(clinic, make_course(clinic), clinic.at(next_weekday(0), 9 + hour)) for hour in range(count)]
-    send_due(timezone.now())
-    return sessions, sessions[-1].starts_at - timedelta(days=1)
-
-
-@pytest.mark.parametrize("backend", ["smtp", "file"])
-def test_each_email_of_a_batch_is_made_while_the_one_before_goes_out_and_made_once(
-        clinic, mail, settings, tmp_path, monkeypatch, emails_made, backend):
-    """Over SMTP (the real server) the next email is made while the server takes in this one; with
-    any other backend Django is configured with (here its file backend, writing real files), after
-    the send."""
-    _, due = due_reminders(clinic, 3)
-    if backend == "file":
-        settings.EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
-        settings.EMAIL_FILE_PATH = tmp_path / "outbox"
-    made_during_a_send: list[int] = []
-    deliver = _deliver
-
-    def watched(message, while_waiting=None):
-        before = len(emails_made)
-        deliver(message, while_waiting)
-        made_during_a_send.extend(emails_made[before:])
-
-    monkeypatch.setattr(sending, "_deliver", watched)
-    emails_made.clear()
-    with time_machine.travel(due, tick=False):
-        claimed = notification_claim_due(now=due)
-        assert notification_send_many(notification_ids=claimed) == ({"sent": 3}, [])
-    assert emails_made == claimed  # the first at its turn, each other one during the send before it
-    assert made_during_a_send == claimed[1:]
-    if backend == "smtp":
-        received = [message["Message-ID"] for message in mail.messages()[-3:]]
-    else:
-        written = "".join(path.read_text() for path in sorted((tmp_path / "outbox").iterdir()))
-        received = re.findall(r"^Message-ID: (.+)$", written, flags=re.MULTILINE)
-    assert received == [row.message_id for row in Notification.objects.filter(pk__in=claimed).order_by("pk")]
-
-
-def test_an_email_made_ahead_of_a_change_is_made_again_with_the_change(clinic, mail, monkeypatch, emails_made):
-    (first, renamed, last), due = due_reminders(clinic, 3)
-    read_ahead = _read_ahead
-
-    def read_ahead_then_change(ids):
-        read = read_ahead(ids)
-        patient_services.patient_update(patient=renamed.patient, updated_by=clinic.front_desk.user,
-                                        first_name="Rowan", email="rowan@example.org")
-        return read
-
-    monkeypatch.setattr(sending, "_read_ahead", read_ahead_then_change)
-    emails_made.clear()
-    with time_machine.travel(due, tick=False):
-        claimed = notification_claim_due(now=due)
-        assert notification_send_many(notification_ids=claimed) == ({"sent": 3}, [])
-    # The renamed patient's email was made ahead from the rows as read, then made again under its lock.
-    assert emails_made == [claimed[0], claimed[1], claimed[1], claimed[2]]
-    reminder = next(message for message in mail.messages()[-3:] if message["To"] == "rowan@example.org")
-    assert text_of(reminder).startswith("Dear Rowan,")
 
 
 def test_a_line_starting_with_a_dot_arrives_whole(clinic, mail):
@@ -718,12 +565,13 @@ def lock_waiters() -> list[tuple[str, str]]:
 @pytest.mark.django_db(transaction=True)
 def test_a_send_waits_for_a_change_holding_the_appointment_then_sees_it(clinic, mail):
     appointment = book(clinic, make_course(clinic), clinic.at(next_weekday(0), 9))
-    [claimed] = notification_claim_due(now=timezone.now())
+    now = timezone.now()
+    [claimed] = notification_claim_due(now=now)
     outcome: list[str] = []
 
     def send():
         try:
-            outcome.append(notification_send(notification_id=claimed))
+            outcome.append(notification_send(notification_id=claimed, claimed_at=now))
         finally:
             connections.close_all()
 
@@ -738,7 +586,7 @@ def test_a_send_waits_for_a_change_holding_the_appointment_then_sees_it(clinic, 
         assert (outcome, len(waiters)) == ([], 1), "the send went ahead while the cancellation held the appointment"
         [(wait_event_type, query)] = waiters
         assert wait_event_type == "Lock"
-        assert 'FROM "scheduling_appointment"' in query and "FOR UPDATE" in query, query
+        assert query.startswith('SELECT "scheduling_appointment"."id"'), query  # the session's lock
     sender.join()
     assert outcome == ["cancelled"]
     assert mail.messages() == []
@@ -748,8 +596,8 @@ def test_a_row_whose_task_was_lost_is_claimed_again_after_the_lease(clinic):
     book(clinic, make_course(clinic), clinic.at(next_weekday(0), 9))
     now = timezone.now()
     [claimed] = notification_claim_due(now=now)
-    assert notification_claim_due(now=now + timedelta(minutes=9)) == []
-    assert notification_claim_due(now=now + timedelta(minutes=11)) == [claimed]
+    assert notification_claim_due(now=now + timedelta(minutes=4)) == []
+    assert notification_claim_due(now=now + timedelta(minutes=6)) == [claimed]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -878,9 +726,14 @@ def test_one_dispatch_writes_the_due_recall_and_queues_every_due_row_once(clinic
                      .values_list("pk", flat=True))
     assert len(due_before) == 7  # the six sessions' booking confirmations and the later session's
     queued: list[list[int]] = []
+
+    def enqueue(batch, claimed_at):
+        assert claimed_at == due
+        queued.append(batch)
+
     with time_machine.travel(due, tick=False):
-        assert notifications_dispatch_due(now=due, enqueue=queued.append) == 8
-        assert notifications_dispatch_due(now=due, enqueue=queued.append) == 0
+        assert notifications_dispatch_due(now=due, enqueue=enqueue) == 8
+        assert notifications_dispatch_due(now=due, enqueue=enqueue) == 0
     recall = Notification.objects.get(kind=NotificationKind.MAINTENANCE_RECALL)
     sent_ids = [pk for batch in queued for pk in batch]
     assert len(sent_ids) == len(set(sent_ids))
@@ -888,3 +741,150 @@ def test_one_dispatch_writes_the_due_recall_and_queues_every_due_row_once(clinic
     assert set(Notification.objects.filter(status=NotificationStatus.SENDING).values_list("pk", flat=True)) == set(
         sent_ids)
     assert Notification.objects.get(appointment=ahead, kind=NotificationKind.REMINDER).status == "pending"
+
+
+# ---------------------------------------------------------------------------------------------
+# The plain send path: no lock across the network, what a slow or lost answer does
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_cancel_during_a_stalled_send_completes_at_once_and_the_reminder_already_on_its_way_goes_out(clinic, mail):
+    """The SMTP server stores the reminder, then stalls 15 s before its answer. The session's lock was
+    released before SMTP began, so the front desk's cancel does not wait for it; the reminder, checked
+    before the cancel, arrives once, and the cancellation notice follows it."""
+    appointment = book(clinic, make_course(clinic), clinic.at(next_weekday(0), 9))
+    send_due(timezone.now())  # the confirmation
+    due = appointment.starts_at - timedelta(days=1)
+    [claimed] = notification_claim_due(now=due)
+    mail.hold_seconds = 15
+    outcome: list[str] = []
+
+    def send():
+        try:
+            outcome.append(notification_send(notification_id=claimed, claimed_at=due))
+        finally:
+            connections.close_all()
+
+    sender = threading.Thread(target=send)
+    sender.start()
+    deadline = timezone.now() + timedelta(seconds=10)
+    while mail.holding is None and timezone.now() < deadline:
+        threading.Event().wait(0.05)
+    assert mail.holding is not None, "the server never got the reminder"
+    started = datetime.now(UTC)
+    appointment_cancel(appointment=appointment, recorded_by=clinic.front_desk.user, by=CancelledBy.CLINIC,
+                       reason="Clinician ill")
+    assert datetime.now(UTC) - started < timedelta(seconds=1)
+    assert sender.is_alive(), "the send finished before the cancel: the stall proved nothing"
+    sender.join(timeout=30)
+    assert outcome == ["sent"]
+    mail.hold_seconds = 0
+    assert send_due(timezone.now()) == ["sent"]  # the cancellation notice
+    subjects = [message["Subject"] for message in mail.messages()]
+    assert subjects[1].startswith("Reminder: your session at Riverside Clinic")
+    assert subjects[2].endswith("is cancelled")
+    assert len(subjects) == 3
+
+
+def test_an_answer_slower_than_the_timeout_after_data_is_not_sent_again(clinic, mail, settings):
+    """The server stores the second message and answers after the client's timeout: whether it kept
+    the message is unknown, so the row fails with that said, and nothing is sent again, neither at
+    once nor later. The batch goes on over a new connection."""
+    settings.EMAIL_TIMEOUT = 1
+    for hour in (9, 10, 11):
+        book(clinic, make_course(clinic), clinic.at(next_weekday(0), hour))
+    now = timezone.now()
+    claimed = notification_claim_due(now=now)
+    handle_data = mail.handle_DATA
+
+    async def slow_for_the_second(server, session, envelope):
+        mail.hold_seconds = 2 if len(mail.messages()) == 1 else 0
+        return await handle_data(server, session, envelope)
+
+    mail.handle_DATA = slow_for_the_second
+    with time_machine.travel(now, tick=False):
+        assert notification_send_many(notification_ids=claimed, claimed_at=now) == {"sent": 2, "failed": 1}
+    failed = Notification.objects.get(status=NotificationStatus.FAILED)
+    assert (failed.pk, failed.attempts) == (claimed[1], 1)
+    assert failed.last_error.startswith("No answer from the mail server after the message was handed over (")
+    assert "It may have arrived, so it is not sent again" in failed.last_error
+    assert send_due(now + timedelta(hours=3)) == []
+    received = sorted(message["Message-ID"] for message in mail.messages())
+    assert received == sorted(f"<ionto-notification-{pk}@clinic.example.org>" for pk in claimed)
+
+
+def test_a_relay_that_cannot_be_reached_is_retried_later_as_nothing_was_sent(clinic, mail, settings):
+    settings.EMAIL_PORT = free_port()  # nothing listens there
+    book(clinic, make_course(clinic), clinic.at(next_weekday(0), 9))
+    assert send_due(timezone.now()) == ["retry"]
+    row = Notification.objects.get(kind=NotificationKind.BOOKING_CONFIRMATION)
+    assert (row.status, row.attempts) == (NotificationStatus.PENDING, 1)
+    assert row.last_error.startswith("ConnectionRefusedError")
+
+
+def test_a_second_task_of_the_same_claim_skips_a_row_already_on_its_way(clinic, mail):
+    book(clinic, make_course(clinic), clinic.at(next_weekday(0), 9))
+    now = timezone.now()
+    [claimed] = notification_claim_due(now=now)
+    assert notification_send(notification_id=claimed, claimed_at=now) == "sent"
+    assert notification_send(notification_id=claimed, claimed_at=now) == "skipped"
+    # A claim of an older moment (its task queued before the row was claimed again) skips it too.
+    assert notification_send(notification_id=claimed, claimed_at=now - timedelta(minutes=6)) == "skipped"
+    assert len(mail.messages()) == 1
+
+
+def test_a_success_after_a_temporary_failure_clears_the_error(clinic, mail):
+    book(clinic, make_course(clinic), clinic.at(next_weekday(0), 9))
+    mail.temporary_failures = 1
+    now = timezone.now()
+    assert send_due(now) == ["retry"]
+    row = Notification.objects.get(kind=NotificationKind.BOOKING_CONFIRMATION)
+    assert row.last_error == "SMTP 451 4.3.0 Temporary failure, try again later"
+    assert send_due(row.due_at) == ["sent"]
+    row.refresh_from_db()
+    assert (row.status, row.last_error, row.attempts) == (NotificationStatus.SENT, "", 2)
+
+
+@pytest.mark.parametrize(("zone", "second_0130_utc", "abbreviation"), [
+    ("Europe/London", datetime(2027, 10, 31, 1, 30, tzinfo=UTC), "GMT"),
+    ("America/Toronto", datetime(2027, 11, 7, 6, 30, tzinfo=UTC), "EST"),
+])
+def test_a_session_in_the_repeated_hour_of_a_fall_back_night_is_in_the_invite_at_its_true_instant(
+        mail, zone, second_0130_utc, abbreviation):
+    """01:30 happens twice on a fall-back night; TZID with 01:30 would mean the first one (RFC 5545,
+    3.3.5), an hour early. The invite gives that session in UTC and the subject names the zone."""
+    with time_machine.travel(second_0130_utc - timedelta(days=10), tick=False):
+        clinic = make_clinic(name="Night Clinic", time_zone=zone, opens=time(0), closes=time(23))
+        clinic_services.opening_hours_add(location=clinic.location, weekday=6, opens_at=time(0),
+                                          closes_at=time(23), created_by=clinic.admin)
+        course = make_course(clinic)
+        repeated = book(clinic, course, second_0130_utc)
+        plain = book(clinic, course, second_0130_utc + timedelta(days=2, hours=6))
+        assert send_due(timezone.now()) == ["sent", "sent"]
+    message, later = sorted(mail.messages(), key=lambda message: "01:30" not in text_of(message))
+    repeated_event, plain_event = (next(iter(calendar_of(each).walk("VEVENT"))) for each in (message, later))
+    assert repeated_event.decoded("DTSTART") == second_0130_utc
+    assert repeated_event.decoded("DTSTART").utcoffset() == timedelta(0)
+    assert "TZID" not in repeated_event["DTSTART"].params
+    assert plain_event["DTSTART"].params["TZID"] == zone
+    assert plain_event.decoded("DTSTART") == plain.starts_at
+    local = clinic.location.local(repeated.starts_at)
+    assert f"01:30 {abbreviation} ({zone})" in text_of(message)
+    assert local.strftime("%H:%M") == "01:30"
+    with time_machine.travel(second_0130_utc - timedelta(days=1), tick=False):
+        assert send_due(timezone.now()) == ["sent"]
+    assert mail.messages()[-1]["Subject"].endswith(f"01:30 {abbreviation}")
+
+
+def test_a_cancellation_invite_cancels_the_same_event_with_a_raised_sequence(clinic, mail):
+    appointment = book(clinic, make_course(clinic), clinic.at(next_weekday(0), 9))
+    send_due(timezone.now())
+    published = next(iter(calendar_of(mail.messages()[0]).walk("VEVENT")))
+    appointment_cancel(appointment=appointment, recorded_by=clinic.front_desk.user, by=CancelledBy.CLINIC,
+                       reason="Clinician ill")
+    send_due(timezone.now())
+    calendar = calendar_of(mail.messages()[1])
+    cancelled = next(iter(calendar.walk("VEVENT")))
+    assert (calendar["METHOD"], str(cancelled["STATUS"])) == ("CANCEL", "CANCELLED")
+    assert str(cancelled["UID"]) == str(published["UID"])
+    assert cancelled["SEQUENCE"] > published["SEQUENCE"]

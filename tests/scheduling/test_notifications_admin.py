@@ -17,8 +17,9 @@ def test_failed_email_shows_its_error_and_resend_queues_only_failed_rows(client,
     patient = make_patient(clinic, email="bounced@example.org", last_name="Bounce")
     book(clinic, make_course(clinic, patient), clinic.at(next_weekday(0), 9))
     mail.refused_recipients = {"bounced@example.org"}
-    for pk in notification_claim_due(now=timezone.now()):
-        notification_send(notification_id=pk)
+    now = timezone.now()
+    for pk in notification_claim_due(now=now):
+        notification_send(notification_id=pk, claimed_at=now)
     failed = Notification.objects.get(kind=NotificationKind.BOOKING_CONFIRMATION)
     reminder = Notification.objects.get(kind=NotificationKind.REMINDER)
     client.force_login(clinic.admin)

@@ -22,8 +22,9 @@ def test_patient_confirms_and_cancels_from_the_email_in_a_browser(page, live_ser
     course = make_course(clinic, make_patient(clinic, first_name="Kim"))
     first = book(clinic, course, clinic.at(next_weekday(0), 9))
     second = book(clinic, course, clinic.at(next_weekday(2), 9))
-    for pk in notification_claim_due(now=timezone.now()):
-        notification_send(notification_id=pk)
+    now = timezone.now()
+    for pk in notification_claim_due(now=now):
+        notification_send(notification_id=pk, claimed_at=now)
     texts = [message.get_body(preferencelist=("plain",)).get_content() for message in mail.messages()]
     assert len(texts) == 2
     confirm = re.search(r"Confirm you will come: (\S+)", texts[0]).group(1)

@@ -1,9 +1,10 @@
 """Reminders end to end: real Celery workers over the configured broker, a real SMTP server.
 
-The workers are subprocesses (`python -m celery -A clinic worker`) on the test database; the SMTP
-server is aiosmtpd in this process, so a test can make it answer 451, 550 or hold its reply.
-The beat's claim runs in this process, under time-machine, so the clock can be moved past each
-due time; the workers only send. Each test run has a queue of its own on the shared broker.
+The workers are subprocesses (`python -m celery -A clinic worker`) on the test database, as the
+Procfile runs them: one for the dispatch (the default queue) and two senders with thread pools (the
+send queue). The SMTP server is aiosmtpd in this process, so a test can make it answer 451, 550 or
+hold its reply. The beat's claim runs in this process, under time-machine, so the clock can be moved
+past each due time. Each test run has queues of its own on the shared broker.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from devtools.mailcatcher import MailFolder
 from scheduling.booking.courses import course_book
 from scheduling.booking.services import appointment_cancel, appointment_reschedule
 from scheduling.models import CancelledBy, Notification, NotificationKind, NotificationStatus
+from scheduling.reminders.outbox import SENDING_LEASE
 from scheduling.reminders.sending import notifications_dispatch_due
 from scheduling.tasks import notification_send_task, notifications_dispatch_due_task
 from tests.conftest import free_port
@@ -40,6 +42,7 @@ pytestmark = [pytest.mark.broker, pytest.mark.django_db(transaction=True)]
 
 ROOT = Path(__file__).resolve().parents[2]
 QUEUE = f"ionto-test-{uuid.uuid4().hex[:10]}"
+SEND_QUEUE = f"{QUEUE}.send"  # settings.IONTO_SEND_QUEUE in the workers
 
 
 def worker_database_url() -> str:
@@ -78,18 +81,24 @@ def mail(tmp_path_factory):
 
 
 class Worker:
-    def __init__(self, name: str, env: dict, log: Path, concurrency: int):
+    def __init__(self, name: str, env: dict, log: Path, queue: str, pool: list[str]):
         self.log = log
-        command = [sys.executable, "-m", "celery", "-A", "clinic", "worker", "--loglevel", "INFO",
-                   "--concurrency", str(concurrency), "--hostname", f"{name}@%h",
-                   "--without-gossip", "--without-mingle", "--without-heartbeat"]
-        self.process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log.open("w"),
+        self.command = [sys.executable, "-m", "celery", "-A", "clinic", "worker", "--loglevel", "INFO",
+                        *pool, "--queues", queue, "--hostname", f"{name}@%h",
+                        "--without-gossip", "--without-mingle", "--without-heartbeat"]
+        self.env = env
+        self.starts = 0
+        self.start()
+
+    def start(self):
+        self.starts += 1
+        self.process = subprocess.Popen(self.command, cwd=ROOT, env=self.env, stdout=self.log.open("a"),
                                         stderr=subprocess.STDOUT, start_new_session=True)
 
     def wait_ready(self, timeout: float = 60):
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if " ready." in self.log.read_text():
+            if self.log.read_text().count(" ready.") == self.starts:
                 return
             assert self.process.poll() is None, self.log.read_text()
             time.sleep(0.2)
@@ -113,7 +122,8 @@ class Worker:
 
 @pytest.fixture(scope="module")
 def workers(mail, django_db_setup, django_db_blocker, tmp_path_factory):
-    """Two workers of two processes each, on the test database, the test SMTP server and our queue."""
+    """Two senders of two threads each (the send queue) and a dispatch worker (the default queue), on the
+    test database, the test SMTP server and our queues. The fixture's value is the two senders."""
     with django_db_blocker.unblock():
         database_url = worker_database_url()
     env = {key: value for key, value in os.environ.items() if key != "DATABASE_TEST_NAME"}
@@ -121,11 +131,13 @@ def workers(mail, django_db_setup, django_db_blocker, tmp_path_factory):
                EMAIL_HOST="127.0.0.1", EMAIL_PORT=str(mail.port), IONTO_PUBLIC_URL="https://clinic.example.org",
                DJANGO_SETTINGS_MODULE="clinic.settings", DJANGO_LOG_LEVEL="INFO")
     logs = tmp_path_factory.mktemp("workers")
-    started = [Worker(f"w{i}-{QUEUE}", env, logs / f"w{i}.log", concurrency=2) for i in range(2)]
+    started = [Worker(f"w{i}-{QUEUE}", env, logs / f"w{i}.log", SEND_QUEUE, ["--pool", "threads", "--concurrency", "2"])
+               for i in range(2)]
+    started.append(Worker(f"dispatch-{QUEUE}", env, logs / "dispatch.log", QUEUE, ["--concurrency", "1"]))
     try:
         for worker in started:
             worker.wait_ready()
-        yield started
+        yield started[:2]
     finally:
         for worker in started:
             worker.stop()
@@ -164,9 +176,10 @@ def settled() -> bool:
 
 
 def claim_and_queue(now) -> int:
-    """The beat task's own dispatch, queueing to this run's queue."""
+    """The beat task's own dispatch, queueing to this run's send queue."""
     return notifications_dispatch_due(
-        now=now, enqueue=lambda batch: notification_send_task.apply_async(args=[batch], queue=QUEUE))
+        now=now, enqueue=lambda batch, claimed_at: notification_send_task.apply_async(
+            args=[batch, claimed_at.isoformat()], queue=SEND_QUEUE))
 
 
 def beat(now=None) -> int:
@@ -241,31 +254,40 @@ def test_two_beats_and_two_workers_send_each_row_once(mailbox, workers):
 
 
 def test_worker_killed_mid_send_loses_nothing_and_sends_at_most_once_more(mailbox, workers):
-    """The SMTP server stores the message, then holds its 250; the worker process is killed (SIGKILL).
+    """The SMTP server stores the message, then holds its 250; the whole sending worker is killed (SIGKILL).
 
-    Why once more and not zero: the server has the message, but the worker died before it heard
-    250 and before its transaction marked the row sent, so nothing recorded the delivery; the
-    broker hands the task to another process (acks_late, reject_on_worker_lost), which sends it
-    again. Both copies carry the same Message-ID. Rows the worker had not reached go out once.
+    Why once more and not zero: the server has the message, but the worker died before it heard 250
+    and before it marked the row sent, so nothing recorded the delivery. The row stays "sending"
+    until SENDING_LEASE has passed since its send began; then the beat claims it again and the other
+    worker sends it. Both copies carry the same Message-ID.
     """
     clinic = make_clinic()
     book(clinic, make_course(clinic), clinic.at(next_weekday(0), 9))
     mailbox.handler.hold_seconds = 60
-    assert beat() == 1
+    claimed_at = timezone.now()
+    assert beat(claimed_at) == 1
     wait_for(lambda: mailbox.handler.holding is not None, what="the server to hold its reply")
     client_port = mailbox.handler.holding[1]
-    senders = [child for worker in workers for child in worker.children()
-               if any(conn.laddr.port == client_port for conn in child.net_connections(kind="tcp"))]
-    assert len(senders) == 1
+    [killed] = [worker for worker in workers
+                if any(conn.laddr.port == client_port
+                       for conn in psutil.Process(worker.process.pid).net_connections(kind="tcp"))]
     mailbox.handler.hold_seconds = 0
-    senders[0].send_signal(signal.SIGKILL)
-    row = Notification.objects.get(kind=NotificationKind.BOOKING_CONFIRMATION)
-    wait_for(lambda: Notification.objects.get(pk=row.pk).status == NotificationStatus.SENT, timeout=60,
-             what="the row sent")
-    received = mailbox.subjects_by_message_id()
-    row.refresh_from_db()
-    assert received == Counter({(row.message_id, "Your session at " + clinic.location.name + " is booked"): 2})
-    assert row.attempts == 1  # the killed attempt's transaction was rolled back with its process
+    killed.process.send_signal(signal.SIGKILL)
+    killed.process.wait(timeout=10)
+    try:
+        row = Notification.objects.get(kind=NotificationKind.BOOKING_CONFIRMATION)
+        assert row.status == NotificationStatus.SENDING
+        assert beat(claimed_at + SENDING_LEASE - timedelta(minutes=1)) == 0, "claimed again inside the lease"
+        assert beat(claimed_at + SENDING_LEASE + timedelta(minutes=1)) == 1
+        wait_for(lambda: Notification.objects.get(pk=row.pk).status == NotificationStatus.SENT, timeout=60,
+                 what="the row sent")
+        received = mailbox.subjects_by_message_id()
+        row.refresh_from_db()
+        assert received == Counter({(row.message_id, "Your session at " + clinic.location.name + " is booked"): 2})
+        assert (row.attempts, row.last_error) == (2, "")
+    finally:
+        killed.start()
+        killed.wait_ready()
 
 
 def test_smtp_answering_451_for_a_while_then_recovering_delivers_every_message(mailbox):
@@ -352,3 +374,46 @@ def test_the_beat_task_in_a_worker_and_the_dispatch_service_here_send_the_rows_d
     assert beat_and_wait(second_due) == 1
     assert sent_ids() == by_task | by_service
     assert len(mailbox.subjects_by_message_id()) == 4
+
+
+def test_the_dispatch_runs_at_once_while_every_sender_waits_on_a_slow_relay(mailbox):
+    """Sends queue behind each other on the send queue; the beat's dispatch has a queue and a worker of
+    its own, so a newly due row is claimed while every sending thread waits on the relay."""
+    clinic = make_clinic(rooms=3, devices=3, clinicians=3)
+    for weekday in range(3):
+        for hour in (9, 11):
+            book(clinic, make_course(clinic), clinic.at(next_weekday(weekday), hour))
+    mailbox.handler.hold_seconds = 8
+    assert beat() == 6  # the six confirmations, one a task: more than the senders have threads
+    wait_for(lambda: mailbox.handler.holding is not None, what="the relay to hold a reply")
+    newcomer = book(clinic, make_course(clinic), clinic.at(next_weekday(4), 9))
+    confirmation = Notification.objects.get(appointment=newcomer, kind=NotificationKind.BOOKING_CONFIRMATION)
+    started = time.monotonic()
+    notifications_dispatch_due_task.apply_async(kwargs={"now": timezone.now().isoformat()}, queue=QUEUE)
+    wait_for(lambda: Notification.objects.get(pk=confirmation.pk).status != NotificationStatus.PENDING,
+             timeout=6, what="the dispatch to claim the new row while the senders wait")
+    assert time.monotonic() - started < 6
+    mailbox.handler.hold_seconds = 0
+    wait_for(settled, timeout=90, what="every send to finish")
+    assert set(mailbox.subjects_by_message_id().values()) == {1}
+
+
+def test_a_relay_that_stores_a_message_and_answers_after_25_seconds_yields_one_copy(mailbox):
+    """The worker gives up on the answer after EMAIL_TIMEOUT (20 s) with the message already stored: it
+    does not send it again, neither at once nor at later beats, and the row says why."""
+    clinic = make_clinic()
+    book(clinic, make_course(clinic), clinic.at(next_weekday(0), 9))
+    mailbox.handler.hold_seconds = 25
+    now = timezone.now()
+    assert beat(now) == 1
+    row = Notification.objects.get(kind=NotificationKind.BOOKING_CONFIRMATION)
+    wait_for(lambda: Notification.objects.get(pk=row.pk).status == NotificationStatus.FAILED, timeout=40,
+             what="the send to give up")
+    mailbox.handler.hold_seconds = 0
+    for later in (timedelta(minutes=2), timedelta(hours=1), timedelta(hours=3)):
+        beat_and_wait(now + later)
+    row.refresh_from_db()
+    assert row.last_error.startswith("No answer from the mail server after the message was handed over")
+    assert row.message_id == f"<ionto-notification-{row.pk}@clinic.example.org>"  # a bounce can still find it
+    assert mailbox.subjects_by_message_id() == Counter(
+        {(row.message_id, f"Your session at {clinic.location.name} is booked"): 1})

@@ -46,7 +46,7 @@ def test_the_admin_refuses_a_date_of_birth_in_the_future_on_change(clinic, clien
     url = f"/admin/patients/patient/{patient.pk}/change/"
     form = {"first_name": patient.first_name, "last_name": patient.last_name, "date_of_birth": "9999-12-31",
             "email": patient.email, "phone": patient.phone, "preferred_location": clinic.location.pk,
-            "email_consent": "on", "front_desk_notes": ""}
+            "email_consent": "on", "reminder_channel": "email", "front_desk_notes": ""}
     page = client.post(url, form)
     assert page.status_code == 200
     assert "The date of birth is in the future." in page.content.decode()
