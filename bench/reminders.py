@@ -345,7 +345,7 @@ def measure(args, queue: str, db: dict, work: Path) -> None:
     print(MARKER + json.dumps({
         "benchmark": "reminders", "count": args.count, "threads": threads,
         "reply_delay_ms": round(args.reply_delay * 1000), "broker": settings.CELERY_BROKER_URL.split("://")[0],
-        "seconds": round(seconds, 1), "msg_per_s": round(rate, 1), "goal_seconds_per_10000": GOAL_SECONDS,
+        "seconds": round(seconds, 2), "msg_per_s": round(rate, 1), "goal_seconds_per_10000": GOAL_SECONDS,
         "all_received_once": once, "cpu_ms_per_msg": meter.per_message_ms(args.count - 1),
         "machine_busy": meter.busy,
     }), flush=True)

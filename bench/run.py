@@ -206,7 +206,9 @@ def seed(size: Size, database: str, reseed: bool) -> float:
     """Seed ``database`` unless it already holds this size; the seconds the generator took, 0 when reused."""
     found = appointments_in(database)
     if not reseed and found == size.appointments:
-        log(f"{database}: reusing {found:,} appointments (--reseed makes it anew)")
+        log(f"{database}: reusing {found:,} appointments (--reseed makes it anew), migrated to this code")
+        subprocess.run([PYTHON, "manage.py", "migrate", "--noinput", "--verbosity", "0"], cwd=ROOT, check=True,
+                       env={**os.environ, "DATABASE_URL": database_url(database)})
         return 0.0
     log(f"{database}: seeding {size.appointments:,} appointments")
     started = clock.monotonic()

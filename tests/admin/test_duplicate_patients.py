@@ -12,7 +12,7 @@ from tests.factories import make_clinic, make_patient
 pytestmark = pytest.mark.django_db
 
 NADIA = {"first_name": "Nadia", "last_name": "Newcomer", "date_of_birth": "1991-02-03", "email": "",
-         "phone": "+44 7700 900555", "front_desk_notes": "", "_save": "Save"}
+         "phone": "+44 7700 900555", "reminder_channel": "email", "front_desk_notes": "", "_save": "Save"}
 
 
 @pytest.fixture
