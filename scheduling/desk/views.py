@@ -88,14 +88,18 @@ def _chosen_day(request, location: Location) -> date:
     return location.local(timezone.now()).date()
 
 
+def _chosen_grouping(request) -> str:
+    """A column per room (the default), clinician or device."""
+    by = request.GET.get("by", "room")
+    return by if by in GROUPINGS else "room"
+
+
 def day_schedule_view(model_admin, request):
     if not model_admin.has_view_permission(request):
         raise PermissionDenied
     location = _chosen_location(request)
     day = _chosen_day(request, location)
-    by = request.GET.get("by", "room")
-    if by not in GROUPINGS:
-        by = "room"
+    by = _chosen_grouping(request)
     schedule = day_schedule_build(location=location, day=day, by=by)
     active = [a for a in schedule.appointments if a.status in ACTIVE_STATUSES]
     context = {
@@ -126,9 +130,7 @@ def calendar_view(model_admin, request):
         raise PermissionDenied
     location = _chosen_location(request)
     day = _chosen_day(request, location)
-    by = request.GET.get("by", "room")
-    if by not in GROUPINGS:
-        by = "room"
+    by = _chosen_grouping(request)
     view = request.GET.get("view", "week")
     user = request.user
     opening = list(location.opening_hours.all())
