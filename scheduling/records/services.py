@@ -56,7 +56,7 @@ def session_record_create(
     ``side_effects``: ``[{"kind": "erythema", "grade": 1, "kind_other": ""}, ...]``.
     """
     require_clinical(recorded_by, "Only a clinician can record a session.")
-    course = locked_course(appointment.course)
+    course = locked_course(appointment.course_id)
     appointment = locked_appointment(appointment, expected_version)
     if appointment.status not in (AppointmentStatus.BOOKED, AppointmentStatus.ARRIVED):
         raise ValidationError(f"This session is {appointment.get_status_display().lower()}; "
