@@ -201,7 +201,7 @@ class AppointmentViewSet(mixins.CreateModelMixin, ScopedReadViewSet):
         """Book one session of a course with a clinician, room and device at the course's location."""
         data = self.validated(AppointmentBookSerializer)
         appointment = appointment_book(booked_by=request.user, **data)
-        return self.answer(appointment, status=201)
+        return self.answer_as_returned(appointment, status=201)
 
     def _change(self, request, change, serializer_class=None, *, read_again: bool = True):
         """``read_again=False`` answers the row the service returns: the booking services return it
@@ -210,9 +210,13 @@ class AppointmentViewSet(mixins.CreateModelMixin, ScopedReadViewSet):
         data = self.validated(serializer_class) if serializer_class is not None else {}
         expected = self.expected_version(appointment)
         changed = change(appointment, expected, data)
-        if read_again:
-            return self.answer(changed)
-        response = Response(self.get_serializer_class()(changed, context=self.get_serializer_context()).data)
+        return self.answer(changed) if read_again else self.answer_as_returned(changed)
+
+    def answer_as_returned(self, appointment: Appointment, *, status: int = 200) -> Response:
+        """The appointment a booking service returned, which holds every row its answer names (the
+        course's patient and location, the clinician with the user, room, device), not read again."""
+        response = Response(self.get_serializer_class()(appointment, context=self.get_serializer_context()).data,
+                            status=status)
         response["ETag"] = response.data["etag"]
         return response
 
