@@ -7,6 +7,7 @@ from datetime import datetime
 
 from django.conf import settings
 from django.core.cache import cache
+from django.db import connection
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django_otp import user_has_device
 
@@ -19,20 +20,26 @@ CLINICAL_ROLES = (StaffRole.CLINICIAN, StaffRole.MANAGER)
 # users, staff, their locations, locations or tokens starts a new generation (clinic.services.access_changed,
 # called by the signals in clinic/apps.py and api/apps.py and by token_revoke), so no request reads an entry
 # of an older one: a revoked token or a moved member of staff takes effect on the next request.
-ACCESS_GENERATION = "ionto:access:generation"
 ACCESS_SECONDS = 300
 
 
-def access_cached(key: str, read):
-    """``read()``, kept under ``key`` in the shared cache until the next change of who may see what
-    (at most ACCESS_SECONDS)."""
-    found = cache.get_many([ACCESS_GENERATION, key])
-    generation, entry = found.get(ACCESS_GENERATION), found.get(key)
+def access_key(name: str) -> str:
+    """The cache key of ``name``: entries describe the rows of one database, and one cache may serve
+    several (the bench's databases, a test database beside the development one)."""
+    return f"ionto:access:{connection.settings_dict['NAME']}:{name}"
+
+
+def access_cached(name: str, read):
+    """``read()``, kept in the shared cache until the next change of who may see what (at most
+    ACCESS_SECONDS)."""
+    generation_key, key = access_key("generation"), access_key(name)
+    found = cache.get_many([generation_key, key])
+    generation, entry = found.get(generation_key), found.get(key)
     if generation is not None and entry is not None and entry[0] == generation:
         return entry[1]
     if generation is None:
-        cache.add(ACCESS_GENERATION, uuid.uuid4().hex, None)
-        generation = cache.get(ACCESS_GENERATION)
+        cache.add(generation_key, uuid.uuid4().hex, None)
+        generation = cache.get(generation_key)
     # The generation is taken before the read: a change made meanwhile makes this entry stale at once.
     value = read()
     if value is not None:  # a miss (an unknown token) is not kept: guessing must not fill the cache

@@ -17,7 +17,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from clinic.models import Closure, Device, Location, OpeningHours, Room, Staff, WorkingHours
 from clinic.roles import group_for_role
-from clinic.selectors import ACCESS_GENERATION
+from clinic.selectors import access_key
 
 
 def full_clean_and_save(instance, *, validate_constraints: bool = True):
@@ -36,7 +36,7 @@ def access_changed() -> None:
     request that read the old rows meanwhile cannot keep them."""
 
     def new_generation() -> None:
-        cache.set(ACCESS_GENERATION, uuid.uuid4().hex, None)
+        cache.set(access_key("generation"), uuid.uuid4().hex, None)
 
     new_generation()
     transaction.on_commit(new_generation)
