@@ -30,7 +30,8 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
             raise exceptions.AuthenticationFailed("The token has characters no token has.") from error
         digest = token_digest(token)
         found = access_cached(f"ionto:token:{digest}", lambda: (
-            ApiToken.objects.select_related("user", "user__staff")
+            # The password's hash stays out of the cache: nothing a token request does reads it.
+            ApiToken.objects.select_related("user", "user__staff").defer("user__password")
             .filter(digest=digest, revoked_at__isnull=True, expires_at__gt=timezone.now())
             .first()
         ))
