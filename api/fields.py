@@ -71,7 +71,8 @@ class ScopedPrimaryKeyField(serializers.PrimaryKeyRelatedField):
         scope = self.context.get("scope") if hasattr(self, "parent") else None
         if scope is None:  # the schema generator asks without a request
             return super().get_queryset()
-        return scope[self.scope_name]()
+        # One row by its id: what a list prefetches for each row (a clinician's locations) is not read.
+        return scope[self.scope_name]().prefetch_related(None)
 
     def to_internal_value(self, data):
         if isinstance(data, bool) or (isinstance(data, int) and not 1 <= data <= ID_MAX):

@@ -201,13 +201,24 @@ class AppointmentViewSet(mixins.CreateModelMixin, ScopedReadViewSet):
         """Book one session of a course with a clinician, room and device at the course's location."""
         data = self.validated(AppointmentBookSerializer)
         appointment = appointment_book(booked_by=request.user, **data)
-        return self.answer(appointment, status=201)
+        return self.answer_as_returned(appointment, status=201)
 
-    def _change(self, request, change, serializer_class=None):
+    def _change(self, request, change, serializer_class=None, *, read_again: bool = True):
+        """``read_again=False`` answers the row the service returns: the booking services return it
+        read under its lock with every row its answer names, still at a location the user sees."""
         appointment = self.get_object()
         data = self.validated(serializer_class) if serializer_class is not None else {}
         expected = self.expected_version(appointment)
-        return self.answer(change(appointment, expected, data))
+        changed = change(appointment, expected, data)
+        return self.answer(changed) if read_again else self.answer_as_returned(changed)
+
+    def answer_as_returned(self, appointment: Appointment, *, status: int = 200) -> Response:
+        """The appointment a booking service returned, which holds every row its answer names (the
+        course's patient and location, the clinician with the user, room, device), not read again."""
+        response = Response(self.get_serializer_class()(appointment, context=self.get_serializer_context()).data,
+                            status=status)
+        response["ETag"] = response.data["etag"]
+        return response
 
     @extend_schema(request=AppointmentConfirmSerializer, parameters=[IDEMPOTENCY_PARAMETER, IF_MATCH_PARAMETER],
                    responses={200: ETAG_HEADER, **errors(400, 403, 404, 412, 422)})
@@ -216,7 +227,8 @@ class AppointmentViewSet(mixins.CreateModelMixin, ScopedReadViewSet):
     def confirm(self, request, pk=None):
         """Record that the patient confirmed they will come (not a status; the version stays)."""
         return self._change(request, lambda a, v, d: appointment_confirm(
-            appointment=a, via=d["via"], confirmed_by=request.user, expected_version=v), AppointmentConfirmSerializer)
+            appointment=a, via=d["via"], confirmed_by=request.user, expected_version=v), AppointmentConfirmSerializer,
+            read_again=False)
 
     @extend_schema(request=None, parameters=[IDEMPOTENCY_PARAMETER, IF_MATCH_PARAMETER],
                    responses={200: ETAG_HEADER, **errors(400, 403, 404, 412, 422)})
@@ -225,7 +237,7 @@ class AppointmentViewSet(mixins.CreateModelMixin, ScopedReadViewSet):
     def arrive(self, request, pk=None):
         """The patient is here (on the day of the session)."""
         return self._change(request, lambda a, v, d: appointment_mark_arrived(
-            appointment=a, marked_by=request.user, expected_version=v))
+            appointment=a, marked_by=request.user, expected_version=v), read_again=False)
 
     @extend_schema(request=None, parameters=[IDEMPOTENCY_PARAMETER, IF_MATCH_PARAMETER],
                    responses={200: ETAG_HEADER, **errors(400, 403, 404, 412, 422)})
@@ -234,7 +246,7 @@ class AppointmentViewSet(mixins.CreateModelMixin, ScopedReadViewSet):
     def noshow(self, request, pk=None):
         """The patient did not come (once the start time has passed)."""
         return self._change(request, lambda a, v, d: appointment_mark_noshow(
-            appointment=a, marked_by=request.user, expected_version=v))
+            appointment=a, marked_by=request.user, expected_version=v), read_again=False)
 
     @extend_schema(request=AppointmentCancelSerializer, parameters=[IDEMPOTENCY_PARAMETER, IF_MATCH_PARAMETER],
                    responses={200: ETAG_HEADER, **errors(400, 403, 404, 412, 422)})
@@ -244,7 +256,7 @@ class AppointmentViewSet(mixins.CreateModelMixin, ScopedReadViewSet):
         """Cancel, saying who cancels (patient or clinic) and why; the time is free again."""
         return self._change(request, lambda a, v, d: appointment_cancel(
             appointment=a, recorded_by=request.user, by=d["by"], reason=d["reason"], expected_version=v),
-            AppointmentCancelSerializer)
+            AppointmentCancelSerializer, read_again=False)
 
     @extend_schema(request=AppointmentRescheduleSerializer,
                    parameters=[IDEMPOTENCY_PARAMETER, IF_MATCH_PARAMETER],
@@ -281,7 +293,8 @@ class AppointmentViewSet(mixins.CreateModelMixin, ScopedReadViewSet):
         """Move this one booked session to another time, length (25-45 minutes), clinician, room or
         device, under every booking rule; the course's other sessions stay (the calendar's drag and drop)."""
         return self._change(request, lambda a, v, d: appointment_reschedule(
-            appointment=a, rescheduled_by=request.user, expected_version=v, **d), AppointmentMoveSerializer)
+            appointment=a, rescheduled_by=request.user, expected_version=v, **d), AppointmentMoveSerializer,
+            read_again=False)
 
     @extend_schema(request=AppointmentCompleteSerializer, parameters=[IDEMPOTENCY_PARAMETER, IF_MATCH_PARAMETER],
                    responses={200: ETAG_HEADER, **errors(400, 403, 404, 409, 412, 422)})

@@ -12,6 +12,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from api.models import ApiToken, IdempotencyKey
+from clinic.services import access_changed
 
 IDEMPOTENCY_WINDOW = timedelta(hours=24)
 
@@ -39,6 +40,7 @@ def token_issue(*, user) -> IssuedToken:
 @transaction.atomic
 def token_revoke(*, token: ApiToken) -> None:
     ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
+    access_changed()  # the cached lookup of this token must not answer again
 
 
 def request_fingerprint(*, method: str, path: str, body: bytes) -> str:
@@ -92,4 +94,6 @@ def token_prune(*, now: datetime | None = None) -> int:
     cutoff = (now or timezone.now()) - timedelta(days=1)
     deleted, _ = ApiToken.objects.filter(expires_at__lt=cutoff).delete()
     revoked, _ = ApiToken.objects.filter(revoked_at__lt=cutoff).delete()
+    if deleted or revoked:
+        access_changed()
     return deleted + revoked

@@ -21,7 +21,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from bench import use_database
-from bench.scenarios import BOOK_PATH, CANCEL_BODY, READS, book_body, cancel_path, read_path
+from bench.scenarios import BOOK_PATH, CANCEL_BODY, READS, book_body, cancel_path, move_path, read_path
 from bench.stats import emit, repeat, summary
 
 LANES = 16
@@ -161,6 +161,10 @@ def queries(*, plan: dict) -> dict:
     figures["book"] = {"queries": count, "status": response.status_code, "rows": 1}
     if response.status_code == 201:
         appointment = response.json()["id"]
+        # Moved to where it is (the calendar's drop on the same cell): every booking rule runs again.
+        count, response = _counted(lambda: client.post(move_path(appointment), {"starts_at": lane["starts_at"]},
+                                                       content_type="application/json"))
+        figures["move"] = {"queries": count, "status": response.status_code, "rows": 1}
         count, response = _counted(lambda: client.post(cancel_path(appointment), CANCEL_BODY,
                                                        content_type="application/json"))
         figures["cancel"] = {"queries": count, "status": response.status_code, "rows": 1}
@@ -232,6 +236,20 @@ def floor(*, plan: dict, times: int, budget_seconds: float) -> dict:
     return {**summary(timings), "queries": 1, "rows": rows}
 
 
+def noop(client, *, times: int, budget_seconds: float) -> dict:
+    """The API's own cost: an authenticated request that does nothing (bench/noop.py), after a first one."""
+    from django.test import override_settings
+
+    from bench.noop import NOOP_PATH
+
+    with override_settings(ROOT_URLCONF="bench.noop"):
+        if client.get(NOOP_PATH).status_code != 204:
+            raise SystemExit(f"{NOOP_PATH} did not answer 204")
+        count, _ = _counted(lambda: client.get(NOOP_PATH))
+        timings = repeat(lambda: client.get(NOOP_PATH), times=times, budget_seconds=budget_seconds)
+    return {**summary(timings), "queries": count, "via": f"GET {NOOP_PATH}"}
+
+
 def peers(*, plan: dict, times: int, budget_seconds: float) -> dict:
     """Ionto answering the peers' questions the way the peers are asked: Django's test client, in-process."""
     _setup(plan["database"])
@@ -249,7 +267,7 @@ def peers(*, plan: dict, times: int, budget_seconds: float) -> dict:
                             f"&minutes=30&clinician={plan['clinician']}",
         "availability_week": read_path(plan, "availability_week"),
     }
-    figures = {}
+    figures = {"noop": noop(client, times=times * 5, budget_seconds=budget_seconds)}
     for name, path in questions.items():
         count, response = _counted(lambda path=path: client.get(path))
         if response.status_code == 200:

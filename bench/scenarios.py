@@ -20,6 +20,7 @@ LABELS = {
     "availability_week": "availability of a location's week",
     "course_progress": "a course's progress",
     "book": "book an appointment",
+    "move": "move an appointment",
     "cancel": "cancel an appointment",
 }
 # A whole day or week fits one page: the schedule is read with one request.
@@ -55,3 +56,7 @@ CANCEL_BODY = {"by": "clinic", "reason": "Benchmark: booked and cancelled again"
 
 def cancel_path(appointment_id: int) -> str:
     return f"{API}/appointments/{appointment_id}/cancel/"
+
+
+def move_path(appointment_id: int) -> str:
+    return f"{API}/appointments/{appointment_id}/move/"

@@ -1,5 +1,6 @@
 from django.apps import AppConfig
-from django.db.models.signals import post_migrate
+from django.conf import settings
+from django.db.models.signals import m2m_changed, post_delete, post_migrate, post_save
 
 
 def _sync_role_groups(sender, using="default", **kwargs):
@@ -15,6 +16,16 @@ def _sync_role_groups(sender, using="default", **kwargs):
     groups_sync()
 
 
+def _access_changed(sender, update_fields=None, **kwargs):
+    """A user, member of staff, their locations or a location changed: the cached access is stale.
+    A sign-in's own save of ``last_login`` changes nothing any request reads for access."""
+    if update_fields is not None and set(update_fields) <= {"last_login"}:
+        return
+    from clinic.services import access_changed
+
+    access_changed()
+
+
 class ClinicConfig(AppConfig):
     name = "clinic"
     verbose_name = "Clinic"
@@ -22,3 +33,9 @@ class ClinicConfig(AppConfig):
     def ready(self):
         # After every migrate (and a test database flush): the role groups hold every model's permissions.
         post_migrate.connect(_sync_role_groups, sender=self, dispatch_uid="clinic_role_groups")
+        from clinic.models import Location, Staff
+
+        for model in (settings.AUTH_USER_MODEL, Staff, Location):
+            post_save.connect(_access_changed, sender=model, dispatch_uid=f"clinic_access_saved_{model}")
+            post_delete.connect(_access_changed, sender=model, dispatch_uid=f"clinic_access_deleted_{model}")
+        m2m_changed.connect(_access_changed, sender=Staff.locations.through, dispatch_uid="clinic_access_locations")

@@ -2,15 +2,49 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 
 from django.conf import settings
+from django.core.cache import cache
+from django.db import connection
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django_otp import user_has_device
 
 from clinic.models import Clinician, Closure, Device, Location, OpeningHours, Room, Staff, StaffRole, WorkingHours
 
 CLINICAL_ROLES = (StaffRole.CLINICIAN, StaffRole.MANAGER)
+
+# What every request reads about its user (the API token with its user and role, the user's location ids)
+# is kept in Django's shared cache, each entry stamped with the generation it was read in. Any change to
+# users, staff, their locations, locations or tokens starts a new generation (clinic.services.access_changed,
+# called by the signals in clinic/apps.py and api/apps.py and by token_revoke), so no request reads an entry
+# of an older one: a revoked token or a moved member of staff takes effect on the next request.
+ACCESS_SECONDS = 300
+
+
+def access_key(name: str) -> str:
+    """The cache key of ``name``: entries describe the rows of one database, and one cache may serve
+    several (the bench's databases, a test database beside the development one)."""
+    return f"ionto:access:{connection.settings_dict['NAME']}:{name}"
+
+
+def access_cached(name: str, read):
+    """``read()``, kept in the shared cache until the next change of who may see what (at most
+    ACCESS_SECONDS)."""
+    generation_key, key = access_key("generation"), access_key(name)
+    found = cache.get_many([generation_key, key])
+    generation, entry = found.get(generation_key), found.get(key)
+    if generation is not None and entry is not None and entry[0] == generation:
+        return entry[1]
+    if generation is None:
+        cache.add(generation_key, uuid.uuid4().hex, None)
+        generation = cache.get(generation_key)
+    # The generation is taken before the read: a change made meanwhile makes this entry stale at once.
+    value = read()
+    if value is not None:  # a miss (an unknown token) is not kept: guessing must not fill the cache
+        cache.set(key, (generation, value), ACCESS_SECONDS)
+    return value
 
 
 def staff_role(user) -> str | None:
@@ -69,12 +103,13 @@ def locations_visible_to(*, user) -> QuerySet[Location]:
 
 
 def location_ids_visible_to(*, user) -> list[int]:
-    """The ids of the user's locations, read once per user object, as Django keeps a user's permissions
-    on it (each request loads its user afresh). Filtering on these constants, PostgreSQL plans a
-    calendar week's join faster than with a subquery (bench/README.md)."""
+    """The ids of the user's locations, kept on the user object and in the shared cache (access_cached).
+    Filtering on these constants, PostgreSQL plans a calendar week's join faster than with a subquery
+    (bench/README.md)."""
     found = getattr(user, "_ionto_location_ids", None)
     if found is None:
-        found = user._ionto_location_ids = list(locations_visible_to(user=user).values_list("pk", flat=True))
+        found = user._ionto_location_ids = access_cached(
+            f"ionto:locations:{user.pk}", lambda: list(locations_visible_to(user=user).values_list("pk", flat=True)))
     return found
 
 

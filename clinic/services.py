@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime, time
 
 from django.contrib.admin.models import ADDITION, CHANGE, DELETION, LogEntry
 from django.contrib.auth import get_user_model
 from django.contrib.auth.signals import user_login_failed
+from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django_otp import devices_for_user, verify_token
@@ -15,6 +17,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from clinic.models import Closure, Device, Location, OpeningHours, Room, Staff, WorkingHours
 from clinic.roles import group_for_role
+from clinic.selectors import access_key
 
 
 def full_clean_and_save(instance, *, validate_constraints: bool = True):
@@ -25,6 +28,18 @@ def full_clean_and_save(instance, *, validate_constraints: bool = True):
     instance.full_clean(validate_constraints=validate_constraints)
     instance.save()
     return instance
+
+
+def access_changed() -> None:
+    """Who may see what changed (a user, staff, their locations, a location, a token): the entries of
+    clinic.selectors.access_cached are stale from now on. Again once the transaction commits, so a
+    request that read the old rows meanwhile cannot keep them."""
+
+    def new_generation() -> None:
+        cache.set(access_key("generation"), uuid.uuid4().hex, None)
+
+    new_generation()
+    transaction.on_commit(new_generation)
 
 
 @transaction.atomic

@@ -301,7 +301,7 @@ def course_reschedule_from(
     returns the plan without changing anything; when the sessions do not fit, nothing changes and
     ``CourseDoesNotFit`` carries the plan. A stale ``expected_version`` of the session is refused first.
     """
-    course = locked_course(appointment.course)
+    course = locked_course(appointment.course_id)
     appointment = locked_appointment(appointment, expected_version)
     location = course.location
     if appointment.status == AppointmentStatus.BOOKED:

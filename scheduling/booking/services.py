@@ -65,14 +65,26 @@ COURSE_END_REFUSAL = "Only a clinician or a manager ends or extends a course."
 save_validated = partial(full_clean_and_save, validate_constraints=False)
 
 
+def save_status(appointment: Appointment) -> Appointment:
+    """Save a change of an appointment's state (status, confirmation, reason): its field validators run;
+    its foreign keys point at rows it already held (and PostgreSQL guards them), so they are not looked
+    up again, a query apiece, eight a change."""
+    relations = [field.name for field in appointment._meta.concrete_fields if field.is_relation]
+    appointment.full_clean(exclude=relations, validate_constraints=False)
+    appointment.save()
+    return appointment
+
+
 def _span(location: Location, starts_at: datetime, ends_at: datetime) -> str:
     start, end = location.local(starts_at), location.local(ends_at)
     return f"{start:%a %d %b} {start:%H:%M}-{end:%H:%M}"
 
 
 
-def locked_course(course: Course) -> Course:
-    return Course.objects.select_for_update().select_related("patient", "location").get(pk=course.pk)
+def locked_course(course: Course | int) -> Course:
+    """The course (or the course of that id) locked and read afresh with its patient and location."""
+    pk = getattr(course, "pk", course)
+    return Course.objects.select_for_update().select_related("patient", "location").get(pk=pk)
 
 
 def require_clinical(user, refusal: str) -> None:
@@ -259,7 +271,9 @@ def _lock_resources(clinician: Staff, room: Room, device: Device, checked: Check
     """
     for model, pk in ((Staff, clinician.pk), (Room, room.pk), (Device, device.pk)):
         if (model.__name__, pk) not in checked.locked:
-            model.objects.select_for_update().filter(pk=pk).first()
+            # By its id alone: ordered (as first() would), the query joined and so locked the row's
+            # location (or user), and every booking at a location waited on every other.
+            model.objects.select_for_update().only("pk").get(pk=pk)
             checked.locked.add((model.__name__, pk))
 
 
@@ -337,8 +351,11 @@ def appointment_book(*, course: Course, clinician: Staff, room: Room, device: De
 
 
 def locked_appointment(appointment: Appointment, expected_version: int | None = None) -> Appointment:
-    locked = Appointment.objects.select_for_update().select_related("location", "course", "patient").get(
-        pk=appointment.pk
+    """The appointment locked with its location, course and patient, read with all its answer shows."""
+    locked = (
+        Appointment.objects.select_for_update(of=("self", "location", "course", "patient"))
+        .select_related("location", "course", "patient", "clinician__user", "room", "device")
+        .get(pk=appointment.pk)
     )
     if expected_version is not None and locked.version != expected_version:
         raise ConflictError("This appointment was changed by someone else; reload it and try again.",
@@ -364,7 +381,7 @@ def appointment_reschedule(*, appointment: Appointment, starts_at: datetime, res
     if minutes is not None and not SESSION_MINUTES_MIN <= minutes <= SESSION_MINUTES_MAX:
         raise ValidationError({"minutes": f"A session lasts {SESSION_MINUTES_MIN} to {SESSION_MINUTES_MAX} minutes, "
                                           f"not {minutes}."})
-    course = locked_course(appointment.course)
+    course = locked_course(appointment.course_id)
     appointment = locked_appointment(appointment, expected_version)
     if appointment.status != AppointmentStatus.BOOKED:
         raise ValidationError(f"Only a booked session can be moved; this one is {appointment.get_status_display()}.")
@@ -405,7 +422,7 @@ def appointment_cancel(*, appointment: Appointment, recorded_by, by: str, reason
     set_status(appointment, AppointmentStatus.CANCELLED, recorded_by)
     appointment.cancelled_by = by
     appointment.cancellation_reason = reason.strip()[:200]
-    save_validated(appointment)
+    save_status(appointment)
     notifications_on_cancelled(appointment=appointment)
     return appointment
 
@@ -432,7 +449,7 @@ def appointment_mark_arrived(*, appointment: Appointment, marked_by, expected_ve
     if refusal is not None:
         raise ValidationError(refusal)
     set_status(appointment, AppointmentStatus.ARRIVED, marked_by)
-    return save_validated(appointment)
+    return save_status(appointment)
 
 
 @transaction.atomic
@@ -443,7 +460,7 @@ def appointment_mark_noshow(*, appointment: Appointment, marked_by, expected_ver
     if refusal is not None:
         raise ValidationError(refusal)
     set_status(appointment, AppointmentStatus.NOSHOW, marked_by)
-    save_validated(appointment)
+    save_status(appointment)
     notifications_on_noshow(appointment=appointment)
     return appointment
 
@@ -462,7 +479,7 @@ def appointment_confirm(*, appointment: Appointment, via: str, confirmed_by, exp
     if appointment.confirmed_at is None:
         appointment.confirmed_at = timezone.now()
         appointment.confirmed_via = via
-        save_validated(appointment)
+        save_status(appointment)
         audit_record(actor=confirmed_by, action=AuditAction.UPDATE, patient=appointment.patient, obj=appointment,
                      changes={"confirmed_at": (None, appointment.confirmed_at), "confirmed_via": ("", via)})
     return appointment
@@ -479,6 +496,6 @@ def appointment_mark_entered_in_error(*, appointment: Appointment, marked_by, re
         raise ValidationError({"reason": "Say what was wrong."})
     set_status(appointment, AppointmentStatus.ENTERED_IN_ERROR, marked_by)
     appointment.cancellation_reason = reason.strip()[:200]
-    save_validated(appointment)
+    save_status(appointment)
     notifications_on_withdrawn(appointment=appointment)
     return appointment

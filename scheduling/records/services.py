@@ -60,7 +60,7 @@ def session_record_create(
     require_clinical(recorded_by, "Only a clinician can record a session.")
     if not appointments_visible_to(user=recorded_by).filter(pk=appointment.pk).exists():
         raise PermissionError("You can record sessions only at your own locations.")
-    course = locked_course(appointment.course)
+    course = locked_course(appointment.course_id)
     appointment = locked_appointment(appointment, expected_version)
     if appointment.status not in (AppointmentStatus.BOOKED, AppointmentStatus.ARRIVED):
         raise ValidationError(f"This session is {appointment.get_status_display().lower()}; "

@@ -43,6 +43,8 @@ def test_quick_bench_runs_and_prints_one_table_and_its_json(tmp_path):
     assert "SQL queries: day schedule of a location" in figures
     assert "growth 500 -> 2,000: day schedule, 1 user" in figures
     assert "API / floor: day schedule (2,000), 1 user" in figures
+    assert "SQL queries: book an appointment" in figures and "SQL queries: move an appointment" in figures
+    assert any(figure.startswith("API: an authenticated request that does nothing") for figure in figures)
     assert "admin: appointment list (median)" in figures
     assert "admin: day schedule of the busiest day (median)" in figures
     assert [figure for figure in figures if figure.startswith("report: ")] == [

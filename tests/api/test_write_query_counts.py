@@ -1,0 +1,123 @@
+"""The SQL queries of the API's writes, of one clinician's free slots for a day and of a request that
+does nothing (issue 25). Times live in bench/; counts are exact, so they are asserted here.
+
+Each limit is the count reached; where it is above the issue's goal, the goal is named beside it
+(bench/README.md says where the remaining queries go). BEGIN and COMMIT count, as in the bench.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+
+import pytest
+import time_machine
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from bench.noop import NOOP_PATH
+from scheduling.models import Appointment, AppointmentStatus
+from tests.api.conftest import booked_session
+from tests.factories import make_course, next_weekday
+
+# Transactional, as in production: the outermost atomic block is a transaction, not a savepoint.
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def _counted(limit: int, call):
+    """The response of ``call``, failing with every query when there are more than ``limit``."""
+    with CaptureQueriesContext(connection) as queries:
+        response = call()
+    listing = "\n".join(f"{n}. {query['sql']}" for n, query in enumerate(queries.captured_queries, 1))
+    if os.environ.get("IONTO_SHOW_QUERIES"):
+        print(f"\n{len(queries)} queries:\n{listing}")
+    assert len(queries) <= limit, f"{len(queries)} queries, at most {limit}:\n{listing}"
+    return response
+
+
+def _warm(client) -> None:
+    """A first request, as a working client has made: the token and locations are then in the cache."""
+    assert client.get("/api/v1/rooms/").status_code == 200
+
+
+def test_booking_one_appointment(world, as_role):
+    clinic, client = world.own, as_role("front_desk")
+    course = make_course(clinic)
+    _warm(client)
+    body = {"course": course.pk, "clinician": clinic.clinician.pk, "room": clinic.room.pk,
+            "device": clinic.device.pk, "starts_at": clinic.at(next_weekday(0), 10).isoformat()}
+    # Goal 10: the booking rules read one thing each (bench/README.md, "Writes").
+    response = _counted(22, lambda: client.post("/api/v1/appointments/", body, format="json"))
+    assert response.status_code == 201, response.json()
+    assert Appointment.objects.get(pk=response.json()["id"]).status == AppointmentStatus.BOOKED
+
+
+def test_cancel(world, as_role):
+    session, client = booked_session(world.own), as_role("front_desk")
+    _warm(client)
+    response = _counted(8, lambda: client.post(f"/api/v1/appointments/{session.appointment.pk}/cancel/",
+                                               {"by": "clinic", "reason": "Device serviced"}, format="json"))
+    assert response.status_code == 200 and response.json()["status"] == "cancelled"
+
+
+def test_move(world, as_role):
+    clinic, client = world.own, as_role("front_desk")
+    session = booked_session(clinic, weekday=0, hour=10)
+    _warm(client)
+    new_time = clinic.at(next_weekday(1), 15)
+    # Goal 8: a move runs every booking rule again (bench/README.md, "Writes").
+    response = _counted(20, lambda: client.post(f"/api/v1/appointments/{session.appointment.pk}/move/",
+                                               {"starts_at": new_time.isoformat()}, format="json"))
+    assert response.status_code == 200, response.json()
+    session.appointment.refresh_from_db()
+    assert session.appointment.starts_at == new_time
+
+
+def test_arrive(world, as_role):
+    session, client = booked_session(world.own), as_role("front_desk")
+    with time_machine.travel(session.appointment.starts_at - timedelta(minutes=10), tick=False):
+        _warm(client)
+        response = _counted(8, lambda: client.post(f"/api/v1/appointments/{session.appointment.pk}/arrive/"))
+    assert response.status_code == 200 and response.json()["status"] == "arrived"
+
+
+def test_noshow(world, as_role):
+    session, client = booked_session(world.own), as_role("front_desk")
+    with time_machine.travel(session.appointment.ends_at, tick=False):
+        _warm(client)
+        response = _counted(8, lambda: client.post(f"/api/v1/appointments/{session.appointment.pk}/noshow/"))
+    assert response.status_code == 200 and response.json()["status"] == "noshow"
+
+
+def test_booking_a_ten_session_course(world, as_role):
+    client = as_role("front_desk")
+    course = make_course(world.own, planned_sessions=10)
+    _warm(client)
+    # Goal 25: each session still runs the one booking path (bench/README.md, "Writes").
+    response = _counted(89, lambda: client.post(f"/api/v1/courses/{course.pk}/book/",
+                                                {"weekdays": [0, 2, 4], "earliest": "09:00", "latest": "17:00"},
+                                                format="json"))
+    assert response.status_code == 201, response.json()
+    assert Appointment.objects.filter(course=course, status=AppointmentStatus.BOOKED).count() == 10
+
+
+def test_free_slots_of_one_clinician_for_one_day(world, as_role):
+    clinic, client = world.own, as_role("front_desk")
+    booked_session(clinic, weekday=1, hour=10)
+    _warm(client)
+    day = next_weekday(1)
+    query = {"location": clinic.location.pk, "start": day.isoformat(), "end": (day + timedelta(days=1)).isoformat(),
+             "minutes": 30, "clinician": clinic.clinician.pk}
+    # Goal 3: the location and clinician asked, then the engine's six reads (bench/README.md).
+    response = _counted(8, lambda: client.get("/api/v1/availability/", query))
+    assert response.status_code == 200
+    starts = [slot["starts_at"] for slot in response.json()["slots"]]
+    assert starts and clinic.at(day, 10).isoformat() not in starts
+
+
+@pytest.mark.urls("bench.noop")
+def test_an_authenticated_request_that_does_nothing(world, as_role):
+    client = as_role("front_desk")
+    assert client.get(NOOP_PATH).status_code == 204
+    response = _counted(1, lambda: client.get(NOOP_PATH))
+    assert response.status_code == 204
