@@ -176,17 +176,21 @@ def _check_course(appointment: Appointment, course: Course) -> None:
         raise ValidationError({"course": f"This course is {course.get_status_display().lower()}."})
     if course.patient.is_archived:
         raise ValidationError({"patient": "This patient is archived."})
-    others = course.appointments.filter(status__in=ACTIVE_STATUSES).exclude(pk=appointment.pk)
+    others = (Appointment.objects.filter(patient=appointment.patient_id, status__in=ACTIVE_STATUSES)
+              .exclude(pk=appointment.pk))
     week_start = appointment.local_date - timedelta(days=appointment.local_date.weekday())
-    # The two counts in one query.
+    # The three counts in one query: the course's sessions, in the week, and the patient's on the day.
+    in_course = Q(course=course.pk)
     counts = others.aggregate(
-        total=Count("pk"),
-        in_week=Count("pk", filter=Q(local_date__gte=week_start, local_date__lt=week_start + timedelta(days=7))),
+        total=Count("pk", filter=in_course),
+        in_week=Count("pk", filter=in_course & Q(local_date__gte=week_start,
+                                                 local_date__lt=week_start + timedelta(days=7))),
+        on_the_day=Count("pk", filter=Q(local_date=appointment.local_date)),
     )
     if appointment.pk is None and counts["total"] >= course.planned_sessions:
         raise ValidationError({"course": f"All {course.planned_sessions} planned sessions of this course are "
                                          "already booked."})
-    same_day = _same_day_error(appointment)
+    same_day = _same_day_error(appointment) if counts["on_the_day"] else None
     if same_day is not None:
         raise same_day
     in_week = counts["in_week"]
@@ -197,7 +201,8 @@ def _check_course(appointment: Appointment, course: Course) -> None:
 
 def _same_day_error(appointment: Appointment) -> ConflictError | None:
     """One session of a patient a local day, whatever the course (DESIGN.md's cadence, and issue 20:
-    two courses of one patient must not meet on a day). The database holds it too."""
+    two courses of one patient must not meet on a day), in words naming the other session's time. The
+    database holds the rule too."""
     same_day = (Appointment.objects.filter(patient=appointment.patient_id, local_date=appointment.local_date,
                                            status__in=ACTIVE_STATUSES)
                 .exclude(pk=appointment.pk).select_related("location").first())
