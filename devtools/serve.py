@@ -95,7 +95,7 @@ def _prepare(host: str, port: int, *, no_demo: bool) -> tuple[Manager, str, Path
     url = f"http://{host}:{port}"
     env = dict(os.environ)
     env.update(
-        # Web, worker and beat log in as the runtime role (and reach the database broker with it,
+        # Web, worker, sender and beat log in as the runtime role (and reach the database broker with it,
         # unless CELERY_BROKER_URL names another broker).
         DATABASE_URL=settings.DATABASE_RUNTIME_URL or os.environ["DATABASE_URL"],
         HOST=host, PORT=str(port),
