@@ -40,6 +40,7 @@ from scheduling.engine.grid import Slot, availability_grid
 from scheduling.engine.planner import Anchor, PlannedSession, Preferences, course_plan
 from scheduling.models import (
     ACTIVE_STATUSES,
+    SESSION_MINUTES_MAX,
     Appointment,
     AppointmentStatus,
     Course,
@@ -296,3 +297,27 @@ def course_maintenance_due_on(*, course: Course) -> date | None:
     """The location's day on which the next maintenance session falls due (``course_maintenance_due_at``)."""
     due_at = course_maintenance_due_at(course=course)
     return None if due_at is None else due_at.date()
+
+
+def conflicting_appointments(appointment: Appointment):
+    """Active appointments that collide with this one: the same clinician or patient at an overlapping
+    time, or the same room or device within the location's turnover buffer."""
+    buffer = timedelta(minutes=appointment.location.turnover_minutes)
+    plain = Q(starts_at__lt=appointment.ends_at, ends_at__gt=appointment.starts_at)
+    buffered = Q(starts_at__lt=appointment.ends_at + buffer, ends_at__gt=appointment.starts_at - buffer)
+    # No session lasts longer than SESSION_MINUTES_MAX: this bound on starts_at lets the indexes on
+    # (clinician|patient|location, starts_at) read only the hours around the booking, whatever the history.
+    # Rooms and devices belong to one location, so their clashes are found through its index.
+    recent = Q(starts_at__gte=appointment.starts_at - buffer - timedelta(minutes=SESSION_MINUTES_MAX))
+    return (
+        Appointment.objects.filter(status__in=ACTIVE_STATUSES)
+        .filter(recent)
+        .filter(
+            (plain & (Q(clinician=appointment.clinician_id) | Q(patient=appointment.patient_id)))
+            | (buffered & Q(location=appointment.location_id)
+               & (Q(room=appointment.room_id) | Q(device=appointment.device_id)))
+        )
+        .exclude(pk=appointment.pk)
+        .select_related("room", "device", "clinician__user", "location")
+        .order_by("starts_at")
+    )
