@@ -2,7 +2,6 @@
 live-process helpers."""
 
 import os
-import socket
 import uuid
 from datetime import UTC, date, datetime, time, timedelta
 from urllib.parse import quote, urlsplit, urlunsplit
@@ -13,6 +12,9 @@ from django.test.testcases import QuietWSGIRequestHandler
 
 # The Chromium fixtures, shared by every test that opens a page (one browser per run).
 from tests.browser_support import browser, page  # noqa: F401
+
+# A real SMTP server and real Celery workers, for every test that follows a message to its reader.
+from tests.delivery_support import free_port, mail, mailbox, workers  # noqa: F401
 
 # The live server answers in two writes (headers, then body) on a socket with Nagle's algorithm on;
 # the client's delayed ACK then holds the body back: 44 ms a request instead of 2 on loopback.
@@ -171,12 +173,6 @@ def scratch_database():
     with admin.cursor() as cursor:
         cursor.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
     admin.close()
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture

@@ -22,8 +22,8 @@ from devtools.mailcatcher import MailFolder
 from devtools.serve import procfile_commands
 from scheduling.models import Notification, NotificationKind, NotificationStatus
 from tests.conftest import free_port
+from tests.delivery_support import worker_database_url
 from tests.factories import book, make_clinic, make_course, next_weekday
-from tests.scheduling.test_tasks import worker_database_url
 
 ROOT = Path(__file__).resolve().parents[2]
 REDIS = ("127.0.0.1", 6379)

@@ -9,157 +9,27 @@ past each due time. Each test run has queues of its own on the shared broker.
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
-import sys
 import threading
-import time
-import uuid
 from collections import Counter
 from datetime import timedelta
-from pathlib import Path
 
 import psutil
 import pytest
 import time_machine
-from aiosmtpd.controller import Controller
-from django.conf import settings
-from django.db import connection, connections
+from django.db import connections
 from django.utils import timezone
 
-from devtools.mailcatcher import MailFolder
 from scheduling.booking.courses import course_book
 from scheduling.booking.services import appointment_cancel, appointment_reschedule
 from scheduling.models import CancelledBy, Notification, NotificationKind, NotificationStatus
 from scheduling.reminders.outbox import SENDING_LEASE
 from scheduling.reminders.sending import notifications_dispatch_due
 from scheduling.tasks import notification_send_task, notifications_dispatch_due_task
-from tests.conftest import free_port
+from tests.delivery_support import QUEUE, SEND_QUEUE, Mail, wait_for
 from tests.factories import book, make_clinic, make_course, make_patient, next_weekday
 
 pytestmark = [pytest.mark.broker, pytest.mark.django_db(transaction=True)]
-
-ROOT = Path(__file__).resolve().parents[2]
-QUEUE = f"ionto-test-{uuid.uuid4().hex[:10]}"
-SEND_QUEUE = f"{QUEUE}.send"  # settings.IONTO_SEND_QUEUE in the workers
-
-
-def worker_database_url() -> str:
-    """The test database as a URL for the workers (a socket directory as host for the embedded server)."""
-    db = connection.settings_dict
-    if not db["HOST"] or db["HOST"].startswith("/"):
-        host = f"?host={db['HOST']}" if db["HOST"] else ""
-        return f"postgresql://{db['USER']}@/{db['NAME']}{host}"
-    password = f":{db['PASSWORD']}" if db["PASSWORD"] else ""
-    return f"postgresql://{db['USER']}{password}@{db['HOST']}:{db['PORT'] or 5432}/{db['NAME']}"
-
-
-class Mail:
-    def __init__(self, folder: Path):
-        self.handler = MailFolder(folder)
-        self.port = free_port()
-        self.controller = Controller(self.handler, hostname="127.0.0.1", port=self.port)
-
-    def reset(self):
-        for path in self.handler.folder.glob("*.eml"):
-            path.unlink()
-        self.handler.temporary_failures = 0
-        self.handler.refused_recipients = set()
-        self.handler.hold_seconds = 0.0
-
-    def subjects_by_message_id(self) -> Counter:
-        return Counter((message["Message-ID"], message["Subject"]) for message in self.handler.messages())
-
-
-@pytest.fixture(scope="module")
-def mail(tmp_path_factory):
-    server = Mail(tmp_path_factory.mktemp("mail"))
-    server.controller.start()
-    yield server
-    server.controller.stop()
-
-
-class Worker:
-    def __init__(self, name: str, env: dict, log: Path, queue: str, pool: list[str]):
-        self.log = log
-        self.command = [sys.executable, "-m", "celery", "-A", "clinic", "worker", "--loglevel", "INFO",
-                        *pool, "--queues", queue, "--hostname", f"{name}@%h",
-                        "--without-gossip", "--without-mingle", "--without-heartbeat"]
-        self.env = env
-        self.starts = 0
-        self.start()
-
-    def start(self):
-        self.starts += 1
-        self.process = subprocess.Popen(self.command, cwd=ROOT, env=self.env, stdout=self.log.open("a"),
-                                        stderr=subprocess.STDOUT, start_new_session=True)
-
-    def wait_ready(self, timeout: float = 60):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.log.read_text().count(" ready.") == self.starts:
-                return
-            assert self.process.poll() is None, self.log.read_text()
-            time.sleep(0.2)
-        raise AssertionError(f"worker not ready in {timeout} s:\n{self.log.read_text()}")
-
-    def children(self) -> list[psutil.Process]:
-        return psutil.Process(self.process.pid).children(recursive=True)
-
-    def stop(self):
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGQUIT)  # cold shutdown: every test waited for its sends
-
-    def wait_stopped(self):
-        if self.process.returncode is None:
-            try:
-                self.process.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait(timeout=10)
-
-
-@pytest.fixture(scope="module")
-def workers(mail, django_db_setup, django_db_blocker, tmp_path_factory):
-    """Two senders of two threads each (the send queue) and a dispatch worker (the default queue), on the
-    test database, the test SMTP server and our queues. The fixture's value is the two senders."""
-    with django_db_blocker.unblock():
-        database_url = worker_database_url()
-    env = {key: value for key, value in os.environ.items() if key != "DATABASE_TEST_NAME"}
-    env.update(DATABASE_URL=database_url, CELERY_BROKER_URL=settings.CELERY_BROKER_URL, CELERY_QUEUE=QUEUE,
-               EMAIL_HOST="127.0.0.1", EMAIL_PORT=str(mail.port), IONTO_PUBLIC_URL="https://clinic.example.org",
-               DJANGO_SETTINGS_MODULE="clinic.settings", DJANGO_LOG_LEVEL="INFO")
-    logs = tmp_path_factory.mktemp("workers")
-    started = [Worker(f"w{i}-{QUEUE}", env, logs / f"w{i}.log", SEND_QUEUE, ["--pool", "threads", "--concurrency", "2"])
-               for i in range(2)]
-    started.append(Worker(f"dispatch-{QUEUE}", env, logs / "dispatch.log", QUEUE, ["--concurrency", "1"]))
-    try:
-        for worker in started:
-            worker.wait_ready()
-        yield started[:2]
-    finally:
-        for worker in started:
-            worker.stop()
-        for worker in started:
-            worker.wait_stopped()
-
-
-@pytest.fixture
-def mailbox(mail, workers):
-    mail.reset()
-    yield mail
-    mail.reset()
-
-
-def wait_for(predicate, timeout: float = 30, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
-
 
 def subjects(mail: Mail) -> list[str]:
     """The subjects of the messages the SMTP server has received, sorted."""
