@@ -227,7 +227,8 @@ class Appointment(TimeStampedModel):
     )
     confirmed_at = models.DateTimeField(null=True, blank=True, help_text="When the patient confirmed.")
     confirmed_via = models.CharField(max_length=20, choices=ConfirmationChannel.choices, blank=True)
-    booked_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    booked_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True,
+                                  blank=True, help_text="Empty when the patient booked it through a link.")
     version = models.PositiveIntegerField(default=1, help_text="Raised on every change.")
 
     class Meta:
