@@ -198,8 +198,14 @@ class LocationAdmin(LocationScopedAdmin):
 
     def get_readonly_fields(self, request, obj=None):
         if obj is not None:
-            return [f.name for f in Location._meta.fields]
+            return [f.name for f in Location._meta.fields if f.name not in self.changeable]
         return AUDIT_FIELDS
+
+    changeable = ("patients_may_change_clinician",)
+
+    def change_through_service(self, request, obj, data, changed):
+        return services.location_set_patient_options(
+            location=obj, patients_may_change_clinician=data["patients_may_change_clinician"], changed_by=request.user)
 
     def create_through_service(self, request, data):
         options = {key: value for key, value in data.items()

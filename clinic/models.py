@@ -69,6 +69,11 @@ class Location(TimeStampedModel):
         default=24, validators=[MaxValueValidator(168)],
         help_text="Inside this window patients are asked to call instead of cancelling online.",
     )
+    patients_may_change_clinician = models.BooleanField(
+        default=False,
+        help_text="Patients choosing another time from their email may also see other clinicians, rooms and "
+                  "devices of this location (otherwise only their session's own).",
+    )
     max_current_ma_adult = models.DecimalField(
         max_digits=4, decimal_places=1, default=20,
         validators=[MinValueValidator(1), MaxValueValidator(30)],

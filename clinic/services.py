@@ -48,6 +48,15 @@ def location_create(*, name: str, address: str, phone: str, time_zone: str, crea
 
 
 @transaction.atomic
+def location_set_patient_options(*, location: Location, patients_may_change_clinician: bool, changed_by=None
+                                 ) -> Location:
+    """What the location lets patients do on their own pages (``scheduling.selfservice``)."""
+    location = Location.objects.select_for_update().get(pk=location.pk)
+    location.patients_may_change_clinician = patients_may_change_clinician
+    return full_clean_and_save(location)
+
+
+@transaction.atomic
 def room_create(*, location: Location, name: str, created_by=None) -> Room:
     return full_clean_and_save(Room(location=location, name=name))
 

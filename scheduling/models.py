@@ -230,6 +230,7 @@ class Appointment(TimeStampedModel):
     booked_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True,
                                   blank=True, help_text="Empty when the patient booked it through a link.")
     version = models.PositiveIntegerField(default=1, help_text="Raised on every change.")
+    moved_by_patient_at = models.DateTimeField(null=True, blank=True, help_text="Last moved by the patient's link.")
 
     class Meta:
         ordering = ["starts_at", "id"]

@@ -357,9 +357,11 @@ def set_status(appointment: Appointment, status: str, changed_by) -> None:
 @transaction.atomic
 def appointment_reschedule(*, appointment: Appointment, starts_at: datetime, rescheduled_by,
                            clinician: Staff | None = None, room: Room | None = None, device: Device | None = None,
-                           minutes: int | None = None, expected_version: int | None = None) -> Appointment:
+                           minutes: int | None = None, expected_version: int | None = None,
+                           by_patient: bool = False) -> Appointment:
     """Move a booked session to another time (and, if given, another clinician, room or device, or
-    another length of SESSION_MINUTES_MIN to SESSION_MINUTES_MAX minutes)."""
+    another length of SESSION_MINUTES_MIN to SESSION_MINUTES_MAX minutes). ``by_patient``: the patient
+    moved it through their link (``rescheduled_by`` None); the desk sees it until the clinic moves it again."""
     if minutes is not None and not SESSION_MINUTES_MIN <= minutes <= SESSION_MINUTES_MAX:
         raise ValidationError({"minutes": f"A session lasts {SESSION_MINUTES_MIN} to {SESSION_MINUTES_MAX} minutes, "
                                           f"not {minutes}."})
@@ -377,6 +379,7 @@ def appointment_reschedule(*, appointment: Appointment, starts_at: datetime, res
     appointment.device = device or appointment.device
     appointment.confirmed_at = None  # the patient confirmed the old time, not this one
     appointment.confirmed_via = ""
+    appointment.moved_by_patient_at = timezone.now() if by_patient else None
     appointment.version += 1
     appointment = _validate_and_save(appointment, course)
     audit_record(actor=rescheduled_by, action=AuditAction.UPDATE, patient=appointment.patient, obj=appointment,

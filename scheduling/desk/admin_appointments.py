@@ -174,7 +174,8 @@ class AppointmentAdmin(AuditedReadAdmin, LocationScopedAdmin):
     action_form = AppointmentActionForm
     actions = ["mark_arrived", "mark_noshow", "cancel", "resend_reminder"]
     change_form_template = "scheduling/admin/appointment_change_form.html"
-    readonly_fields = ("booked_by", "version", "status_changed_at", "status_changed_by", *AUDIT_FIELDS)
+    readonly_fields = ("booked_by_name", "moved_by_patient", "version", "status_changed_at", "status_changed_by",
+                       *AUDIT_FIELDS)
 
     # -- pages of their own
 
@@ -287,11 +288,21 @@ class AppointmentAdmin(AuditedReadAdmin, LocationScopedAdmin):
         if obj is None:
             return ("course", "day", "at", "clinician", "room", "device")
         return ("patient", "course", "location", "when", "ends", "clinician", "room", "device", "state",
-                "cancelled_by", "cancellation_reason", "confirmed_when", "confirmed_via", "booked_by",
-                "status_changed", "status_changed_by", "version", *AUDIT_FIELDS)
+                "cancelled_by", "cancellation_reason", "confirmed_when", "confirmed_via", "booked_by_name",
+                "moved_by_patient", "status_changed", "status_changed_by", "version", *AUDIT_FIELDS)
 
     def get_readonly_fields(self, request, obj=None):
         return (*self.get_fields(request, obj), "ends") if obj is not None else AUDIT_FIELDS
+
+    @admin.display(description="booked by")
+    def booked_by_name(self, appointment):
+        return appointment.booked_by.get_username() if appointment.booked_by_id else "the patient"
+
+    @admin.display(description="moved by the patient")
+    def moved_by_patient(self, appointment):
+        if appointment.moved_by_patient_at is None:
+            return "-"
+        return location_time(appointment.location, appointment.moved_by_patient_at)
 
     @admin.display(description="confirmed at")
     def confirmed_when(self, appointment):

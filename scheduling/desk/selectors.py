@@ -231,6 +231,8 @@ def card_badges(appointment: Appointment, today: date) -> list[tuple[str, str]]:
         badges.append(("session", f"session {number} of {appointment.course.planned_sessions}"))
     if appointment.medical_alert is not None:
         badges.append(("alert", "medical alert"))
+    if appointment.moved_by_patient_at is not None and appointment.status in ACTIVE_STATUSES:
+        badges.append(("patient-moved", "moved by the patient"))
     if appointment.patient.age_on(today) < CHILD_BADGE_AGE:
         badges.append(("child", f"under {CHILD_BADGE_AGE}"))
     return badges

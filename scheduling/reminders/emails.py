@@ -63,6 +63,27 @@ def patient_link_read(*, token: str, action: str) -> tuple[int, int]:
     return int(data["a"]), int(data["v"])
 
 
+def course_link_token(*, course_id: int, sessions_left: int) -> str:
+    """A signed token for booking a course's remaining sessions, bound to how many are left to book:
+    it stops working once they are booked (or the clinic books or cancels one)."""
+    return signing.dumps({"c": course_id, "l": sessions_left, "k": "book-rest"}, salt=LINK_SALT)
+
+
+def course_link_read(*, token: str) -> tuple[int, int]:
+    """The (course id, sessions left to book) a book-the-rest token names; PatientLinkError as
+    ``patient_link_read``."""
+    try:
+        data = signing.loads(token, salt=LINK_SALT, max_age=LINK_MAX_AGE)
+    except signing.SignatureExpired as error:
+        raise PatientLinkError("This link has expired. Please use the link in your latest email, "
+                               "or call the clinic.", 410) from error
+    except signing.BadSignature as error:
+        raise PatientLinkError("This link is not valid. Please check that you copied all of it.", 400) from error
+    if not isinstance(data, dict) or data.get("k") != "book-rest":
+        raise PatientLinkError("This link is not valid. Please check that you copied all of it.", 400)
+    return int(data["c"]), int(data["l"])
+
+
 def _address_tag(email: str) -> str:
     """Binds an unsubscribe link to the address it was sent to without carrying the address: a signed
     token's payload is only base64, and the link's path lands in access logs."""
@@ -94,6 +115,11 @@ def _public_url(path: str) -> str:
 def patient_link_url(*, appointment: Appointment, action: str) -> str:
     return _public_url(reverse(f"patient:{action}", args=[patient_link_token(appointment=appointment,
                                                                              action=action)]))
+
+
+def course_link_url(*, course_id: int, sessions_left: int) -> str:
+    return _public_url(reverse("patient:book-rest", args=[course_link_token(course_id=course_id,
+                                                                            sessions_left=sessions_left)]))
 
 
 def unsubscribe_url(*, patient: Patient) -> str:
@@ -175,6 +201,7 @@ class SessionLine:
     when: str
     confirm_url: str
     cancel_url: str
+    move_url: str = ""
 
 
 _WORDING = {
@@ -228,6 +255,7 @@ def email_build(*, notification: Notification, appointments: list[Appointment], 
             when=local_time_text(appointment),
             confirm_url=patient_link_url(appointment=appointment, action="confirm") if upcoming else "",
             cancel_url=patient_link_url(appointment=appointment, action="cancel") if upcoming else "",
+            move_url=patient_link_url(appointment=appointment, action="move") if upcoming else "",
         )
         for appointment in (appointments if lists_sessions else [])
     ]
@@ -241,6 +269,8 @@ def email_build(*, notification: Notification, appointments: list[Appointment], 
         "address_lines": [line.strip() for line in location.address.splitlines() if line.strip()],
         "late_cancellation_hours": location.late_cancellation_hours,
         "unsubscribe_url": unsubscribe_url(patient=patient),
+        "book_rest_url": (course_link_url(course_id=notification.course_id, sessions_left=sessions_left)
+                          if kind == NotificationKind.SESSION_FOLLOW_UP and sessions_left > 0 else ""),
     }
     message = EmailMultiAlternatives(
         subject=subject,

@@ -10,12 +10,15 @@ from scheduling.reminders.pages import (
     sms_status_callback,
     unsubscribe_page,
 )
+from scheduling.selfservice.pages import appointment_move_page, course_book_rest_page
 
 app_name = "patient"
 
 urlpatterns = [
     path("confirm/<str:token>/", appointment_confirm_page, name="confirm"),
     path("cancel/<str:token>/", appointment_cancel_page, name="cancel"),
+    path("move/<str:token>/", appointment_move_page, name="move"),
+    path("book/<str:token>/", course_book_rest_page, name="book-rest"),
     path("unsubscribe/<str:token>/", unsubscribe_page, name="unsubscribe"),
     path("s/<str:token>/", short_link_page, name="short"),
     # Twilio's webhooks (signed with the account's auth token).
