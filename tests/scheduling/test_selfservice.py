@@ -363,3 +363,42 @@ def test_a_cancelled_session_is_not_offered_back_to_the_patient_on_a_stale_link(
     assert response.status_code == 410
     session.refresh_from_db()
     assert session.status == AppointmentStatus.CANCELLED
+
+
+# ---------------------------------------------------------------------------------------------
+# What the desk sees
+
+
+def test_the_desk_sees_moved_by_the_patient_and_booked_by_the_patient(clinic, client):
+    from scheduling.desk.selectors import appointment_list_for_day, card_badges
+
+    course = make_course(clinic, planned_sessions=6)
+    session = book(clinic, course, clinic.at(next_weekday(2), 9))
+    option = appointment_move_options(appointment=session)[0].options[0]
+    moved = appointment_move_by_patient(appointment=session, option=option, expected_version=1)
+    plan = client.post(reverse("patient:book-rest", args=[course_link_token(course_id=course.pk, sessions_left=5)]),
+                       {"weekdays": ["1", "3", "5"]})
+    assert plan.status_code == 200
+    by_patient = Appointment.objects.filter(course=course, booked_by=None).first()
+    [card] = [row for row in appointment_list_for_day(location=clinic.location, day=moved.local_date)
+              if row.pk == moved.pk]
+    assert ("patient-moved", "moved by the patient") in card_badges(card, timezone.localdate())
+    client.force_login(clinic.front_desk.user)
+    page = client.get(reverse("admin:scheduling_appointment_change", args=[moved.pk])).content.decode()
+    assert "moved by the patient" in page.lower()
+    assert f'<div class="readonly">{clinic.front_desk.user.username}</div>' in page
+    page = client.get(reverse("admin:scheduling_appointment_change", args=[by_patient.pk])).content.decode()
+    assert re.search(r"<div class=\"readonly\">the patient</div>", page)
+
+
+def test_a_location_lets_patients_change_clinician_from_its_admin_page(clinic, client):
+    client.force_login(clinic.admin)
+    url = reverse("admin:clinic_location_change", args=[clinic.location.pk])
+    form = client.get(url).content.decode()
+    assert 'name="patients_may_change_clinician"' in form
+    response = client.post(url, {"patients_may_change_clinician": "on", "opening_hours-TOTAL_FORMS": "0",
+                                 "opening_hours-INITIAL_FORMS": "0"})
+    assert response.status_code == 302
+    clinic.location.refresh_from_db()
+    assert clinic.location.patients_may_change_clinician is True
+    assert clinic.location.opening_hours.count() == 6  # the rest of the location is as it was
