@@ -226,7 +226,8 @@ CHANNELS = {NotificationChannel.EMAIL: EmailChannel(), NotificationChannel.SMS: 
 def notifications_dispatch_due(*, now: datetime, enqueue: Callable[[list[int], datetime], object]) -> int:
     """One beat: write the maintenance recalls due by ``now`` and the waitlist's offers, then claim every due
     row, CLAIM_BATCH at a time until a claim comes back short, and hand each send batch with its claim's moment
-    to ``enqueue`` (the send task's queueing: this module does not import the tasks). Returns how many rows were queued."""
+    to ``enqueue`` (the send task's queueing: this module does not import the tasks).
+    Returns how many rows were queued."""
     notification_write_maintenance_recalls(now=now)
     waitlist_offers_write(now=now)
     queued = 0
