@@ -9,6 +9,7 @@ and never later than the late-change window before the time.
 
 from __future__ import annotations
 
+import logging
 from datetime import date, datetime, time, timedelta
 
 from django.core.exceptions import ValidationError
@@ -48,6 +49,7 @@ from scheduling.waitlist.selectors import (
 )
 
 SLOTS_PER_BEAT = 200
+logger = logging.getLogger(__name__)
 
 
 @transaction.atomic
@@ -153,17 +155,30 @@ def waitlist_offers_expire(*, now: datetime) -> int:
 
 def waitlist_offers_write(*, now: datetime) -> int:
     """The beat's part: expire what is due, then offer every freed time not matched yet (each in its own
-    transaction, skipping one another beat holds). Returns the number of offers written."""
+    transaction, skipping one another beat holds). Returns the number of offers written.
+
+    Offers are dated by the clock (never before it, should a caller pass an earlier ``now``). A freed time
+    whose matching fails is logged and closed, so it cannot stop the beat's reminders after it."""
+    now = max(now, timezone.now())
     waitlist_offers_expire(now=now)
     written = 0
     for _ in range(SLOTS_PER_BEAT):
-        with transaction.atomic():
-            slot = (WaitlistSlot.objects.select_for_update(skip_locked=True, of=("self",))
-                    .select_related("location", "clinician__user", "room", "device", "freed_from")
-                    .filter(matched_at__isnull=True).order_by("created_at", "id").first())
-            if slot is None:
-                return written
-            written += len(waitlist_slot_match(slot=slot, now=now))
+        slot_id = None
+        try:
+            with transaction.atomic():
+                slot = (WaitlistSlot.objects.select_for_update(skip_locked=True, of=("self",))
+                        .select_related("location", "clinician__user", "room", "device", "freed_from")
+                        .filter(matched_at__isnull=True).order_by("created_at", "id").first())
+                if slot is None:
+                    return written
+                slot_id = slot.pk
+                written += len(waitlist_slot_match(slot=slot, now=now))
+        except Exception:
+            if slot_id is None:
+                raise
+            logger.exception("waitlist: the freed time %s could not be offered; it is closed", slot_id)
+            WaitlistSlot.objects.filter(pk=slot_id).update(matched_at=now, status=WaitlistSlotStatus.CLOSED,
+                                                           updated_at=now)
     return written
 
 
