@@ -71,6 +71,7 @@ class WaitlistEntryAdmin(LocationScopedAdmin):
     list_filter = ("status", "location")
     list_select_related = ("patient", "location", "appointment")
     search_fields = ("patient__last_name", "patient__first_name", "patient__email")
+    autocomplete_fields = ("course", "appointment")  # searched among the user's rows, not one long list
     actions = ["take_off"]
     inlines = [WaitlistOfferInline]
     readonly_fields = ("patient", "course", "appointment", "location", "weekdays", "earliest", "latest", "until",

@@ -25,6 +25,7 @@ def test_the_desk_adds_an_entry_from_the_patients_upcoming_sessions(desk, clinic
     assert link in page
     form = desk.get(link.replace("&amp;", "&"))
     assert form.status_code == 200
+    assert str(session) in form.content.decode()  # the session is chosen already
     until = (session.local_date - timedelta(days=1)).isoformat()
     answer = desk.post("/admin/scheduling/waitlistentry/add/", {
         "course": session.course_id, "appointment": session.pk, "weekdays": ["0", "4"], "earliest": "09:00",

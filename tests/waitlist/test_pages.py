@@ -6,6 +6,7 @@ import re
 from datetime import time, timedelta
 
 import pytest
+import time_machine
 from django.core import signing
 from django.urls import reverse
 from django.utils import timezone
@@ -132,3 +133,29 @@ def test_the_offer_page_asks_then_books_and_the_other_patient_reads_taken_with_t
     assert path_of(waitlist_offer_url(offer_id=tuesday_offer.pk)) in page  # their next offer
     waitlist_offer_accept(offer=tuesday_offer)
     assert b"This time is yours" in client.get(path_of(waitlist_offer_url(offer_id=tuesday_offer.pk))).content
+
+
+def test_an_expired_offer_page_says_so_and_books_nothing(client, clinic):
+    monday = next_weekday(0)
+    entry = waiting(clinic, booked_on=monday + timedelta(weeks=1))
+    freed = book(clinic, make_course(clinic), clinic.at(monday, 10))
+    appointment_cancel(appointment=freed, recorded_by=None, by=CancelledBy.PATIENT, reason="Away.")
+    waitlist_offers_write(now=timezone.now())
+    offer = WaitlistOffer.objects.get(entry=entry)
+    url = path_of(waitlist_offer_url(offer_id=offer.pk))
+    with time_machine.travel(offer.expires_at + timedelta(seconds=1), tick=False):
+        shown, taken = client.get(url), client.post(url)
+    assert (shown.status_code, taken.status_code) == (410, 410)
+    assert "Offer expired" in taken.content.decode()
+    entry.appointment.refresh_from_db()
+    assert entry.appointment.starts_at == clinic.at(monday + timedelta(weeks=1), 10)
+
+
+def test_the_pages_are_rate_limited_per_address(client, clinic, settings):
+    settings.IONTO_PATIENT_LINK_RATE = 2
+    session = book(clinic, make_course(clinic), clinic.at(next_weekday(3, weeks_ahead=2), 10))
+    url = path_of(waitlist_join_url(appointment=session))
+    answers = [client.get(url).status_code for _ in range(2)] + [client.get(url).status_code,
+                                                                  client.get(path_of(waitlist_offer_url(offer_id=1)))
+                                                                  .status_code]
+    assert answers == [200, 200, 429, 429]
