@@ -5,7 +5,9 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from scheduling.booking.services import appointment_cancel
@@ -110,3 +112,30 @@ def test_the_schema_names_the_waitlist(world, as_role):
     for path in ("/api/v1/waitlist-entries/", "/api/v1/waitlist-entries/{id}/cancel/",
                  "/api/v1/waitlist-entries/{id}/offer/", "/api/v1/waitlist-offers/"):
         assert path in schema["paths"], path
+
+
+def test_the_lists_cost_the_same_queries_for_one_row_and_for_five(world, as_role):
+    clinic, client = world.own, as_role("front_desk")
+    monday = next_weekday(0)
+
+    def counts() -> tuple[int, int]:
+        found = []
+        for path in ("/api/v1/waitlist-entries/", "/api/v1/waitlist-offers/"):
+            with CaptureQueriesContext(connection) as captured:
+                assert client.get(path).status_code == 200
+            found.append(len(captured.captured_queries))
+        return tuple(found)
+
+    def one_more(day: int):
+        session = booked_session(clinic, weekday=day, weeks_ahead=3)
+        entry = client.post("/api/v1/waitlist-entries/", entry_body(session), format="json").json()
+        client.post(f"/api/v1/waitlist-entries/{entry['id']}/offer/", {
+            "clinician": clinic.clinician.pk, "room": clinic.room.pk, "device": clinic.device.pk,
+            "starts_at": clinic.at(monday + timedelta(days=day), 9).isoformat()}, format="json")
+
+    one_more(0)
+    few = counts()
+    for day in range(1, 5):
+        one_more(day)
+    assert len(client.get("/api/v1/waitlist-offers/").json()["results"]) == 5
+    assert counts() == few
