@@ -144,6 +144,9 @@ def waitlist_offer_page(request, token: str):
     if offer.status == WaitlistOfferStatus.TAKEN or offer.slot.status == "taken":
         return _page(request, title="This time has been taken", status=409 if request.method == "POST" else 200,
                      message=TAKEN_MESSAGE + " You stay on the waitlist.", next_offers=_next_offers(offer), **shown)
+    if offer.status == WaitlistOfferStatus.WITHDRAWN:
+        return _page(request, title="Offer withdrawn", status=410, **shown,
+                     message="This offer was withdrawn: you are no longer on the waitlist for this course.")
     if not waitlist_offer_is_open(offer=offer, now=timezone.now()):
         return _page(request, title="Offer expired", status=410, message=EXPIRED_MESSAGE,
                      next_offers=_next_offers(offer), **shown)

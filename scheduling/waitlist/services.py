@@ -240,9 +240,10 @@ def waitlist_offer_accept(*, offer: WaitlistOffer) -> WaitlistOffer:
         raise ConflictError(TAKEN_MESSAGE, code="waitlist_taken") from error
     offer.status, offer.answered_at, offer.appointment = WaitlistOfferStatus.ACCEPTED, now, appointment
     offer.save(update_fields=["status", "answered_at", "appointment", "updated_at"])
-    others = list(slot.offers.filter(status=WaitlistOfferStatus.OFFERED).values_list("entry_id", flat=True))
-    slot.offers.filter(status=WaitlistOfferStatus.OFFERED).update(status=WaitlistOfferStatus.TAKEN, answered_at=now,
-                                                                  updated_at=now)
+    # Only offers still running: those past their time are the beat's to expire (and it may hold them now).
+    running = slot.offers.filter(status=WaitlistOfferStatus.OFFERED, expires_at__gt=now)
+    others = list(running.values_list("entry_id", flat=True))
+    running.update(status=WaitlistOfferStatus.TAKEN, answered_at=now, updated_at=now)
     entry.offers.filter(status=WaitlistOfferStatus.OFFERED).update(status=WaitlistOfferStatus.WITHDRAWN,
                                                                    answered_at=now, updated_at=now)
     entry.status = WaitlistEntryStatus.FULFILLED

@@ -125,6 +125,9 @@ def test_the_offer_page_asks_then_books_and_the_other_patient_reads_taken_with_t
     assert client.post(mine).status_code == 200
     first.refresh_from_db()
     assert first.status == WaitlistEntryStatus.FULFILLED
+    first_tuesday = WaitlistOffer.objects.get(entry=first, slot=tuesday_offer.slot)
+    withdrawn = client.get(path_of(waitlist_offer_url(offer_id=first_tuesday.pk)))
+    assert (withdrawn.status_code, "Offer withdrawn" in withdrawn.content.decode()) == (410, True)
 
     theirs = client.post(path_of(waitlist_offer_url(offer_id=monday_offer.pk)))
     assert theirs.status_code == 409
