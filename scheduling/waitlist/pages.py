@@ -152,7 +152,8 @@ def waitlist_offer_page(request, token: str):
                      next_offers=_next_offers(offer), **shown)
     if request.method == "GET":
         return _page(request, title="An earlier time for you", button="Take this time", **shown,
-                     message="This time has come free. The first patient to take it gets it.")
+                     message="This time has come free. The first patient to take it gets it. This offer ends "
+                             f"{_when(offer.slot.location, offer.expires_at)}.")
     try:
         waitlist_offer_accept(offer=offer)
     except ValidationError as error:
