@@ -176,6 +176,8 @@ class RemindersReportSerializer(serializers.Serializer):
     totals = serializers.DictField(child=serializers.IntegerField())
     failed_by_reason = ReportFailure(many=True)
     unsubscribed = serializers.IntegerField()
+    waitlist_offers = serializers.DictField(child=serializers.IntegerField(),
+                                            help_text="Waitlist offers sent in the period: sent, taken, expired.")
 
 
 class _ReportView(StrictQueryMixin, APIView):
@@ -255,4 +257,5 @@ AttendanceReportView, AttendanceReportCSVView = _views(
 OutcomesReportView, OutcomesReportCSVView = _views(
     "outcomes", OutcomesReportSerializer, "Courses, response at the end, side effects, maintenance uptake")
 RemindersReportView, RemindersReportCSVView = _views(
-    "reminders", RemindersReportSerializer, "Emails sent, failed by reason, bounced, cancelled, waiting; unsubscribes")
+    "reminders", RemindersReportSerializer,
+    "Emails sent, failed, bounced, cancelled, waiting; unsubscribes; waitlist offers")

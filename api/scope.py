@@ -29,6 +29,8 @@ from scheduling.booking.selectors import (
     session_records_visible_to,
 )
 from scheduling.models import Appointment, Course, Notification, SessionRecord, SessionSite, SideEffect
+from scheduling.waitlist.models import WaitlistEntry, WaitlistOffer
+from scheduling.waitlist.selectors import waitlist_entries_visible_to, waitlist_offers_visible_to
 
 
 def locations(request) -> QuerySet[Location]:
@@ -110,6 +112,14 @@ def notifications(request) -> QuerySet[Notification]:
     return notifications_visible_to(user=request.user)
 
 
+def waitlist_entries(request) -> QuerySet[WaitlistEntry]:
+    return waitlist_entries_visible_to(user=request.user)
+
+
+def waitlist_offers(request) -> QuerySet[WaitlistOffer]:
+    return waitlist_offers_visible_to(user=request.user).select_related("slot")
+
+
 class Scope:
     """Lazy querysets for ScopedPrimaryKeyField, bound to one request."""
 
@@ -123,5 +133,5 @@ class Scope:
 
 SCOPES = {
     "locations": locations, "rooms": rooms, "devices": devices, "clinicians": clinicians,
-    "patients": patients, "courses": courses,
+    "patients": patients, "courses": courses, "appointments": appointments,
 }

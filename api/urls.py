@@ -2,7 +2,7 @@ from django.urls import path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.routers import SimpleRouter
 
-from api import auth_views, clinic_views, patient_views, progress, reports, scheduling_views, views
+from api import auth_views, clinic_views, patient_views, progress, reports, scheduling_views, views, waitlist_views
 
 app_name = "api"
 
@@ -20,6 +20,8 @@ router.register("courses", scheduling_views.CourseViewSet, basename="course")
 router.register("appointments", scheduling_views.AppointmentViewSet, basename="appointment")
 router.register("session-records", scheduling_views.SessionRecordViewSet, basename="session-record")
 router.register("notifications", scheduling_views.NotificationViewSet, basename="notification")
+router.register("waitlist-entries", waitlist_views.WaitlistEntryViewSet, basename="waitlist-entry")
+router.register("waitlist-offers", waitlist_views.WaitlistOfferViewSet, basename="waitlist-offer")
 
 urlpatterns = [
     path("health/", views.HealthView.as_view(), name="health"),

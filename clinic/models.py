@@ -74,6 +74,10 @@ class Location(TimeStampedModel):
         help_text="Patients choosing another time from their email may also see other clinicians, rooms and "
                   "devices of this location (otherwise only their session's own).",
     )
+    waitlist_offer_minutes = models.PositiveSmallIntegerField(
+        "Waitlist offer expiry (minutes)", default=120, validators=[MinValueValidator(10), MaxValueValidator(1440)],
+        help_text="How long a patient on the waitlist has to take a freed time (never past the late-change window).",
+    )
     max_current_ma_adult = models.DecimalField(
         max_digits=4, decimal_places=1, default=20,
         validators=[MinValueValidator(1), MaxValueValidator(30)],
@@ -91,6 +95,8 @@ class Location(TimeStampedModel):
             models.CheckConstraint(condition=Q(slot_minutes__gte=5, slot_minutes__lte=60),
                                    name="location_slot_minutes_range"),
             models.CheckConstraint(condition=Q(turnover_minutes__lte=30), name="location_turnover_range"),
+            models.CheckConstraint(condition=Q(waitlist_offer_minutes__gte=10, waitlist_offer_minutes__lte=1440),
+                                   name="location_waitlist_offer_minutes_range"),
             models.CheckConstraint(condition=Q(max_current_ma_child__lte=F("max_current_ma_adult")),
                                    name="location_child_current_not_above_adult"),
         ]

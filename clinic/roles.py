@@ -19,7 +19,8 @@ _FRONT_DESK = {
     "clinic": dict.fromkeys(
         ("location", "room", "device", "staff", "clinician", "openinghours", "workinghours", "closure"), _VIEW),
     "patients": {"patient": _EDIT},
-    "scheduling": {"course": _EDIT, "appointment": _EDIT, "notification": ("view", "change")},
+    "scheduling": {"course": _EDIT, "appointment": _EDIT, "notification": ("view", "change"),
+                   "waitlistentry": _EDIT, "waitlistoffer": _VIEW},
 }
 _CLINICIAN = {
     "clinic": {**_FRONT_DESK["clinic"], "closure": _EDIT},

@@ -32,6 +32,7 @@ from scheduling.booking.services import (
 from scheduling.engine.grid import week_start
 from scheduling.models import CancelledBy, Indication
 from scheduling.records.services import session_record_create
+from scheduling.waitlist.services import waitlist_entry_create
 
 LOGINS_FILE = settings.DATA_DIR / "demo-logins.txt"
 HARBOUR, LAKESIDE = "Ionto Harbour Clinic", "Ionto Lakeside Clinic"
@@ -248,9 +249,11 @@ class _DemoClinic:
 
         if story == 0:  # planned: the whole course booked ahead
             future(self._days(1, course.planned_sessions))
-        elif story == 1:  # active: half done (one no-show), the rest booked
+        elif story == 1:  # active: half done (one no-show), the rest booked; the last wanted earlier
             past(self._days(-2, 4))
-            future(self._days(1, course.planned_sessions - 3))
+            last = future(self._days(1, course.planned_sessions - 3))[-1]
+            waitlist_entry_create(course=course, appointment=last, weekdays=[0, 1, 2, 3, 4], earliest=time(8),
+                                  latest=time(18), until=last.local_date - timedelta(days=1), created_by=None)
         elif story == 2:  # completed, then maintenance every 2 weeks
             past(self._days(-6, course.planned_sessions))
             course_complete(course=course, completed_by=clinician.user)

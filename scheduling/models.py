@@ -432,6 +432,7 @@ class NotificationKind(models.TextChoices):
     SESSION_FOLLOW_UP = "session_follow_up", "Follow-up: book the next sessions"
     NOSHOW_FOLLOW_UP = "noshow_follow_up", "No-show follow-up"
     MAINTENANCE_RECALL = "maintenance_recall", "Maintenance recall"
+    WAITLIST_OFFER = "waitlist_offer", "Waitlist offer"  # once per offer: WaitlistOffer.notification
 
 
 class NotificationStatus(models.TextChoices):
@@ -478,7 +479,8 @@ class Notification(TimeStampedModel):
         ordering = ["-due_at", "-id"]
         constraints = [
             models.UniqueConstraint(fields=["appointment", "appointment_version", "kind", "channel"],
-                                    name="notification_once_per_appointment_version_kind_channel"),
+                                    name="notification_once_per_appointment_version_kind_channel",
+                                    condition=~Q(kind="waitlist_offer")),
             models.CheckConstraint(condition=~Q(status=NotificationStatus.SENT) | Q(sent_at__isnull=False),
                                    name="notification_sent_has_time"),
         ]
@@ -492,3 +494,6 @@ class Notification(TimeStampedModel):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} to {self.patient} ({self.get_status_display().lower()})"
+
+
+from scheduling.waitlist.models import WaitlistEntry, WaitlistOffer, WaitlistSlot  # noqa: E402, F401

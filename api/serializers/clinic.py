@@ -18,7 +18,7 @@ class LocationSerializer(serializers.ModelSerializer):
         model = Location
         fields = ["id", "name", "address", "phone", "time_zone", "slot_minutes", "turnover_minutes",
                   "booking_horizon_weeks", "reminder_hours_before", "second_reminder_hours_before",
-                  "late_cancellation_hours", "max_current_ma_adult", "max_current_ma_child"]
+                  "late_cancellation_hours", "waitlist_offer_minutes", "max_current_ma_adult", "max_current_ma_child"]
         read_only_fields = fields
 
 

@@ -52,6 +52,7 @@ from scheduling.reminders.outbox import (
     notifications_on_rescheduled,
     notifications_on_withdrawn,
 )
+from scheduling.waitlist.freed import waitlist_slot_freed
 
 # PostgreSQL's SQLSTATEs for a refused overlap and a second session on the same day.
 EXCLUSION_VIOLATION = "23P01"
@@ -386,6 +387,7 @@ def appointment_reschedule(*, appointment: Appointment, starts_at: datetime, res
                  changes={field: (old, getattr(appointment, field)) for field, old in before.items()
                           if getattr(appointment, field) != old})
     notifications_on_rescheduled(appointment=appointment)
+    waitlist_slot_freed(appointment=appointment, was=before)
     return appointment
 
 
@@ -409,6 +411,7 @@ def appointment_cancel(*, appointment: Appointment, recorded_by, by: str, reason
     appointment.cancellation_reason = reason.strip()[:200]
     save_status(appointment)
     notifications_on_cancelled(appointment=appointment)
+    waitlist_slot_freed(appointment=appointment)  # the patient's own cancellation comes through here too
     return appointment
 
 

@@ -144,13 +144,16 @@ class PatientWithCoursesAdmin(PatientAdmin):
                     .select_related("location", "clinician__user", "room").order_by("starts_at")[:20])
         if not upcoming:
             return "No session booked."
+        waitlist = reverse("admin:scheduling_waitlistentry_add")
         rows = format_html_join(
-            "", '<tr><td><a href="{}">{}</a></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>',
+            "", '<tr><td><a href="{}">{}</a></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>'
+                '<td><a class="ionto-waitlist" href="{}?{}">Ask for an earlier time</a></td></tr>',
             ((reverse("admin:scheduling_appointment_change", args=[a.pk]), local_time(a), a.location.name,
-              a.room.name, a.clinician, a.display_state_label) for a in upcoming),
+              a.room.name, a.clinician, a.display_state_label, waitlist,
+              urlencode({"course": a.course_id, "appointment": a.pk})) for a in upcoming),
         )
         return format_html('<table class="ionto-upcoming"><tr><th>When</th><th>Where</th><th>Room</th>'
-                           "<th>Clinician</th><th>Status</th></tr>{}</table>", rows)
+                           "<th>Clinician</th><th>Status</th><th>Waitlist</th></tr>{}</table>", rows)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -84,6 +84,26 @@ def course_link_read(*, token: str) -> tuple[int, int]:
     return int(data["c"]), int(data["l"])
 
 
+def waitlist_offer_token(*, offer_id: int) -> str:
+    """A signed token for one waitlist offer (its expiry is the offer's own, checked when it is used)."""
+    return signing.dumps({"o": offer_id, "k": "waitlist-offer"}, salt=LINK_SALT)
+
+
+def waitlist_offer_read(*, token: str) -> int:
+    """The offer id a token names; PatientLinkError when it is forged or too old."""
+    try:
+        data = signing.loads(token, salt=LINK_SALT, max_age=LINK_MAX_AGE)
+    except signing.BadSignature as error:  # an expired signature too: the offer expired long before
+        raise PatientLinkError("This link is not valid. Please check that you copied all of it.", 400) from error
+    if not isinstance(data, dict) or data.get("k") != "waitlist-offer":
+        raise PatientLinkError("This link is not valid. Please check that you copied all of it.", 400)
+    return int(data["o"])
+
+
+def waitlist_offer_url(*, offer_id: int) -> str:
+    return _public_url(reverse("patient:waitlist-offer", args=[waitlist_offer_token(offer_id=offer_id)]))
+
+
 def _address_tag(email: str) -> str:
     """Binds an unsubscribe link to the address it was sent to without carrying the address: a signed
     token's payload is only base64, and the link's path lands in access logs."""
@@ -222,6 +242,8 @@ _WORDING = {
                                          "Thank you for coming in. You have {left} more session{plural} to book."),
     NotificationKind.MAINTENANCE_RECALL: ("Time to book your next session at {location}", "",
                                           "Your next maintenance session is due."),
+    NotificationKind.WAITLIST_OFFER: ("An earlier time at {location}: {when}", "",
+                                      "A time you asked for on our waitlist has come free:"),
 }
 
 
@@ -239,6 +261,9 @@ def email_build(*, notification: Notification, appointments: list[Appointment], 
     patient = notification.patient
     location = notification.appointment.location
     first = appointments[0] if appointments else notification.appointment
+    offer = notification.waitlist_offer if kind == NotificationKind.WAITLIST_OFFER else None
+    if offer is not None:  # the offered time, not the session the row hangs on
+        first = Appointment(location=location, starts_at=offer.slot.starts_at)
     local_first = location.local(first.starts_at)
     single, plural, intro = _WORDING[kind]
     subject_template = plural if plural and len(appointments) > 1 else single
@@ -271,6 +296,9 @@ def email_build(*, notification: Notification, appointments: list[Appointment], 
         "unsubscribe_url": unsubscribe_url(patient=patient),
         "book_rest_url": (course_link_url(course_id=notification.course_id, sessions_left=sessions_left)
                           if kind == NotificationKind.SESSION_FOLLOW_UP and sessions_left > 0 else ""),
+        "offer_when": local_time_text(first) if offer else "",
+        "offer_url": waitlist_offer_url(offer_id=offer.pk) if offer else "",
+        "offer_expires": local_time_text(Appointment(location=location, starts_at=offer.expires_at)) if offer else "",
     }
     message = EmailMultiAlternatives(
         subject=subject,

@@ -57,6 +57,8 @@ from scheduling.reminders.outbox import (
     notification_write_maintenance_recalls,
 )
 from scheduling.reminders.sms import SmsError, sms_enabled, sms_send, sms_text
+from scheduling.waitlist.selectors import waitlist_offer_is_open
+from scheduling.waitlist.services import waitlist_offers_write
 
 logger = logging.getLogger(__name__)
 
@@ -121,6 +123,11 @@ def _sessions_for(row: Notification, appointment: Appointment, now: datetime) ->
             return [], "Not sent: the session is no longer a no-show."
         return [appointment], ""
     course = row.course
+    if kind == NotificationKind.WAITLIST_OFFER:
+        offer = row.waitlist_offer
+        if not waitlist_offer_is_open(offer=offer, now=now):
+            return [], "Not sent: the waitlist offer was taken, withdrawn or has expired."
+        return [], ""
     if kind == NotificationKind.MAINTENANCE_RECALL:
         due_at = course_maintenance_due_at(course=course)
         if due_at is None or due_at > now:
@@ -217,10 +224,12 @@ CHANNELS = {NotificationChannel.EMAIL: EmailChannel(), NotificationChannel.SMS: 
 
 
 def notifications_dispatch_due(*, now: datetime, enqueue: Callable[[list[int], datetime], object]) -> int:
-    """One beat: write the maintenance recalls due by ``now``, then claim every due row, CLAIM_BATCH at a
-    time until a claim comes back short, and hand each send batch with its claim's moment to ``enqueue``
-    (the send task's queueing: this module does not import the tasks). Returns how many rows were queued."""
+    """One beat: write the maintenance recalls due by ``now`` and the waitlist's offers, then claim every due
+    row, CLAIM_BATCH at a time until a claim comes back short, and hand each send batch with its claim's moment
+    to ``enqueue`` (the send task's queueing: this module does not import the tasks).
+    Returns how many rows were queued."""
     notification_write_maintenance_recalls(now=now)
+    waitlist_offers_write(now=now)
     queued = 0
     while True:
         ids = notification_claim_due(now=now)

@@ -11,6 +11,7 @@ from scheduling.reminders.pages import (
     unsubscribe_page,
 )
 from scheduling.selfservice.pages import appointment_move_page, course_book_rest_page
+from scheduling.waitlist.pages import waitlist_join_page, waitlist_offer_page
 
 app_name = "patient"
 
@@ -21,6 +22,8 @@ urlpatterns = [
     path("book/<str:token>/", course_book_rest_page, name="book-rest"),
     path("unsubscribe/<str:token>/", unsubscribe_page, name="unsubscribe"),
     path("s/<str:token>/", short_link_page, name="short"),
+    path("waitlist/join/<str:token>/", waitlist_join_page, name="waitlist-join"),
+    path("waitlist/offer/<str:token>/", waitlist_offer_page, name="waitlist-offer"),
     # Twilio's webhooks (signed with the account's auth token).
     path("sms/status/", sms_status_callback, name="sms-status"),
     path("sms/inbound/", sms_inbound, name="sms-inbound"),

@@ -95,6 +95,8 @@ def _reminders(report: RemindersReport) -> Iterator[Line]:
     for row in report.failed_by_reason:
         yield "failed, by reason", row["reason"], "", "messages", row["messages"]
     yield "email consent", "patients who stopped emails", "", "patients", report.unsubscribed
+    for figure, value in report.waitlist_offers.items():
+        yield "waitlist offers", figure, "", "offers", value
 
 
 _LINES = {"utilization": _utilization, "attendance": _attendance, "outcomes": _outcomes, "reminders": _reminders}

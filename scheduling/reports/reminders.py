@@ -1,5 +1,5 @@
-"""Report 4, reminders: the outbox's messages by kind and state, failures by reason, unsubscribes
-(docs/reports.md).
+"""Report 4, reminders: the outbox's messages by kind and state, failures by reason, unsubscribes, and the
+waitlist's offers sent, taken and expired (docs/reports.md).
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from django.db.models import (
     When,
 )
 from django.db.models.functions import Left
+from django.utils import timezone
 
 from patients.models import AuditAction, AuditEvent
 from scheduling.models import (
@@ -28,6 +29,7 @@ from scheduling.models import (
 )
 from scheduling.reminders.bounces import BOUNCED
 from scheduling.reports.period import LocalDay, ReportPeriod, percent
+from scheduling.waitlist.models import WaitlistOffer, WaitlistOfferStatus
 
 
 def failure_reason() -> Case:
@@ -53,6 +55,14 @@ REMINDER_FIGURES = {
 }
 
 
+def waitlist_figures(now) -> dict[str, Q]:
+    """Offers sent in the period, taken (accepted) and expired (also one past its time that the beat has not
+    marked yet)."""
+    return {"sent": Q(), "taken": Q(status=WaitlistOfferStatus.ACCEPTED),
+            "expired": Q(status=WaitlistOfferStatus.EXPIRED) | Q(status=WaitlistOfferStatus.OFFERED,
+                                                                 expires_at__lte=now)}
+
+
 @dataclass
 class RemindersReport:
     period: ReportPeriod
@@ -60,12 +70,13 @@ class RemindersReport:
     totals: dict[str, int]
     failed_by_reason: list[dict]  # reason, messages
     unsubscribed: int
+    waitlist_offers: dict[str, int] = field(default_factory=dict)  # sent, taken, expired
     summary: dict[str, float | int | None] = field(default_factory=dict)
 
 
 def report_reminders(*, period: ReportPeriod) -> RemindersReport:
-    """Messages due in the period by kind and state, failures by reason, and patients who stopped emails
-    (three queries)."""
+    """Messages due in the period by kind and state, failures by reason, patients who stopped emails, and the
+    waitlist's offers sent in the period (four queries)."""
     rows = Notification.objects.filter(course__location_id__in=period.location_ids).order_by().annotate(
         local_due=LocalDay("due_at", "course__location__time_zone")).filter(
         local_due__gte=period.start, local_due__lte=period.end)
@@ -85,8 +96,13 @@ def report_reminders(*, period: ReportPeriod) -> RemindersReport:
         stopped = stopped.filter(Exists(Course.objects.filter(patient=OuterRef("patient"),
                                                               location_id__in=period.location_ids)))
     unsubscribed = stopped.aggregate(patients=Count("patient", distinct=True))["patients"]
+    offers = (WaitlistOffer.objects.filter(slot__location_id__in=period.location_ids).order_by()
+              .annotate(local_sent=LocalDay("created_at", "slot__location__time_zone"))
+              .filter(local_sent__gte=period.start, local_sent__lte=period.end)
+              .aggregate(**{name: Count("pk", filter=condition)
+                            for name, condition in waitlist_figures(timezone.now()).items()}))
     report = RemindersReport(period=period, by_kind=by_kind, totals=totals, failed_by_reason=failed,
-                             unsubscribed=unsubscribed)
+                             unsubscribed=unsubscribed, waitlist_offers=offers)
     report.summary = {**totals, "unsubscribed": unsubscribed,
                       "failed_percent": percent(totals["failed"], totals["sent"] + totals["failed"])}
     return report

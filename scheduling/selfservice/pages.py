@@ -37,6 +37,7 @@ from scheduling.selfservice.services import (
     appointment_move_refusal,
     course_book_rest_by_patient,
 )
+from scheduling.waitlist.selectors import waitlist_join_url
 
 NOT_VALID = "This link is not valid. Please check that you copied all of it."
 EARLIER_STATE = ("This link is for an earlier state of your session (it was moved, cancelled or already "
@@ -70,6 +71,7 @@ def _choose(request, appointment: Appointment, days, *, notice: str = "", status
     return render(request, "patient/move.html", {
         "title": "Choose another time", "appointment": appointment, "location": appointment.location,
         "when": local_time_text(appointment), "days": days, "notice": notice,
+        "waitlist_url": waitlist_join_url(appointment=appointment),
     }, status=status)
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 
 import pytest
 import time_machine
@@ -11,6 +11,7 @@ import time_machine
 from clinic import services as clinic_services
 from patients.models import CONTRAINDICATIONS
 from scheduling.records.services import session_record_create
+from scheduling.waitlist.services import waitlist_entry_create, waitlist_offer_by_hand
 from tests.api.conftest import bearer_client, booked_session
 from tests.factories import next_weekday
 
@@ -38,6 +39,12 @@ def rows_at(clinic) -> Rows:
         location=clinic.location, starts_at=clinic.at(next_weekday(5, weeks_ahead=3), 8),
         ends_at=clinic.at(next_weekday(5, weeks_ahead=3), 20), reason="Staff training", created_by=clinic.admin,
     )
+    waits = booked_session(clinic, weekday=3, hour=9, weeks_ahead=2)
+    entry = waitlist_entry_create(course=waits.course, appointment=waits.appointment, weekdays=[0, 1, 2, 3, 4],
+                                  earliest=time(8), latest=time(20), until=next_weekday(2, weeks_ahead=2),
+                                  created_by=clinic.front_desk.user)
+    offer = waitlist_offer_by_hand(entry=entry, starts_at=clinic.at(next_weekday(4), 15), clinician=clinic.clinician,
+                                   room=clinic.room, device=clinic.device, offered_by=clinic.front_desk.user)
     return Rows(ids={
         "locations": clinic.location.pk,
         "rooms": clinic.room.pk,
@@ -51,6 +58,8 @@ def rows_at(clinic) -> Rows:
         "appointments": session.appointment.pk,
         "session-records": record.pk,
         "notifications": session.appointment.notifications.order_by("id").first().pk,
+        "waitlist-entries": entry.pk,
+        "waitlist-offers": offer.pk,
     })
 
 
@@ -73,6 +82,8 @@ DETAIL = {
     "appointments": {"front_desk": (200, 404), "clinician": (200, 404), "manager": (200, 200)},
     "session-records": {"front_desk": (403, 403), "clinician": (200, 404), "manager": (200, 200)},
     "notifications": {"front_desk": (200, 404), "clinician": (200, 404), "manager": (200, 200)},
+    "waitlist-entries": {"front_desk": (200, 404), "clinician": (200, 404), "manager": (200, 200)},
+    "waitlist-offers": {"front_desk": (200, 404), "clinician": (200, 404), "manager": (200, 200)},
 }
 
 
@@ -183,6 +194,17 @@ WRITES = {
                           lambda clinic, rows: {"location": rows.ids["locations"], "weekday": 6,
                                                 "opens_at": "10:00", "closes_at": "14:00"},
                           {"front_desk": (403, 403), "clinician": (403, 403), "manager": (201, 201)}),
+    "waitlist join": ("post", "/api/v1/waitlist-entries/",
+                      lambda clinic, rows: {"course": rows.ids["courses"], "weekdays": [0], "earliest": "08:00",
+                                            "latest": "12:00", "until": next_weekday(0, weeks_ahead=3).isoformat()},
+                      {"front_desk": (201, 400), "clinician": (201, 400), "manager": (201, 201)}),
+    "waitlist cancel": ("post", "/api/v1/waitlist-entries/{waitlist-entries}/cancel/", lambda clinic, rows: {},
+                        {"front_desk": (200, 404), "clinician": (200, 404), "manager": (200, 200)}),
+    "waitlist offer by hand": ("post", "/api/v1/waitlist-entries/{waitlist-entries}/offer/",
+                               lambda clinic, rows: {"clinician": clinic.clinicians[1].pk,
+                                                     "room": clinic.rooms[1].pk, "device": clinic.devices[1].pk,
+                                                     "starts_at": _later(clinic, 1, 16)},
+                               {"front_desk": (201, 404), "clinician": (201, 404), "manager": (201, 201)}),
     "device out of service": ("post", "/api/v1/devices/{devices}/in-service/",
                               lambda clinic, rows: {"in_service": False},
                               {"front_desk": (403, 403), "clinician": (403, 403), "manager": (200, 200)}),
