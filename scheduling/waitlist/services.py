@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from clinic.errors import ConflictError
 from clinic.models import Device, Room, Staff
+from clinic.transactions import retried_on_deadlock
 from patients.models import AuditAction
 from patients.services import audit_record
 from scheduling.booking.rules import screening_check
@@ -135,6 +136,7 @@ def waitlist_slot_match(*, slot: WaitlistSlot, now: datetime) -> list[WaitlistOf
     return offers
 
 
+@retried_on_deadlock
 def waitlist_offers_expire(*, now: datetime) -> int:
     """Offers past their time expire (their entries wait again); entries past their last day expire; freed
     times with no open offer left close."""
@@ -208,6 +210,7 @@ def waitlist_offer_by_hand(*, entry: WaitlistEntry, starts_at: datetime, clinici
     return offer
 
 
+@retried_on_deadlock
 @transaction.atomic
 def waitlist_offer_accept(*, offer: WaitlistOffer) -> WaitlistOffer:
     """The patient takes the offered time (``ConflictError`` when another patient took it first,
