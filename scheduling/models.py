@@ -431,6 +431,7 @@ class NotificationKind(models.TextChoices):
     SESSION_FOLLOW_UP = "session_follow_up", "Follow-up: book the next sessions"
     NOSHOW_FOLLOW_UP = "noshow_follow_up", "No-show follow-up"
     MAINTENANCE_RECALL = "maintenance_recall", "Maintenance recall"
+    CHECK_IN = "check_in", "Check-in: how are you doing?"
 
 
 class NotificationStatus(models.TextChoices):
@@ -477,7 +478,8 @@ class Notification(TimeStampedModel):
         ordering = ["-due_at", "-id"]
         constraints = [
             models.UniqueConstraint(fields=["appointment", "appointment_version", "kind", "channel"],
-                                    name="notification_once_per_appointment_version_kind_channel"),
+                                    name="notification_once_per_appointment_version_kind_channel",
+                                    condition=~Q(kind="check_in")),  # once per check-in: CheckIn.notification
             models.CheckConstraint(condition=~Q(status=NotificationStatus.SENT) | Q(sent_at__isnull=False),
                                    name="notification_sent_has_time"),
         ]
@@ -491,3 +493,4 @@ class Notification(TimeStampedModel):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} to {self.patient} ({self.get_status_display().lower()})"
+from scheduling.checkins.models import CheckIn  # noqa: E402, F401  (registers the check-ins with Django)

@@ -22,6 +22,8 @@ from django.utils.crypto import constant_time_compare, salted_hmac
 from icalendar import Calendar, Event, vCalAddress
 
 from patients.models import Patient
+from scheduling.checkins.links import check_in_link_url
+from scheduling.checkins.models import CheckIn
 from scheduling.models import Appointment, Notification, NotificationKind
 
 LINK_SALT = "ionto.patient-link"
@@ -195,6 +197,9 @@ _WORDING = {
                                          "Thank you for coming in. You have {left} more session{plural} to book."),
     NotificationKind.MAINTENANCE_RECALL: ("Time to book your next session at {location}", "",
                                           "Your next maintenance session is due."),
+    NotificationKind.CHECK_IN: ("How are you doing? A question from {location}", "",
+                                "How are you doing? We would like to know how you have been since your last "
+                                "visit. One short question, a minute of your time:"),
 }
 
 
@@ -203,6 +208,14 @@ def _subject_time(appointment: Appointment, local: datetime, text: str) -> str:
     if _calendar_time(appointment, appointment.starts_at).tzinfo is UTC:
         return f"{text} {local.tzname()}"
     return text
+
+
+def _check_in_url(notification: Notification) -> str:
+    """A check-in email's one link, to the page with the question (the email itself asks nothing clinical)."""
+    if notification.kind != NotificationKind.CHECK_IN:
+        return ""
+    check_in_id = CheckIn.objects.filter(notification=notification).values_list("pk", flat=True).get()
+    return check_in_link_url(check_in_id=check_in_id)
 
 
 def email_build(*, notification: Notification, appointments: list[Appointment], sessions_left: int = 0,
@@ -241,6 +254,7 @@ def email_build(*, notification: Notification, appointments: list[Appointment], 
         "address_lines": [line.strip() for line in location.address.splitlines() if line.strip()],
         "late_cancellation_hours": location.late_cancellation_hours,
         "unsubscribe_url": unsubscribe_url(patient=patient),
+        "check_in_url": _check_in_url(notification),
     }
     message = EmailMultiAlternatives(
         subject=subject,

@@ -41,6 +41,7 @@ from scheduling.booking.selectors import (
     course_maintenance_due_at,
     course_sessions_left_to_book,
 )
+from scheduling.checkins.selectors import check_in_send_refusal
 from scheduling.models import (
     Appointment,
     AppointmentStatus,
@@ -121,6 +122,9 @@ def _sessions_for(row: Notification, appointment: Appointment, now: datetime) ->
             return [], "Not sent: the session is no longer a no-show."
         return [appointment], ""
     course = row.course
+    if kind == NotificationKind.CHECK_IN:
+        reason = check_in_send_refusal(notification=row)
+        return ([], reason) if reason else ([appointment], "")
     if kind == NotificationKind.MAINTENANCE_RECALL:
         due_at = course_maintenance_due_at(course=course)
         if due_at is None or due_at > now:

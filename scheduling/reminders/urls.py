@@ -2,6 +2,7 @@
 
 from django.urls import path
 
+from scheduling.checkins.pages import check_in_page
 from scheduling.reminders.pages import (
     appointment_cancel_page,
     appointment_confirm_page,
@@ -18,6 +19,7 @@ urlpatterns = [
     path("cancel/<str:token>/", appointment_cancel_page, name="cancel"),
     path("unsubscribe/<str:token>/", unsubscribe_page, name="unsubscribe"),
     path("s/<str:token>/", short_link_page, name="short"),
+    path("check-in/<str:token>/", check_in_page, name="check-in"),
     # Twilio's webhooks (signed with the account's auth token).
     path("sms/status/", sms_status_callback, name="sms-status"),
     path("sms/inbound/", sms_inbound, name="sms-inbound"),
