@@ -300,6 +300,12 @@ def course_sweating_returned(*, course: Course) -> bool:
                 and course.reported_hdss is not None and course.reported_hdss >= SWEATING_RETURNED_HDSS)
 
 
+def sweating_returned_condition() -> Q:
+    """``course_sweating_returned`` as a filter over ``course_annotate_maintenance``'s rows (the dashboard)."""
+    return Q(waits_for_maintenance=True, indication=Indication.HYPERHIDROSIS,
+             reported_hdss__gte=SWEATING_RETURNED_HDSS)
+
+
 def course_maintenance_due_at(*, course: Course) -> datetime | None:
     """When the next maintenance session of ``course`` falls due, or None when none waits to be booked:
     the last session plus the course's interval, on the location's wall clock (a session at 09:00

@@ -10,12 +10,13 @@ from __future__ import annotations
 from django.core import signing
 from django.core.exceptions import ValidationError
 from django.shortcuts import render
+from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
 from clinic.display import location_time
 from clinic.ratelimit import rate_limited
 from patients.services import audit_read
-from scheduling.checkins.links import check_in_link_read
+from scheduling.checkins.links import check_in_link_expired, check_in_link_read
 from scheduling.checkins.models import CheckIn
 from scheduling.checkins.questions import (
     HDSS_ANSWERS,
@@ -53,14 +54,14 @@ def _score(value: str) -> int | None:
 def check_in_page(request, token: str):
     try:
         check_in_id = check_in_link_read(token=token)
-    except signing.SignatureExpired:
-        return _page(request, title="Link not usable", message=EXPIRED, status=410)
     except signing.BadSignature:
         return _page(request, title="Link not usable", message=NOT_VALID, status=400)
     check_in = CheckIn.objects.select_related("course__location", "patient").filter(pk=check_in_id).first()
     if check_in is None:
         return _page(request, title="Link not usable", message=NOT_VALID, status=400)
     audit_read(actor=None, patient=check_in.patient, obj=check_in, via="patient-link")
+    if not check_in.is_answered and check_in_link_expired(due_at=check_in.due_at, now=timezone.now()):
+        return _page(request, title="Link not usable", message=EXPIRED, status=410)
     if check_in.is_answered:
         return _page(request, title="Already answered", check_in=check_in, status=409 if request.method == "POST"
                      else 200, message=f"{ALREADY_ANSWERED} (Answered "

@@ -71,3 +71,17 @@ def reported_points_by_course(*, courses: list[Course]) -> dict[int, tuple[Repor
             skin_reaction=check_in.skin_reaction,
             skin_reaction_label=check_in.get_skin_reaction_display() if check_in.skin_reaction else ""))
     return {course_id: tuple(points) for course_id, points in found.items()}
+
+
+def response_scores(progress) -> tuple[Decimal | None, Decimal | None]:
+    """The (baseline, latest) scores the "response" rule compares (docs/clinicians.md): the baseline is the
+    earliest score of the course, the patient's baseline check-in when it was answered before the first
+    clinician-recorded score, else that recorded score; the latest is the clinician's latest recorded
+    score (or the baseline answer alone, when nothing is recorded yet). Answers after the course show how
+    long the effect lasts and drive maintenance, not the course's response."""
+    outcome = progress.outcome
+    before = [point for point in progress.reported if point.purpose == CheckInPurpose.BASELINE
+              and (not outcome.points or point.date <= outcome.points[0].date)]
+    baseline = before[0].value if before else outcome.baseline
+    latest = outcome.latest if outcome.points else baseline
+    return baseline, latest
