@@ -7,8 +7,11 @@ from django.db import models
 from django.db.models import Q
 
 from clinic.models import TimeStampedModel
-from patients.models import Patient
-from scheduling.models import HDSS_MAX, HDSS_MIN, PAIN_NPRS_MAX, Appointment, Course, Notification
+
+# The scales' ranges, as scheduling.models holds them for session records (HDSS 1-4, NPRS 0-10). This module
+# does not import scheduling.models: that module imports this one, at its end, so Django registers CheckIn.
+HDSS_MIN, HDSS_MAX = 1, 4
+PAIN_NPRS_MAX = 10
 
 
 class CheckInPurpose(models.TextChoices):
@@ -37,13 +40,13 @@ class CheckIn(TimeStampedModel):
     counts from that session (0 for a baseline), so each check-in is planned once.
     """
 
-    course = models.ForeignKey(Course, on_delete=models.PROTECT, related_name="check_ins")
-    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="check_ins")
-    appointment = models.ForeignKey(Appointment, on_delete=models.PROTECT, related_name="check_ins")
+    course = models.ForeignKey("scheduling.Course", on_delete=models.PROTECT, related_name="check_ins")
+    patient = models.ForeignKey("patients.Patient", on_delete=models.PROTECT, related_name="check_ins")
+    appointment = models.ForeignKey("scheduling.Appointment", on_delete=models.PROTECT, related_name="check_ins")
     purpose = models.CharField(max_length=12, choices=CheckInPurpose.choices)
     weeks_after = models.PositiveSmallIntegerField(default=0)
     due_at = models.DateTimeField(help_text="When the email goes out, UTC.")
-    notification = models.OneToOneField(Notification, on_delete=models.PROTECT, null=True, blank=True,
+    notification = models.OneToOneField("scheduling.Notification", on_delete=models.PROTECT, null=True, blank=True,
                                         related_name="check_in")
     hdss = models.PositiveSmallIntegerField("HDSS (1-4)", null=True, blank=True,
                                             validators=[MinValueValidator(HDSS_MIN), MaxValueValidator(HDSS_MAX)])

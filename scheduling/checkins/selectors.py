@@ -8,10 +8,11 @@ from decimal import Decimal
 
 from django.db.models import QuerySet
 
+from clinic.display import location_time
 from clinic.selectors import at_visible_locations
 from scheduling.booking.selectors import course_annotate_maintenance
 from scheduling.checkins.models import FLAGGED_SKIN_REACTIONS, CheckIn, CheckInPurpose
-from scheduling.models import Course, Notification, SessionRecord
+from scheduling.models import Appointment, AppointmentStatus, Course, Notification, SessionRecord
 
 
 def check_ins_visible_to(*, user) -> QuerySet[CheckIn]:
@@ -19,9 +20,9 @@ def check_ins_visible_to(*, user) -> QuerySet[CheckIn]:
     return at_visible_locations(CheckIn.objects, user=user, field="course__location_id")
 
 
-def check_in_send_refusal(*, notification: Notification) -> str:
+def check_in_send_refusal(*, notification: Notification, now: datetime) -> str:
     """Why a check-in's email must not go out any more, or "" when it goes: answered already; a baseline
-    once the course has a score or is closed; a periodic one once maintenance is booked."""
+    once the course has a score, is closed or has no session booked ahead; a periodic one once maintenance is booked."""
     check_in = CheckIn.objects.filter(notification=notification).select_related("course").first()
     if check_in is None:
         return "Not sent: the check-in is gone."
@@ -31,6 +32,8 @@ def check_in_send_refusal(*, notification: Notification) -> str:
     if check_in.purpose == CheckInPurpose.BASELINE:
         if not course.is_open:
             return "Not sent: the course is closed."
+        if not Appointment.objects.filter(course=course, status=AppointmentStatus.BOOKED, starts_at__gt=now).exists():
+            return "Not sent: no session of the course is booked ahead."
         if SessionRecord.objects.filter(appointment__course=course).exclude(hdss=None, pain_nprs=None).exists():
             return "Not sent: a score was recorded in a session."
     if check_in.purpose == CheckInPurpose.PERIODIC:
@@ -49,6 +52,7 @@ class ReportedPoint:
     purpose_label: str
     date: date  # the location's day of the answer
     answered_at: datetime  # in the location's time zone
+    answered_text: str  # as every screen shows it: 'Tue 15 Dec 2026 14:30 EST'
     value: Decimal
     skin_reaction: str
     skin_reaction_label: str
@@ -68,6 +72,7 @@ def reported_points_by_course(*, courses: list[Course]) -> dict[int, tuple[Repor
         found[check_in.course_id].append(ReportedPoint(
             check_in_id=check_in.pk, purpose=check_in.purpose, purpose_label=check_in.get_purpose_display(),
             date=local.date(), answered_at=local, value=Decimal(check_in.score),
+            answered_text=location_time(zones[check_in.course_id], check_in.answered_at),
             skin_reaction=check_in.skin_reaction,
             skin_reaction_label=check_in.get_skin_reaction_display() if check_in.skin_reaction else ""))
     return {course_id: tuple(points) for course_id, points in found.items()}

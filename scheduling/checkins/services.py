@@ -19,11 +19,8 @@ from clinic.models import Location
 from patients.models import AuditAction
 from patients.services import audit_record
 from scheduling.booking.selectors import course_annotate_maintenance, course_sweating_returned
-from scheduling.checkins.models import CheckIn, CheckInPurpose, SkinReaction
+from scheduling.checkins.models import HDSS_MAX, HDSS_MIN, PAIN_NPRS_MAX, CheckIn, CheckInPurpose, SkinReaction
 from scheduling.models import (
-    HDSS_MAX,
-    HDSS_MIN,
-    PAIN_NPRS_MAX,
     Appointment,
     AppointmentStatus,
     Course,
@@ -48,18 +45,17 @@ def check_in_due_at(*, location: Location, day: date) -> datetime:
     return datetime.combine(day, time(CHECK_IN_HOUR), tzinfo=location.zone).astimezone(UTC)
 
 
-def _plan(course: Course, anchor: Appointment, purpose: str, weeks_after: int, due_at: datetime) -> CheckIn | None:
-    """One check-in and its email (the outbox row), unless it is planned already."""
-    if CheckIn.objects.filter(appointment=anchor, purpose=purpose, weeks_after=weeks_after).exists():
+def _plan(course: Course, anchor: Appointment, purpose: str, weeks_after: int, due_at: datetime, *,
+          checked: bool = False) -> CheckIn | None:
+    """One check-in and its email (the outbox row), unless it is planned already (``checked``: the caller
+    knows it is not). Written from the services' own values: the check constraints guard them."""
+    if not checked and CheckIn.objects.filter(appointment=anchor, purpose=purpose, weeks_after=weeks_after).exists():
         return None
     notification = Notification.objects.create(
         kind=NotificationKind.CHECK_IN, channel=NotificationChannel.EMAIL, patient_id=course.patient_id,
         course=course, appointment=anchor, appointment_version=anchor.version, due_at=due_at)
-    check_in = CheckIn(course=course, patient_id=course.patient_id, appointment=anchor, purpose=purpose,
-                       weeks_after=weeks_after, due_at=due_at, notification=notification)
-    check_in.full_clean()
-    check_in.save()
-    return check_in
+    return CheckIn.objects.create(course=course, patient_id=course.patient_id, appointment=anchor, purpose=purpose,
+                                  weeks_after=weeks_after, due_at=due_at, notification=notification)
 
 
 def check_ins_on_booked(*, appointments: list[Appointment]) -> None:
@@ -81,7 +77,7 @@ def check_ins_on_booked(*, appointments: list[Appointment]) -> None:
         return
     location = course.location
     due_at = max(now, check_in_due_at(location=location, day=first.local_date - timedelta(days=1)))
-    _plan(course, first, CheckInPurpose.BASELINE, 0, due_at)
+    _plan(course, first, CheckInPurpose.BASELINE, 0, due_at, checked=True)
 
 
 def check_ins_on_completed(*, course: Course) -> None:

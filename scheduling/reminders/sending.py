@@ -123,7 +123,7 @@ def _sessions_for(row: Notification, appointment: Appointment, now: datetime) ->
         return [appointment], ""
     course = row.course
     if kind == NotificationKind.CHECK_IN:
-        reason = check_in_send_refusal(notification=row)
+        reason = check_in_send_refusal(notification=row, now=now)
         return ([], reason) if reason else ([appointment], "")
     if kind == NotificationKind.MAINTENANCE_RECALL:
         due_at = course_maintenance_due_at(course=course)
