@@ -29,6 +29,8 @@ from scheduling.booking.services import (
     appointment_mark_arrived,
     appointment_mark_noshow,
 )
+from scheduling.checkins.models import CheckIn, CheckInPurpose
+from scheduling.checkins.services import check_in_answer
 from scheduling.engine.grid import week_start
 from scheduling.models import CancelledBy, Indication
 from scheduling.records.services import session_record_create
@@ -246,8 +248,12 @@ class _DemoClinic:
                                                starts_at=at(day, time(hour)), booked_by=self.manager.user))
             return booked
 
-        if story == 0:  # planned: the whole course booked ahead
+        if story == 0:  # planned: the whole course booked ahead; the patient answered the baseline check-in
             future(self._days(1, course.planned_sessions))
+            baseline = CheckIn.objects.filter(course=course, purpose=CheckInPurpose.BASELINE).first()
+            if baseline is not None:
+                check_in_answer(check_in=baseline, score=6 + number % 3 if medicated else 3 + number % 2,
+                                skin_reaction="none")
         elif story == 1:  # active: half done (one no-show), the rest booked
             past(self._days(-2, 4))
             future(self._days(1, course.planned_sessions - 3))

@@ -163,9 +163,9 @@ def outcome_chart_svg(progress: CourseProgress) -> SafeString:
     parts.append(f'<rect x="{cx + 10}" y="{legend_y - 4}" width="8" height="8" fill="{CURRENT_COLOUR}"/>')
     parts.append(f'<text x="{cx + 36}" y="{legend_y + 4}" class="legend">Highest current of the session (mA)</text>')
     if reported_points:
-        rx = LEFT + 560
+        rx = LEFT + 604
         parts.append(_diamond(rx + 8, legend_y))
-        parts.append(f'<text x="{rx + 22}" y="{legend_y + 4}" class="legend">Reported by the patient</text>')
+        parts.append(f'<text x="{rx + 20}" y="{legend_y + 4}" class="legend">Patient-reported</text>')
     return svg_close(parts)
 
 

@@ -203,7 +203,7 @@ def test_the_progress_shows_both_kinds_of_score_in_the_chart_the_table_and_the_c
     progress = course_progress(course=course)
     chart = str(outcome_chart_svg(progress))
     assert chart.count('class="marker-reported"') == 3  # two answers and the legend
-    assert "Reported by the patient" in chart
+    assert "Patient-reported" in chart
     rows = list(csv.DictReader(io.StringIO(course_sessions_csv(progress=progress))))
     reported = [(row["status"], row["HDSS"], row["side effects"]) for row in rows if row["reported by"] == "patient"]
     assert reported == [("Check-in: after the course", "2", ""),
