@@ -1,7 +1,8 @@
 """The questions a check-in page asks, worded for patients from their published sources (docs/clinicians.md).
 
 HDSS: the four statements of the Hyperhidrosis Disease Severity Scale (Solish et al., Dermatol Surg 2007;
-33:908-923, for the Canadian Hyperhidrosis Advisory Committee), with "my sweating" for the site.
+33:908-923, for the Canadian Hyperhidrosis Advisory Committee); the question says "your sweating" where the
+published one says "your hyperhidrosis", a word patients may not use.
 Pain: the 11-point numeric rating scale (NPRS) as Hawker et al. (Arthritis Care Res 2011;63 Suppl 11:
 S240-S252) describe it: 0 "no pain" to 10 "worst imaginable pain", over the last 24 hours.
 """
