@@ -81,12 +81,15 @@ def reported_points_by_course(*, courses: list[Course]) -> dict[int, tuple[Repor
 def response_scores(progress) -> tuple[Decimal | None, Decimal | None]:
     """The (baseline, latest) scores the "response" rule compares (docs/clinicians.md): the baseline is the
     earliest score of the course, the patient's baseline check-in when it was answered before the first
-    clinician-recorded score, else that recorded score; the latest is the clinician's latest recorded
+    session with a recorded score began, else that recorded score (``scheduling.reports.outcomes`` counts
+    the same); the latest is the clinician's latest recorded
     score (or the baseline answer alone, when nothing is recorded yet). Answers after the course show how
     long the effect lasts and drive maintenance, not the course's response."""
     outcome = progress.outcome
+    scored = [row for row in progress.recorded_sessions
+              if (row.hdss if outcome.measure == "hdss" else row.pain_nprs) is not None]
     before = [point for point in progress.reported if point.purpose == CheckInPurpose.BASELINE
-              and (not outcome.points or point.date <= outcome.points[0].date)]
+              and (not scored or point.answered_at < scored[0].starts_at)]
     baseline = before[0].value if before else outcome.baseline
     latest = outcome.latest if outcome.points else baseline
     return baseline, latest

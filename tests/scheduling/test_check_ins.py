@@ -21,15 +21,17 @@ from scheduling.booking.selectors import course_annotate_maintenance, course_mai
 from scheduling.checkins.links import CHECK_IN_LINK_MAX_AGE, CHECK_IN_SALT, check_in_link_token
 from scheduling.checkins.models import CheckIn, CheckInPurpose
 from scheduling.checkins.questions import HDSS_QUESTION, PAIN_QUESTION
-from scheduling.checkins.services import ALREADY_ANSWERED
+from scheduling.checkins.services import ALREADY_ANSWERED, check_in_answer
 from scheduling.models import Course, Notification, NotificationKind
 from scheduling.records.chart import outcome_chart_svg
 from scheduling.records.exports import course_sessions_csv
 from scheduling.records.fhir import course_fhir_bundle
 from scheduling.records.progress import FlagKind, course_list_for_dashboard, course_progress
 from scheduling.reminders.emails import email_build
+from scheduling.reports.selectors import report_outcomes, report_period
 from tests.factories import make_course
 from tests.scheduling.progress_courses import after, complete, record, scored, treat
+from tests.scheduling.report_clinics import END, START, outcomes_clinic
 from tests.scheduling.test_fhir import assert_valid_and_round_trips, resources
 
 pytestmark = pytest.mark.django_db
@@ -232,3 +234,22 @@ def test_the_fhir_bundle_holds_the_answers_as_questionnaire_responses_by_the_pat
                                               "display": "Blisters"}}]
     reported = [obs for obs in resources(bundle, "Observation") if obs.get("derivedFrom")]
     assert [(obs["valueInteger"], obs["performer"][0]["reference"]) for obs in reported] == [(3, patient_url)]
+
+
+def test_the_outcomes_report_counts_the_patients_baseline_answer_as_the_progress_page_does():
+    """Course B of the report's clinic has HDSS 3 at every session: no response, until its patient's baseline
+    answer (4, the day before the first session) is its first score."""
+    clinic, courses = outcomes_clinic()
+    period = report_period(user=clinic.manager.user, start=START, end=END, location_id=clinic.location.pk)
+
+    def hyperhidrosis():
+        row = next(row for row in report_outcomes(period=period).responses if row.indication == "hyperhidrosis")
+        return row.ended, row.judged, row.responded, row.median_sessions_to_response
+
+    assert hyperhidrosis() == (4, 3, 2, 2.0)
+    baseline = CheckIn.objects.get(course=courses["B"], purpose=CheckInPurpose.BASELINE)
+    with time_machine.travel(baseline.due_at, tick=False):
+        check_in_answer(check_in=baseline, score=4)
+    assert hyperhidrosis() == (4, 3, 3, 2.0)  # B responds at its 1st session (4 -> 3): median of 2, 1, 2
+    progress = course_progress(course=courses["B"], today=END)
+    assert FlagKind.NO_RESPONSE not in {flag.kind for flag in progress.flags}

@@ -16,6 +16,8 @@ from scheduling.checkins.questions import HDSS_ANSWERS, HDSS_QUESTION
 from scheduling.checkins.services import ALREADY_ANSWERED, check_ins_plan_periodic
 from scheduling.models import Notification, NotificationKind, NotificationStatus
 from scheduling.records.progress import FlagKind, course_progress
+from scheduling.tasks import check_ins_plan_periodic_task
+from tests.delivery_support import QUEUE, wait_for
 from tests.factories import book, make_clinic, make_course
 from tests.scheduling.progress_courses import after, record
 from tests.scheduling.test_tasks import beat_and_wait
@@ -129,7 +131,9 @@ def test_check_ins_arrive_on_their_days_and_an_hdss_of_3_brings_one_invitation(m
     for check_in in sorted(planned, key=lambda check_in: check_in.due_at)[2:]:
         beat_and_wait(check_in.due_at)
     assert received(mailbox, CHECK_IN_SUBJECT) == {address[back]: 4, address[fine]: 4}
-    assert check_ins_plan_periodic(now=last_due) == 1
+    # The beat's hourly task, run by the worker: the patient still waiting gets the next check-in, 4 weeks on.
+    check_ins_plan_periodic_task.apply_async(kwargs={"now": last_due.isoformat()}, queue=QUEUE)
+    wait_for(lambda: CheckIn.objects.filter(purpose=CheckInPurpose.PERIODIC).exists(), what="the periodic check-in")
     (periodic,) = CheckIn.objects.filter(purpose=CheckInPurpose.PERIODIC).select_related("course__location")
     assert (periodic.course, periodic.weeks_after) == (fine, 12)
     assert local(periodic).replace(tzinfo=None) == datetime.combine(DAYS[-1] + timedelta(weeks=12), time(10))
