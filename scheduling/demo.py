@@ -257,6 +257,11 @@ class _DemoClinic:
         elif story == 1:  # active: half done (one no-show), the rest booked
             past(self._days(-2, 4))
             future(self._days(1, course.planned_sessions - 3))
+        elif story == 2 and number % 20 == 12:  # completed; the patient reported the sweating back (HDSS 3)
+            past(self._days(-6, course.planned_sessions))
+            course_complete(course=course, completed_by=clinician.user)
+            first = CheckIn.objects.filter(course=course, purpose=CheckInPurpose.AFTER_COURSE).order_by("due_at")[0]
+            check_in_answer(check_in=first, score=3, skin_reaction="dryness")
         elif story == 2:  # completed, then maintenance every 2 weeks
             past(self._days(-6, course.planned_sessions))
             course_complete(course=course, completed_by=clinician.user)
