@@ -21,7 +21,8 @@ from scheduling.booking.selectors import course_annotate_maintenance, course_mai
 from scheduling.checkins.links import CHECK_IN_LINK_MAX_AGE, CHECK_IN_SALT, check_in_link_token
 from scheduling.checkins.models import CheckIn, CheckInPurpose
 from scheduling.checkins.questions import HDSS_QUESTION, PAIN_QUESTION
-from scheduling.checkins.services import ALREADY_ANSWERED, check_in_answer
+from scheduling.checkins.selectors import check_in_send_refusal
+from scheduling.checkins.services import ALREADY_ANSWERED, check_in_answer, check_ins_plan_periodic
 from scheduling.models import Course, Notification, NotificationKind
 from scheduling.records.chart import outcome_chart_svg
 from scheduling.records.exports import course_sessions_csv
@@ -253,3 +254,36 @@ def test_the_outcomes_report_counts_the_patients_baseline_answer_as_the_progress
     assert hyperhidrosis() == (4, 3, 3, 2.0)  # B responds at its 1st session (4 -> 3): median of 2, 1, 2
     progress = course_progress(course=courses["B"], today=END)
     assert FlagKind.NO_RESPONSE not in {flag.kind for flag in progress.flags}
+
+
+def test_a_baseline_email_is_withdrawn_once_a_score_is_recorded_and_after_answering(client, clinic, monday):
+    course = make_course(clinic, planned_sessions=6)
+    first, _second = treat(clinic, course, [(monday, "booked"), (monday + timedelta(days=2), "booked")])
+    baseline = CheckIn.objects.get(course=course)
+    assert check_in_send_refusal(notification=baseline.notification, now=baseline.due_at) == ""
+    with time_machine.travel(after(first), tick=False):
+        record(clinic, course, first, **scored(3))
+    assert check_in_send_refusal(notification=baseline.notification, now=after(first)) == (
+        "Not sent: a score was recorded in a session.")
+    after_course = check_in_of(finished(clinic, monday + timedelta(weeks=3), hour=15), CheckInPurpose.AFTER_COURSE, 2)
+    assert answer(client, after_course, score="2").status_code == 200
+    assert check_in_send_refusal(notification=after_course.notification, now=after_course.due_at) == (
+        "Not sent: the patient has already answered.")
+
+
+def test_periodic_check_ins_come_every_4_weeks_while_waiting_and_stop_after_a_year(clinic, monday):
+    course = finished(clinic, monday)
+    last = course.appointments.order_by("-starts_at").first()
+    eight = check_in_of(course, CheckInPurpose.AFTER_COURSE, 8)
+    assert check_ins_plan_periodic(now=eight.due_at - timedelta(minutes=1)) == 0  # the 8-week one is still ahead
+    assert check_ins_plan_periodic(now=eight.due_at) == 1
+    assert check_ins_plan_periodic(now=eight.due_at) == 0  # planned once
+    planned = CheckIn.objects.filter(course=course, purpose=CheckInPurpose.PERIODIC).order_by("-weeks_after")
+    while True:
+        latest = planned[0]
+        assert clinic.location.local(latest.due_at).hour == 10
+        assert clinic.location.local(latest.due_at).date() == last.local_date + timedelta(weeks=latest.weeks_after)
+        if not check_ins_plan_periodic(now=latest.due_at):
+            break
+    # Every 4 weeks after the 8-week one, the last within a year of the last session.
+    assert sorted(planned.values_list("weeks_after", flat=True)) == list(range(12, 53, 4))
