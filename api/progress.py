@@ -11,6 +11,7 @@ from rest_framework.views import APIView
 
 from api.base import audit_read_of
 from clinic.selectors import staff_role
+from scheduling.checkins.models import CheckInPurpose, SkinReaction
 from scheduling.models import AppointmentStatus, Course, CoursePhase, CourseStatus, Indication
 from scheduling.records.progress import (
     PROGRESS_FORBIDDEN,
@@ -80,6 +81,17 @@ class _Series(serializers.Serializer):
     points = _Point(many=True)
 
 
+class _Reported(serializers.Serializer):
+    check_in_id = serializers.IntegerField()
+    purpose = serializers.ChoiceField(choices=CheckInPurpose.choices)
+    date = serializers.DateField(help_text="The day at the location.")
+    answered_at = serializers.DateTimeField()
+    value = serializers.DecimalField(max_digits=3, decimal_places=0,
+                                     help_text="HDSS 1-4 (hyperhidrosis) or pain 0-10 (NPRS), as the course measures.")
+    skin_reaction = serializers.ChoiceField(choices=[("", "Not said"), *SkinReaction.choices])
+    raises_flag = serializers.BooleanField(help_text="A reported blister or burn: the side-effect flag.")
+
+
 class _Gap(serializers.Serializer):
     after = serializers.DateField()
     before = serializers.DateField()
@@ -107,6 +119,8 @@ class CourseProgressSerializer(serializers.Serializer):
     sweat = _Series(allow_null=True)
     flags = _Flag(many=True)
     sessions = _Session(many=True)
+    reported = _Reported(many=True, help_text="The patient's check-in answers, kept apart from the scores "
+                                              "clinicians record in sessions.")
 
 
 class _ProgressReaders(BasePermission):

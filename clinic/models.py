@@ -6,6 +6,7 @@ import zoneinfo
 from datetime import UTC, date, datetime, time
 
 from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
@@ -27,6 +28,11 @@ def validate_time_zone(value: str) -> None:
 
 def default_time_zone() -> str:
     return settings.IONTO_DEFAULT_LOCATION_TIME_ZONE
+
+
+def default_check_in_weeks() -> list[int]:
+    """After a course: check-ins at 2, 4 and 8 weeks (issue 23's defaults)."""
+    return [2, 4, 8]
 
 
 class Weekday(models.IntegerChoices):
@@ -88,6 +94,15 @@ class Location(TimeStampedModel):
         validators=[MinValueValidator(1), MaxValueValidator(30)],
         help_text="Highest current on tap water for patients under 18 (NHS: 15 mA).",
     )
+    check_in_weeks_after_course = ArrayField(
+        models.PositiveSmallIntegerField(validators=[MinValueValidator(1), MaxValueValidator(52)]),
+        size=6, default=default_check_in_weeks, blank=True,
+        help_text="Weeks after a course's last session at which the patient is asked how they are (e.g. 2, 4, 8).",
+    )
+    check_in_every_weeks = models.PositiveSmallIntegerField(
+        default=4, validators=[MinValueValidator(1), MaxValueValidator(26)],
+        help_text="Then a check-in every this many weeks while the patient waits for maintenance.",
+    )
 
     class Meta:
         ordering = ["name"]
@@ -97,6 +112,8 @@ class Location(TimeStampedModel):
             models.CheckConstraint(condition=Q(turnover_minutes__lte=30), name="location_turnover_range"),
             models.CheckConstraint(condition=Q(waitlist_offer_minutes__gte=10, waitlist_offer_minutes__lte=1440),
                                    name="location_waitlist_offer_minutes_range"),
+            models.CheckConstraint(condition=Q(check_in_every_weeks__gte=1, check_in_every_weeks__lte=26),
+                                   name="location_check_in_every_weeks_range"),
             models.CheckConstraint(condition=Q(max_current_ma_child__lte=F("max_current_ma_adult")),
                                    name="location_child_current_not_above_adult"),
         ]

@@ -29,6 +29,8 @@ from scheduling.booking.services import (
     appointment_mark_arrived,
     appointment_mark_noshow,
 )
+from scheduling.checkins.models import CheckIn, CheckInPurpose
+from scheduling.checkins.services import check_in_answer
 from scheduling.engine.grid import week_start
 from scheduling.models import CancelledBy, Indication
 from scheduling.records.services import session_record_create
@@ -247,13 +249,22 @@ class _DemoClinic:
                                                starts_at=at(day, time(hour)), booked_by=self.manager.user))
             return booked
 
-        if story == 0:  # planned: the whole course booked ahead
+        if story == 0:  # planned: the whole course booked ahead; the patient answered the baseline check-in
             future(self._days(1, course.planned_sessions))
+            baseline = CheckIn.objects.filter(course=course, purpose=CheckInPurpose.BASELINE).first()
+            if baseline is not None:
+                check_in_answer(check_in=baseline, score=6 + number % 3 if medicated else 3 + number % 2,
+                                skin_reaction="none")
         elif story == 1:  # active: half done (one no-show), the rest booked; the last wanted earlier
             past(self._days(-2, 4))
             last = future(self._days(1, course.planned_sessions - 3))[-1]
             waitlist_entry_create(course=course, appointment=last, weekdays=[0, 1, 2, 3, 4], earliest=time(8),
                                   latest=time(18), until=last.local_date - timedelta(days=1), created_by=None)
+        elif story == 2 and number % 20 == 12:  # completed; the patient reported the sweating back (HDSS 3)
+            past(self._days(-6, course.planned_sessions))
+            course_complete(course=course, completed_by=clinician.user)
+            first = CheckIn.objects.filter(course=course, purpose=CheckInPurpose.AFTER_COURSE).order_by("due_at")[0]
+            check_in_answer(check_in=first, score=3, skin_reaction="dryness")
         elif story == 2:  # completed, then maintenance every 2 weeks
             past(self._days(-6, course.planned_sessions))
             course_complete(course=course, completed_by=clinician.user)

@@ -10,6 +10,7 @@ from celery import shared_task
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from scheduling.checkins.services import check_ins_plan_periodic
 from scheduling.reminders.sending import notification_send_many, notifications_dispatch_due
 
 
@@ -32,3 +33,10 @@ def notifications_dispatch_due_task(now: str | None = None) -> int:
 def notification_send_task(notification_ids: list[int], claimed_at: str) -> dict[str, int]:
     """Send the rows of one claim (``claimed_at``, ISO 8601) by id, each on its own, over one connection."""
     return dict(notification_send_many(notification_ids=notification_ids, claimed_at=parse_datetime(claimed_at)))
+
+
+@shared_task(name="scheduling.check_ins_plan_periodic")
+def check_ins_plan_periodic_task(now: str | None = None) -> int:
+    """Every hour (beat): the next periodic check-in of each patient waiting for maintenance (its email
+    waits in the outbox for its day)."""
+    return check_ins_plan_periodic(now=parse_datetime(now) if now else timezone.now())

@@ -358,6 +358,12 @@ CELERY_BEAT_SCHEDULE: dict = {
         "schedule": schedule(timedelta(minutes=1)),
         "options": {"expires": 55},
     },
+    # Plans the next periodic check-in of patients waiting for maintenance (scheduling/checkins/).
+    "check-ins-plan-periodic": {
+        "task": "scheduling.check_ins_plan_periodic",
+        "schedule": schedule(timedelta(hours=1)),
+        "options": {"expires": 3300},
+    },
 }
 # The queue workers take tasks from and send them to; a shared broker can hold several apart.
 CELERY_TASK_DEFAULT_QUEUE = env("CELERY_QUEUE", "celery")

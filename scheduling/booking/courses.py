@@ -31,6 +31,7 @@ from scheduling.booking.services import (
     require_clinical,
     save_validated,
 )
+from scheduling.checkins.services import check_ins_on_booked, check_ins_on_completed
 from scheduling.engine.grid import CourseFacts, availability_grid, week_start
 from scheduling.engine.planner import Anchor, CoursePlan, PlannedSession, Preferences, UnplacedSession, course_plan
 from scheduling.models import (
@@ -115,7 +116,9 @@ def course_complete(*, course: Course, completed_by) -> Course:
                               "record or cancel them first.")
     course.status = CourseStatus.COMPLETED
     course.ended_at = timezone.now()
-    return save_validated(course)
+    course = save_validated(course)
+    check_ins_on_completed(course=course)
+    return course
 
 
 @transaction.atomic
@@ -254,6 +257,7 @@ def course_book(
             raise _not_fitting(plan, session, error) from error
     # Every session is booked: the one confirmation for the whole course, and each session's reminders.
     notifications_on_booked(appointments=[session.appointment for session in plan.sessions])
+    check_ins_on_booked(appointments=[session.appointment for session in plan.sessions])
     plan.booked = True
     return plan
 

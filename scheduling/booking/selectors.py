@@ -36,6 +36,7 @@ from clinic.models import Device, Location, Room, Staff
 from clinic.selectors import at_visible_locations
 from patients.models import Patient
 from scheduling.booking.rules import course_refusal
+from scheduling.checkins.models import CheckIn
 from scheduling.engine.grid import Slot, availability_grid
 from scheduling.engine.planner import Anchor, PlannedSession, Preferences, course_plan
 from scheduling.models import (
@@ -50,6 +51,9 @@ from scheduling.models import (
     Notification,
     SessionRecord,
 )
+
+# A hyperhidrosis patient reporting HDSS 3 or 4 after the course: the sweating is back (issue 23).
+SWEATING_RETURNED_HDSS = 3
 
 
 def courses_visible_to(*, user) -> QuerySet[Course]:
@@ -258,6 +262,9 @@ def course_annotate_maintenance(*, courses: QuerySet[Course]) -> QuerySet[Course
     over unless a clinician starts maintenance for it). Planned, active and discontinued initial
     courses, and closed maintenance courses, never wait.
 
+    ``reported_hdss`` and ``reported_at``: the patient's latest HDSS check-in answer of the line since its
+    last session (None without one), read by ``course_maintenance_due_at``.
+
     ``last_session_id`` and ``last_session_at``: the last fulfilled session of the patient's
     maintenance line (the initial course and the maintenance courses that follow it), from which
     the interval counts: a new maintenance course counts from the initial course's last session,
@@ -273,24 +280,48 @@ def course_annotate_maintenance(*, courses: QuerySet[Course]) -> QuerySet[Course
     line_courses = Course.objects.filter(Q(pk=line) | Q(follows=line)).values("pk")
     last_session = (Appointment.objects.filter(status=AppointmentStatus.FULFILLED, course__in=line_courses)
                     .order_by("-starts_at"))
+    report = (CheckIn.objects.filter(course__in=line_courses, hdss__isnull=False,
+                                     answered_at__gt=OuterRef("last_session_at"))
+              .order_by("-answered_at", "-pk"))
     return (course_annotate_left_to_book(courses=courses)
             .annotate(maintenance_line=Coalesce("follows_id", "pk"))
             .annotate(waits_for_maintenance=ExpressionWrapper(waits, output_field=BooleanField()),
                       last_session_id=Subquery(last_session.values("pk")[:1]),
-                      last_session_at=Subquery(last_session.values("starts_at")[:1])))
+                      last_session_at=Subquery(last_session.values("starts_at")[:1]))
+            .annotate(reported_hdss=Subquery(report.values("hdss")[:1]),
+                      reported_at=Subquery(report.values("answered_at")[:1])))
+
+
+def course_sweating_returned(*, course: Course) -> bool:
+    """The patient of a hyperhidrosis course waiting for maintenance reported HDSS 3 or 4 in their latest
+    check-in since the line's last session: maintenance is due now. ``course`` comes from
+    ``course_annotate_maintenance``."""
+    return bool(course.waits_for_maintenance and course.indication == Indication.HYPERHIDROSIS
+                and course.reported_hdss is not None and course.reported_hdss >= SWEATING_RETURNED_HDSS)
+
+
+def sweating_returned_condition() -> Q:
+    """``course_sweating_returned`` as a filter over ``course_annotate_maintenance``'s rows (the dashboard)."""
+    return Q(waits_for_maintenance=True, indication=Indication.HYPERHIDROSIS,
+             reported_hdss__gte=SWEATING_RETURNED_HDSS)
 
 
 def course_maintenance_due_at(*, course: Course) -> datetime | None:
     """When the next maintenance session of ``course`` falls due, or None when none waits to be booked:
     the last session plus the course's interval, on the location's wall clock (a session at 09:00
-    falls due at 09:00 across a daylight-saving change). ``course`` is read again unless it comes
+    falls due at 09:00 across a daylight-saving change), or earlier, when the patient answered a check-in
+    with HDSS 3 or 4 since that session (``course_sweating_returned``): then it is due from that answer.
+    ``course`` is read again unless it comes
     from ``course_annotate_maintenance``."""
     if not hasattr(course, "waits_for_maintenance"):
         course = course_annotate_maintenance(courses=Course.objects.select_related("location")).get(pk=course.pk)
     if not course.waits_for_maintenance or course.last_session_at is None:
         return None
     wall = course.location.local(course.last_session_at).replace(tzinfo=None)
-    return (wall + timedelta(weeks=course.maintenance_interval_weeks)).replace(tzinfo=course.location.zone)
+    due_at = (wall + timedelta(weeks=course.maintenance_interval_weeks)).replace(tzinfo=course.location.zone)
+    if course_sweating_returned(course=course):
+        return min(due_at, course.location.local(course.reported_at))
+    return due_at
 
 
 def course_maintenance_due_on(*, course: Course) -> date | None:

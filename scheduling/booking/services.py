@@ -34,6 +34,7 @@ from scheduling.booking.selectors import (
     appointment_patient_link_use,
     conflicting_appointments,
 )
+from scheduling.checkins.services import check_ins_on_booked
 from scheduling.models import (
     ACTIVE_STATUSES,
     SESSION_MINUTES_MAX,
@@ -330,6 +331,7 @@ def appointment_book(*, course: Course, clinician: Staff, room: Room, device: De
     appointment = book_one(course=course, clinician=clinician, room=room, device=device, starts_at=starts_at,
                            booked_by=booked_by)
     notifications_on_booked(appointments=[appointment])
+    check_ins_on_booked(appointments=[appointment])
     return appointment
 
 

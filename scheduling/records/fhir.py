@@ -5,7 +5,10 @@ a Procedure, and Observations: the outcome score (pain with LOINC 72514-3; HDSS,
 LOINC or SNOMED CT code, and the sweat rate with Ionto's local code system), and the session's
 settings (minutes of current, current per site, dose) as components in UCUM units. Body sites,
 side effects and the procedure itself use the local code system too: we name no SNOMED CT code we
-cannot vouch for. Every resource has a stable id and a urn:uuid full URL derived from the
+cannot vouch for. Each check-in the patient answered is a QuestionnaireResponse (author and source the
+patient) with an Observation of its score (performer the patient, derived from the response), so a
+reader tells patient-reported scores from clinician-recorded ones. Every resource has a stable id and a
+urn:uuid full URL derived from the
 database row, so two exports of the same course reference the same things.
 """
 
@@ -17,6 +20,8 @@ from decimal import Decimal
 
 from django.utils import timezone
 
+from scheduling.checkins.questions import HDSS_QUESTION, PAIN_QUESTION, SKIN_QUESTION
+from scheduling.checkins.selectors import ReportedPoint
 from scheduling.models import CourseStatus, Indication
 from scheduling.records.progress import CourseProgress, SessionRow
 
@@ -81,6 +86,8 @@ def course_fhir_bundle(*, progress: CourseProgress) -> dict:
     for row in progress.recorded_sessions:
         entries.append(_procedure(progress, row, patient_ref, careplan_ref))
         entries.extend(_observations(progress, row, patient_ref))
+    for point in progress.reported:
+        entries.extend(_reported(progress, point, patient_ref, careplan_ref))
     return {
         "resourceType": "Bundle",
         "id": f"ionto-course-{course.pk}",
@@ -240,3 +247,45 @@ def _observations(progress: CourseProgress, row: SessionRow, patient_ref: dict) 
         component=components,
     ))
     return found
+
+
+def _reported(progress: CourseProgress, point: ReportedPoint, patient_ref: dict,
+              careplan_ref: dict) -> list[tuple[str, str, dict]]:
+    """A check-in answer: the QuestionnaireResponse as the patient gave it and an Observation of its score."""
+    hyperhidrosis = progress.outcome.measure == "hdss"
+    key = f"check-in-{point.check_in_id}"
+    answered = _instant(point.answered_at)
+    items = [{"linkId": "score", "text": HDSS_QUESTION if hyperhidrosis else PAIN_QUESTION,
+              "answer": [{"valueInteger": _number(point.value)}]}]
+    if point.skin_reaction:
+        items.append({"linkId": "skin-reaction", "text": SKIN_QUESTION, "answer": [{"valueCoding": {
+            "system": f"{LOCAL}skin-reaction", "code": point.skin_reaction, "display": point.skin_reaction_label}}]})
+    response = {
+        "resourceType": "QuestionnaireResponse",
+        "id": f"questionnaire-response-{point.check_in_id}",
+        "identifier": {"system": f"{LOCAL}check-in", "value": str(point.check_in_id)},
+        "questionnaire": f"{LOCAL}questionnaire:{'hdss' if hyperhidrosis else 'nprs'}",
+        "basedOn": [careplan_ref],
+        "status": "completed",
+        "subject": patient_ref,
+        "authored": answered,
+        "author": patient_ref,
+        "source": patient_ref,
+        "item": items,
+    }
+    code = (_concept(f"{LOCAL}observation", "hdss", "Hyperhidrosis Disease Severity Scale") if hyperhidrosis
+            else _concept(LOINC, *PAIN_LOINC))
+    observation = {
+        "resourceType": "Observation",
+        "id": f"observation-{key}",
+        "status": "final",
+        "category": [_concept(OBSERVATION_CATEGORY, "survey", "Survey")],
+        "code": code,
+        "subject": patient_ref,
+        "effectiveDateTime": answered,
+        "performer": [patient_ref],
+        "valueInteger": _number(point.value),
+        "derivedFrom": [_ref("QuestionnaireResponse", point.check_in_id)],
+        "note": [{"text": f"Reported by the patient at a check-in ({point.purpose_label.lower()})."}],
+    }
+    return [("QuestionnaireResponse", point.check_in_id, response), ("Observation", key, observation)]

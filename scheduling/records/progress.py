@@ -29,13 +29,20 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from django.core.exceptions import PermissionDenied
-from django.db.models import Exists, OuterRef, Prefetch, QuerySet
+from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
 from django.utils import timezone
 
 from clinic.display import location_time
 from clinic.models import StaffRole
 from clinic.selectors import staff_role
-from scheduling.booking.selectors import course_annotate_maintenance, course_maintenance_due_on, courses_visible_to
+from scheduling.booking.selectors import (
+    course_annotate_maintenance,
+    course_maintenance_due_on,
+    course_sweating_returned,
+    courses_visible_to,
+    sweating_returned_condition,
+)
+from scheduling.checkins.selectors import ReportedPoint, reported_points_by_course, response_scores
 from scheduling.models import (
     MEDICATED_DOSE_MAX_MA_MIN,
     Appointment,
@@ -66,6 +73,7 @@ class FlagKind:
     ADHERENCE = "adherence"
     FOLLOW_UP = "follow_up"
     DOSE = "dose"
+    SWEATING_RETURNED = "sweating_returned"
 
     LABELS = {
         NO_RESPONSE: "No response",
@@ -73,6 +81,7 @@ class FlagKind:
         ADHERENCE: "Adherence",
         FOLLOW_UP: "Follow-up due",
         DOSE: "Dose",
+        SWEATING_RETURNED: "Sweating returned",
     }
 
 
@@ -193,6 +202,7 @@ class CourseProgress:
     cumulative_dose_ma_min: Decimal | None
     maintenance_due_on: date | None
     flags: list[Flag] = field(default_factory=list)
+    reported: tuple[ReportedPoint, ...] = ()  # the patient's check-in answers (scheduling.checkins)
 
     @property
     def recorded_sessions(self) -> list[SessionRow]:
@@ -255,7 +265,8 @@ def course_progress(*, course: Course, today: date | None = None) -> CourseProgr
     if not hasattr(course, "waits_for_maintenance"):
         course = _courses().get(pk=course.pk)
     appointments = _appointments([course.pk])[course.pk]
-    return _progress(course, appointments, today or course.location.local(timezone.now()).date())
+    reported = reported_points_by_course(courses=[course])[course.pk]
+    return _progress(course, appointments, today or course.location.local(timezone.now()).date(), reported)
 
 
 def course_list_for_dashboard(*, user, today: date | None = None) -> list[CourseProgress]:
@@ -264,15 +275,18 @@ def course_list_for_dashboard(*, user, today: date | None = None) -> list[Course
     role = staff_role(user)
     if role not in PROGRESS_ROLES:
         return []
-    courses = _courses(courses_visible_to(user=user)).filter(status__in=(CourseStatus.PLANNED, CourseStatus.ACTIVE))
+    # Open courses, and completed ones whose patient reported the sweating back (maintenance due now).
+    courses = _courses(courses_visible_to(user=user)).filter(
+        Q(status__in=(CourseStatus.PLANNED, CourseStatus.ACTIVE)) | sweating_returned_condition())
     if role == StaffRole.CLINICIAN:
         courses = courses.filter(Exists(Appointment.objects.filter(course=OuterRef("pk"), clinician__user=user)))
     courses = list(courses.order_by("patient__last_name", "patient__first_name", "pk"))
     appointments = _appointments([course.pk for course in courses])
+    reported = reported_points_by_course(courses=courses)
     progress = []
     for course in courses:
         day = today or course.location.local(timezone.now()).date()
-        progress.append(_progress(course, appointments[course.pk], day))
+        progress.append(_progress(course, appointments[course.pk], day, reported[course.pk]))
     # Stable sort: within the same number of flags the patients stay in name order.
     progress.sort(key=lambda item: -len(item.flags))
     return progress
@@ -361,7 +375,8 @@ def _plural(count: int, word: str) -> str:
     return f"{count} {word}{'' if count == 1 else 's'}"
 
 
-def _progress(course: Course, appointments: list[Appointment], today: date) -> CourseProgress:
+def _progress(course: Course, appointments: list[Appointment], today: date,
+              reported: tuple[ReportedPoint, ...] = ()) -> CourseProgress:
     rows = _session_rows(course, appointments)
     recorded = [row for row in rows if row.is_recorded]
     counts = dict.fromkeys(AppointmentStatus.values, 0)
@@ -380,11 +395,11 @@ def _progress(course: Course, appointments: list[Appointment], today: date) -> C
         unbooked=course.sessions_left_to_book,
         planned_gap_days=planned_gap, long_gaps=long_gaps, sessions=rows, outcome=outcome, sweat=sweat,
         cumulative_dose_ma_min=recorded[-1].cumulative_dose_ma_min if recorded and course.is_medicated else None,
-        maintenance_due_on=course_maintenance_due_on(course=course),
+        maintenance_due_on=course_maintenance_due_on(course=course), reported=reported,
     )
     progress.flags = [flag for flag in (
-        _no_response_flag(progress), _side_effect_flag(recorded), _adherence_flag(progress, rows),
-        _follow_up_flag(progress), _dose_flag(course, recorded),
+        _no_response_flag(progress), _side_effect_flag(recorded, reported), _adherence_flag(progress, rows),
+        _follow_up_flag(progress), _dose_flag(course, recorded), _sweating_returned_flag(course),
     ) if flag is not None]
     return progress
 
@@ -396,20 +411,27 @@ def _no_response_flag(progress: CourseProgress) -> Flag | None:
     days = (progress.as_of - progress.recorded_sessions[0].date).days
     if progress.fulfilled < NO_RESPONSE_AFTER_SESSIONS and days < NO_RESPONSE_AFTER_DAYS:
         return None
-    if outcome.baseline is None:
+    baseline, latest = response_scores(progress)
+    if baseline is None:
         return None
     needed = HDSS_RESPONSE_POINTS if outcome.measure == "hdss" else PAIN_RESPONSE_POINTS
-    if outcome.baseline - outcome.latest >= needed:
+    if baseline - latest >= needed:
         return None
     name = "HDSS" if outcome.measure == "hdss" else "Pain"
     after = (_plural(progress.fulfilled, "session") if progress.fulfilled >= NO_RESPONSE_AFTER_SESSIONS
              else f"{days} days")
     return Flag(FlagKind.NO_RESPONSE,
-                f"No response after {after}: {name} {outcome.baseline} at baseline, {outcome.latest} now "
+                f"No response after {after}: {name} {baseline} at baseline, {latest} now "
                 f"(a response is a fall of {needed} or more).")
 
 
-def _side_effect_flag(recorded: list[SessionRow]) -> Flag | None:
+def _side_effect_flag(recorded: list[SessionRow], reported: tuple[ReportedPoint, ...] = ()) -> Flag | None:
+    """A grade 2+ blistering or a burn in the last recorded session, or reported by the patient since it."""
+    since = [point for point in reported if point.raises_flag and (not recorded or point.date >= recorded[-1].date)]
+    if since:
+        point = since[-1]
+        return Flag(FlagKind.SIDE_EFFECT, f"The patient reported {point.skin_reaction_label.lower()} on "
+                                          f"{_day(point.date)} (check-in): consider lowering the current.")
     if not recorded:
         return None
     last = recorded[-1]
@@ -463,3 +485,11 @@ def _dose_flag(course: Course, recorded: list[SessionRow]) -> Flag | None:
         return Flag(FlagKind.DOSE, f"The last session's dose of {dose} mA·min is near the limit of "
                                    f"{MEDICATED_DOSE_MAX_MA_MIN} mA·min.")
     return None
+
+
+def _sweating_returned_flag(course: Course) -> Flag | None:
+    if not course_sweating_returned(course=course):
+        return None
+    answered = course.location.local(course.reported_at)
+    return Flag(FlagKind.SWEATING_RETURNED, f"The patient reported HDSS {course.reported_hdss} on "
+                f"{_day(answered.date())} (check-in): maintenance is due now; the patient was invited to book.")

@@ -22,6 +22,8 @@ from django.utils.crypto import constant_time_compare, salted_hmac
 from icalendar import Calendar, Event, vCalAddress
 
 from patients.models import Patient
+from scheduling.checkins.links import check_in_link_url
+from scheduling.checkins.models import CheckIn
 from scheduling.models import Appointment, Notification, NotificationKind
 
 LINK_SALT = "ionto.patient-link"
@@ -244,6 +246,9 @@ _WORDING = {
                                           "Your next maintenance session is due."),
     NotificationKind.WAITLIST_OFFER: ("An earlier time at {location}: {when}", "",
                                       "A time you asked for on our waitlist has come free:"),
+    NotificationKind.CHECK_IN: ("How are you doing? A question from {location}", "",
+                                "How are you doing? We would like to know how you have been since your last "
+                                "visit. One short question, a minute of your time:"),
 }
 
 
@@ -252,6 +257,14 @@ def _subject_time(appointment: Appointment, local: datetime, text: str) -> str:
     if _calendar_time(appointment, appointment.starts_at).tzinfo is UTC:
         return f"{text} {local.tzname()}"
     return text
+
+
+def _check_in_url(notification: Notification) -> str:
+    """A check-in email's one link, to the page with the question (the email itself asks nothing clinical)."""
+    if notification.kind != NotificationKind.CHECK_IN:
+        return ""
+    check_in_id = CheckIn.objects.filter(notification=notification).values_list("pk", flat=True).get()
+    return check_in_link_url(check_in_id=check_in_id)
 
 
 def email_build(*, notification: Notification, appointments: list[Appointment], sessions_left: int = 0,
@@ -299,6 +312,7 @@ def email_build(*, notification: Notification, appointments: list[Appointment], 
         "offer_when": local_time_text(first) if offer else "",
         "offer_url": waitlist_offer_url(offer_id=offer.pk) if offer else "",
         "offer_expires": local_time_text(Appointment(location=location, starts_at=offer.expires_at)) if offer else "",
+        "check_in_url": _check_in_url(notification),
     }
     message = EmailMultiAlternatives(
         subject=subject,

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from django.db import transaction
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from patients.models import ReminderChannel
@@ -145,21 +145,23 @@ def notifications_on_fulfilled(*, appointment: Appointment, course: Course) -> N
         Notification.objects.bulk_create([_row(NotificationKind.SESSION_FOLLOW_UP, appointment, timezone.now())])
 
 
-def notification_write_maintenance_recalls(*, now: datetime) -> int:
+def notification_write_maintenance_recalls(*, now: datetime, courses: QuerySet[Course] | None = None) -> int:
     """Recall patients whose maintenance session fell due with none booked (the rule of
     ``course_annotate_maintenance``, which the dashboard flag and the proposal read too).
 
     One recall per last session (the unique key), so the patient is recalled again only after
     another session, and only within RECALL_LOOKBACK of the day it fell due. The courses already
     recalled for their last session are left out in SQL, so a beat reads the courses waiting for
-    maintenance that were not recalled yet, not the history.
+    maintenance that were not recalled yet, not the history. ``courses`` narrows it (a patient's check-in
+    answer that made maintenance due writes their recall at once).
     """
     # Only lines whose last session is recent enough to fall due inside the lookback (a day more for a
     # clock change): the rest of the history is never read.
     recent = now - RECALL_LOOKBACK - timedelta(weeks=MAINTENANCE_INTERVAL_WEEKS_MAX, days=1)
     recalled = Notification.objects.filter(appointment=OuterRef("last_session_id"),
                                            kind=NotificationKind.MAINTENANCE_RECALL)
-    waiting = (course_annotate_maintenance(courses=Course.objects.select_related("location"))
+    waiting = (course_annotate_maintenance(courses=(Course.objects if courses is None else courses)
+                                           .select_related("location"))
                .filter(waits_for_maintenance=True, last_session_at__gt=recent).filter(~Exists(recalled)))
     due = [(course, due_at) for course in waiting
            if now - RECALL_LOOKBACK < (due_at := course_maintenance_due_at(course=course)) <= now]

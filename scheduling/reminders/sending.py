@@ -41,6 +41,7 @@ from scheduling.booking.selectors import (
     course_maintenance_due_at,
     course_sessions_left_to_book,
 )
+from scheduling.checkins.selectors import check_in_send_refusal
 from scheduling.models import (
     Appointment,
     AppointmentStatus,
@@ -128,9 +129,13 @@ def _sessions_for(row: Notification, appointment: Appointment, now: datetime) ->
         if not waitlist_offer_is_open(offer=offer, now=now):
             return [], "Not sent: the waitlist offer was taken, withdrawn or has expired."
         return [], ""
+    if kind == NotificationKind.CHECK_IN:
+        reason = check_in_send_refusal(notification=row, now=now)
+        return ([], reason) if reason else ([appointment], "")
     if kind == NotificationKind.MAINTENANCE_RECALL:
         due_at = course_maintenance_due_at(course=course)
-        if due_at is None or due_at > now:
+        # Due by the beat's claim (``claimed_at``): a worker whose clock runs behind the beat's still sends it.
+        if due_at is None or due_at > max(now, row.claimed_at or now):
             return [], "Not sent: no maintenance session is due any more."
         return [appointment], ""
     if not course.is_open or course_sessions_left_to_book(course=course) == 0:

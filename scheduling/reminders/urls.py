@@ -2,6 +2,7 @@
 
 from django.urls import path
 
+from scheduling.checkins.pages import check_in_page
 from scheduling.reminders.pages import (
     appointment_cancel_page,
     appointment_confirm_page,
@@ -24,6 +25,7 @@ urlpatterns = [
     path("s/<str:token>/", short_link_page, name="short"),
     path("waitlist/join/<str:token>/", waitlist_join_page, name="waitlist-join"),
     path("waitlist/offer/<str:token>/", waitlist_offer_page, name="waitlist-offer"),
+    path("check-in/<str:token>/", check_in_page, name="check-in"),
     # Twilio's webhooks (signed with the account's auth token).
     path("sms/status/", sms_status_callback, name="sms-status"),
     path("sms/inbound/", sms_inbound, name="sms-inbound"),

@@ -42,6 +42,15 @@ recorded AS (
          row_number() OVER (PARTITION BY a.course_id ORDER BY a.starts_at, a.id) AS number
   FROM ended e JOIN scheduling_appointment a ON a.course_id = e.id AND a.status = 'fulfilled'
   JOIN scheduling_sessionrecord r ON r.appointment_id = a.id
+  UNION ALL
+  -- The patient's baseline check-in, answered before any scored session began, is the course's first score
+  -- (docs/clinicians.md, the response rule).
+  SELECT ci.course_id, CASE WHEN e.indication = 'musculoskeletal' THEN ci.pain_nprs ELSE ci.hdss END, 0
+  FROM ended e JOIN scheduling_checkin ci ON ci.course_id = e.id AND ci.purpose = 'baseline'
+    AND ci.answered_at IS NOT NULL
+  WHERE NOT EXISTS (SELECT 1 FROM scheduling_appointment a JOIN scheduling_sessionrecord r ON r.appointment_id = a.id
+                    WHERE a.course_id = e.id AND a.status = 'fulfilled' AND a.starts_at < ci.answered_at
+                      AND (r.hdss IS NOT NULL OR r.pain_nprs IS NOT NULL))
 ),
 scored AS (
   SELECT course_id, score, number,

@@ -7,6 +7,9 @@ from datetime import timedelta
 import pytest
 import time_machine
 
+from scheduling.booking.courses import course_complete
+from scheduling.checkins.models import CheckIn, CheckInPurpose
+from scheduling.checkins.services import check_in_answer
 from tests.browser_support import ARTIFACTS, login, screenshot
 from tests.factories import make_clinic, make_course, make_patient, next_weekday
 from tests.scheduling.progress_courses import BOOKED, NOSHOW, after, scored, treat
@@ -69,3 +72,41 @@ def test_clinician_reads_a_course_with_its_chart_on_screen_and_in_print(page, li
         ARTIFACTS.mkdir(exist_ok=True)
         page.pdf(path=str(ARTIFACTS / "course-progress.pdf"), format="A4", landscape=True, print_background=True)
         assert (ARTIFACTS / "course-progress.pdf").stat().st_size > 10_000
+
+
+def test_progress_shows_the_clinicians_and_the_patients_scores_apart_on_screen_and_in_print(page, live_server):
+    """A completed course whose patient answered two check-ins: the chart has both markers and a legend,
+    the table lists the answers, and both stay readable with print media."""
+    clinic = make_clinic()
+    monday = next_weekday(0)
+    patient = make_patient(clinic, first_name="Sam", last_name="Marsh")
+    course = make_course(clinic, patient, planned_sessions=6)
+    appointments = treat(clinic, course, [(monday + timedelta(days=offset), scored(score))
+                                          for offset, score in zip((0, 2, 4, 7, 9, 11), (4, 3, 3, 2, 2, 1),
+                                                                   strict=True)])
+    with time_machine.travel(after(appointments[-1]), tick=False):
+        course_complete(course=course, completed_by=clinic.clinician.user)
+    answers = CheckIn.objects.filter(course=course, purpose=CheckInPurpose.AFTER_COURSE).order_by("weeks_after")
+    for check_in, score in zip(answers[:2], (2, 3), strict=True):
+        with time_machine.travel(check_in.due_at + timedelta(hours=2), tick=False):
+            check_in_answer(check_in=check_in, score=score, skin_reaction="blisters" if score == 3 else "none")
+
+    with time_machine.travel(answers[1].due_at + timedelta(hours=3), tick=True):
+        login(page, live_server, clinic.clinician.user.username, "correct horse 42")
+        page.goto(f"{live_server.url}/clinician/")
+        row = page.locator("#courses tbody tr", has_text="Sam Marsh")
+        assert "Sweating returned" in row.locator(".badge").all_inner_texts()
+        page.goto(f"{live_server.url}/clinician/courses/{course.pk}/")
+        chart = page.locator("svg.chart")
+        assert page.locator("svg.chart circle").count() == 7  # 6 recorded scores and the legend's
+        assert page.locator("svg.chart path.marker-reported").count() == 3  # 2 answers and the legend's
+        assert "Patient-reported" in chart.text_content()
+        assert page.locator("#reported tbody tr").count() == 2
+        assert page.locator("#reported tbody tr").nth(1).inner_text().split("\t")[1:] == [
+            "After the course", "3", "Blisters"]
+        screenshot(page, "course-progress-check-ins")
+
+        page.emulate_media(media="print")
+        assert chart.is_visible() and page.locator("#reported").is_visible()
+        assert page.locator("svg.chart path.marker-reported").first.is_visible()
+        screenshot(page, "course-progress-check-ins-print")

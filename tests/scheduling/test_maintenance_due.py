@@ -11,6 +11,7 @@ from django.core.exceptions import ValidationError
 
 from scheduling import demo
 from scheduling.booking.courses import course_discontinue, course_maintenance_proposal, course_start_maintenance
+from scheduling.checkins.models import CheckIn, CheckInPurpose
 from scheduling.models import Course, Notification, NotificationKind
 from scheduling.records.progress import FlagKind, course_progress
 from scheduling.reminders.outbox import RECALL_LOOKBACK, notification_write_maintenance_recalls
@@ -130,7 +131,19 @@ def test_flag_recall_and_proposal_agree_on_every_course_of_the_demo(tmp_path, mo
     with time_machine.travel(loaded_at, tick=False):
         demo.demo_load()
     courses = list(Course.objects.select_related("location").order_by("pk"))
-    assert len(courses) == 64  # 48 stories and 16 patients on the day the demo loads
+    assert len(courses) == 62  # 48 stories (two without maintenance) and 16 patients on the day the demo loads
+    # Two completed courses whose patients answered a check-in with HDSS 3: due from that answer, recalled
+    # at once; every maintenance course of the demo has its next session booked: none is due, whatever the day.
+    answers = CheckIn.objects.filter(hdss__gte=3, purpose=CheckInPurpose.AFTER_COURSE).select_related(
+        "course__location", "appointment")
+    # Due on the earlier of the calendar (the last session plus 2 weeks) and the answer.
+    returned = {answer.course: min(answer.appointment.local_date + timedelta(weeks=2),
+                                   answer.course.location.local(answer.answered_at).date()) for answer in answers}
+    assert len(returned) == 2
+    with time_machine.travel(loaded_at, tick=False):
+        assert all(FlagKind.SWEATING_RETURNED in {flag.kind for flag in course_progress(course=course).flags}
+                   for course in returned)
+    expected = {course: returned.get(course) for course in courses}
 
     for now in (loaded_at, loaded_at + timedelta(weeks=10)):
         with time_machine.travel(now, tick=False):
@@ -138,11 +151,11 @@ def test_flag_recall_and_proposal_agree_on_every_course_of_the_demo(tmp_path, mo
             proposals = {course: proposal_says(course) for course in courses}
             written = notification_write_maintenance_recalls(now=now)
             recalls = {course: [moment.date() for moment in recalls_say(course)] for course in courses}
-        # Every maintenance course of the demo has its next session booked: none is due, whatever the day.
-        assert flags == proposals == dict.fromkeys(courses)
-        assert (written, recalls) == (0, {course: [] for course in courses})
-    assert Notification.objects.filter(kind=NotificationKind.MAINTENANCE_RECALL).count() == 0
-
+        assert flags == expected
+        assert {course for course, day in proposals.items() if day is not None} == set(returned)
+        assert all(proposals[course] >= day for course, day in returned.items())
+        assert (written, recalls) == (0, {course: [] if day is None else [day] for course, day in expected.items()})
+    assert Notification.objects.filter(kind=NotificationKind.MAINTENANCE_RECALL).count() == 2
 
 
 def test_maintenance_that_fell_due_long_ago_is_flagged_but_not_recalled_by_email(frozen, clinic):

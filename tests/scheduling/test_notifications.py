@@ -134,7 +134,8 @@ def test_booking_writes_one_confirmation_and_a_reminder_24_hours_before(clinic):
     appointment = book(clinic, course, starts)
     confirmation = Notification.objects.get(kind=NotificationKind.BOOKING_CONFIRMATION)
     reminder = Notification.objects.get(kind=NotificationKind.REMINDER)
-    assert Notification.objects.count() == 2
+    assert Notification.objects.count() == 3  # and the patient's baseline check-in (scheduling/checkins)
+    assert Notification.objects.filter(kind=NotificationKind.CHECK_IN).count() == 1
     assert confirmation.appointment_ids == [appointment.pk]
     assert confirmation.status == NotificationStatus.PENDING
     assert reminder.due_at == starts - timedelta(days=1)
@@ -173,7 +174,7 @@ def test_a_reminder_whose_time_passed_at_booking_is_not_written(clinic):
     day = next_weekday(0)
     with time_machine.travel(clinic.at(day, 8), tick=False):
         book(clinic, make_course(clinic), clinic.at(day, 14))
-    assert rows() == [("booking_confirmation", "pending")]
+    assert rows() == [("booking_confirmation", "pending"), ("check_in", "pending")]  # the baseline check-in
 
 
 # ---------------------------------------------------------------------------------------------
@@ -232,17 +233,19 @@ def test_moved_session_gets_new_reminder_at_new_time_and_raised_sequence(clinic,
     assert event.decoded("DTSTART") == clinic.at(tuesday, 15)
     old_due = clinic.at(monday, 9) - timedelta(days=1)
     assert send_due(old_due + timedelta(minutes=1)) == []
-    assert send_due(moved.starts_at - timedelta(days=1)) == ["sent"]
+    assert send_due(moved.starts_at - timedelta(days=1)) == ["sent", "sent"]  # the baseline check-in, the reminder
     assert mail.messages()[-1]["Subject"].startswith("Reminder: your session at Riverside Clinic on ")
-    assert len(mail.messages()) == 3
+    assert len(mail.messages()) == 4
 
 
 def test_cancelled_session_gets_a_cancel_invite_and_never_its_reminder(clinic, mail):
     appointment = book(clinic, make_course(clinic), clinic.at(next_weekday(0), 9))
     appointment_cancel(appointment=appointment, recorded_by=clinic.front_desk.user, by=CancelledBy.CLINIC,
                        reason="Clinician ill")
-    assert rows() == [("booking_confirmation", "pending"), ("cancellation", "pending"), ("reminder", "cancelled")]
-    assert send_due(appointment.starts_at - timedelta(hours=1)) == ["cancelled", "sent"]
+    assert rows() == [("booking_confirmation", "pending"), ("cancellation", "pending"), ("check_in", "pending"),
+                      ("reminder", "cancelled")]
+    # The baseline check-in is not sent either: no session of the course is booked ahead.
+    assert send_due(appointment.starts_at - timedelta(hours=1)) == ["cancelled", "sent", "cancelled"]
     [message] = mail.messages()
     assert message["Subject"].endswith("is cancelled")
     calendar = calendar_of(message)
@@ -318,7 +321,8 @@ def test_noshow_writes_a_follow_up_inviting_to_rebook(clinic, mail):
     with time_machine.travel(appointment.starts_at + timedelta(hours=1), tick=False):
         appointment_mark_noshow(appointment=appointment, marked_by=clinic.front_desk.user)
     assert rows(kind=NotificationKind.REMINDER) == [("reminder", "cancelled")]
-    assert send_due(appointment.starts_at + timedelta(hours=1)) == ["sent"]
+    # The baseline check-in (due the day before) is not sent: no session of the course is booked ahead.
+    assert send_due(appointment.starts_at + timedelta(hours=1)) == ["cancelled", "sent"]
     assert [m["Subject"] for m in mail.messages()] == ["Your session at Riverside Clinic is booked",
                                                        "We missed you at Riverside Clinic"]
     assert "Please call us on +44 20 7946 0000 to book" in text_of(mail.messages()[1])
@@ -387,8 +391,10 @@ def test_recall_after_a_completed_course_goes_out_unless_maintenance_was_booked_
         (recalled, NotificationStatus.SENT, ""),
         (booked_meanwhile, NotificationStatus.CANCELLED, "Not sent: no maintenance session is due any more."),
     ]
-    assert [message["Subject"] for message in mail.messages()] == [
+    subjects = [message["Subject"] for message in mail.messages()]
+    assert [subject for subject in subjects if not subject.startswith("How are you doing?")] == [
         "Time to book your next session at Riverside Clinic", "Your session at Riverside Clinic is booked"]
+    assert subjects.count("How are you doing? A question from Riverside Clinic") == 2  # the 2-week check-ins
 
 
 def test_maintenance_recalls_cost_the_same_queries_for_one_course_or_three(clinic):
@@ -724,7 +730,7 @@ def test_one_dispatch_writes_the_due_recall_and_queues_every_due_row_once(clinic
     ahead = book(clinic, make_course(clinic), clinic.at(monday + timedelta(weeks=4), 9))
     due_before = set(Notification.objects.filter(status=NotificationStatus.PENDING, due_at__lte=due)
                      .values_list("pk", flat=True))
-    assert len(due_before) == 7  # the six sessions' booking confirmations and the later session's
+    assert len(due_before) == 8  # the six sessions' booking confirmations, the later session's, a baseline check-in
     queued: list[list[int]] = []
 
     def enqueue(batch, claimed_at):
@@ -732,7 +738,7 @@ def test_one_dispatch_writes_the_due_recall_and_queues_every_due_row_once(clinic
         queued.append(batch)
 
     with time_machine.travel(due, tick=False):
-        assert notifications_dispatch_due(now=due, enqueue=enqueue) == 8
+        assert notifications_dispatch_due(now=due, enqueue=enqueue) == 9
         assert notifications_dispatch_due(now=due, enqueue=enqueue) == 0
     recall = Notification.objects.get(kind=NotificationKind.MAINTENANCE_RECALL)
     sent_ids = [pk for batch in queued for pk in batch]

@@ -221,13 +221,15 @@ def test_csv_lists_every_session_with_its_figures(client, clinic, monday):
     assert rows == [
         ["session", "date", "start", "status", "clinician", "sites and current (mA)", "highest current (mA)",
          "minutes of current", "waveform", "polarity reversed", "medium", "dose (mA·min)",
-         "cumulative dose (mA·min)", "HDSS", "pain (NPRS)", "sweat (mg/min)", "sweat site", "side effects", "note"],
+         "cumulative dose (mA·min)", "HDSS", "pain (NPRS)", "sweat (mg/min)", "sweat site", "side effects", "note",
+         "reported by"],
         ["1", days[0].isoformat(), "10:00", "Fulfilled", clinician, "left lateral epicondyle 2.0", "2.0", "20",
-         "Direct current", "no", "Drug solution", "40.0", "40.0", "", "6", "", "", "", "'=HYPERLINK(\"x\")"],
+         "Direct current", "no", "Drug solution", "40.0", "40.0", "", "6", "", "", "", "'=HYPERLINK(\"x\")",
+         "clinic"],
         ["2", days[1].isoformat(), "10:00", "Fulfilled", clinician, "left lateral epicondyle 3.0", "3.0", "20",
-         "Direct current", "no", "Drug solution", "60.0", "100.0", "", "4", "", "", "Erythema grade 1", ""],
+         "Direct current", "no", "Drug solution", "60.0", "100.0", "", "4", "", "", "Erythema grade 1", "", "clinic"],
         ["", days[2].isoformat(), "10:00", "Booked", clinician, "", "", "", "", "", "", "", "", "", "", "", "", "",
-         ""],
+         "", "clinic"],
     ]
 
 
@@ -266,6 +268,7 @@ def test_progress_api_answers_the_figures_and_flags(api_client, clinic, monday):
                   "change": "0.0", "points": [{"number": 2, "date": days[1].isoformat(), "value": "80.0"}]},
         "flags": [{"kind": "follow_up", "label": "Follow-up due",
                    "message": "4 of 6 planned sessions are not booked."}],
+        "reported": [],  # no check-in answered (tests/scheduling/test_check_ins.py)
     }
     assert [(s["number"], s["date"], s["status"], s["current_ma"], s["hdss"], s["days_since_previous"])
             for s in sessions] == [(1, days[0].isoformat(), "fulfilled", "12.0", 4, None),

@@ -159,7 +159,9 @@ def test_reminders_sent_failed_by_reason_waiting_and_unsubscribed(mail):  # noqa
     assert report.summary["failed_percent"] == 33.3
     # The reminders fall due 24 hours before Monday's sessions: in a period that reaches them, waiting.
     week = report_reminders(period=report_period(user=clinic.manager.user, start=today, end=monday))
-    assert week.totals == {"sent": 2, "failed": 1, "bounced": 0, "cancelled": 0, "waiting": 3}
+    # The patients' baseline check-ins fall due the day before at 10:00: waiting too, under their own kind.
+    assert week.totals == {"sent": 2, "failed": 1, "bounced": 0, "cancelled": 0, "waiting": 6}
+    assert next(row for row in week.by_kind if row["kind"] == "check_in")["waiting"] == 3
     assert week.unsubscribed == 2  # every location: the other clinic's patient too
 
 

@@ -52,6 +52,7 @@ def test_a_patient_who_chose_sms_gets_one_text_per_reminder_and_the_report_marks
     appointment = book(clinic, make_course(clinic, patient), clinic.at(next_weekday(0), 9))
     assert sorted(Notification.objects.values_list("kind", "channel")) == [
         (NotificationKind.BOOKING_CONFIRMATION, NotificationChannel.EMAIL),
+        (NotificationKind.CHECK_IN, NotificationChannel.EMAIL),  # the baseline check-in goes by email only
         (NotificationKind.REMINDER, NotificationChannel.SMS)]
     assert send_due(timezone.now()) == ["sent"]  # the confirmation, by email
     assert send_due(appointment.starts_at - timezone.timedelta(days=1)) == ["sent"]

@@ -31,9 +31,15 @@ from tests.factories import book, make_clinic, make_course, make_patient, next_w
 
 pytestmark = [pytest.mark.broker, pytest.mark.django_db(transaction=True)]
 
+CHECK_IN_SUBJECT = "How are you doing?"
+
+
 def subjects(mail: Mail) -> list[str]:
-    """The subjects of the messages the SMTP server has received, sorted."""
-    return sorted(message["Subject"] for message in mail.handler.messages())
+    """The subjects of the session messages the SMTP server has received, sorted. Each first booking of a
+    course also plans the patient's baseline check-in, due the day before the first session: those emails are
+    followed in tests/scheduling/test_check_ins_walk.py and left out here."""
+    return sorted(message["Subject"] for message in mail.handler.messages()
+                  if not message["Subject"].startswith(CHECK_IN_SUBJECT))
 
 
 def statuses() -> Counter:
@@ -82,11 +88,11 @@ def test_booking_a_course_gives_one_confirmation_then_one_reminder_per_session(m
         assert len(subjects(mailbox)) == sent
         beat_and_wait(due + timedelta(minutes=1))
     received = mailbox.subjects_by_message_id()
-    assert len(received) == 7
+    assert len(received) == 8  # and the baseline check-in, the day before the first session
     assert set(received.values()) == {1}
     reminders = [subject for _, subject in received if subject.startswith("Reminder:")]
     assert len(reminders) == 6
-    assert statuses() == Counter({NotificationStatus.SENT: 7})
+    assert statuses() == Counter({NotificationStatus.SENT: 8})
 
 
 def test_two_beats_and_two_workers_send_each_row_once(mailbox, workers):
@@ -95,7 +101,7 @@ def test_two_beats_and_two_workers_send_each_row_once(mailbox, workers):
         for hour in (9, 11, 14):
             book(clinic, make_course(clinic), clinic.at(next_weekday(weekday), hour))
     rows = Notification.objects.count()
-    assert rows == 36
+    assert rows == 54  # 18 bookings: a confirmation, a reminder and the patient's baseline check-in each
     later = timezone.now() + timedelta(days=30)
     logs_before = [len(worker.log.read_text()) for worker in workers]
     barrier = threading.Barrier(2)
@@ -236,14 +242,14 @@ def test_the_beat_task_in_a_worker_and_the_dispatch_service_here_send_the_rows_d
         return set(Notification.objects.filter(status=NotificationStatus.SENT).values_list("pk", flat=True))
 
     by_task = due_ids(first_due)
-    assert len(by_task) == 3  # both booking confirmations and Monday's reminder
+    assert len(by_task) == 3  # both booking confirmations and Monday's reminder (its baseline check-in is at 10:00)
     notifications_dispatch_due_task.apply_async(kwargs={"now": first_due.isoformat()}, queue=QUEUE)
     wait_for(lambda: sent_ids() == by_task, what="the task's rows sent")
     by_service = due_ids(second_due)
-    assert len(by_service) == 1  # Wednesday's reminder
-    assert beat_and_wait(second_due) == 1
+    assert len(by_service) == 2  # Wednesday's reminder and Monday's baseline check-in (Sunday 10:00)
+    assert beat_and_wait(second_due) == 2
     assert sent_ids() == by_task | by_service
-    assert len(mailbox.subjects_by_message_id()) == 4
+    assert len(mailbox.subjects_by_message_id()) == 5
 
 
 def test_the_dispatch_runs_at_once_while_every_sender_waits_on_a_slow_relay(mailbox):
