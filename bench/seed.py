@@ -242,7 +242,7 @@ def seed(*, database: str, locations: int, patients: int, appointments: int, see
     appointment_columns = ["id", "created_at", "updated_at", "course_id", "patient_id", "location_id",
                            "clinician_id", "room_id", "device_id", "starts_at", "ends_at", "local_date", "status",
                            "cancelled_by", "cancellation_reason", "status_changed_at", "status_changed_by_id",
-                           "confirmed_at", "confirmed_via", "booked_by_id", "version"]
+                           "confirmed_at", "confirmed_via", "booked_by_id", "version", "moved_by_patient_at"]
     record_columns = ["id", "created_at", "updated_at", "appointment_id", "minutes_of_current", "waveform",
                       "polarity_reversed", "medium", "dose_ma_min", "hdss", "pain_nprs", "sweat_mg_min",
                       "sweat_site", "note", "recorded_by_id"]
@@ -340,7 +340,7 @@ def seed(*, database: str, locations: int, patients: int, appointments: int, see
                 appointment_rows.add(
                     appointment_id, booked_at, changed_at or booked_at, course.id, course.patient,
                     place["location"].pk, clinician.pk, room_id, device_id, starts.isoformat(), ends.isoformat(),
-                    day, status, cancelled_by, reason, changed_at, changed_by, None, "", front_desk_id, 1)
+                    day, status, cancelled_by, reason, changed_at, changed_by, None, "", front_desk_id, 1, None)
                 if status == "fulfilled":
                     record_id += 1
                     minutes = 15 if course.medicated else min(20, course.minutes)

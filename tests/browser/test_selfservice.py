@@ -53,7 +53,8 @@ def test_patient_moves_a_session_from_the_email_and_the_desk_sees_it(page, live_
     page.goto(on_live(moves[0], live_server))
     assert page.locator("h1").inner_text() == "Choose another time"
     assert local_time_text(first) in page.locator("#session").inner_text()
-    assert "None of these suit you? Call us on +44 20 7946 0000" in page.locator("#none-suit").inner_text()
+    assert "call us on +44 20 7946 0000" in page.locator("#none-suit").inner_text()
+    assert "/waitlist/join/" in page.locator("#waitlist-join").get_attribute("href")
     choice = page.locator("input[name=time]").nth(2)
     chosen = int(choice.get_attribute("value"))
     choice.check()

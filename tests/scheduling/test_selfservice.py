@@ -147,7 +147,9 @@ def test_patient_picks_a_time_confirms_on_a_second_step_and_the_session_moves(cl
     assert response.status_code == 200
     keys = option_keys(response)
     assert len(keys) == MOVE_TIMES_MAX
-    assert "None of these suit you? Call us on +44 20 7946 0000" in response.content.decode()
+    content = response.content.decode()
+    assert "None of these suit you?" in content and "call us on +44 20 7946 0000" in content
+    assert 'id="waitlist-join"' in content and "/waitlist/join/" in content  # the waitlist, for earlier times
     chosen = keys[5]
     asked = client.post(url, {"time": chosen})
     assert asked.status_code == 200
