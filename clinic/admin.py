@@ -201,11 +201,11 @@ class LocationAdmin(LocationScopedAdmin):
             return [f.name for f in Location._meta.fields if f.name not in self.changeable]
         return AUDIT_FIELDS
 
-    changeable = ("patients_may_change_clinician",)
+    changeable = services.PATIENT_OPTIONS
 
     def change_through_service(self, request, obj, data, changed):
         return services.location_set_patient_options(
-            location=obj, patients_may_change_clinician=data["patients_may_change_clinician"], changed_by=request.user)
+            location=obj, changed_by=request.user, **{name: data[name] for name in self.changeable})
 
     def create_through_service(self, request, data):
         options = {key: value for key, value in data.items()

@@ -47,12 +47,21 @@ def location_create(*, name: str, address: str, phone: str, time_zone: str, crea
     return full_clean_and_save(Location(name=name, address=address, phone=phone, time_zone=time_zone, **options))
 
 
+# What a location lets patients do between visits, changeable after it is set up (the rest of a location is not).
+PATIENT_OPTIONS = ("patients_may_change_clinician", "waitlist_offer_minutes", "check_in_weeks_after_course",
+                   "check_in_every_weeks")
+
+
 @transaction.atomic
-def location_set_patient_options(*, location: Location, patients_may_change_clinician: bool, changed_by=None
-                                 ) -> Location:
-    """What the location lets patients do on their own pages (``scheduling.selfservice``)."""
+def location_set_patient_options(*, location: Location, changed_by=None, **options) -> Location:
+    """Change what the location lets patients do on their own pages: choose another clinician when they move a
+    session (``scheduling.selfservice``), how long a waitlist offer runs, when check-ins go out."""
+    unknown = set(options) - set(PATIENT_OPTIONS)
+    if unknown:
+        raise ValidationError(f"Not a patient option of a location: {', '.join(sorted(unknown))}.")
     location = Location.objects.select_for_update().get(pk=location.pk)
-    location.patients_may_change_clinician = patients_may_change_clinician
+    for name, value in options.items():
+        setattr(location, name, value)
     return full_clean_and_save(location)
 
 

@@ -393,14 +393,22 @@ def test_the_desk_sees_moved_by_the_patient_and_booked_by_the_patient(clinic, cl
     assert re.search(r"<div class=\"readonly\">the patient</div>", page)
 
 
-def test_a_location_lets_patients_change_clinician_from_its_admin_page(clinic, client):
+def test_a_locations_patient_options_change_from_its_admin_page(clinic, client):
     client.force_login(clinic.admin)
     url = reverse("admin:clinic_location_change", args=[clinic.location.pk])
     form = client.get(url).content.decode()
     assert 'name="patients_may_change_clinician"' in form
-    response = client.post(url, {"patients_may_change_clinician": "on", "opening_hours-TOTAL_FORMS": "0",
-                                 "opening_hours-INITIAL_FORMS": "0"})
+    for name in ("waitlist_offer_minutes", "check_in_weeks_after_course", "check_in_every_weeks"):
+        assert f'name="{name}"' in form
+    unchanged = {"opening_hours-TOTAL_FORMS": "0", "opening_hours-INITIAL_FORMS": "0",
+                 "check_in_weeks_after_course": "2,4,8", "check_in_every_weeks": "4"}
+    refused = client.post(url, {**unchanged, "waitlist_offer_minutes": "5"})
+    assert refused.status_code == 200 and "greater than or equal to 10" in refused.content.decode()
+    response = client.post(url, {**unchanged, "patients_may_change_clinician": "on", "waitlist_offer_minutes": "90",
+                                 "check_in_weeks_after_course": "3,6", "check_in_every_weeks": "6"})
     assert response.status_code == 302
     clinic.location.refresh_from_db()
     assert clinic.location.patients_may_change_clinician is True
+    assert (clinic.location.waitlist_offer_minutes, clinic.location.check_in_weeks_after_course,
+            clinic.location.check_in_every_weeks) == (90, [3, 6], 6)
     assert clinic.location.opening_hours.count() == 6  # the rest of the location is as it was
