@@ -1,9 +1,10 @@
 """Writes of appointments: every rule that books, moves, cancels or marks one session.
 
 The admin, the API and Celery tasks all call these functions. Each runs in one transaction,
-takes the locks its rule needs, validates in the clinic's words, and leaves the last word on
-overlaps to PostgreSQL's exclusion constraints, whose violations come back as the same
-ConflictError a front-desk person would have seen had the other booking been first.
+takes the locks its rule needs (a booking: its course, patient and location, so two bookings that
+could clash are judged one after the other), reads the facts of every rule in one query, validates in
+the clinic's words, and leaves the last word on overlaps to PostgreSQL's exclusion constraints, whose
+rare violations (what no lock serialises) come back as a ConflictError too.
 """
 
 from __future__ import annotations
