@@ -101,7 +101,7 @@ def slot_list_available(
     when ``minutes`` is None) adds the course rules and raises ``ValidationError`` when the course
     cannot be booked at all (no screening, closed course, every session booked); ``moving`` is a
     booked session about to be moved, whose own time counts as free. Every slot returned passes
-    ``appointment_book``; one SQL query (two with a course), whatever the history.
+    ``appointment_book``; at most six SQL queries, whatever the history.
     """
     if course is not None and minutes is None:
         minutes = course.session_minutes

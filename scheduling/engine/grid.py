@@ -2,10 +2,10 @@
 
 It answers with the same rules ``scheduling.booking.services`` enforces for one booking (``_check_hours``,
 ``_check_course``, ``conflicting_appointments``...), but for a whole window at once: the facts of
-the window are read in one query (``_window_facts``: the clinicians, rooms, devices, the week's
-opening and working hours, the closures, and the active appointments that can touch the window with
-the course's own, each set a subquery), then the grid is computed in memory. The appointment
-subquery is bounded by the window on ``starts_at`` so the indexes ``appointment_location_start``,
+the window are read in a fixed number of set-based queries (one each for the clinicians, rooms,
+devices, the week's opening and working hours, the closures, and the active appointments that can
+touch the window with the course's own), then the grid is computed in memory. The appointment
+query is bounded by the window on ``starts_at`` so the indexes ``appointment_location_start``,
 ``appointment_clinician_start``, ``appointment_patient_start`` (and ``appointment_course_start``
 for the course's own) keep its cost proportional to the window, not to years of history.
 
@@ -20,13 +20,11 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 
-from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
-from django.db.models import Q, QuerySet
+from django.db.models import BigIntegerField, Q, QuerySet, Value
 from django.utils import timezone
 
 from clinic.models import Closure, Device, Location, OpeningHours, Room, Staff, StaffRole, WorkingHours
-from clinic.rows import instance_from_json, json_rows
 from scheduling.models import (
     ACTIVE_STATUSES,
     SESSION_MINUTES_MAX,
@@ -220,79 +218,6 @@ def _one_or_all(rows: QuerySet, chosen: Staff | Room | Device | None) -> QuerySe
     return rows if chosen is None else rows.filter(pk=chosen.pk)
 
 
-@dataclass
-class WindowFacts:
-    """What a window's grid is computed from, read in one query (``_window_facts``)."""
-
-    clinicians: list[Staff]
-    rooms: list[Room]
-    devices: list[Device]
-    hours: list[tuple[int | None, int, time, time]]  # (clinician id, or None: the location's opening hours)
-    closures: list[tuple[int | None, int | None, int | None, datetime, datetime, str]]
-    appointments: list[tuple[int, int, int, int, int, date, datetime, datetime]]
-
-
-def _window_facts(*, location: Location, window_from: datetime, window_to: datetime, buffer: timedelta,
-                  clinician: Staff | None, room: Room | None, device: Device | None, patient_id: int | None,
-                  course: Course | None, moving: list[Appointment] | None) -> WindowFacts:
-    """The location's clinicians, rooms and in-service devices (or the one of each asked), the week's
-    opening and working hours, the closures of the window and the active appointments that can touch it
-    (with every session of ``course``, for its rules), in one query: each an array of JSON rows."""
-    clinicians = _one_or_all(Staff.objects.filter(locations=location, role=StaffRole.CLINICIAN, is_active=True),
-                             clinician)
-    working_hours = WorkingHours.objects.filter(location=location, clinician__in=clinicians.values("pk"))
-    whose = Q(location=location) | Q(clinician__in=clinicians.values("pk"))
-    if patient_id is not None:
-        whose |= Q(patient_id=patient_id)
-    wanted = whose & Q(starts_at__gte=window_from - buffer - timedelta(minutes=SESSION_MINUTES_MAX),
-                       starts_at__lt=window_to + buffer, ends_at__gt=window_from - buffer)
-    if course is not None:
-        wanted |= Q(course=course)  # all its sessions, for its rules: outside the window they block no start
-    appointments = Appointment.objects.filter(wanted, status__in=ACTIVE_STATUSES).exclude(
-        pk__in=[appointment.pk for appointment in moving or () if appointment.pk])
-    facts = Location.objects.filter(pk=location.pk).values(
-        clinicians_rows=json_rows(clinicians, id="pk", role="role", is_active="is_active", user_id="user_id",
-                              username="user__username", first_name="user__first_name",
-                              last_name="user__last_name"),
-        rooms_rows=json_rows(_one_or_all(Room.objects.filter(location=location, is_active=True), room),
-                         id="pk", location_id="location_id", name="name", is_active="is_active"),
-        devices_rows=json_rows(_one_or_all(Device.objects.filter(location=location, in_service=True), device),
-                           id="pk", location_id="location_id", model="model", serial_number="serial_number",
-                           in_service="in_service"),
-        opening_rows=json_rows(OpeningHours.objects.filter(location=location), weekday="weekday", starts="opens_at",
-                           ends="closes_at"),
-        working_rows=json_rows(working_hours, clinician="clinician_id", weekday="weekday", starts="starts_at",
-                           ends="ends_at"),
-        closures_rows=json_rows(Closure.objects.filter(location=location, starts_at__lt=window_to,
-                                                   ends_at__gt=window_from),
-                            clinician="clinician_id", room="room_id", device="device_id", starts="starts_at",
-                            ends="ends_at", reason="reason"),
-        appointments_rows=json_rows(appointments, course="course_id", clinician="clinician_id", room="room_id",
-                                device="device_id", patient="patient_id", day="local_date", starts="starts_at",
-                                ends="ends_at"),
-    ).get()
-    staff = []
-    for row in facts["clinicians_rows"]:
-        person = instance_from_json(Staff, {key: row[key] for key in ("id", "role", "is_active", "user_id")})
-        person.user = instance_from_json(get_user_model(), {"id": row["user_id"], "username": row["username"],
-                                       "first_name": row["first_name"], "last_name": row["last_name"]})
-        staff.append(person)
-    return WindowFacts(
-        clinicians=staff,
-        rooms=[instance_from_json(Room, row) for row in facts["rooms_rows"]],
-        devices=[instance_from_json(Device, row) for row in facts["devices_rows"]],
-        hours=[(None, row["weekday"], time.fromisoformat(row["starts"]), time.fromisoformat(row["ends"]))
-               for row in facts["opening_rows"]]
-        + [(row["clinician"], row["weekday"], time.fromisoformat(row["starts"]), time.fromisoformat(row["ends"]))
-           for row in facts["working_rows"]],
-        closures=[(row["clinician"], row["room"], row["device"], datetime.fromisoformat(row["starts"]),
-                   datetime.fromisoformat(row["ends"]), row["reason"]) for row in facts["closures_rows"]],
-        appointments=[(row["course"], row["clinician"], row["room"], row["device"], row["patient"],
-                       date.fromisoformat(row["day"]), datetime.fromisoformat(row["starts"]),
-                       datetime.fromisoformat(row["ends"])) for row in facts["appointments_rows"]],
-    )
-
-
 def availability_grid(
     *, location: Location, start: date, end: date, minutes: int, clinician: Staff | None = None,
     room: Room | None = None, device: Device | None = None, patient_id: int | None = None,
@@ -322,19 +247,32 @@ def availability_grid(
     window_from = datetime.combine(start, time(), tzinfo=zone)
     window_to = datetime.combine(end, time(), tzinfo=zone)
     buffer = timedelta(minutes=location.turnover_minutes)
-    facts = _window_facts(location=location, window_from=window_from, window_to=window_to, buffer=buffer,
-                          clinician=clinician, room=room, device=device, patient_id=patient_id, course=course,
-                          moving=moving)
-    clinicians, rooms, devices = facts.clinicians, facts.rooms, facts.devices
+    # Each read in the order the grid sorts it in below (order_by() drops the models' orderings, which join).
+    clinicians = list(_one_or_all(Staff.objects.filter(locations=location, role=StaffRole.CLINICIAN, is_active=True),
+                                  clinician).select_related("user").order_by().only(
+        "role", "is_active", "user__username", "user__first_name", "user__last_name"))
+    rooms = list(_one_or_all(Room.objects.filter(location=location, is_active=True), room).order_by().only(
+        "location_id", "name", "is_active"))
+    devices = list(_one_or_all(Device.objects.filter(location=location, in_service=True), device).order_by().only(
+        "location_id", "model", "serial_number", "in_service"))
     clinicians.sort(key=lambda c: (c.user.last_name, c.user.first_name, c.pk))
     rooms.sort(key=lambda r: (r.name, r.pk))
     devices.sort(key=lambda d: (d.model, d.serial_number, d.pk))
+    working_hours = WorkingHours.objects.filter(location=location)
+    if clinician is not None:
+        working_hours = working_hours.filter(clinician=clinician)
+    # The week's hours in one read: the location's opening hours (no clinician) and its clinicians' own.
+    week_hours = OpeningHours.objects.filter(location=location).order_by().values_list(
+        Value(None, output_field=BigIntegerField()), "weekday", "opens_at", "closes_at",
+    ).union(working_hours.order_by().values_list("clinician_id", "weekday", "starts_at", "ends_at"), all=True)
     opening: dict[int, list[tuple[float, float]]] = defaultdict(list)
     working: dict[int, dict[int, list[tuple[float, float]]]] = defaultdict(lambda: defaultdict(list))
-    for clinician_id, weekday, starts_at, ends_at in facts.hours:
+    for clinician_id, weekday, starts_at, ends_at in week_hours:
         spans = opening[weekday] if clinician_id is None else working[clinician_id][weekday]
         spans.append((seconds_of_day(starts_at), seconds_of_day(ends_at)))
-    closures = facts.closures
+    closures = Closure.objects.filter(location=location, starts_at__lt=window_to, ends_at__gt=window_from).order_by(
+        ).values_list("clinician_id", "room_id", "device_id", "starts_at", "ends_at", "reason")
+    clinician_ids = [c.pk for c in clinicians]
 
     candidates = _candidates(location, start, end, minutes, opening)
     epochs = [candidate.epoch for candidate in candidates]
@@ -373,7 +311,17 @@ def availability_grid(
         elif device_id in device_free:
             _block(device_free[device_id], epochs, starts, ends, length)
 
-    rows = facts.appointments
+    whose = Q(location=location) | Q(clinician_id__in=clinician_ids)
+    if patient_id is not None:
+        whose |= Q(patient_id=patient_id)
+    wanted = whose & Q(starts_at__gte=window_from - buffer - timedelta(minutes=SESSION_MINUTES_MAX),
+                       starts_at__lt=window_to + buffer, ends_at__gt=window_from - buffer)
+    if course is not None:
+        wanted |= Q(course=course)  # all its sessions, for its rules: outside the window they block no start
+    rows = Appointment.objects.filter(wanted, status__in=ACTIVE_STATUSES).exclude(
+        pk__in=[appointment.pk for appointment in moving or () if appointment.pk],
+    ).order_by().values_list(
+        "course_id", "clinician_id", "room_id", "device_id", "patient_id", "local_date", "starts_at", "ends_at")
     course_facts = CourseFacts() if course is not None else None
     patient_days: set[date] = set()  # one session of a patient a day, whatever the course
     pad = buffer.total_seconds()
