@@ -1,6 +1,7 @@
 """Several sets of rows in one query: each set an array column of JSON objects (``json_rows``), read back
-as model instances (``instance_from_json``). The slot engine and the booking rules read all the facts a
-question needs this way, in one round trip, whatever the number of sets."""
+as model instances (``instance_from_json``). The booking rules (``booking_facts``) and a booking request's
+ids (``api.fields.ScopedRowsInput``) are read this way, in one round trip. It pays for small sets: for
+hundreds of rows, plain queries are faster (bench/README.md, "Tried and undone")."""
 
 from __future__ import annotations
 
