@@ -5,10 +5,13 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 
+from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
+
+from clinic.rows import instance_from_json, json_all_fields, json_rows
 
 ID_MAX = 2**63 - 1
 
@@ -81,7 +84,33 @@ class ScopedPrimaryKeyField(serializers.PrimaryKeyRelatedField):
             self.fail("does_not_exist", pk_value=data)
         if isinstance(data, float | list | dict):
             self.fail("incorrect_type", data_type=type(data).__name__)
+        found = getattr(self.parent, "scoped_rows", {}).get(self.field_name)
+        if found is not None and found.pk == data:
+            return found
         return super().to_internal_value(data)
+
+
+def _columns(rows: QuerySet, prefix: str = "") -> dict[str, str]:
+    """Every column of the rows' model and of the rows it selects with them (one level: a room's location,
+    a clinician's user), named by lookup."""
+    columns = {f"{prefix}{name}": f"{prefix}{lookup}" for name, lookup in json_all_fields(rows.model).items()}
+    related = rows.query.select_related if isinstance(rows.query.select_related, dict) else {}
+    for name in related:
+        model = rows.model._meta.get_field(name).related_model
+        columns |= {f"{name}__{attname}": f"{name}__{attname}" for attname in json_all_fields(model)}
+    return columns
+
+
+def _instance(rows: QuerySet, row: dict):
+    own = {name: value for name, value in row.items() if "__" not in name}
+    instance = instance_from_json(rows.model, own)
+    related = rows.query.select_related if isinstance(rows.query.select_related, dict) else {}
+    for name in related:
+        field = rows.model._meta.get_field(name)
+        start = f"{name}__"
+        setattr(instance, name, instance_from_json(field.related_model, {
+            key.removeprefix(start): value for key, value in row.items() if key.startswith(start)}))
+    return instance
 
 
 def json_type_problem(field: serializers.Field, value) -> str | None:
@@ -141,3 +170,27 @@ class WallClockTimeField(serializers.TimeField):
 
 
 WALL_CLOCK = re.compile(r"^([01]\d|2[0-3]):[0-5]\d(:[0-5]\d(\.\d{1,6})?)?$")
+
+
+class ScopedRowsInput(StrictInputSerializer):
+    """An input serializer whose related ids (``ScopedPrimaryKeyField``) are read together, in one query
+    (``clinic.rows``) instead of one each; an id not found there is looked up by its own field,
+    which gives its usual answer."""
+
+    def to_internal_value(self, data):
+        self.scoped_rows = self._read_scoped(data) if isinstance(data, dict) else {}
+        return super().to_internal_value(data)
+
+    def _read_scoped(self, data: dict) -> dict:
+        wanted = {name: field.get_queryset().filter(pk=data[name]) for name, field in self.fields.items()
+                  if isinstance(field, ScopedPrimaryKeyField) and type(data.get(name)) is int
+                  and 1 <= data[name] <= ID_MAX}
+        if len(wanted) < 2:
+            return {}
+        base = next(iter(wanted.values()))
+        found = base.values(**{f"scoped_{name}": json_rows(rows, **_columns(rows)) for name, rows in wanted.items()})
+        row = found.first()
+        if row is None:
+            return {}
+        return {name: _instance(rows, row[f"scoped_{name}"][0]) for name, rows in wanted.items()
+                if row[f"scoped_{name}"]}

@@ -274,6 +274,14 @@ def audit_record(*, actor, action: str, patient: Patient, obj=None, changes: dic
     return event
 
 
+def audit_record_many(*, actor, action: str, patient: Patient, objects: list) -> list[AuditEvent]:
+    """``audit_record`` of each of ``objects`` (one patient's), in one INSERT."""
+    context = request_context.current()
+    events = [_audit_event(actor=actor, action=action, patient=patient, object_type=obj._meta.model_name,
+                           object_id=str(obj.pk), changes={}, via=None, context=context) for obj in objects]
+    return AuditEvent.objects.bulk_create(events)
+
+
 def audit_report(*, actor, action: str, report: str, details: dict, patient_ids: Iterable[int]) -> None:
     """A report of the clinic's figures shown or exported. An export (``AuditAction.EXPORT``) is one row
     with no patient and what was asked in ``details`` (kept as [None, value] like any change); every report,

@@ -11,6 +11,7 @@ from rest_framework import serializers
 from api.fields import (
     AwareDateTimeField,
     ScopedPrimaryKeyField,
+    ScopedRowsInput,
     StrictInputSerializer,
 )
 from api.serializers.records import SessionRecordSerializer
@@ -102,7 +103,9 @@ def appointment_etag(appointment: Appointment) -> str:
     return f'"appointment-{appointment.pk}-v{appointment.version}"'
 
 
-class AppointmentBookSerializer(StrictInputSerializer):
+class AppointmentBookSerializer(ScopedRowsInput):
+    """The course, clinician, room and device, read in one query (ScopedRowsInput)."""
+
     course = ScopedPrimaryKeyField(scope="courses", queryset=Course.objects.all())
     clinician = ScopedPrimaryKeyField(scope="clinicians", queryset=Clinician.objects.all())
     room = ScopedPrimaryKeyField(scope="rooms", queryset=Room.objects.all())

@@ -21,13 +21,13 @@ from scheduling.booking.selectors import (
     course_maintenance_due_on,
 )
 from scheduling.booking.services import (
-    Checked,
     appointment_book,
     appointment_cancel,
     appointment_reschedule,
-    book_one,
+    book_sessions,
     locked_appointment,
     locked_course,
+    new_session,
     require_clinical,
     save_validated,
 )
@@ -247,14 +247,13 @@ def course_book(
         return plan
     if not plan.fits:
         raise CourseDoesNotFit(plan)
-    checked = Checked()
-    for session in plan.sessions:
-        try:
-            session.appointment = book_one(course=course, clinician=session.clinician, room=session.room,
-                                           device=session.device, starts_at=session.starts_at, booked_by=booked_by,
-                                           checked=checked)
-        except ValidationError as error:
-            raise _not_fitting(plan, session, error) from error
+    appointments = book_sessions(
+        course=course, booked_by=booked_by,
+        sessions=[new_session(course=course, clinician=session.clinician, room=session.room, device=session.device,
+                              starts_at=session.starts_at, booked_by=booked_by) for session in plan.sessions],
+        refused=lambda index, error: _not_fitting(plan, plan.sessions[index], error))
+    for session, appointment in zip(plan.sessions, appointments, strict=True):
+        session.appointment = appointment
     # Every session is booked: the one confirmation for the whole course, and each session's reminders.
     notifications_on_booked(appointments=[session.appointment for session in plan.sessions])
     check_ins_on_booked(appointments=[session.appointment for session in plan.sessions])

@@ -5,21 +5,29 @@ from __future__ import annotations
 
 from django.core.exceptions import ValidationError
 
+from patients.models import Screening
 from patients.selectors import screening_current
 from scheduling.models import Course
 
 
 def screening_check(course: Course) -> None:
     """Raise ValidationError unless the patient's current screening allows this course to be booked."""
-    screening = screening_current(patient=course.patient)
+    refusal = screening_refusal(course, screening_current(patient=course.patient))
+    if refusal is not None:
+        raise refusal
+
+
+def screening_refusal(course: Course, screening: Screening | None) -> ValidationError | None:
+    """Why ``screening`` (the patient's current one, or None) does not allow this course to be booked."""
     if screening is None:
-        raise ValidationError({"patient": "Record the patient's contraindication screening before booking."})
+        return ValidationError({"patient": "Record the patient's contraindication screening before booking."})
     if course.is_medicated and not screening.for_medicated:
-        raise ValidationError({"patient": "A medicated course needs the screening with the drug questions."})
+        return ValidationError({"patient": "A medicated course needs the screening with the drug questions."})
     if screening.blocks_booking:
         # The answer itself is clinical: the front desk reads refusals too (DESIGN.md, Roles).
-        raise ValidationError({"patient": "The screening found a contraindication; a clinician must review the "
-                                          "screening and record an override before booking."})
+        return ValidationError({"patient": "The screening found a contraindication; a clinician must review the "
+                                           "screening and record an override before booking."})
+    return None
 
 
 def course_refusal(course: Course, *, active: int, moving: bool = False) -> ValidationError | None:

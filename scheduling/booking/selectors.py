@@ -10,8 +10,10 @@ which reads these rules, so this module does not import it.
 from __future__ import annotations
 
 import enum
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
+from django.contrib.postgres.expressions import ArraySubquery
 from django.core.exceptions import ValidationError
 from django.db.models import (
     BooleanField,
@@ -21,6 +23,7 @@ from django.db.models import (
     Exists,
     ExpressionWrapper,
     F,
+    Func,
     IntegerField,
     Min,
     OuterRef,
@@ -32,9 +35,10 @@ from django.db.models import (
 from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
-from clinic.models import Device, Location, Room, Staff
-from clinic.selectors import at_visible_locations
-from patients.models import Patient
+from clinic.models import Device, Location, OpeningHours, Room, Staff, WorkingHours
+from clinic.rows import instance_from_json, json_all_fields, json_rows
+from clinic.selectors import at_visible_locations, closures_hitting
+from patients.models import Patient, Screening
 from scheduling.booking.rules import course_refusal
 from scheduling.checkins.models import CheckIn
 from scheduling.engine.grid import Slot, availability_grid
@@ -328,6 +332,76 @@ def course_maintenance_due_on(*, course: Course) -> date | None:
     """The location's day on which the next maintenance session falls due (``course_maintenance_due_at``)."""
     due_at = course_maintenance_due_at(course=course)
     return None if due_at is None else due_at.date()
+
+
+@dataclass
+class SessionFacts:
+    """What one session to book meets: a closure, a clash, the course's sessions in its week and the
+    patient's on its day (the other active ones)."""
+
+    closed: bool
+    clashes: bool
+    in_week: int
+    on_the_day: int
+
+
+@dataclass
+class BookingFacts:
+    """Everything the booking rules read for the sessions of one call, read in one query (``booking_facts``)."""
+
+    works_here: set[int]  # of the sessions' clinicians, those who work at the location
+    opening: list[OpeningHours]
+    working: list[WorkingHours]
+    screening: Screening | None
+    course_sessions: int  # the course's active sessions (those being moved left out)
+    sessions: list[SessionFacts]
+
+
+def _count(rows: QuerySet) -> Coalesce:
+    return Coalesce(Subquery(rows.order_by().annotate(count=Func("pk", function="COUNT")).values("count")), 0)
+
+
+def booking_facts(*, course: Course, appointments: list[Appointment]) -> BookingFacts:
+    """What the booking rules need to judge ``appointments`` (new, or booked ones being moved, each with its
+    ``local_date``), one query whatever their number: read after the course's lock, so the counts and
+    clashes include every booking that held the lock before."""
+    location = course.location
+    clinician_ids = {appointment.clinician_id for appointment in appointments}
+    moving = [appointment.pk for appointment in appointments if appointment.pk]
+    active = Appointment.objects.filter(status__in=ACTIVE_STATUSES).exclude(pk__in=moving)
+    columns = {
+        "works_here": ArraySubquery(Staff.locations.through.objects.filter(
+            location=location, staff__in=clinician_ids).values("staff_id")),
+        "opening": json_rows(OpeningHours.objects.filter(location=location), **json_all_fields(OpeningHours)),
+        "working": json_rows(WorkingHours.objects.filter(location=location, clinician__in=clinician_ids),
+                             **json_all_fields(WorkingHours)),
+        "screening": json_rows(Screening.objects.filter(pk=Subquery(
+            course.patient.screenings.order_by("-recorded_at", "-id").values("pk")[:1])), **json_all_fields(Screening)),
+        "course_sessions": _count(active.filter(course=course)),
+    }
+    for n, appointment in enumerate(appointments):
+        week_start = appointment.local_date - timedelta(days=appointment.local_date.weekday())
+        columns |= {
+            f"closed_{n}": Exists(closures_hitting(
+                location=location, starts_at=appointment.starts_at, ends_at=appointment.ends_at,
+                room=appointment.room, device=appointment.device, clinician=appointment.clinician)),
+            f"clashes_{n}": Exists(conflicting_appointments(appointment).exclude(pk__in=moving)),
+            f"in_week_{n}": _count(active.filter(course=course, local_date__gte=week_start,
+                                                 local_date__lt=week_start + timedelta(days=7))),
+            f"on_the_day_{n}": _count(active.filter(patient=appointment.patient_id, local_date=appointment.local_date)),
+        }
+    row = Location.objects.filter(pk=location.pk).values(**columns).get()
+    screening = [instance_from_json(Screening, fields) for fields in row["screening"]]
+    return BookingFacts(
+        works_here=set(row["works_here"]),
+        opening=sorted((instance_from_json(OpeningHours, fields) for fields in row["opening"]),
+                       key=lambda hours: (hours.weekday, hours.opens_at)),
+        working=[instance_from_json(WorkingHours, fields) for fields in row["working"]],
+        screening=screening[0] if screening else None,
+        course_sessions=row["course_sessions"],
+        sessions=[SessionFacts(closed=row[f"closed_{n}"], clashes=row[f"clashes_{n}"], in_week=row[f"in_week_{n}"],
+                               on_the_day=row[f"on_the_day_{n}"]) for n in range(len(appointments))],
+    )
 
 
 def conflicting_appointments(appointment: Appointment):

@@ -1,37 +1,40 @@
 """Writes of appointments: every rule that books, moves, cancels or marks one session.
 
 The admin, the API and Celery tasks all call these functions. Each runs in one transaction,
-takes the locks its rule needs, validates in the clinic's words, and leaves the last word on
-overlaps to PostgreSQL's exclusion constraints, whose violations come back as the same
-ConflictError a front-desk person would have seen had the other booking been first.
+takes the locks its rule needs (a booking: its course, patient and location, so two bookings that
+could clash are judged one after the other), reads the facts of every rule in one query, validates in
+the clinic's words, and leaves the last word on overlaps to PostgreSQL's exclusion constraints, whose
+rare violations (what no lock serialises) come back as a ConflictError too.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from decimal import Decimal
 from functools import partial
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Count, Q
 from django.utils import timezone
 
 from clinic.errors import ConflictError
-from clinic.models import Device, Location, OpeningHours, Room, Staff, StaffRole, Weekday, WorkingHours
+from clinic.models import Device, Location, Room, Staff, StaffRole, Weekday
 from clinic.selectors import closures_hitting, staff_is_clinical
 from clinic.services import full_clean_and_save
 from patients.models import AuditAction
-from patients.services import audit_record
-from scheduling.booking.rules import screening_check
+from patients.services import audit_record, audit_record_many
+from scheduling.booking.rules import screening_check, screening_refusal
 from scheduling.booking.selectors import (
+    BookingFacts,
     PatientLinkUse,
+    SessionFacts,
     appointment_arrival_refusal,
     appointment_is_upcoming,
     appointment_late_cancellation_message,
     appointment_noshow_refusal,
     appointment_patient_link_use,
+    booking_facts,
     conflicting_appointments,
 )
 from scheduling.checkins.services import check_ins_on_booked
@@ -85,9 +88,15 @@ def _span(location: Location, starts_at: datetime, ends_at: datetime) -> str:
 
 
 def locked_course(course: Course | int) -> Course:
-    """The course (or the course of that id) locked and read afresh with its patient and location."""
+    """The course (or the course of that id) read afresh with its patient and location, the three rows locked.
+
+    The location's row serialises the bookings at a location (its rooms and devices, whose turnover no
+    constraint knows), the patient's their sessions wherever they are, the course's its counts; what these
+    do not serialise (one clinician booked at two locations at once) an exclusion constraint refuses.
+    """
     pk = getattr(course, "pk", course)
-    return Course.objects.select_for_update().select_related("patient", "location").get(pk=pk)
+    return (Course.objects.select_for_update(of=("self", "patient", "location"))
+            .select_related("patient", "location").get(pk=pk))
 
 
 def require_clinical(user, refusal: str) -> None:
@@ -101,22 +110,7 @@ def require_clinical(user, refusal: str) -> None:
 # Appointments: the booking rules
 
 
-@dataclass
-class Checked:
-    """Facts one booking call has already read or locked, so a course booking reads each once.
-
-    The rules stay the same for one session or ten; only their reads are shared. Locks taken in a
-    transaction hold until it ends, so a resource locked for one session is locked for the next.
-    """
-
-    screened_courses: set[int] = field(default_factory=set)
-    works_at: dict[tuple[int, int], bool] = field(default_factory=dict)
-    opening: dict[int, list[OpeningHours]] = field(default_factory=dict)
-    working: dict[tuple[int, int], list[WorkingHours]] = field(default_factory=dict)
-    locked: set[tuple[str, int]] = field(default_factory=set)
-
-
-def _check_resources(appointment: Appointment, checked: Checked) -> None:
+def _check_resources(appointment: Appointment, facts: BookingFacts) -> None:
     location = appointment.location
     errors = {}
     if appointment.room.location_id != location.pk:
@@ -130,36 +124,27 @@ def _check_resources(appointment: Appointment, checked: Checked) -> None:
     clinician = appointment.clinician
     if clinician.role != StaffRole.CLINICIAN or not clinician.is_active:
         errors["clinician"] = f"{clinician} is not an active clinician."
-    else:
-        key = (clinician.pk, location.pk)
-        if key not in checked.works_at:
-            checked.works_at[key] = clinician.locations.filter(pk=location.pk).exists()
-        if not checked.works_at[key]:
-            errors["clinician"] = f"{clinician} does not work at {location}."
+    elif clinician.pk not in facts.works_here:
+        errors["clinician"] = f"{clinician} does not work at {location}."
     if errors:
         raise ValidationError(errors)
 
 
-def _check_hours(appointment: Appointment, checked: Checked) -> None:
+def _check_hours(appointment: Appointment, facts: BookingFacts, session: SessionFacts) -> None:
     location = appointment.location
     start, end = location.local(appointment.starts_at), location.local(appointment.ends_at)
     span = _span(location, appointment.starts_at, appointment.ends_at)
     if start.date() != end.date():
         raise ValidationError({"starts_at": f"{span} runs past midnight."})
     weekday = start.weekday()
-    if location.pk not in checked.opening:
-        checked.opening[location.pk] = list(location.opening_hours.order_by("weekday", "opens_at"))
-    opening = [hours for hours in checked.opening[location.pk] if hours.weekday == weekday]
+    opening = [hours for hours in facts.opening if hours.weekday == weekday]
     if not any(hours.opens_at <= start.time() and end.time() <= hours.closes_at for hours in opening):
         if opening:
             open_text = ", ".join(f"{h.opens_at:%H:%M}-{h.closes_at:%H:%M}" for h in opening)
             raise ValidationError({"starts_at": f"{span} is outside the opening hours of {location} "
                                                 f"({Weekday(weekday).label} {open_text})."})
         raise ValidationError({"starts_at": f"{location} is closed on {Weekday(weekday).label}s."})
-    key = (appointment.clinician_id, location.pk)
-    if key not in checked.working:
-        checked.working[key] = list(appointment.clinician.working_hours.filter(location=location))
-    working = checked.working[key]
+    working = [hours for hours in facts.working if hours.clinician_id == appointment.clinician_id]
     if working:
         today = [hours for hours in working if hours.weekday == weekday]
         if not any(hours.starts_at <= start.time() and end.time() <= hours.ends_at for hours in today):
@@ -167,50 +152,46 @@ def _check_hours(appointment: Appointment, checked: Checked) -> None:
     closure = closures_hitting(
         location=location, starts_at=appointment.starts_at, ends_at=appointment.ends_at,
         room=appointment.room, device=appointment.device, clinician=appointment.clinician,
-    ).first()
+    ).first() if session.closed else None
     if closure is not None:
         what = closure.room or closure.device or closure.clinician or location
         raise ValidationError({"starts_at": f"{what} is closed {_span(location, closure.starts_at, closure.ends_at)}"
                                             f" ({closure.reason})."})
 
 
-def _check_course(appointment: Appointment, course: Course) -> None:
+def _check_course(appointment: Appointment, course: Course, facts: BookingFacts, session: SessionFacts,
+                  earlier: list[Appointment]) -> None:
+    """The course's and the patient's limits; ``earlier``: the sessions of the same call already judged."""
     if not course.is_open:
         raise ValidationError({"course": f"This course is {course.get_status_display().lower()}."})
     if course.patient.is_archived:
         raise ValidationError({"patient": "This patient is archived."})
-    others = (Appointment.objects.filter(patient=appointment.patient_id, status__in=ACTIVE_STATUSES)
-              .exclude(pk=appointment.pk))
-    week_start = appointment.local_date - timedelta(days=appointment.local_date.weekday())
-    # The three counts in one query: the course's sessions, in the week, and the patient's on the day.
-    in_course = Q(course=course.pk)
-    counts = others.aggregate(
-        total=Count("pk", filter=in_course),
-        in_week=Count("pk", filter=in_course & Q(local_date__gte=week_start,
-                                                 local_date__lt=week_start + timedelta(days=7))),
-        on_the_day=Count("pk", filter=Q(local_date=appointment.local_date)),
-    )
-    if appointment.pk is None and counts["total"] >= course.planned_sessions:
+    if appointment.pk is None and facts.course_sessions + len(earlier) >= course.planned_sessions:
         raise ValidationError({"course": f"All {course.planned_sessions} planned sessions of this course are "
                                          "already booked."})
-    same_day = _same_day_error(appointment) if counts["on_the_day"] else None
+    same_day = next((other for other in earlier if other.local_date == appointment.local_date), None)
+    if same_day is None and session.on_the_day:
+        same_day = _same_day(appointment)
     if same_day is not None:
-        raise same_day
-    in_week = counts["in_week"]
+        raise _same_day_error(appointment, same_day)
+    week_start = appointment.local_date - timedelta(days=appointment.local_date.weekday())
+    in_week = session.in_week + sum(week_start <= other.local_date < week_start + timedelta(days=7)
+                                    for other in earlier)
     if in_week >= SESSIONS_PER_WEEK_MAX:
         raise ValidationError({"starts_at": f"This course already has {in_week} sessions in the week of "
                                             f"{week_start:%d %b}; at most {SESSIONS_PER_WEEK_MAX} a week."})
 
 
-def _same_day_error(appointment: Appointment) -> ConflictError | None:
+def _same_day(appointment: Appointment) -> Appointment | None:
+    return (Appointment.objects.filter(patient=appointment.patient_id, local_date=appointment.local_date,
+                                       status__in=ACTIVE_STATUSES)
+            .exclude(pk=appointment.pk).select_related("location").first())
+
+
+def _same_day_error(appointment: Appointment, same_day: Appointment) -> ConflictError:
     """One session of a patient a local day, whatever the course (DESIGN.md's cadence, and issue 20:
     two courses of one patient must not meet on a day), in words naming the other session's time. The
     database holds the rule too."""
-    same_day = (Appointment.objects.filter(patient=appointment.patient_id, local_date=appointment.local_date,
-                                           status__in=ACTIVE_STATUSES)
-                .exclude(pk=appointment.pk).select_related("location").first())
-    if same_day is None:
-        return None
     if same_day.course_id == appointment.course_id:
         return ConflictError(f"This course already has a session on {appointment.local_date:%a %d %b} "
                              f"({_span(same_day.location, same_day.starts_at, same_day.ends_at)}); "
@@ -219,14 +200,6 @@ def _same_day_error(appointment: Appointment) -> ConflictError | None:
     return ConflictError(f"The patient already has a session on {appointment.local_date:%a %d %b} "
                          f"({start:%H:%M}-{end:%H:%M}, another course); one session a day at most.",
                          code="patient_day_taken")
-
-
-def _check_screening(course: Course, checked: Checked | None = None) -> None:
-    if checked is not None and course.pk in checked.screened_courses:
-        return
-    screening_check(course)
-    if checked is not None:
-        checked.screened_courses.add(course.pk)
 
 
 def _conflict_error(appointment: Appointment) -> ConflictError | None:
@@ -247,69 +220,89 @@ def _conflict_error(appointment: Appointment) -> ConflictError | None:
                          f" (plus {appointment.location.turnover_minutes} minutes turnover).", code="device_busy")
 
 
-def _lock_resources(clinician: Staff, room: Room, device: Device, checked: Checked) -> None:
-    """Serialize bookings that share a resource, always in the same order (no deadlock).
-
-    The exclusion constraints would refuse an overlap anyway; the locks also cover the turnover
-    buffer, which no constraint knows, so two desks cannot fill the same gap at once.
-    """
-    for model, pk in ((Staff, clinician.pk), (Room, room.pk), (Device, device.pk)):
-        if (model.__name__, pk) not in checked.locked:
-            # By its id alone: ordered (as first() would), the query joined and so locked the row's
-            # location (or user), and every booking at a location waited on every other.
-            model.objects.select_for_update().only("pk").get(pk=pk)
-            checked.locked.add((model.__name__, pk))
-
-
-def _validate_and_save(appointment: Appointment, course: Course, *, past: bool = False,
-                       checked: Checked | None = None) -> Appointment:
-    checked = checked or Checked()
-    if timezone.is_naive(appointment.starts_at):
-        raise ValidationError({"starts_at": "Give the time with its time zone."})
+def _check_time(appointment: Appointment, past: bool) -> None:
     if not past and appointment.starts_at < timezone.now():
         raise ValidationError({"starts_at": "That time has passed."})
     if past and appointment.ends_at > timezone.now():
         raise ValidationError({"starts_at": "Only a session that has already ended can be entered afterwards."})
-    appointment.local_date = appointment.location.local(appointment.starts_at).date()
-    _check_resources(appointment, checked)
-    _check_hours(appointment, checked)
-    _check_course(appointment, course)
-    _lock_resources(appointment.clinician, appointment.room, appointment.device, checked)
-    conflict = _conflict_error(appointment)
-    if conflict is not None:
-        raise conflict
-    # The related rows were loaded and checked above (and PostgreSQL holds the foreign keys):
-    # validating each foreign key again would cost a query apiece, eight a booking.
-    appointment.full_clean(exclude=["course", "patient", "location", "clinician", "room", "device", "booked_by",
-                                    "status_changed_by"], validate_constraints=False)
+
+
+# The related rows were loaded and checked (and PostgreSQL holds the foreign keys): validating each
+# foreign key again would cost a query apiece, eight a booking.
+RELATIONS = ["course", "patient", "location", "clinician", "room", "device", "booked_by", "status_changed_by"]
+
+
+def validate_sessions(appointments: list[Appointment], course: Course, *, past: bool = False,
+                      refused=None) -> None:
+    """Every booking rule for the sessions of one call (new ones, or one being moved), in the order a
+    front desk reads them; the caller holds the course lock (see locked_course). Their facts come from
+    one read (``booking_facts``); only a refusal reads more, to name what is in the way. ``refused(index,
+    error)``, when given, makes the exception raised for a refused session (a course names its number)."""
+    for appointment in appointments:
+        if timezone.is_naive(appointment.starts_at):
+            screening_check(course)  # as for an aware time, the screening's refusal comes first
+            raise ValidationError({"starts_at": "Give the time with its time zone."})
+        appointment.local_date = appointment.location.local(appointment.starts_at).date()
+    facts = booking_facts(course=course, appointments=appointments)
+    refusal = screening_refusal(course, facts.screening)
+    if refusal is not None:
+        raise refusal
+    for index, (appointment, session) in enumerate(zip(appointments, facts.sessions, strict=True)):
+        try:
+            _check_time(appointment, past)
+            _check_resources(appointment, facts)
+            _check_hours(appointment, facts, session)
+            _check_course(appointment, course, facts, session, appointments[:index])
+            conflict = _conflict_error(appointment) if session.clashes else None
+            if conflict is not None:
+                raise conflict
+            appointment.full_clean(exclude=RELATIONS, validate_constraints=False)
+        except ValidationError as error:
+            if refused is None:
+                raise
+            raise refused(index, error) from error
+
+
+@contextmanager
+def _lost_race():
+    """An exclusion constraint or the one-a-day index refused a write the rules let through: a booking no
+    lock serialises with this one (the same clinician at another location) committed first. The
+    transaction cannot read any more, so the refusal cannot name it."""
     try:
-        with transaction.atomic():
-            appointment.save()
+        yield
     except IntegrityError as error:
         if getattr(error.__cause__, "pgcode", None) not in (EXCLUSION_VIOLATION, UNIQUE_VIOLATION):
             raise
-        # Another transaction won the race: it has committed, so we can name what it holds.
-        conflict = _same_day_error(appointment) or _conflict_error(appointment)
-        if conflict is None:
-            raise ConflictError("Another booking took this time a moment ago; choose another time.") from error
-        raise conflict from error
-    return appointment
+        raise ConflictError("Another booking took this time a moment ago; choose another time.") from error
 
 
-def book_one(*, course: Course, clinician: Staff, room: Room, device: Device, starts_at: datetime,
-             booked_by, past: bool = False, checked: Checked | None = None) -> Appointment:
-    """Every booking rule for one session; the caller holds the course lock (see locked_course)
-    and tells the patient once for all it booked."""
-    checked = checked or Checked()
-    _check_screening(course, checked)
-    appointment = Appointment(
+def new_session(*, course: Course, clinician: Staff, room: Room, device: Device, starts_at: datetime,
+                booked_by) -> Appointment:
+    return Appointment(
         course=course, patient=course.patient, location=course.location, clinician=clinician, room=room,
         device=device, starts_at=starts_at, ends_at=starts_at + timedelta(minutes=course.session_minutes),
         booked_by=booked_by,
     )
-    _validate_and_save(appointment, course, past=past, checked=checked)
-    audit_record(actor=booked_by, action=AuditAction.CREATE, patient=course.patient, obj=appointment)
-    return appointment
+
+
+def book_sessions(*, course: Course, sessions: list[Appointment], booked_by, past: bool = False,
+                  refused=None) -> list[Appointment]:
+    """Every booking rule for the sessions (``new_session``), then one INSERT of them and one of their
+    audit rows; the caller holds the course lock (see locked_course) and tells the patient once for all."""
+    validate_sessions(sessions, course, past=past, refused=refused)
+    with _lost_race():
+        Appointment.objects.bulk_create(sessions)
+    audit_record_many(actor=booked_by, action=AuditAction.CREATE, patient=course.patient, objects=sessions)
+    return sessions
+
+
+def book_one(*, course: Course, clinician: Staff, room: Room, device: Device, starts_at: datetime,
+             booked_by, past: bool = False) -> Appointment:
+    """Every booking rule for one session; the caller holds the course lock (see locked_course)
+    and tells the patient once for all it booked."""
+    session = new_session(course=course, clinician=clinician, room=room, device=device, starts_at=starts_at,
+                          booked_by=booked_by)
+    return book_sessions(course=course, sessions=[session], booked_by=booked_by, past=past)[0]
 
 
 @transaction.atomic
@@ -335,13 +328,18 @@ def appointment_book(*, course: Course, clinician: Staff, room: Room, device: De
     return appointment
 
 
-def locked_appointment(appointment: Appointment, expected_version: int | None = None) -> Appointment:
-    """The appointment locked with its location, course and patient, read with all its answer shows."""
+def locked_appointment(appointment: Appointment, expected_version: int | None = None, *,
+                       to_book: bool = False) -> Appointment:
+    """The appointment locked with its course and patient, and, ``to_book`` it again at another time or
+    with other resources, its location (see locked_course); read with all its answer shows, its course
+    holding the same patient and location."""
+    rows = ("self", "course", "patient", "location") if to_book else ("self", "course", "patient")
     locked = (
-        Appointment.objects.select_for_update(of=("self", "location", "course", "patient"))
+        Appointment.objects.select_for_update(of=rows)
         .select_related("location", "course", "patient", "clinician__user", "room", "device")
         .get(pk=appointment.pk)
     )
+    locked.course.patient, locked.course.location = locked.patient, locked.location
     if expected_version is not None and locked.version != expected_version:
         raise ConflictError("This appointment was changed by someone else; reload it and try again.",
                             code="version_mismatch")
@@ -368,8 +366,7 @@ def appointment_reschedule(*, appointment: Appointment, starts_at: datetime, res
     if minutes is not None and not SESSION_MINUTES_MIN <= minutes <= SESSION_MINUTES_MAX:
         raise ValidationError({"minutes": f"A session lasts {SESSION_MINUTES_MIN} to {SESSION_MINUTES_MAX} minutes, "
                                           f"not {minutes}."})
-    course = locked_course(appointment.course_id)
-    appointment = locked_appointment(appointment, expected_version)
+    appointment = locked_appointment(appointment, expected_version, to_book=True)
     if appointment.status != AppointmentStatus.BOOKED:
         raise ValidationError(f"Only a booked session can be moved; this one is {appointment.get_status_display()}.")
     length = timedelta(minutes=minutes) if minutes is not None else appointment.ends_at - appointment.starts_at
@@ -384,7 +381,9 @@ def appointment_reschedule(*, appointment: Appointment, starts_at: datetime, res
     appointment.confirmed_via = ""
     appointment.moved_by_patient_at = timezone.now() if by_patient else None
     appointment.version += 1
-    appointment = _validate_and_save(appointment, course)
+    validate_sessions([appointment], appointment.course)
+    with _lost_race():
+        appointment.save()
     audit_record(actor=rescheduled_by, action=AuditAction.UPDATE, patient=appointment.patient, obj=appointment,
                  changes={field: (old, getattr(appointment, field)) for field, old in before.items()
                           if getattr(appointment, field) != old})

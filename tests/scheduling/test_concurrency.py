@@ -4,11 +4,11 @@ import threading
 from datetime import timedelta
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 
 from clinic.errors import ConflictError
-from scheduling.booking.services import appointment_book
-from scheduling.models import ACTIVE_STATUSES, Appointment
+from scheduling.booking.services import appointment_book, appointment_cancel, locked_course
+from scheduling.models import ACTIVE_STATUSES, Appointment, AppointmentStatus, CancelledBy
 from tests.factories import make_clinic, make_course, make_patient, next_weekday
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -88,3 +88,36 @@ def test_twenty_simultaneous_bookings_of_one_resource_let_exactly_one_through(sh
     assert overlapping_pairs(shared) == 0
     for error in refused:
         assert "booked" in error.messages[0] or "already has a session" in error.messages[0]
+
+
+def test_a_cancellation_does_not_wait_for_a_booking_that_holds_the_location(day):
+    """A booking holds its location's row until it commits (the turnover of its rooms and devices); a
+    change of status (cancel, arrive, no-show) frees or marks a time and takes only its own rows."""
+    clinic = make_clinic()
+    session = appointment_book(course=make_course(clinic), clinician=clinic.clinician, room=clinic.room,
+                               device=clinic.device, starts_at=clinic.at(day, 10), booked_by=clinic.front_desk.user)
+    other = make_course(clinic)
+    holding, finished = threading.Event(), threading.Event()
+
+    def book_slowly():
+        try:
+            with transaction.atomic():
+                locked_course(other)  # what every booking at the location takes first
+                holding.set()
+                finished.wait(30)
+        finally:
+            connection.close()
+
+    booking = threading.Thread(target=book_slowly)
+    booking.start()
+    try:
+        assert holding.wait(30)
+        with transaction.atomic():
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL lock_timeout = '5s'")  # waiting on the booking would fail here
+            cancelled = appointment_cancel(appointment=session, recorded_by=clinic.front_desk.user,
+                                           by=CancelledBy.CLINIC, reason="Device serviced")
+    finally:
+        finished.set()
+        booking.join()
+    assert cancelled.status == AppointmentStatus.CANCELLED

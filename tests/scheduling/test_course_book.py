@@ -18,7 +18,13 @@ from scheduling.booking.courses import (
     course_maintenance_proposal,
     course_reschedule_from,
 )
-from scheduling.booking.services import appointment_cancel, appointment_mark_noshow
+from scheduling.booking.services import (
+    appointment_cancel,
+    appointment_mark_noshow,
+    book_sessions,
+    locked_course,
+    new_session,
+)
 from scheduling.models import Appointment, AppointmentStatus, CancelledBy
 from scheduling.records.services import session_record_create
 from tests.factories import book, make_clinic, make_course, make_patient, next_weekday
@@ -221,3 +227,34 @@ def test_after_a_completed_course_the_first_maintenance_session_is_proposed(clin
     (session,) = proposal.sessions
     assert session.starts_at == clinic.at(monday + timedelta(weeks=2), 8)
     assert (session.clinician, session.room, session.device) == (clinic.clinician, clinic.room, clinic.device)
+
+
+def _sessions(clinic, course, days):
+    return [new_session(course=course, clinician=clinic.clinician, room=clinic.room, device=clinic.device,
+                        starts_at=clinic.at(day, 10), booked_by=clinic.front_desk.user) for day in days]
+
+
+def test_the_sessions_of_one_call_are_judged_together_and_one_refused_books_none(clinic, monday):
+    """A course's sessions are judged in one read and inserted together: each is judged with the sessions
+    of the same call before it (one a day, five a week), and a refusal names its session and keeps none."""
+    course = locked_course(make_course(clinic, planned_sessions=10))
+    refusals = []
+
+    def refused(index, error):
+        refusals.append((index, error.messages))
+        return ValidationError("refused")
+
+    days = [monday + timedelta(days=offset) for offset in (0, 2, 2)]
+    with pytest.raises(ValidationError, match="refused"):
+        book_sessions(course=course, sessions=_sessions(clinic, course, days), booked_by=clinic.front_desk.user,
+                      refused=refused)
+    assert refusals == [(2, [f"This course already has a session on {days[1]:%a %d %b} (Wed {days[1]:%d %b} "
+                                "10:00-10:30); one session a day at most."])]
+    days = [monday + timedelta(days=offset) for offset in range(6)]
+    with pytest.raises(ValidationError, match=f"already has 5 sessions in the week of {monday:%d %b}; at most 5"):
+        book_sessions(course=course, sessions=_sessions(clinic, course, days), booked_by=clinic.front_desk.user)
+    assert not Appointment.objects.filter(course=course).exists()
+    booked = book_sessions(course=course, sessions=_sessions(clinic, course, days[:5]),
+                           booked_by=clinic.front_desk.user)
+    assert [a.pk for a in booked] == list(Appointment.objects.filter(course=course).order_by("starts_at")
+                                          .values_list("pk", flat=True))
