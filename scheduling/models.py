@@ -15,6 +15,7 @@ from django.db.models import F, Func, Q
 from clinic.display import location_time
 from clinic.models import Device, Location, Room, Staff, TimeStampedModel
 from patients.models import Patient
+from scheduling.scales import HDSS_MAX, HDSS_MIN, PAIN_NPRS_MAX
 
 # Ranges from DESIGN.md, each with its source there.
 INITIAL_SESSIONS_MIN, INITIAL_SESSIONS_MAX = 6, 10
@@ -25,8 +26,6 @@ MAINTENANCE_INTERVAL_WEEKS_MIN, MAINTENANCE_INTERVAL_WEEKS_MAX = 1, 4
 MAINTENANCE_INTERVAL_WEEKS_DEFAULT = 2
 MAINTENANCE_SESSIONS_MIN, MAINTENANCE_SESSIONS_MAX = 1, 52
 MAINTENANCE_SESSIONS_DEFAULT = 6
-HDSS_MIN, HDSS_MAX = 1, 4
-PAIN_NPRS_MAX = 10
 SIDE_EFFECT_GRADE_MIN, SIDE_EFFECT_GRADE_MAX = 1, 3
 MEDICATED_DOSE_MAX_MA_MIN = 80
 MEDICATED_DOSE_DEFAULT_MA_MIN = 40

@@ -7,11 +7,10 @@ from django.db import models
 from django.db.models import Q
 
 from clinic.models import TimeStampedModel
+from scheduling.scales import HDSS_MAX, HDSS_MIN, PAIN_NPRS_MAX
 
-# The scales' ranges, as scheduling.models holds them for session records (HDSS 1-4, NPRS 0-10). This module
-# does not import scheduling.models: that module imports this one, at its end, so Django registers CheckIn.
-HDSS_MIN, HDSS_MAX = 1, 4
-PAIN_NPRS_MAX = 10
+# This module does not import scheduling.models: that module imports this one, at its end, so Django
+# registers CheckIn.
 
 
 class CheckInPurpose(models.TextChoices):

@@ -19,7 +19,7 @@ from clinic.models import Location
 from patients.models import AuditAction
 from patients.services import audit_record
 from scheduling.booking.selectors import course_annotate_maintenance, course_sweating_returned
-from scheduling.checkins.models import HDSS_MAX, HDSS_MIN, PAIN_NPRS_MAX, CheckIn, CheckInPurpose, SkinReaction
+from scheduling.checkins.models import CheckIn, CheckInPurpose, SkinReaction
 from scheduling.models import (
     Appointment,
     AppointmentStatus,
@@ -32,6 +32,7 @@ from scheduling.models import (
     SessionRecord,
 )
 from scheduling.reminders.outbox import notification_write_maintenance_recalls
+from scheduling.scales import HDSS_MAX, HDSS_MIN, PAIN_NPRS_MAX
 
 # Check-in emails go out at this hour of the location's day: a time to sit down for a minute.
 CHECK_IN_HOUR = 10
