@@ -28,8 +28,8 @@ from scheduling.checkins.questions import (
 )
 from scheduling.checkins.services import ALREADY_ANSWERED, check_in_answer
 from scheduling.models import Indication
+from scheduling.reminders.emails import NOT_VALID
 
-NOT_VALID = "This link is not valid. Please check that you copied all of it."
 EXPIRED = "This link has expired. If you would like to tell us how you are, please call the clinic."
 
 

@@ -46,22 +46,33 @@ class PatientLinkError(Exception):
 # Signed links
 
 
+NOT_VALID = "This link is not valid. Please check that you copied all of it."
+LINK_EXPIRED = "This link has expired. Please use the link in your latest email, or call the clinic."
+
+
+def _link_payload(token: str, kind: str, *, expired: str | None = LINK_EXPIRED) -> dict:
+    """The payload of a signed patient link of ``kind``: PatientLinkError (400) when it is forged or of another
+    kind, (410) with ``expired`` when it is too old (``expired=None``: answered as not valid, for a link whose
+    own record says when it ends)."""
+    try:
+        data = signing.loads(token, salt=LINK_SALT, max_age=LINK_MAX_AGE)
+    except signing.SignatureExpired as error:
+        raise PatientLinkError(expired or NOT_VALID, 410 if expired else 400) from error
+    except signing.BadSignature as error:
+        raise PatientLinkError(NOT_VALID, 400) from error
+    if not isinstance(data, dict) or data.get("k") != kind:
+        raise PatientLinkError(NOT_VALID, 400)
+    return data
+
+
 def patient_link_token(*, appointment: Appointment, action: str) -> str:
-    """A signed token for ``confirm`` or ``cancel``, bound to the appointment's id and version."""
+    """A signed token for one action on a session (confirm, cancel, move...), bound to its id and version."""
     return signing.dumps({"a": appointment.pk, "v": appointment.version, "k": action}, salt=LINK_SALT)
 
 
 def patient_link_read(*, token: str, action: str) -> tuple[int, int]:
     """The (appointment id, version) a token names; PatientLinkError when it is forged or too old."""
-    try:
-        data = signing.loads(token, salt=LINK_SALT, max_age=LINK_MAX_AGE)
-    except signing.SignatureExpired as error:
-        raise PatientLinkError("This link has expired. Please use the link in your latest email, "
-                               "or call the clinic.", 410) from error
-    except signing.BadSignature as error:
-        raise PatientLinkError("This link is not valid. Please check that you copied all of it.", 400) from error
-    if not isinstance(data, dict) or data.get("k") != action:
-        raise PatientLinkError("This link is not valid. Please check that you copied all of it.", 400)
+    data = _link_payload(token, action)
     return int(data["a"]), int(data["v"])
 
 
@@ -74,15 +85,7 @@ def course_link_token(*, course_id: int, sessions_left: int) -> str:
 def course_link_read(*, token: str) -> tuple[int, int]:
     """The (course id, sessions left to book) a book-the-rest token names; PatientLinkError as
     ``patient_link_read``."""
-    try:
-        data = signing.loads(token, salt=LINK_SALT, max_age=LINK_MAX_AGE)
-    except signing.SignatureExpired as error:
-        raise PatientLinkError("This link has expired. Please use the link in your latest email, "
-                               "or call the clinic.", 410) from error
-    except signing.BadSignature as error:
-        raise PatientLinkError("This link is not valid. Please check that you copied all of it.", 400) from error
-    if not isinstance(data, dict) or data.get("k") != "book-rest":
-        raise PatientLinkError("This link is not valid. Please check that you copied all of it.", 400)
+    data = _link_payload(token, "book-rest")
     return int(data["c"]), int(data["l"])
 
 
@@ -92,14 +95,9 @@ def waitlist_offer_token(*, offer_id: int) -> str:
 
 
 def waitlist_offer_read(*, token: str) -> int:
-    """The offer id a token names; PatientLinkError when it is forged or too old."""
-    try:
-        data = signing.loads(token, salt=LINK_SALT, max_age=LINK_MAX_AGE)
-    except signing.BadSignature as error:  # an expired signature too: the offer expired long before
-        raise PatientLinkError("This link is not valid. Please check that you copied all of it.", 400) from error
-    if not isinstance(data, dict) or data.get("k") != "waitlist-offer":
-        raise PatientLinkError("This link is not valid. Please check that you copied all of it.", 400)
-    return int(data["o"])
+    """The offer id a token names; PatientLinkError when it is forged or too old (the offer expired long
+    before its signature)."""
+    return int(_link_payload(token, "waitlist-offer", expired=None)["o"])
 
 
 def waitlist_offer_url(*, offer_id: int) -> str:
@@ -123,7 +121,7 @@ def unsubscribe_read(*, token: str) -> Patient | None:
     except signing.SignatureExpired as error:
         raise PatientLinkError("This link has expired. Please call the clinic to stop emails.", 410) from error
     except signing.BadSignature as error:
-        raise PatientLinkError("This link is not valid. Please check that you copied all of it.", 400) from error
+        raise PatientLinkError(NOT_VALID, 400) from error
     patient = Patient.objects.filter(pk=data["p"]).first()
     if patient is None or not patient.email or not constant_time_compare(_address_tag(patient.email), data["e"]):
         return None

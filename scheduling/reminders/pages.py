@@ -26,6 +26,7 @@ from scheduling.booking.selectors import (
 from scheduling.booking.services import appointment_cancel_by_patient, appointment_confirm
 from scheduling.models import Appointment, ConfirmationChannel
 from scheduling.reminders.emails import (
+    NOT_VALID,
     PatientLinkError,
     local_time_text,
     patient_link_read,
@@ -48,7 +49,7 @@ def _appointment_for(token: str, action: str) -> Appointment:
     appointment_id, version = patient_link_read(token=token, action=action)
     appointment = Appointment.objects.select_related("location", "patient").filter(pk=appointment_id).first()
     if appointment is None:
-        raise PatientLinkError("This link is not valid. Please check that you copied all of it.", 400)
+        raise PatientLinkError(NOT_VALID, 400)
     if appointment.version != version:
         raise PatientLinkError("This link is for an earlier state of your session (it was moved, cancelled or "
                                "already answered). Please use the link in your latest email.", 410)
@@ -140,7 +141,7 @@ def short_link_page(request, token: str):
     appointment = Appointment.objects.filter(pk=found[0]).first() if found else None
     if appointment is None:
         return _page(request, title="Link not usable", status=400,
-                     message="This link is not valid. Please check that you copied all of it.")
+                     message=NOT_VALID)
     if appointment.version != found[1]:
         return _page(request, title="Link not usable", status=410,
                      message="This link is for an earlier state of your session. Please use your latest message.")

@@ -22,7 +22,13 @@ from patients.services import audit_read
 from scheduling.booking.courses import CourseDoesNotFit
 from scheduling.booking.selectors import course_sessions_left_to_book
 from scheduling.models import Appointment, AppointmentStatus
-from scheduling.reminders.emails import PatientLinkError, course_link_read, local_time_text, patient_link_read
+from scheduling.reminders.emails import (
+    NOT_VALID,
+    PatientLinkError,
+    course_link_read,
+    local_time_text,
+    patient_link_read,
+)
 from scheduling.selfservice.selectors import (
     WEEKDAY_NAMES,
     appointment_move_options,
@@ -39,7 +45,6 @@ from scheduling.selfservice.services import (
 )
 from scheduling.waitlist.selectors import waitlist_join_url
 
-NOT_VALID = "This link is not valid. Please check that you copied all of it."
 EARLIER_STATE = ("This link is for an earlier state of your session (it was moved, cancelled or already "
                  "answered). Please use the link in your latest email.")
 

@@ -16,6 +16,7 @@ from clinic.ratelimit import rate_limited
 from patients.services import audit_read
 from scheduling.models import Appointment
 from scheduling.reminders.emails import (
+    NOT_VALID,
     PatientLinkError,
     local_time_text,
     patient_link_read,
@@ -31,7 +32,6 @@ from scheduling.waitlist.selectors import (
 )
 from scheduling.waitlist.services import waitlist_entry_create, waitlist_offer_accept
 
-NOT_VALID = "This link is not valid. Please check that you copied all of it."
 DEFAULT_WAIT = timedelta(weeks=2)
 
 

@@ -12,6 +12,7 @@ from clinic.selectors import at_visible_locations
 from scheduling.booking.selectors import slot_list_available
 from scheduling.models import Appointment, AppointmentStatus
 from scheduling.waitlist.models import (
+    OPEN_ENTRY_STATUSES,
     WaitlistEntry,
     WaitlistOffer,
     WaitlistOfferStatus,
@@ -99,7 +100,7 @@ def waitlist_entries_matching(*, slot: WaitlistSlot, now: datetime) -> list[Wait
     day = slot.location.local(slot.starts_at).date()
     candidates = (WaitlistEntry.objects.filter(location=slot.location_id, until__gte=day,
                                                weekdays__contains=[day.weekday()])
-                  .filter(status__in=("waiting", "offered"))
+                  .filter(status__in=OPEN_ENTRY_STATUSES)
                   .exclude(offers__slot=slot)
                   .select_related("course__patient", "course__location", "patient", "appointment__location")
                   .order_by("created_at", "id"))
