@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 
+from django.http import Http404
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
@@ -204,9 +205,16 @@ class AppointmentViewSet(mixins.CreateModelMixin, ScopedReadViewSet):
         return self.answer_as_returned(appointment, status=201)
 
     def _change(self, request, change, serializer_class=None, *, read_again: bool = True):
-        """``read_again=False`` answers the row the service returns: the booking services return it
-        read under its lock with every row its answer names, still at a location the user sees."""
-        appointment = self.get_object()
+        """``read_again=False`` answers the row the service returns: the booking services read it under
+        their lock, only at a location the user sees (``seen_by``; another is not found, as here), with
+        every row its answer names; so the view does not read it first."""
+        if read_again:
+            appointment = self.get_object()
+        else:
+            try:
+                appointment = Appointment(pk=int(self.kwargs["pk"]))
+            except ValueError:
+                raise Http404 from None
         data = self.validated(serializer_class) if serializer_class is not None else {}
         expected = self.expected_version(appointment)
         changed = change(appointment, expected, data)

@@ -31,7 +31,7 @@ from scheduling.booking.services import (
     require_clinical,
     save_validated,
 )
-from scheduling.checkins.services import check_ins_on_booked, check_ins_on_completed
+from scheduling.checkins.services import check_ins_on_completed
 from scheduling.engine.grid import CourseFacts, availability_grid, week_start
 from scheduling.engine.planner import Anchor, CoursePlan, PlannedSession, Preferences, UnplacedSession, course_plan
 from scheduling.models import (
@@ -256,7 +256,6 @@ def course_book(
         session.appointment = appointment
     # Every session is booked: the one confirmation for the whole course, and each session's reminders.
     notifications_on_booked(appointments=[session.appointment for session in plan.sessions])
-    check_ins_on_booked(appointments=[session.appointment for session in plan.sessions])
     plan.booked = True
     return plan
 

@@ -40,7 +40,7 @@ from clinic.rows import instance_from_json, json_all_fields, json_rows
 from clinic.selectors import at_visible_locations, closures_hitting
 from patients.models import Patient, Screening
 from scheduling.booking.rules import course_refusal
-from scheduling.checkins.models import CheckIn
+from scheduling.checkins.models import CheckIn, CheckInPurpose
 from scheduling.engine.grid import Slot, availability_grid
 from scheduling.engine.planner import Anchor, PlannedSession, Preferences, course_plan
 from scheduling.models import (
@@ -355,6 +355,9 @@ class BookingFacts:
     screening: Screening | None
     course_sessions: int  # the course's active sessions (those being moved left out)
     sessions: list[SessionFacts]
+    # New sessions only: the course has an active session before the first of them, a recorded score or a
+    # planned baseline check-in (the facts of ``check_ins_on_booked``, read here to spare it a query).
+    baseline_blocked: bool = True
 
 
 def _count(rows: QuerySet) -> Coalesce:
@@ -379,6 +382,14 @@ def booking_facts(*, course: Course, appointments: list[Appointment]) -> Booking
             course.patient.screenings.order_by("-recorded_at", "-id").values("pk")[:1])), **json_all_fields(Screening)),
         "course_sessions": _count(active.filter(course=course)),
     }
+    if not moving:
+        first = min(appointment.starts_at for appointment in appointments)
+        columns["baseline_blocked"] = (
+            Exists(Appointment.objects.filter(course=course, starts_at__lt=first).exclude(
+                status__in=(AppointmentStatus.CANCELLED, AppointmentStatus.ENTERED_IN_ERROR)))
+            | Exists(SessionRecord.objects.filter(Q(hdss__isnull=False) | Q(pain_nprs__isnull=False),
+                                                  appointment__course=course))
+            | Exists(CheckIn.objects.filter(course=course, purpose=CheckInPurpose.BASELINE)))
     for n, appointment in enumerate(appointments):
         week_start = appointment.local_date - timedelta(days=appointment.local_date.weekday())
         columns |= {
@@ -401,6 +412,7 @@ def booking_facts(*, course: Course, appointments: list[Appointment]) -> Booking
         course_sessions=row["course_sessions"],
         sessions=[SessionFacts(closed=row[f"closed_{n}"], clashes=row[f"clashes_{n}"], in_week=row[f"in_week_{n}"],
                                on_the_day=row[f"on_the_day_{n}"]) for n in range(len(appointments))],
+        baseline_blocked=row.get("baseline_blocked", True),
     )
 
 

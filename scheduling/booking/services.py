@@ -34,6 +34,7 @@ from scheduling.booking.selectors import (
     appointment_late_cancellation_message,
     appointment_noshow_refusal,
     appointment_patient_link_use,
+    appointments_visible_to,
     booking_facts,
     conflicting_appointments,
 )
@@ -56,7 +57,7 @@ from scheduling.reminders.outbox import (
     notifications_on_rescheduled,
     notifications_on_withdrawn,
 )
-from scheduling.waitlist.freed import waitlist_slot_freed
+from scheduling.waitlist.freed import someone_waits, waitlist_slot_freed
 
 # PostgreSQL's SQLSTATEs for a refused overlap and a second session on the same day.
 EXCLUSION_VIOLATION = "23P01"
@@ -233,7 +234,7 @@ RELATIONS = ["course", "patient", "location", "clinician", "room", "device", "bo
 
 
 def validate_sessions(appointments: list[Appointment], course: Course, *, past: bool = False,
-                      refused=None) -> None:
+                      refused=None) -> BookingFacts:
     """Every booking rule for the sessions of one call (new ones, or one being moved), in the order a
     front desk reads them; the caller holds the course lock (see locked_course). Their facts come from
     one read (``booking_facts``); only a refusal reads more, to name what is in the way. ``refused(index,
@@ -261,6 +262,7 @@ def validate_sessions(appointments: list[Appointment], course: Course, *, past: 
             if refused is None:
                 raise
             raise refused(index, error) from error
+    return facts
 
 
 @contextmanager
@@ -288,11 +290,13 @@ def new_session(*, course: Course, clinician: Staff, room: Room, device: Device,
 def book_sessions(*, course: Course, sessions: list[Appointment], booked_by, past: bool = False,
                   refused=None) -> list[Appointment]:
     """Every booking rule for the sessions (``new_session``), then one INSERT of them and one of their
-    audit rows; the caller holds the course lock (see locked_course) and tells the patient once for all."""
-    validate_sessions(sessions, course, past=past, refused=refused)
+    audit rows, and the patient's baseline check-in when they open a course; the caller holds the course
+    lock (see locked_course) and tells the patient once for all."""
+    facts = validate_sessions(sessions, course, past=past, refused=refused)
     with _lost_race():
         Appointment.objects.bulk_create(sessions)
     audit_record_many(actor=booked_by, action=AuditAction.CREATE, patient=course.patient, objects=sessions)
+    check_ins_on_booked(appointments=sessions, blocked=past or facts.baseline_blocked)
     return sessions
 
 
@@ -324,19 +328,23 @@ def appointment_book(*, course: Course, clinician: Staff, room: Room, device: De
     appointment = book_one(course=course, clinician=clinician, room=room, device=device, starts_at=starts_at,
                            booked_by=booked_by)
     notifications_on_booked(appointments=[appointment])
-    check_ins_on_booked(appointments=[appointment])
     return appointment
 
 
 def locked_appointment(appointment: Appointment, expected_version: int | None = None, *,
-                       to_book: bool = False) -> Appointment:
+                       to_book: bool = False, seen_by=None) -> Appointment:
     """The appointment locked with its course and patient, and, ``to_book`` it again at another time or
     with other resources, its location (see locked_course); read with all its answer shows, its course
-    holding the same patient and location."""
+    holding the same patient and location, and whether anyone waits at its location (``someone_waits``).
+    ``seen_by``: the acting member of staff, who changes only an appointment at one of their locations
+    (``appointments_visible_to``; another raises Appointment.DoesNotExist, as an unknown one does); None
+    for the patient's own link and the beat, which name the appointment themselves."""
     rows = ("self", "course", "patient", "location") if to_book else ("self", "course", "patient")
+    within = Appointment.objects if seen_by is None else appointments_visible_to(user=seen_by)
     locked = (
-        Appointment.objects.select_for_update(of=rows)
-        .select_related("location", "course", "patient", "clinician__user", "room", "device")
+        within.select_for_update(of=rows)
+        .select_related("location", "course", "patient", "clinician__user", "room", "device", "session_record")
+        .annotate(someone_waits=someone_waits())
         .get(pk=appointment.pk)
     )
     locked.course.patient, locked.course.location = locked.patient, locked.location
@@ -366,7 +374,7 @@ def appointment_reschedule(*, appointment: Appointment, starts_at: datetime, res
     if minutes is not None and not SESSION_MINUTES_MIN <= minutes <= SESSION_MINUTES_MAX:
         raise ValidationError({"minutes": f"A session lasts {SESSION_MINUTES_MIN} to {SESSION_MINUTES_MAX} minutes, "
                                           f"not {minutes}."})
-    appointment = locked_appointment(appointment, expected_version, to_book=True)
+    appointment = locked_appointment(appointment, expected_version, to_book=True, seen_by=rescheduled_by)
     if appointment.status != AppointmentStatus.BOOKED:
         raise ValidationError(f"Only a booked session can be moved; this one is {appointment.get_status_display()}.")
     length = timedelta(minutes=minutes) if minutes is not None else appointment.ends_at - appointment.starts_at
@@ -400,7 +408,7 @@ def appointment_cancel(*, appointment: Appointment, recorded_by, by: str, reason
     ``by`` is the party who cancels (patient or clinic, stored as ``Appointment.cancelled_by``);
     ``recorded_by`` is the user who enters it (``None`` when the patient cancels through their link).
     """
-    appointment = locked_appointment(appointment, expected_version)
+    appointment = locked_appointment(appointment, expected_version, seen_by=recorded_by)
     if appointment.status not in (AppointmentStatus.BOOKED, AppointmentStatus.ARRIVED):
         raise ValidationError(f"This session is {appointment.get_status_display().lower()}; it cannot be cancelled.")
     if by not in CancelledBy.values:
@@ -433,7 +441,7 @@ def appointment_cancel_by_patient(*, appointment: Appointment, reason: str, expe
 @transaction.atomic
 def appointment_mark_arrived(*, appointment: Appointment, marked_by, expected_version: int | None = None
                              ) -> Appointment:
-    appointment = locked_appointment(appointment, expected_version)
+    appointment = locked_appointment(appointment, expected_version, seen_by=marked_by)
     refusal = appointment_arrival_refusal(appointment=appointment, now=timezone.now())
     if refusal is not None:
         raise ValidationError(refusal)
@@ -444,7 +452,7 @@ def appointment_mark_arrived(*, appointment: Appointment, marked_by, expected_ve
 @transaction.atomic
 def appointment_mark_noshow(*, appointment: Appointment, marked_by, expected_version: int | None = None
                             ) -> Appointment:
-    appointment = locked_appointment(appointment, expected_version)
+    appointment = locked_appointment(appointment, expected_version, seen_by=marked_by)
     refusal = appointment_noshow_refusal(appointment=appointment, now=timezone.now())
     if refusal is not None:
         raise ValidationError(refusal)
@@ -462,7 +470,7 @@ def appointment_confirm(*, appointment: Appointment, via: str, confirmed_by, exp
     None: the patient); a second confirmation changes nothing."""
     if via not in ConfirmationChannel.values:
         raise ValidationError({"via": "Say how the patient confirmed: " + ", ".join(ConfirmationChannel.values) + "."})
-    appointment = locked_appointment(appointment, expected_version)
+    appointment = locked_appointment(appointment, expected_version, seen_by=confirmed_by)
     if not appointment_is_upcoming(appointment=appointment, now=timezone.now()):
         raise ValidationError("Only an upcoming booked session can be confirmed.")
     if appointment.confirmed_at is None:
@@ -478,7 +486,7 @@ def appointment_confirm(*, appointment: Appointment, via: str, confirmed_by, exp
 def appointment_mark_entered_in_error(*, appointment: Appointment, marked_by, reason: str,
                                       expected_version: int | None = None) -> Appointment:
     """Withdraw a booking that should never have been made (kept, never deleted)."""
-    appointment = locked_appointment(appointment, expected_version)
+    appointment = locked_appointment(appointment, expected_version, seen_by=marked_by)
     if hasattr(appointment, "session_record"):
         raise ValidationError("This session has a session record; correct the record instead.")
     if not reason.strip():

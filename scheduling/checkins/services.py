@@ -12,7 +12,7 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Exists, OuterRef, Q, Subquery
+from django.db.models import OuterRef, Q, Subquery
 from django.utils import timezone
 
 from clinic.models import Location
@@ -29,7 +29,6 @@ from scheduling.models import (
     Notification,
     NotificationChannel,
     NotificationKind,
-    SessionRecord,
 )
 from scheduling.reminders.outbox import notification_write_maintenance_recalls
 from scheduling.scales import HDSS_MAX, HDSS_MIN, PAIN_NPRS_MAX
@@ -59,22 +58,17 @@ def _plan(course: Course, anchor: Appointment, purpose: str, weeks_after: int, d
                                   weeks_after=weeks_after, due_at=due_at, notification=notification)
 
 
-def check_ins_on_booked(*, appointments: list[Appointment]) -> None:
+def check_ins_on_booked(*, appointments: list[Appointment], blocked: bool) -> None:
     """A baseline check-in when an initial course's first session is booked and no score is recorded yet:
-    due at CHECK_IN_HOUR the day before that session, or at once when that time has passed."""
-    if not appointments:
+    due at CHECK_IN_HOUR the day before that session, or at once when that time has passed. ``blocked``:
+    the booking's facts (``booking_facts``, read under the course's lock) found an earlier session of the
+    course, a recorded score or a baseline planned already."""
+    if not appointments or blocked:
         return
     now = timezone.now()
     first = min(appointments, key=lambda appointment: appointment.starts_at)
     course = first.course
     if course.phase != CoursePhase.INITIAL or first.starts_at <= now:
-        return
-    earlier = (Appointment.objects.filter(course=course, starts_at__lt=first.starts_at)
-               .exclude(status__in=(AppointmentStatus.CANCELLED, AppointmentStatus.ENTERED_IN_ERROR)))
-    scored = SessionRecord.objects.filter(Q(hdss__isnull=False) | Q(pain_nprs__isnull=False),
-                                          appointment__course=course)
-    planned = CheckIn.objects.filter(course=course, purpose=CheckInPurpose.BASELINE)
-    if Course.objects.filter(pk=course.pk).filter(Exists(earlier) | Exists(scored) | Exists(planned)).exists():
         return
     location = course.location
     due_at = max(now, check_in_due_at(location=location, day=first.local_date - timedelta(days=1)))

@@ -534,8 +534,8 @@ def test_two_claims_at_once_never_claim_the_same_row():
         thread.join()
     claimed = results[0] + results[1]
     assert len(claimed) == len(set(claimed)) == 8
-    assert notification_claim_due(now=now) == sorted(set(Notification.objects.values_list("pk", flat=True))
-                                                     - set(claimed))
+    assert sorted(notification_claim_due(now=now)) == sorted(
+        set(Notification.objects.values_list("pk", flat=True)) - set(claimed))
 
 
 def test_send_batches_spread_a_small_claim_over_tasks_and_cap_a_large_one():
