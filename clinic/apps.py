@@ -26,6 +26,16 @@ def _access_changed(sender, update_fields=None, **kwargs):
     access_changed()
 
 
+def _setup_changed(sender, update_fields=None, **kwargs):
+    """A clinician, their name or locations, a room, a device, opening or working hours changed: the slot
+    engine's cached set-up of every location is stale (scheduling.engine.setup)."""
+    if update_fields is not None and set(update_fields) <= {"last_login"}:
+        return
+    from clinic.services import setup_changed
+
+    setup_changed()
+
+
 class ClinicConfig(AppConfig):
     name = "clinic"
     verbose_name = "Clinic"
@@ -33,9 +43,14 @@ class ClinicConfig(AppConfig):
     def ready(self):
         # After every migrate (and a test database flush): the role groups hold every model's permissions.
         post_migrate.connect(_sync_role_groups, sender=self, dispatch_uid="clinic_role_groups")
-        from clinic.models import Location, Staff
+        from clinic.models import Clinician, Device, Location, OpeningHours, Room, Staff, WorkingHours
 
-        for model in (settings.AUTH_USER_MODEL, Staff, Location):
+        # A proxy's save signals name the proxy (Clinician), not Staff: both are listened to.
+        for model in (settings.AUTH_USER_MODEL, Staff, Clinician, Location):
             post_save.connect(_access_changed, sender=model, dispatch_uid=f"clinic_access_saved_{model}")
             post_delete.connect(_access_changed, sender=model, dispatch_uid=f"clinic_access_deleted_{model}")
         m2m_changed.connect(_access_changed, sender=Staff.locations.through, dispatch_uid="clinic_access_locations")
+        for model in (settings.AUTH_USER_MODEL, Staff, Clinician, Room, Device, OpeningHours, WorkingHours):
+            post_save.connect(_setup_changed, sender=model, dispatch_uid=f"clinic_setup_saved_{model}")
+            post_delete.connect(_setup_changed, sender=model, dispatch_uid=f"clinic_setup_deleted_{model}")
+        m2m_changed.connect(_setup_changed, sender=Staff.locations.through, dispatch_uid="clinic_setup_locations")

@@ -20,6 +20,9 @@ CLINICAL_ROLES = (StaffRole.CLINICIAN, StaffRole.MANAGER)
 # users, staff, their locations, locations or tokens starts a new generation (clinic.services.access_changed,
 # called by the signals in clinic/apps.py and api/apps.py and by token_revoke), so no request reads an entry
 # of an older one: a revoked token or a moved member of staff takes effect on the next request.
+# A location's set-up (its clinicians, rooms, devices, opening and working hours: what the slot engine
+# reads on every search) is kept the same way under a generation of its own ("setup",
+# clinic.services.setup_changed), which any save or delete of those rows starts anew.
 ACCESS_SECONDS = 300
 
 
@@ -29,22 +32,26 @@ def access_key(name: str) -> str:
     return f"ionto:access:{connection.settings_dict['NAME']}:{name}"
 
 
-def access_cached(name: str, read):
-    """``read()``, kept in the shared cache until the next change of who may see what (at most
-    ACCESS_SECONDS)."""
-    generation_key, key = access_key("generation"), access_key(name)
+def generation_cached(generation: str, name: str, read):
+    """``read()``, kept in the shared cache until ``generation`` starts anew (at most ACCESS_SECONDS)."""
+    generation_key, key = access_key(generation), access_key(name)
     found = cache.get_many([generation_key, key])
-    generation, entry = found.get(generation_key), found.get(key)
-    if generation is not None and entry is not None and entry[0] == generation:
+    stamp, entry = found.get(generation_key), found.get(key)
+    if stamp is not None and entry is not None and entry[0] == stamp:
         return entry[1]
-    if generation is None:
+    if stamp is None:
         cache.add(generation_key, uuid.uuid4().hex, None)
-        generation = cache.get(generation_key)
+        stamp = cache.get(generation_key)
     # The generation is taken before the read: a change made meanwhile makes this entry stale at once.
     value = read()
     if value is not None:  # a miss (an unknown token) is not kept: guessing must not fill the cache
-        cache.set(key, (generation, value), ACCESS_SECONDS)
+        cache.set(key, (stamp, value), ACCESS_SECONDS)
     return value
+
+
+def access_cached(name: str, read):
+    """``read()``, kept in the shared cache until the next change of who may see what."""
+    return generation_cached("generation", name, read)
 
 
 def staff_role(user) -> str | None:

@@ -30,16 +30,27 @@ def full_clean_and_save(instance, *, validate_constraints: bool = True):
     return instance
 
 
-def access_changed() -> None:
-    """Who may see what changed (a user, staff, their locations, a location, a token): the entries of
-    clinic.selectors.access_cached are stale from now on. Again once the transaction commits, so a
-    request that read the old rows meanwhile cannot keep them."""
+def _new_generation(generation: str) -> None:
+    """The entries of ``generation`` (clinic.selectors.generation_cached) are stale from now on; again
+    once the transaction commits, so a request that read the old rows meanwhile cannot keep them."""
 
     def new_generation() -> None:
-        cache.set(access_key("generation"), uuid.uuid4().hex, None)
+        cache.set(access_key(generation), uuid.uuid4().hex, None)
 
     new_generation()
     transaction.on_commit(new_generation)
+
+
+def access_changed() -> None:
+    """Who may see what changed (a user, staff, their locations, a location, a token): the entries of
+    clinic.selectors.access_cached are stale from now on."""
+    _new_generation("generation")
+
+
+def setup_changed() -> None:
+    """A location's clinicians, rooms, devices, opening or working hours changed: the slot engine's
+    cached set-up (scheduling.engine.setup) is stale from now on."""
+    _new_generation("setup")
 
 
 @transaction.atomic

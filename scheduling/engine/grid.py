@@ -2,10 +2,11 @@
 
 It answers with the same rules ``scheduling.booking.services`` enforces for one booking (``_check_hours``,
 ``_check_course``, ``conflicting_appointments``...), but for a whole window at once: the facts of
-the window are read in a fixed number of set-based queries (one each for the clinicians, rooms,
-devices, the week's opening and working hours, the closures, and the active appointments that can
-touch the window with the course's own), then the grid is computed in memory. The appointment
-query is bounded by the window on ``starts_at`` so the indexes ``appointment_location_start``,
+the window are read in a fixed number of set-based queries, then the grid is computed in memory. The
+location's set-up (clinicians, rooms, devices, the week's opening and working hours: four reads) comes
+from the shared cache until it changes (``scheduling.engine.setup``); one read, a ``UNION ALL``, answers
+the window's closures and the active appointments that can touch the window with the course's own.
+The appointment part is bounded by the window on ``starts_at`` so the indexes ``appointment_location_start``,
 ``appointment_clinician_start``, ``appointment_patient_start`` (and ``appointment_course_start``
 for the course's own) keep its cost proportional to the window, not to years of history.
 
@@ -21,10 +22,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 
 from django.core.exceptions import ValidationError
-from django.db.models import BigIntegerField, Q, QuerySet, Value
+from django.db.models import BigIntegerField, CharField, DateField, Q, Value
 from django.utils import timezone
 
-from clinic.models import Closure, Device, Location, OpeningHours, Room, Staff, StaffRole, WorkingHours
+from clinic.models import Closure, Device, Location, Room, Staff
+from scheduling.engine.setup import location_setup
 from scheduling.models import (
     ACTIVE_STATUSES,
     SESSION_MINUTES_MAX,
@@ -214,8 +216,8 @@ def _block(mask: bytearray, epochs: list[float], busy_from: float, busy_to: floa
         mask[low:high] = bytes(high - low)
 
 
-def _one_or_all(rows: QuerySet, chosen: Staff | Room | Device | None) -> QuerySet:
-    return rows if chosen is None else rows.filter(pk=chosen.pk)
+def _one_or_all(rows: list, chosen: Staff | Room | Device | None) -> list:
+    return rows if chosen is None else [row for row in rows if row.pk == chosen.pk]
 
 
 def availability_grid(
@@ -247,31 +249,11 @@ def availability_grid(
     window_from = datetime.combine(start, time(), tzinfo=zone)
     window_to = datetime.combine(end, time(), tzinfo=zone)
     buffer = timedelta(minutes=location.turnover_minutes)
-    # Each read in the order the grid sorts it in below (order_by() drops the models' orderings, which join).
-    clinicians = list(_one_or_all(Staff.objects.filter(locations=location, role=StaffRole.CLINICIAN, is_active=True),
-                                  clinician).select_related("user").order_by().only(
-        "role", "is_active", "user__username", "user__first_name", "user__last_name"))
-    rooms = list(_one_or_all(Room.objects.filter(location=location, is_active=True), room).order_by().only(
-        "location_id", "name", "is_active"))
-    devices = list(_one_or_all(Device.objects.filter(location=location, in_service=True), device).order_by().only(
-        "location_id", "model", "serial_number", "in_service"))
-    clinicians.sort(key=lambda c: (c.user.last_name, c.user.first_name, c.pk))
-    rooms.sort(key=lambda r: (r.name, r.pk))
-    devices.sort(key=lambda d: (d.model, d.serial_number, d.pk))
-    working_hours = WorkingHours.objects.filter(location=location)
-    if clinician is not None:
-        working_hours = working_hours.filter(clinician=clinician)
-    # The week's hours in one read: the location's opening hours (no clinician) and its clinicians' own.
-    week_hours = OpeningHours.objects.filter(location=location).order_by().values_list(
-        Value(None, output_field=BigIntegerField()), "weekday", "opens_at", "closes_at",
-    ).union(working_hours.order_by().values_list("clinician_id", "weekday", "starts_at", "ends_at"), all=True)
-    opening: dict[int, list[tuple[float, float]]] = defaultdict(list)
-    working: dict[int, dict[int, list[tuple[float, float]]]] = defaultdict(lambda: defaultdict(list))
-    for clinician_id, weekday, starts_at, ends_at in week_hours:
-        spans = opening[weekday] if clinician_id is None else working[clinician_id][weekday]
-        spans.append((seconds_of_day(starts_at), seconds_of_day(ends_at)))
-    closures = Closure.objects.filter(location=location, starts_at__lt=window_to, ends_at__gt=window_from).order_by(
-        ).values_list("clinician_id", "room_id", "device_id", "starts_at", "ends_at", "reason")
+    setup = location_setup(location)
+    clinicians = _one_or_all(setup.clinicians, clinician)
+    rooms = _one_or_all(setup.rooms, room)
+    devices = _one_or_all(setup.devices, device)
+    opening, working = setup.opening, setup.working
     clinician_ids = [c.pk for c in clinicians]
 
     candidates = _candidates(location, start, end, minutes, opening)
@@ -298,19 +280,6 @@ def availability_grid(
     room_free = {r.pk: bytearray(b"\x01" * size) for r in rooms}
     device_free = {d.pk: bytearray(b"\x01" * size) for d in devices}
 
-    location_closures = []
-    for clinician_id, room_id, device_id, starts_at, ends_at, reason in closures:
-        starts, ends = starts_at.timestamp(), ends_at.timestamp()
-        if clinician_id is None and room_id is None and device_id is None:
-            _block(usable, epochs, starts, ends, length)
-            location_closures.append((starts, ends, reason))
-        elif clinician_id in clinician_free:
-            _block(clinician_free[clinician_id], epochs, starts, ends, length)
-        elif room_id in room_free:
-            _block(room_free[room_id], epochs, starts, ends, length)
-        elif device_id in device_free:
-            _block(device_free[device_id], epochs, starts, ends, length)
-
     whose = Q(location=location) | Q(clinician_id__in=clinician_ids)
     if patient_id is not None:
         whose |= Q(patient_id=patient_id)
@@ -318,19 +287,37 @@ def availability_grid(
                        starts_at__lt=window_to + buffer, ends_at__gt=window_from - buffer)
     if course is not None:
         wanted |= Q(course=course)  # all its sessions, for its rules: outside the window they block no start
+    nothing = Value(None, output_field=BigIntegerField())
+    # The sessions and the window's closures in one read (a closure's row has a reason, a session's none).
     rows = Appointment.objects.filter(wanted, status__in=ACTIVE_STATUSES).exclude(
         pk__in=[appointment.pk for appointment in moving or () if appointment.pk],
     ).order_by().values_list(
-        "course_id", "clinician_id", "room_id", "device_id", "patient_id", "local_date", "starts_at", "ends_at")
+        "course_id", "clinician_id", "room_id", "device_id", "patient_id", "local_date", "starts_at", "ends_at",
+        Value(None, output_field=CharField()),
+    ).union(Closure.objects.filter(location=location, starts_at__lt=window_to, ends_at__gt=window_from).order_by(
+    ).values_list(nothing, "clinician_id", "room_id", "device_id", nothing, Value(None, output_field=DateField()),
+                  "starts_at", "ends_at", "reason"), all=True)
+    location_closures = []
     course_facts = CourseFacts() if course is not None else None
     patient_days: set[date] = set()  # one session of a patient a day, whatever the course
     pad = buffer.total_seconds()
-    for course_id, clinician_id, room_id, device_id, row_patient, local_date, starts_at, ends_at in rows:
+    for course_id, clinician_id, room_id, device_id, row_patient, local_date, starts_at, ends_at, reason in rows:
+        starts, ends = starts_at.timestamp(), ends_at.timestamp()
+        if reason is not None:  # a closure: of the location, or of one clinician, room or device
+            if clinician_id is None and room_id is None and device_id is None:
+                _block(usable, epochs, starts, ends, length)
+                location_closures.append((starts, ends, reason))
+            elif clinician_id in clinician_free:
+                _block(clinician_free[clinician_id], epochs, starts, ends, length)
+            elif room_id in room_free:
+                _block(room_free[room_id], epochs, starts, ends, length)
+            elif device_id in device_free:
+                _block(device_free[device_id], epochs, starts, ends, length)
+            continue
         if course is not None and course_id == course.pk:
             course_facts.active += 1
             course_facts.days.add(local_date)
             course_facts.weeks[week_start(local_date)] += 1
-        starts, ends = starts_at.timestamp(), ends_at.timestamp()
         if clinician_id in clinician_free:
             _block(clinician_free[clinician_id], epochs, starts, ends, length)
         if room_id in room_free:
