@@ -33,7 +33,7 @@
 
   /** A calendar Date's wall-clock time as '14:30'. EventCalendar makes every card's time text even when
    * the card is our own (which shows the server's text); its default makes it with Intl's formatRange,
-   * which took about a sixth of a week's drawing. */
+   * which took about a sixth of a week's scripting. */
   function hourMinute(date) { return `${pad(date.getHours())}:${pad(date.getMinutes())}`; }
 
   /** '2026-12-07T14:30:00' as 'Mon 07 Dec 2026 14:30', as the admin's pages write it. */
