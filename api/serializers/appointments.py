@@ -18,6 +18,7 @@ from api.serializers.records import SessionRecordSerializer
 from clinic.models import Clinician, Device, Room
 from scheduling.models import (
     Appointment,
+    AppointmentStatus,
     CancelledBy,
     ConfirmationChannel,
     Course,
@@ -94,7 +95,9 @@ class AppointmentClinicalSerializer(AppointmentSerializer):
 
     @extend_schema_field(SessionRecordSerializer(allow_null=True, required=False))
     def get_session_record(self, appointment: Appointment):
-        if not hasattr(appointment, "session_record"):
+        # Only a fulfilled session has a record (recording one fulfils it, and a recorded session can no longer be
+        # cancelled, marked a no-show or withdrawn): any other one is answered without asking for it.
+        if appointment.status != AppointmentStatus.FULFILLED or not hasattr(appointment, "session_record"):
             return None
         return self._session_record.to_representation(appointment.session_record)
 
