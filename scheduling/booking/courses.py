@@ -304,7 +304,7 @@ def course_reschedule_from(
     ``CourseDoesNotFit`` carries the plan. A stale ``expected_version`` of the session is refused first.
     """
     course = locked_course(appointment.course_id)
-    appointment = locked_appointment(appointment, expected_version)
+    appointment = locked_appointment(appointment, expected_version, seen_by=rescheduled_by)
     location = course.location
     if appointment.status == AppointmentStatus.BOOKED:
         if starts_at is None:

@@ -6,6 +6,7 @@ from datetime import timedelta
 import pytest
 import time_machine
 
+from scheduling.booking.courses import course_reschedule_from
 from scheduling.booking.services import (
     appointment_cancel,
     appointment_confirm,
@@ -29,13 +30,16 @@ def _changes(appointment, user):
         "cancel": lambda: appointment_cancel(appointment=appointment, recorded_by=user, by="clinic", reason="Flu"),
         "move": lambda: appointment_reschedule(appointment=appointment, rescheduled_by=user,
                                                starts_at=appointment.starts_at + timedelta(hours=1)),
+        # Its preview changes nothing, but shows the course's plan: refused as well.
+        "re-plan preview": lambda: course_reschedule_from(appointment=appointment, rescheduled_by=user, preview=True,
+                                                          starts_at=appointment.starts_at + timedelta(hours=1)),
         "confirm": lambda: appointment_confirm(appointment=appointment, via="phone", confirmed_by=user),
         "arrive": lambda: appointment_mark_arrived(appointment=appointment, marked_by=user),
         "no-show": lambda: appointment_mark_noshow(appointment=appointment, marked_by=user),
     }
 
 
-@pytest.mark.parametrize("change", ["cancel", "move", "confirm", "arrive", "no-show"])
+@pytest.mark.parametrize("change", ["cancel", "move", "re-plan preview", "confirm", "arrive", "no-show"])
 def test_staff_of_another_location_cannot_change_an_appointment(two_clinics, change):
     own, other = two_clinics
     appointment = book(own, make_course(own), own.at(next_weekday(0), 10))
