@@ -192,6 +192,7 @@ def seed(*, database: str, locations: int, patients: int, appointments: int, see
     from clinic.models import StaffRole
     from patients.models import Patient, Screening
     from scheduling.models import Appointment, Course, SessionRecord, SessionSite
+    from scheduling.records.outcome import course_outcomes_write
 
     call_command("migrate", verbosity=0)
     print(f"migrated {database} in {clock.monotonic() - started:.1f} s", flush=True)
@@ -238,7 +239,8 @@ def seed(*, database: str, locations: int, patients: int, appointments: int, see
     course_columns = ["id", "created_at", "updated_at", "patient_id", "location_id", "indication", "body_sites",
                       "body_site_other", "medication", "phase", "follows_id", "planned_sessions", "session_minutes",
                       "sessions_per_week", "maintenance_interval_weeks", "status", "discontinued_reason",
-                      "ended_at", "created_by_id"]
+                      "ended_at", "created_by_id", "outcome_judged", "outcome_responded",
+                      "outcome_sessions_to_response"]
     appointment_columns = ["id", "created_at", "updated_at", "course_id", "patient_id", "location_id",
                            "clinician_id", "room_id", "device_id", "starts_at", "ends_at", "local_date", "status",
                            "cancelled_by", "cancellation_reason", "status_changed_at", "status_changed_by_id",
@@ -369,6 +371,9 @@ def seed(*, database: str, locations: int, patients: int, appointments: int, see
             model_table = model._meta.db_table
             resync = f"SELECT setval(pg_get_serial_sequence('{model_table}', 'id'), COALESCE((SELECT MAX(id) FROM {model_table}), 1))"  # noqa: E501, S608  # model tables  # nosec B608
             cursor.execute(resync)
+        # Each ended initial course keeps its response, as course_complete and course_discontinue do.
+        cursor.execute("SELECT id FROM scheduling_course WHERE status IN ('completed', 'discontinued')")
+        course_outcomes_write(course_ids=[course_id for (course_id,) in cursor.fetchall()])
         cursor.execute("ANALYZE")
     raw.commit()
     print(f"constraints and indexes back, analysed: {appointments} appointments in {database} in "
@@ -394,6 +399,7 @@ def _course_row(course: PlannedCourse, location_id: int, statuses: list[str], to
         "maintenance" if maintenance else "initial", course.maintenance_of.id if maintenance else None,
         course.planned, course.minutes, 1 if maintenance else 3, 2, status,
         "No session attended" if status == "discontinued" else "", ended, admin_id,
+        None, None, None,  # the response at the end: worked out once the rows are in (course_outcomes_write)
     )
 
 

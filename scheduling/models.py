@@ -93,6 +93,10 @@ class Course(TimeStampedModel):
     discontinued_reason = models.TextField(blank=True)
     ended_at = models.DateTimeField(null=True, blank=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    # The response at the end of an initial course, kept when it ends (scheduling.records.outcome).
+    outcome_judged = models.BooleanField(null=True, editable=False)
+    outcome_responded = models.BooleanField(null=True, editable=False)
+    outcome_sessions_to_response = models.PositiveSmallIntegerField(null=True, editable=False)
 
     class Meta:
         ordering = ["-created_at"]
@@ -130,6 +134,16 @@ class Course(TimeStampedModel):
             models.CheckConstraint(
                 condition=~Q(indication=Indication.MUSCULOSKELETAL) | ~Q(medication=""),
                 name="course_medicated_names_medication",
+            ),
+            models.CheckConstraint(
+                condition=Q(outcome_judged__isnull=True)
+                | Q(phase=CoursePhase.INITIAL, status__in=(CourseStatus.COMPLETED, CourseStatus.DISCONTINUED)),
+                name="course_outcome_only_at_the_end",
+            ),
+            models.CheckConstraint(
+                condition=(~Q(outcome_responded=True) | Q(outcome_judged=True))
+                & (Q(outcome_sessions_to_response__isnull=True) | Q(outcome_responded=True)),
+                name="course_outcome_response_is_judged",
             ),
         ]
         indexes = [models.Index(fields=["patient", "status"], name="course_patient_status")]

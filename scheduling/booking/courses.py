@@ -53,6 +53,7 @@ from scheduling.models import (
     CourseStatus,
     Indication,
 )
+from scheduling.records.outcome import course_outcome_write
 from scheduling.reminders.outbox import notifications_on_booked
 
 COURSE_END_REFUSAL = "Only a clinician or a manager ends or extends a course."
@@ -117,6 +118,7 @@ def course_complete(*, course: Course, completed_by) -> Course:
     course.status = CourseStatus.COMPLETED
     course.ended_at = timezone.now()
     course = save_validated(course)
+    course_outcome_write(course=course)
     check_ins_on_completed(course=course)
     return course
 
@@ -136,7 +138,9 @@ def course_discontinue(*, course: Course, discontinued_by, reason: str) -> Cours
     course.status = CourseStatus.DISCONTINUED
     course.discontinued_reason = reason.strip()
     course.ended_at = timezone.now()
-    return save_validated(course)
+    course = save_validated(course)
+    course_outcome_write(course=course)
+    return course
 
 
 @transaction.atomic

@@ -30,6 +30,7 @@ from scheduling.models import (
     NotificationChannel,
     NotificationKind,
 )
+from scheduling.records.outcome import course_outcome_write
 from scheduling.reminders.outbox import notification_write_maintenance_recalls
 from scheduling.scales import HDSS_MAX, HDSS_MIN, PAIN_NPRS_MAX
 
@@ -155,6 +156,8 @@ def check_in_answer(*, check_in: CheckIn, score: int | None, skin_reaction: str 
     audit_record(actor=None, action=AuditAction.UPDATE, patient=check_in.patient, obj=check_in, via="patient-link",
                  changes={"hdss" if hyperhidrosis else "pain_nprs": [None, score],
                           "skin_reaction": [None, skin_reaction]})
+    if check_in.purpose == CheckInPurpose.BASELINE and not check_in.course.is_open:
+        course_outcome_write(course=check_in.course)
     line = Course.objects.filter(patient=check_in.patient_id, indication=Indication.HYPERHIDROSIS)
     if hyperhidrosis and any(course_sweating_returned(course=course)
                              for course in course_annotate_maintenance(courses=line.select_related("location"))):

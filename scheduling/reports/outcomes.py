@@ -8,9 +8,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
 
 from django.db.models import (
+    Aggregate,
     Count,
     Exists,
     F,
+    FloatField,
     OuterRef,
     Q,
 )
@@ -25,53 +27,15 @@ from scheduling.models import (
     SessionRecord,
     SideEffect,
 )
-from scheduling.records.progress import HDSS_RESPONSE_POINTS, PAIN_RESPONSE_POINTS
-from scheduling.reports.period import LocalDay, ReportPeriod, appointments_in, percent, sql_rows
+from scheduling.reports.period import LocalDay, ReportPeriod, appointments_in, percent
 
-_RESPONSE_SQL = """
-WITH ended AS (
-  SELECT c.id, c.indication,
-         CASE WHEN c.indication = 'musculoskeletal' THEN %(pain_points)s ELSE %(hdss_points)s END AS needed
-  FROM scheduling_course c JOIN clinic_location l ON l.id = c.location_id
-  WHERE c.phase = 'initial' AND c.status IN ('completed', 'discontinued') AND c.location_id = ANY(%(locations)s)
-    AND c.ended_at >= %(earliest)s AND c.ended_at < %(latest)s
-    AND (timezone(l.time_zone, c.ended_at))::date BETWEEN %(start)s AND %(end)s
-),
-recorded AS (
-  SELECT a.course_id, CASE WHEN e.indication = 'musculoskeletal' THEN r.pain_nprs ELSE r.hdss END AS score,
-         row_number() OVER (PARTITION BY a.course_id ORDER BY a.starts_at, a.id) AS number
-  FROM ended e JOIN scheduling_appointment a ON a.course_id = e.id AND a.status = 'fulfilled'
-  JOIN scheduling_sessionrecord r ON r.appointment_id = a.id
-  UNION ALL
-  -- The patient's baseline check-in, answered before any scored session began, is the course's first score
-  -- (docs/clinicians.md, the response rule).
-  SELECT ci.course_id, CASE WHEN e.indication = 'musculoskeletal' THEN ci.pain_nprs ELSE ci.hdss END, 0
-  FROM ended e JOIN scheduling_checkin ci ON ci.course_id = e.id AND ci.purpose = 'baseline'
-    AND ci.answered_at IS NOT NULL
-  WHERE NOT EXISTS (SELECT 1 FROM scheduling_appointment a JOIN scheduling_sessionrecord r ON r.appointment_id = a.id
-                    WHERE a.course_id = e.id AND a.status = 'fulfilled' AND a.starts_at < ci.answered_at
-                      AND (r.hdss IS NOT NULL OR r.pain_nprs IS NOT NULL))
-),
-scored AS (
-  SELECT course_id, score, number,
-         first_value(score) OVER course_scores AS baseline,
-         last_value(score) OVER course_scores AS latest,
-         count(*) OVER course_scores AS scores
-  FROM recorded WHERE score IS NOT NULL
-  WINDOW course_scores AS (PARTITION BY course_id ORDER BY number ROWS BETWEEN UNBOUNDED PRECEDING
-                           AND UNBOUNDED FOLLOWING)
-),
-per_course AS (
-  SELECT e.id, e.indication, max(s.scores) >= 2 AS judged,
-         bool_or(s.baseline - s.latest >= e.needed) AS responded,
-         min(s.number) FILTER (WHERE s.baseline - s.score >= e.needed) AS first_response
-  FROM ended e LEFT JOIN scored s ON s.course_id = e.id GROUP BY e.id, e.indication
-)
-SELECT indication, count(*) AS ended, count(*) FILTER (WHERE judged) AS judged,
-       count(*) FILTER (WHERE judged AND responded) AS responded,
-       percentile_cont(0.5) WITHIN GROUP (ORDER BY first_response) FILTER (WHERE judged AND responded)
-FROM per_course GROUP BY indication ORDER BY indication
-"""
+
+class Median(Aggregate):
+    """The median of the non-null values (PostgreSQL's ``percentile_cont``)."""
+
+    template = "percentile_cont(0.5) WITHIN GROUP (ORDER BY %(expressions)s)"
+    output_field = FloatField()
+
 
 
 @dataclass(frozen=True)
@@ -101,7 +65,7 @@ class OutcomesReport:
 
 def report_outcomes(*, period: ReportPeriod) -> OutcomesReport:
     """Courses started, completed and discontinued (with reasons), response at the end by indication with the
-    median sessions to response, side effects per 100 sessions, and maintenance uptake (six queries)."""
+    median sessions to response, side effects per 100 sessions, and maintenance uptake (five queries)."""
     in_period = {"local_ended__gte": period.start, "local_ended__lte": period.end}
     earliest, latest = period.instants
     ended = Course.objects.filter(
@@ -115,7 +79,12 @@ def report_outcomes(*, period: ReportPeriod) -> OutcomesReport:
             completed=Count("pk", filter=Q(status=CourseStatus.COMPLETED)),
             discontinued=Count("pk", filter=Q(status=CourseStatus.DISCONTINUED)),
             completed_initial=Count("pk", filter=completed_initial),
-            maintenance_started=Count("pk", filter=completed_initial & Q(has_maintenance=True))):
+            maintenance_started=Count("pk", filter=completed_initial & Q(has_maintenance=True)),
+            # The response at the end, kept on each initial course as it ended (scheduling.records.outcome).
+            initial_ended=Count("pk", filter=Q(phase=CoursePhase.INITIAL)),
+            judged=Count("pk", filter=Q(outcome_judged=True)),
+            responded=Count("pk", filter=Q(outcome_responded=True)),
+            median_to_response=Median("outcome_sessions_to_response")):
         counts[values["indication"]].update(values)
     # Started: a fulfilled session in the period and none before it. Every local day before the start ends
     # by 13:00 UTC on the start day (no zone is behind UTC by more than 12 hours): the bound on starts_at lets
@@ -138,12 +107,10 @@ def report_outcomes(*, period: ReportPeriod) -> OutcomesReport:
     reasons = list(ended.filter(status=CourseStatus.DISCONTINUED).values(reason=F("discontinued_reason"))
                    .annotate(courses=Count("pk")).order_by("-courses", "reason"))
     labels = dict(Indication.choices)
-    responses = [ResponseRow(indication, labels[indication], ended, judged, responded,
-                             None if median is None else round(float(median), 1))
-                 for indication, ended, judged, responded, median in sql_rows(_RESPONSE_SQL, {
-                     "locations": list(period.location_ids), "start": period.start, "end": period.end,
-                     "earliest": period.instants[0], "latest": period.instants[1],
-                     "hdss_points": HDSS_RESPONSE_POINTS, "pain_points": PAIN_RESPONSE_POINTS})]
+    responses = [ResponseRow(indication, labels[indication], values["initial_ended"], values["judged"],
+                             values["responded"], None if values["median_to_response"] is None
+                             else round(values["median_to_response"], 1))
+                 for indication, values in sorted(counts.items()) if values.get("initial_ended")]
     recorded = SessionRecord.objects.filter(
         appointment__in=appointments_in(period).filter(status=AppointmentStatus.FULFILLED)).order_by()
     sessions = recorded.count()

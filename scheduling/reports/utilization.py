@@ -93,7 +93,7 @@ lost AS (
 sessions AS (
   SELECT a.room_id, a.device_id, a.clinician_id, date_trunc('week', a.local_date)::date AS week,
          EXTRACT(EPOCH FROM a.ends_at - a.starts_at)::float8 / 60 AS minutes, a.status = 'fulfilled' AS fulfilled,
-         EXTRACT(isodow FROM timezone(l.time_zone, a.starts_at))::int AS weekday,
+         EXTRACT(isodow FROM a.local_date)::int AS weekday,
          EXTRACT(hour FROM timezone(l.time_zone, a.starts_at))::int AS hour
   FROM scheduling_appointment a JOIN clinic_location l ON l.id = a.location_id
   WHERE a.location_id = ANY(%(locations)s) AND a.local_date BETWEEN %(start)s AND %(end)s
