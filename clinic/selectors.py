@@ -8,7 +8,7 @@ from datetime import datetime
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Exists, OuterRef, QuerySet
 from django_otp import user_has_device
 
 from clinic.models import Clinician, Closure, Device, Location, OpeningHours, Room, Staff, StaffRole, WorkingHours
@@ -176,14 +176,10 @@ def closure_list_overlapping(*, location: Location, starts_at: datetime, ends_at
     )
 
 
-def closures_hitting(*, location: Location, starts_at: datetime, ends_at: datetime, room=None, device=None,
-                     clinician: Staff | None = None) -> QuerySet[Closure]:
-    """Closures in [starts_at, ends_at) that close the whole location or one of the given resources."""
-    hits = Q(room__isnull=True, device__isnull=True, clinician__isnull=True)
-    if room is not None:
-        hits |= Q(room=room)
-    if device is not None:
-        hits |= Q(device=device)
-    if clinician is not None:
-        hits |= Q(clinician=clinician)
-    return closure_list_overlapping(location=location, starts_at=starts_at, ends_at=ends_at).filter(hits)
+def closure_closes(closure: Closure, appointment) -> bool:
+    """Whether ``closure`` stops ``appointment`` (a session to book): at its location, overlapping its time,
+    closing the whole location or the session's room, device or clinician (a closure names one at most)."""
+    return (closure.location_id == appointment.location_id
+            and closure.starts_at < appointment.ends_at and closure.ends_at > appointment.starts_at
+            and closure.room_id in (None, appointment.room_id) and closure.device_id in (None, appointment.device_id)
+            and closure.clinician_id in (None, appointment.clinician_id))

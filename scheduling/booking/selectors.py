@@ -23,7 +23,6 @@ from django.db.models import (
     Exists,
     ExpressionWrapper,
     F,
-    Func,
     IntegerField,
     Min,
     OuterRef,
@@ -35,13 +34,13 @@ from django.db.models import (
 from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
-from clinic.models import Device, Location, OpeningHours, Room, Staff, WorkingHours
+from clinic.models import Closure, Device, Location, OpeningHours, Room, Staff, WorkingHours
 from clinic.rows import instance_from_json, json_all_fields, json_rows
-from clinic.selectors import at_visible_locations, closures_hitting
+from clinic.selectors import at_visible_locations, closure_closes, closure_list_overlapping
 from patients.models import Patient, Screening
 from scheduling.booking.rules import course_refusal
 from scheduling.checkins.models import CheckIn, CheckInPurpose
-from scheduling.engine.grid import Slot, availability_grid
+from scheduling.engine.grid import Slot, availability_grid, week_start
 from scheduling.engine.planner import Anchor, PlannedSession, Preferences, course_plan
 from scheduling.models import (
     ACTIVE_STATUSES,
@@ -336,11 +335,11 @@ def course_maintenance_due_on(*, course: Course) -> date | None:
 
 @dataclass
 class SessionFacts:
-    """What one session to book meets: a closure, a clash, the course's sessions in its week and the
-    patient's on its day (the other active ones)."""
+    """What one session to book meets: the closure in its way (the latest), the other active session it
+    clashes with (the earliest), and the course's other active sessions in its week and the patient's on its day."""
 
-    closed: bool
-    clashes: bool
+    closure: Closure | None
+    clash: Appointment | None
     in_week: int
     on_the_day: int
 
@@ -360,18 +359,37 @@ class BookingFacts:
     baseline_blocked: bool = True
 
 
-def _count(rows: QuerySet) -> Coalesce:
-    return Coalesce(Subquery(rows.order_by().annotate(count=Func("pk", function="COUNT")).values("count")), 0)
+# The columns of another session that ``appointments_clash`` reads.
+CLASH_COLUMNS = ("id", "location_id", "patient_id", "clinician_id", "room_id", "device_id", "starts_at", "ends_at")
 
 
 def booking_facts(*, course: Course, appointments: list[Appointment]) -> BookingFacts:
     """What the booking rules need to judge ``appointments`` (new, or booked ones being moved, each with its
     ``local_date``), one query whatever their number: read after the course's lock, so the counts and
-    clashes include every booking that held the lock before."""
+    clashes include every booking that held the lock before.
+
+    The sessions' facts come from four sets read for all of them at once, each bounded by an index: the
+    location's closures over the sessions' span, the active sessions that could clash with one of them
+    (their clinicians', the patient's, their rooms' and devices' starting within a longest session and the
+    turnover buffer before each, as ``appointments_clash`` needs), the course's active sessions' days and the
+    patient's on the sessions' days; the rules then decide each session in Python (``closure_closes``,
+    ``appointments_clash``)."""
     location = course.location
+    buffer = timedelta(minutes=location.turnover_minutes)
     clinician_ids = {appointment.clinician_id for appointment in appointments}
     moving = [appointment.pk for appointment in appointments if appointment.pk]
     active = Appointment.objects.filter(status__in=ACTIVE_STATUSES).exclude(pk__in=moving)
+    # No session lasts longer than SESSION_MINUTES_MAX: these bounds on starts_at let the indexes on
+    # (clinician|patient|location, starts_at) read only the sessions' span, and of it the hours around each.
+    earliest = [appointment.starts_at - buffer - timedelta(minutes=SESSION_MINUTES_MAX) for appointment in appointments]
+    latest = [appointment.ends_at + buffer for appointment in appointments]
+    near = Q()
+    for since, until in zip(earliest, latest, strict=True):
+        near |= Q(starts_at__gte=since, starts_at__lt=until)
+    near &= Q(starts_at__gte=min(earliest), starts_at__lt=max(latest))
+    whose = (Q(clinician__in=clinician_ids) | Q(patient=course.patient_id)
+             | Q(location=location) & (Q(room__in={appointment.room_id for appointment in appointments})
+                                       | Q(device__in={appointment.device_id for appointment in appointments})))
     columns = {
         "works_here": ArraySubquery(Staff.locations.through.objects.filter(
             location=location, staff__in=clinician_ids).values("staff_id")),
@@ -380,7 +398,14 @@ def booking_facts(*, course: Course, appointments: list[Appointment]) -> Booking
                              **json_all_fields(WorkingHours)),
         "screening": json_rows(Screening.objects.filter(pk=Subquery(
             course.patient.screenings.order_by("-recorded_at", "-id").values("pk")[:1])), **json_all_fields(Screening)),
-        "course_sessions": _count(active.filter(course=course)),
+        "course_days": ArraySubquery(active.filter(course=course).order_by().values("local_date")),
+        "patient_days": ArraySubquery(active.filter(
+            patient=course.patient_id, local_date__in={appointment.local_date for appointment in appointments},
+        ).order_by().values("local_date")),
+        "closed": json_rows(closure_list_overlapping(
+            location=location, starts_at=min(appointment.starts_at for appointment in appointments),
+            ends_at=max(appointment.ends_at for appointment in appointments)), **json_all_fields(Closure)),
+        "near": json_rows(active.filter(near, whose), **{column: column for column in CLASH_COLUMNS}),
     }
     if not moving:
         first = min(appointment.starts_at for appointment in appointments)
@@ -390,51 +415,37 @@ def booking_facts(*, course: Course, appointments: list[Appointment]) -> Booking
             | Exists(SessionRecord.objects.filter(Q(hdss__isnull=False) | Q(pain_nprs__isnull=False),
                                                   appointment__course=course))
             | Exists(CheckIn.objects.filter(course=course, purpose=CheckInPurpose.BASELINE)))
-    for n, appointment in enumerate(appointments):
-        week_start = appointment.local_date - timedelta(days=appointment.local_date.weekday())
-        columns |= {
-            f"closed_{n}": Exists(closures_hitting(
-                location=location, starts_at=appointment.starts_at, ends_at=appointment.ends_at,
-                room=appointment.room, device=appointment.device, clinician=appointment.clinician)),
-            f"clashes_{n}": Exists(conflicting_appointments(appointment).exclude(pk__in=moving)),
-            f"in_week_{n}": _count(active.filter(course=course, local_date__gte=week_start,
-                                                 local_date__lt=week_start + timedelta(days=7))),
-            f"on_the_day_{n}": _count(active.filter(patient=appointment.patient_id, local_date=appointment.local_date)),
-        }
     row = Location.objects.filter(pk=location.pk).values(**columns).get()
     screening = [instance_from_json(Screening, fields) for fields in row["screening"]]
+    closures = sorted((instance_from_json(Closure, fields) for fields in row["closed"]),
+                      key=lambda closure: closure.starts_at, reverse=True)
+    near = sorted((instance_from_json(Appointment, fields) for fields in row["near"]),
+                  key=lambda other: (other.starts_at, other.pk))
     return BookingFacts(
         works_here=set(row["works_here"]),
         opening=sorted((instance_from_json(OpeningHours, fields) for fields in row["opening"]),
                        key=lambda hours: (hours.weekday, hours.opens_at)),
         working=[instance_from_json(WorkingHours, fields) for fields in row["working"]],
         screening=screening[0] if screening else None,
-        course_sessions=row["course_sessions"],
-        sessions=[SessionFacts(closed=row[f"closed_{n}"], clashes=row[f"clashes_{n}"], in_week=row[f"in_week_{n}"],
-                               on_the_day=row[f"on_the_day_{n}"]) for n in range(len(appointments))],
+        course_sessions=len(row["course_days"]),
+        sessions=[SessionFacts(
+            closure=next((closure for closure in closures if closure_closes(closure, appointment)), None),
+            clash=next((other for other in near if appointments_clash(appointment, other, buffer=buffer)), None),
+            in_week=sum(week_start(day) == week_start(appointment.local_date) for day in row["course_days"]),
+            on_the_day=row["patient_days"].count(appointment.local_date),
+        ) for appointment in appointments],
         baseline_blocked=row.get("baseline_blocked", True),
     )
 
 
-def conflicting_appointments(appointment: Appointment):
-    """Active appointments that collide with this one: the same clinician or patient at an overlapping
-    time, or the same room or device within the location's turnover buffer."""
-    buffer = timedelta(minutes=appointment.location.turnover_minutes)
-    plain = Q(starts_at__lt=appointment.ends_at, ends_at__gt=appointment.starts_at)
-    buffered = Q(starts_at__lt=appointment.ends_at + buffer, ends_at__gt=appointment.starts_at - buffer)
-    # No session lasts longer than SESSION_MINUTES_MAX: this bound on starts_at lets the indexes on
-    # (clinician|patient|location, starts_at) read only the hours around the booking, whatever the history.
-    # Rooms and devices belong to one location, so their clashes are found through its index.
-    recent = Q(starts_at__gte=appointment.starts_at - buffer - timedelta(minutes=SESSION_MINUTES_MAX))
-    return (
-        Appointment.objects.filter(status__in=ACTIVE_STATUSES)
-        .filter(recent)
-        .filter(
-            (plain & (Q(clinician=appointment.clinician_id) | Q(patient=appointment.patient_id)))
-            | (buffered & Q(location=appointment.location_id)
-               & (Q(room=appointment.room_id) | Q(device=appointment.device_id)))
-        )
-        .exclude(pk=appointment.pk)
-        .select_related("room", "device", "clinician__user", "location")
-        .order_by("starts_at")
-    )
+def appointments_clash(appointment: Appointment, other: Appointment, *, buffer: timedelta) -> bool:
+    """Whether another active appointment collides with this one: the same clinician or patient at an
+    overlapping time, or the same room or device at the location within its turnover ``buffer``."""
+    if other.pk == appointment.pk:
+        return False
+    if (other.starts_at < appointment.ends_at and other.ends_at > appointment.starts_at
+            and (other.clinician_id == appointment.clinician_id or other.patient_id == appointment.patient_id)):
+        return True
+    return (other.location_id == appointment.location_id
+            and (other.room_id == appointment.room_id or other.device_id == appointment.device_id)
+            and other.starts_at < appointment.ends_at + buffer and other.ends_at > appointment.starts_at - buffer)

@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from clinic.errors import ConflictError
 from clinic.models import Device, Location, Room, Staff, StaffRole, Weekday
-from clinic.selectors import closures_hitting, staff_is_clinical
+from clinic.selectors import staff_is_clinical
 from clinic.services import full_clean_and_save
 from patients.models import AuditAction
 from patients.services import audit_record, audit_record_many
@@ -36,7 +36,6 @@ from scheduling.booking.selectors import (
     appointment_patient_link_use,
     appointments_visible_to,
     booking_facts,
-    conflicting_appointments,
 )
 from scheduling.checkins.services import check_ins_on_booked
 from scheduling.models import (
@@ -150,10 +149,7 @@ def _check_hours(appointment: Appointment, facts: BookingFacts, session: Session
         today = [hours for hours in working if hours.weekday == weekday]
         if not any(hours.starts_at <= start.time() and end.time() <= hours.ends_at for hours in today):
             raise ValidationError({"clinician": f"{appointment.clinician} does not work {span}."})
-    closure = closures_hitting(
-        location=location, starts_at=appointment.starts_at, ends_at=appointment.ends_at,
-        room=appointment.room, device=appointment.device, clinician=appointment.clinician,
-    ).first() if session.closed else None
+    closure = session.closure
     if closure is not None:
         what = closure.room or closure.device or closure.clinician or location
         raise ValidationError({"starts_at": f"{what} is closed {_span(location, closure.starts_at, closure.ends_at)}"
@@ -203,11 +199,9 @@ def _same_day_error(appointment: Appointment, same_day: Appointment) -> Conflict
                          code="patient_day_taken")
 
 
-def _conflict_error(appointment: Appointment) -> ConflictError | None:
+def _conflict_error(appointment: Appointment, clash: Appointment) -> ConflictError:
     """The clash in the front desk's words, naming the time and resource but never another patient."""
-    other = conflicting_appointments(appointment).first()
-    if other is None:
-        return None
+    other = Appointment.objects.select_related("room", "device", "clinician__user", "location").get(pk=clash.pk)
     span = _span(other.location, other.starts_at, other.ends_at)
     if other.patient_id == appointment.patient_id:
         return ConflictError(f"The patient already has a session {span}.", code="patient_busy")
@@ -254,9 +248,8 @@ def validate_sessions(appointments: list[Appointment], course: Course, *, past: 
             _check_resources(appointment, facts)
             _check_hours(appointment, facts, session)
             _check_course(appointment, course, facts, session, appointments[:index])
-            conflict = _conflict_error(appointment) if session.clashes else None
-            if conflict is not None:
-                raise conflict
+            if session.clash is not None:
+                raise _conflict_error(appointment, session.clash)
             appointment.full_clean(exclude=RELATIONS, validate_constraints=False)
         except ValidationError as error:
             if refused is None:

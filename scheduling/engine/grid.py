@@ -1,7 +1,7 @@
 """The slot engine: when a clinician, a room and an in-service device are free together.
 
 It answers with the same rules ``scheduling.booking.services`` enforces for one booking (``_check_hours``,
-``_check_course``, ``conflicting_appointments``...), but for a whole window at once: the facts of
+``_check_course``, ``appointments_clash``...), but for a whole window at once: the facts of
 the window are read in a fixed number of set-based queries, then the grid is computed in memory. The
 location's set-up (clinicians, rooms, devices, the week's opening and working hours: four reads) comes
 from the shared cache until it changes (``scheduling.engine.setup``); one read, a ``UNION ALL``, answers
