@@ -24,7 +24,6 @@ from scheduling.models import (
     CoursePhase,
     CourseStatus,
     Indication,
-    SessionRecord,
     SideEffect,
 )
 from scheduling.reports.period import LocalDay, ReportPeriod, appointments_in, percent
@@ -111,14 +110,15 @@ def report_outcomes(*, period: ReportPeriod) -> OutcomesReport:
                              values["responded"], None if values["median_to_response"] is None
                              else round(values["median_to_response"], 1))
                  for indication, values in sorted(counts.items()) if values.get("initial_ended")]
-    recorded = SessionRecord.objects.filter(
-        appointment__in=appointments_in(period).filter(status=AppointmentStatus.FULFILLED)).order_by()
-    sessions = recorded.count()
+    # Recording a session is what fulfils it (session_record_create, in one transaction): the period's fulfilled
+    # sessions are its recorded ones, counted without reading their records.
+    fulfilled = appointments_in(period).filter(status=AppointmentStatus.FULFILLED)
+    sessions = fulfilled.count()
     kinds = dict(SideEffect._meta.get_field("kind").choices)
     side_effects = [{"kind": values["kind"], "label": kinds[values["kind"]], "grade": values["grade"],
                      "count": values["count"],
                      "per_100_sessions": round(100 * values["count"] / sessions, 1) if sessions else None}
-                    for values in SideEffect.objects.filter(record__in=recorded).values("kind", "grade")
+                    for values in SideEffect.objects.filter(record__appointment__in=fulfilled).values("kind", "grade")
                     .annotate(count=Count("pk")).order_by("kind", "grade")]
     report = OutcomesReport(period=period, by_indication=by_indication, discontinued_reasons=reasons,
                             responses=responses, sessions=sessions, side_effects=side_effects)
