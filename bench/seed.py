@@ -239,7 +239,7 @@ def seed(*, database: str, locations: int, patients: int, appointments: int, see
     course_columns = ["id", "created_at", "updated_at", "patient_id", "location_id", "indication", "body_sites",
                       "body_site_other", "medication", "phase", "follows_id", "planned_sessions", "session_minutes",
                       "sessions_per_week", "maintenance_interval_weeks", "status", "discontinued_reason",
-                      "ended_at", "created_by_id", "outcome_judged", "outcome_responded",
+                      "ended_at", "created_by_id", "started_on", "outcome_judged", "outcome_responded",
                       "outcome_sessions_to_response"]
     appointment_columns = ["id", "created_at", "updated_at", "course_id", "patient_id", "location_id",
                            "clinician_id", "room_id", "device_id", "starts_at", "ends_at", "local_date", "status",
@@ -399,6 +399,7 @@ def _course_row(course: PlannedCourse, location_id: int, statuses: list[str], to
         "maintenance" if maintenance else "initial", course.maintenance_of.id if maintenance else None,
         course.planned, course.minutes, 1 if maintenance else 3, 2, status,
         "No session attended" if status == "discontinued" else "", ended, admin_id,
+        next((day for day, state in zip(course.days, statuses, strict=True) if state == "fulfilled"), None),
         None, None, None,  # the response at the end: worked out once the rows are in (course_outcomes_write)
     )
 

@@ -93,6 +93,8 @@ class Course(TimeStampedModel):
     discontinued_reason = models.TextField(blank=True)
     ended_at = models.DateTimeField(null=True, blank=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    # The local day of its first fulfilled session, kept as sessions are recorded (session_record_create).
+    started_on = models.DateField(null=True, editable=False)
     # The response at the end of an initial course, kept when it ends (scheduling.records.outcome).
     outcome_judged = models.BooleanField(null=True, editable=False)
     outcome_responded = models.BooleanField(null=True, editable=False)

@@ -128,8 +128,11 @@ def session_record_create(
                                   grade=effect["grade"]))
     set_status(appointment, AppointmentStatus.FULFILLED, recorded_by)
     save_validated(appointment)
-    if course.status == CourseStatus.PLANNED:
-        course.status = CourseStatus.ACTIVE
+    if course.started_on is None or appointment.local_date < course.started_on:
+        # The course's first fulfilled session (it becomes active), or an earlier one recorded late.
+        course.started_on = appointment.local_date
+        if course.status == CourseStatus.PLANNED:
+            course.status = CourseStatus.ACTIVE
         save_validated(course)
     notifications_on_fulfilled(appointment=appointment, course=course)
     return record

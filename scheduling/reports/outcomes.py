@@ -5,7 +5,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, time, timedelta
 
 from django.db.models import (
     Aggregate,
@@ -18,7 +17,6 @@ from django.db.models import (
 )
 
 from scheduling.models import (
-    Appointment,
     AppointmentStatus,
     Course,
     CoursePhase,
@@ -85,15 +83,10 @@ def report_outcomes(*, period: ReportPeriod) -> OutcomesReport:
             responded=Count("pk", filter=Q(outcome_responded=True)),
             median_to_response=Median("outcome_sessions_to_response")):
         counts[values["indication"]].update(values)
-    # Started: a fulfilled session in the period and none before it. Every local day before the start ends
-    # by 13:00 UTC on the start day (no zone is behind UTC by more than 12 hours): the bound on starts_at lets
-    # the course's index on (course, starts_at) answer "none before" in one step.
-    before = datetime.combine(period.start, time(), tzinfo=UTC) + timedelta(hours=13)
-    earlier = Appointment.objects.filter(course=OuterRef("pk"), status=AppointmentStatus.FULFILLED,
-                                         starts_at__lt=before, local_date__lt=period.start)
-    started_in_period = appointments_in(period).filter(status=AppointmentStatus.FULFILLED).values("course_id")
-    for values in Course.objects.filter(pk__in=started_in_period).exclude(Exists(earlier)).order_by().values(
-            "indication").annotate(started=Count("pk")):
+    # Started: the course's first fulfilled session is on a day of the period (``Course.started_on``).
+    for values in Course.objects.filter(location_id__in=period.location_ids, started_on__gte=period.start,
+                                        started_on__lte=period.end).order_by().values("indication").annotate(
+            started=Count("pk")):
         counts[values["indication"]]["started"] = values["started"]
     by_indication = []
     for indication in Indication:

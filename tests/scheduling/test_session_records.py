@@ -1,6 +1,6 @@
 """Recording sessions: ranges of current, dose and scores, and who may record."""
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -37,6 +37,22 @@ def test_recording_fulfils_the_appointment_and_activates_the_course(clinic):
     assert [(site.site, site.current_ma) for site in session.sites.all()] == [("palms", Decimal("15.0"))]
     assert [(effect.kind, effect.grade) for effect in session.side_effects.all()] == [("erythema", 1)]
     assert (session.medium, session.dose_ma_min, session.hdss) == ("tap", None, 3)
+
+
+def test_the_course_starts_on_its_first_fulfilled_session_also_when_an_earlier_one_is_recorded_late(clinic):
+    course = make_course(clinic)
+    monday = next_weekday(0)
+    wednesday = monday + timedelta(days=2)
+    first = book(clinic, course, clinic.at(monday, 9))
+    second = book(clinic, course, clinic.at(wednesday, 9))
+    record(clinic, second)
+    course.refresh_from_db()
+    assert (course.status, course.started_on) == (CourseStatus.ACTIVE, wednesday)
+    with time_machine.travel(second.ends_at, tick=False):  # Monday's session recorded after Wednesday's
+        session_record_create(appointment=first, recorded_by=clinic.clinician.user, minutes_of_current=20,
+                              sites=[{"site": "palms", "current_ma": 15}], hdss=4)
+    course.refresh_from_db()
+    assert (course.status, course.started_on) == (CourseStatus.ACTIVE, monday)
 
 
 def test_front_desk_cannot_record_a_session(clinic):
