@@ -193,6 +193,7 @@ def seed(*, database: str, locations: int, patients: int, appointments: int, see
     from patients.models import Patient, Screening
     from scheduling.models import Appointment, Course, SessionRecord, SessionSite
     from scheduling.records.outcome import course_outcomes_write
+    from scheduling.reports.usage import usage_weeks_count
 
     call_command("migrate", verbosity=0)
     print(f"migrated {database} in {clock.monotonic() - started:.1f} s", flush=True)
@@ -371,13 +372,16 @@ def seed(*, database: str, locations: int, patients: int, appointments: int, see
             model_table = model._meta.db_table
             resync = f"SELECT setval(pg_get_serial_sequence('{model_table}', 'id'), COALESCE((SELECT MAX(id) FROM {model_table}), 1))"  # noqa: E501, S608  # model tables  # nosec B608
             cursor.execute(resync)
+        cursor.execute("ANALYZE")  # before the responses' one statement: without statistics its plan is slow
         # Each ended initial course keeps its response, as course_complete and course_discontinue do.
         cursor.execute("SELECT id FROM scheduling_course WHERE status IN ('completed', 'discontinued')")
         course_outcomes_write(course_ids=[course_id for (course_id,) in cursor.fetchall()])
-        cursor.execute("ANALYZE")
     raw.commit()
     print(f"constraints and indexes back, analysed: {appointments} appointments in {database} in "
           f"{clock.monotonic() - started:.1f} s", flush=True)
+    # The ended weeks counted for the utilization report, as the beat's hourly task keeps them.
+    weeks = usage_weeks_count()
+    print(f"{weeks} ended weeks counted in {clock.monotonic() - started:.1f} s", flush=True)
 
 
 def _course_row(course: PlannedCourse, location_id: int, statuses: list[str], today: date, eight: dict,

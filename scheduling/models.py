@@ -446,4 +446,5 @@ from scheduling.reminders.models import (  # noqa: E402, F401
     NotificationKind,
     NotificationStatus,
 )
+from scheduling.reports.models import UsageCount, UsageKind, UsageWeek  # noqa: E402, F401
 from scheduling.waitlist.models import WaitlistEntry, WaitlistOffer, WaitlistSlot  # noqa: E402, F401

@@ -1,4 +1,4 @@
-"""Celery tasks for patient messages: thin, by id, safe to run twice (see scheduling/reminders/).
+"""Celery tasks: thin, by id, safe to run twice (patient messages: scheduling/reminders/).
 
 The dispatch runs on the default queue and the sends on their own (settings: IONTO_SEND_QUEUE),
 served by a worker with a thread pool, so the beat's dispatch never waits behind sends.
@@ -7,11 +7,13 @@ served by a worker with a thread pool, so the beat's dispatch never waits behind
 from __future__ import annotations
 
 from celery import shared_task
+from django.db import OperationalError
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from scheduling.checkins.services import check_ins_plan_periodic
 from scheduling.reminders.sending import notification_send_many, notifications_dispatch_due
+from scheduling.reports.usage import usage_weeks_count
 
 
 def _queue_sends(notification_ids: list[int], claimed_at) -> None:
@@ -40,3 +42,10 @@ def check_ins_plan_periodic_task(now: str | None = None) -> int:
     """Every hour (beat): the next periodic check-in of each patient waiting for maintenance (its email
     waits in the outbox for its day)."""
     return check_ins_plan_periodic(now=parse_datetime(now) if now else timezone.now())
+
+
+@shared_task(name="scheduling.usage_weeks_count", autoretry_for=(OperationalError,), retry_backoff=60, max_retries=3)
+def usage_weeks_count_task(now: str | None = None) -> int:
+    """Every hour (beat): count the booked sessions of each ended week not counted yet, for the utilization
+    report. Retried when the appointments stay locked by a long write (the lock wait runs out)."""
+    return usage_weeks_count(now=parse_datetime(now) if now else timezone.now())

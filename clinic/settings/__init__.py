@@ -364,6 +364,12 @@ CELERY_BEAT_SCHEDULE: dict = {
         "schedule": schedule(timedelta(hours=1)),
         "options": {"expires": 3300},
     },
+    # Counts the booked sessions of each ended week for the utilization report (scheduling/reports/usage.py).
+    "usage-weeks-count": {
+        "task": "scheduling.usage_weeks_count",
+        "schedule": schedule(timedelta(hours=1)),
+        "options": {"expires": 3300},
+    },
 }
 # The queue workers take tasks from and send them to; a shared broker can hold several apart.
 CELERY_TASK_DEFAULT_QUEUE = env("CELERY_QUEUE", "celery")

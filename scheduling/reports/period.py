@@ -9,11 +9,12 @@ superusers) read these figures (``report_access_check``).
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import DateField, F, Func
 from django.utils import timezone
 
@@ -125,8 +126,13 @@ class LocalDay(Func):
         super().__init__(F(zone), F(instant))
 
 
-def sql_rows(sql: str, params: dict | list) -> list[tuple]:
-    """The rows of one statement whose values all go as parameters."""
-    with connection.cursor() as cursor:
+def sql_rows(sql: str, params: dict | list, *, jit: bool = True) -> list[tuple]:
+    """The rows of one statement whose values all go as parameters. ``jit=False`` turns PostgreSQL's JIT
+    compilation off for it (``SET LOCAL``, in the caller's transaction or one of its own): for a statement
+    that loops over index scans, the planner's estimate can be far above the real cost, and compiling the
+    plan then takes longer than running it."""
+    with transaction.atomic(savepoint=False) if not jit else nullcontext(), connection.cursor() as cursor:
+        if not jit:
+            cursor.execute("SET LOCAL jit = off")
         cursor.execute(sql, params)
         return cursor.fetchall()

@@ -1,23 +1,22 @@
 """Report 1, utilization: open, booked and fulfilled minutes per room, device and clinician and week; the
-busiest hours. One statement (docs/reports.md).
+busiest hours. One statement (docs/reports.md), without JIT compilation (``sql_rows``): a week of the period
+kept counted (``usage``) is read from its counts, any other week (or part of one) is counted from its
+sessions.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 
-from scheduling.models import AppointmentStatus
 from scheduling.reports.period import ReportPeriod, percent, sql_rows
-
-BOOKED_STATUSES = (AppointmentStatus.BOOKED, AppointmentStatus.ARRIVED, AppointmentStatus.FULFILLED,
-                   AppointmentStatus.NOSHOW)
+from scheduling.reports.usage import BOOKED_STATUSES, COUNTED_SQL, SESSIONS_SQL
 
 # One statement for the three kinds of resource. Open time is worked out per *schedule* and day (a
 # location's opening hours, or one clinician's own working hours at a location), less the closures of the
 # whole location; each room, device and clinician takes its schedule's minutes, less its own closures.
 # So the cost follows the locations' days, not the resources times the days.
-_UTILIZATION_SQL = """
+_OPEN_SQL = """
 WITH resources AS (
   SELECT 'room' AS kind, r.id AS resource_id, r.location_id, 'l' || r.location_id AS schedule, r.name AS label
   FROM clinic_room r WHERE r.is_active AND r.location_id = ANY(%(locations)s)
@@ -90,29 +89,34 @@ lost AS (
   SELECT kind, resource_id, date_trunc('week', day)::date AS week, SUM(lost) AS minutes
   FROM own_closures GROUP BY 1, 2, 3
 ),
-sessions AS (
-  SELECT a.room_id, a.device_id, a.clinician_id, date_trunc('week', a.local_date)::date AS week,
-         EXTRACT(EPOCH FROM a.ends_at - a.starts_at)::float8 / 60 AS minutes, a.status = 'fulfilled' AS fulfilled,
-         EXTRACT(isodow FROM a.local_date)::int AS weekday,
-         EXTRACT(hour FROM timezone(l.time_zone, a.starts_at))::int AS hour
-  FROM scheduling_appointment a JOIN clinic_location l ON l.id = a.location_id
-  WHERE a.location_id = ANY(%(locations)s) AND a.local_date BETWEEN %(start)s AND %(end)s
-    AND a.starts_at >= %(earliest)s AND a.starts_at < %(latest)s AND a.status = ANY(%(booked_statuses)s)
+period_weeks AS (
+  SELECT l.id AS location_id, l.time_zone, w.week, greatest(w.week, %(start)s::date) AS first,
+         least(w.week + 6, %(end)s::date) AS last
+  FROM clinic_location l, (SELECT %(monday)s::date + 7 * i AS week FROM generate_series(0, %(weeks)s - 1) AS i) AS w
+  WHERE l.id = ANY(%(locations)s)
 ),
-counted AS (
-  SELECT CASE WHEN GROUPING(room_id) = 0 THEN 'room' WHEN GROUPING(device_id) = 0 THEN 'device'
-              WHEN GROUPING(clinician_id) = 0 THEN 'clinician' ELSE 'hour' END AS kind,
-         COALESCE(room_id, device_id, clinician_id, weekday) AS resource_id, week, hour, count(*) AS sessions,
-         SUM(minutes) AS booked, SUM(minutes) FILTER (WHERE fulfilled) AS fulfilled
-  FROM sessions
-  GROUP BY GROUPING SETS ((room_id, week), (device_id, week), (clinician_id, week), (weekday, hour))
+kept AS (
+  SELECT w.location_id, w.week FROM period_weeks w
+  JOIN scheduling_usageweek u ON u.location_id = w.location_id AND u.week = w.week
+  WHERE w.first = w.week AND w.last = w.week + 6
+),
+weeks_to_count AS (
+  SELECT * FROM period_weeks w
+  WHERE NOT EXISTS (SELECT 1 FROM kept k WHERE k.location_id = w.location_id AND k.week = w.week)
+),
+"""
+# After the sessions of the weeks to count and their counts (``usage``): the kept weeks' counts, then the
+# minutes per resource and week with their names, and the heat map.
+_KEPT_SQL = """  UNION ALL
+  SELECT c.location_id, c.week, c.kind, c.resource_id, c.hour, c.sessions, c.booked_minutes, c.fulfilled_minutes
+  FROM kept k JOIN scheduling_usagecount c ON c.location_id = k.location_id AND c.week = k.week
 ),
 booked AS (SELECT * FROM counted WHERE kind <> 'hour'),
 usage AS (
   SELECT kind, resource_id, week, SUM(open) AS open, SUM(booked) AS booked, SUM(fulfilled) AS fulfilled FROM (
     SELECT kind, resource_id, week, minutes AS open, 0 AS booked, 0 AS fulfilled FROM open_minutes
     UNION ALL SELECT kind, resource_id, week, -minutes, 0, 0 FROM lost
-    UNION ALL SELECT kind, resource_id, week, 0, booked, COALESCE(fulfilled, 0) FROM booked
+    UNION ALL SELECT kind, resource_id, week, 0, booked_minutes, fulfilled_minutes FROM booked
   ) AS parts GROUP BY 1, 2, 3
 ),
 names AS (
@@ -125,8 +129,11 @@ SELECT u.kind, u.resource_id, n.label, u.week, round(u.open)::int, round(u.booke
 FROM usage u JOIN names n ON n.kind = u.kind AND n.id = u.resource_id
 UNION ALL
 -- The heat map from the same pass over the sessions: (weekday, hour, sessions) in the last three columns.
-SELECT 'hour', NULL, NULL, NULL, resource_id, hour, sessions::int FROM counted WHERE kind = 'hour'
+SELECT 'hour', NULL, NULL, NULL, resource_id, hour, SUM(sessions)::int FROM counted WHERE kind = 'hour'
+GROUP BY resource_id, hour
 """
+_UTILIZATION_SQL = "".join((  # nosec B608  (constant pieces of SQL; every value is a parameter)
+    _OPEN_SQL, "sessions AS (", SESSIONS_SQL, "),\ncounted AS (", COUNTED_SQL, _KEPT_SQL))
 
 
 @dataclass(frozen=True)
@@ -162,10 +169,12 @@ class UtilizationReport:
 
 def report_utilization(*, period: ReportPeriod) -> UtilizationReport:
     """Booked and fulfilled minutes against open minutes per room, device and clinician, per week and for
-    the period, and the booked sessions by weekday and hour (one query)."""
+    the period, and the booked sessions by weekday and hour (one statement)."""
+    monday = period.start - timedelta(days=period.start.weekday())
     rows = sql_rows(_UTILIZATION_SQL, {
         "locations": list(period.location_ids), "start": period.start, "end": period.end,
-        "earliest": period.instants[0], "latest": period.instants[1], "booked_statuses": list(BOOKED_STATUSES)})
+        "monday": monday, "weeks": (period.end - monday).days // 7 + 1, "booked_statuses": list(BOOKED_STATUSES)},
+        jit=False)
     heat = {(weekday, hour): sessions for kind, *_, weekday, hour, sessions in rows if kind == "hour"}
     order = {"room": 0, "device": 1, "clinician": 2}
     weekly = [UsageRow(*row) for row in sorted((row for row in rows if row[0] != "hour"),

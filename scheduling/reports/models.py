@@ -1,0 +1,66 @@
+"""The booked sessions of each ended week, counted once per location, so a year's utilization reads a few
+thousand counts instead of every session again (``scheduling/reports/usage.py`` writes them).
+
+A week's counts hold only while none of its sessions changes: a database trigger on the appointments
+(migration 0012) forgets the week of every row inserted, updated or deleted, whatever wrote it, and the
+report counts a forgotten week from its sessions again until the next count. Registered by the import at the
+end of ``scheduling/models.py``.
+"""
+
+from __future__ import annotations
+
+from django.db import models
+from django.db.models import Q
+
+from clinic.models import Location
+
+
+class UsageKind(models.TextChoices):
+    ROOM = "room", "Room"
+    DEVICE = "device", "Device"
+    CLINICIAN = "clinician", "Clinician"
+    HOUR = "hour", "Weekday and hour"
+
+
+class UsageWeek(models.Model):
+    """A location's Monday-to-Sunday week (of local days) whose booked sessions are counted in ``UsageCount``."""
+
+    location = models.ForeignKey(Location, on_delete=models.CASCADE, related_name="+")
+    week = models.DateField(help_text="The week's Monday.")
+    counted_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["location", "week"], name="usage_week_once"),
+            models.CheckConstraint(condition=Q(week__iso_week_day=1), name="usage_week_starts_on_monday"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.location} week of {self.week:%d %b %Y}"
+
+
+class UsageCount(models.Model):
+    """The booked sessions of one counted week at one location: per room, device and clinician, their
+    minutes; per weekday (``resource_id``, ISO 1-7) and local hour, how many started then."""
+
+    location = models.ForeignKey(Location, on_delete=models.CASCADE, related_name="+")
+    week = models.DateField()
+    kind = models.CharField(max_length=10, choices=UsageKind.choices)
+    resource_id = models.IntegerField(help_text="The room, device or clinician; for an hour, the ISO weekday.")
+    hour = models.SmallIntegerField(null=True)
+    sessions = models.IntegerField()
+    booked_minutes = models.FloatField()
+    fulfilled_minutes = models.FloatField()
+
+    class Meta:
+        indexes = [models.Index(fields=["location", "week"], name="usage_count_week")]
+        constraints = [
+            models.CheckConstraint(condition=Q(kind=UsageKind.HOUR, hour__range=(0, 23))
+                                   | (~Q(kind=UsageKind.HOUR) & Q(hour__isnull=True)),
+                                   name="usage_count_hour_only_for_hours"),
+            models.CheckConstraint(condition=Q(sessions__gt=0, booked_minutes__gte=0, fulfilled_minutes__gte=0),
+                                   name="usage_count_not_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.resource_id} week of {self.week:%d %b %Y}: {self.sessions} sessions"

@@ -1,0 +1,101 @@
+"""The booked sessions of a location's weeks, counted per room, device, clinician and hour: the report
+counts the weeks of its period this way (``utilization``), and ``usage_weeks_count`` keeps the counts of
+every ended week (``UsageWeek``, ``UsageCount``) so a year's report reads those instead of the sessions.
+
+Both go through the same two pieces of SQL below, so a kept week holds exactly what the report would have
+counted from its sessions. A trigger forgets a week as soon as one of its sessions changes (migration 0012);
+the next count keeps it again.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from scheduling.models import AppointmentStatus
+
+logger = logging.getLogger(__name__)
+
+BOOKED_STATUSES = (AppointmentStatus.BOOKED, AppointmentStatus.ARRIVED, AppointmentStatus.FULFILLED,
+                   AppointmentStatus.NOSHOW)
+
+# The booked sessions of the weeks in ``weeks_to_count`` (location_id, time_zone, week, first, last: local
+# days of the week, or of its part inside a report's period), each week read on its location's index on
+# the start instant: ``OFFSET 0`` keeps the subquery apart, so PostgreSQL runs it once per week with that
+# week's bounds instead of joining every session of the locations to the weeks.
+SESSIONS_SQL = """
+  SELECT w.location_id, w.week, a.room_id, a.device_id, a.clinician_id,
+         EXTRACT(EPOCH FROM a.ends_at - a.starts_at)::float8 / 60 AS minutes, a.status = 'fulfilled' AS fulfilled,
+         EXTRACT(isodow FROM a.local_date)::int AS weekday,
+         EXTRACT(hour FROM timezone(w.time_zone, a.starts_at))::int AS hour
+  FROM weeks_to_count w CROSS JOIN LATERAL (
+    SELECT a.room_id, a.device_id, a.clinician_id, a.starts_at, a.ends_at, a.status, a.local_date
+    FROM scheduling_appointment a
+    WHERE a.location_id = w.location_id AND a.starts_at >= timezone(w.time_zone, w.first::timestamp)
+      AND a.starts_at < timezone(w.time_zone, (w.last + 1)::timestamp) AND a.local_date BETWEEN w.first AND w.last
+      AND a.status = ANY(%(booked_statuses)s)
+    OFFSET 0
+  ) AS a
+"""
+
+# ``sessions`` counted per location and week: minutes per room, device and clinician; sessions per weekday
+# and hour (the weekday in ``resource_id``). The columns of ``UsageCount``.
+COUNTED_SQL = """
+  SELECT location_id, week,
+         CASE WHEN GROUPING(room_id) = 0 THEN 'room' WHEN GROUPING(device_id) = 0 THEN 'device'
+              WHEN GROUPING(clinician_id) = 0 THEN 'clinician' ELSE 'hour' END AS kind,
+         COALESCE(room_id, device_id, clinician_id, weekday) AS resource_id, hour, count(*)::int AS sessions,
+         SUM(minutes) AS booked_minutes, COALESCE(SUM(minutes) FILTER (WHERE fulfilled), 0) AS fulfilled_minutes
+  FROM sessions
+  GROUP BY GROUPING SETS ((location_id, week, room_id), (location_id, week, device_id),
+                          (location_id, week, clinician_id), (location_id, week, weekday, hour))
+"""
+
+# Every ended week (its Sunday before the location's today) from the location's first session, not counted
+# yet: the week marked counted and its counts written in one statement (_COUNT_SQL).
+_WEEKS_TO_COUNT_SQL = """
+WITH weeks_to_count AS (
+  SELECT l.id AS location_id, l.time_zone, w::date AS week, w::date AS first, w::date + 6 AS last
+  FROM clinic_location l
+  CROSS JOIN LATERAL (SELECT min(a.starts_at) AS starts_at FROM scheduling_appointment a
+                      WHERE a.location_id = l.id) AS earliest
+  CROSS JOIN LATERAL generate_series(date_trunc('week', timezone(l.time_zone, earliest.starts_at)),
+                                     (timezone(l.time_zone, %(now)s)::date - 7)::timestamp,
+                                     interval '1 week') AS w
+  WHERE NOT EXISTS (SELECT 1 FROM scheduling_usageweek u WHERE u.location_id = l.id AND u.week = w::date)
+),
+marked AS (
+  INSERT INTO scheduling_usageweek (location_id, week, counted_at)
+  SELECT location_id, week, %(now)s FROM weeks_to_count RETURNING 1
+),
+"""
+_WRITE_COUNTS_SQL = """
+written AS (
+  INSERT INTO scheduling_usagecount (location_id, week, kind, resource_id, hour, sessions, booked_minutes,
+                                     fulfilled_minutes)
+"""
+_COUNT_SQL = "".join((  # nosec B608  (constant pieces of SQL; every value is a parameter)
+    _WEEKS_TO_COUNT_SQL, "sessions AS (", SESSIONS_SQL, "),", _WRITE_COUNTS_SQL, COUNTED_SQL,
+    "RETURNING 1)\nSELECT (SELECT count(*) FROM marked), (SELECT count(*) FROM written)"))
+
+
+def usage_weeks_count(*, now: datetime | None = None) -> int:
+    """Count the booked sessions of every ended week not counted yet, at every location; the number of
+    weeks counted.
+
+    Writes to the appointments wait while it counts (a lock that lets reads through), so no session can
+    change between the count and its keeping unseen by the trigger; the lock is given up after a few
+    seconds of waiting behind a long write (``OperationalError``: the task tries again later).
+    """
+    now = now or timezone.now()
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET LOCAL lock_timeout = '5s'")
+        cursor.execute("SET LOCAL jit = off")  # see sql_rows
+        cursor.execute("LOCK TABLE scheduling_appointment IN SHARE ROW EXCLUSIVE MODE")
+        cursor.execute(_COUNT_SQL, {"now": now, "booked_statuses": list(BOOKED_STATUSES)})
+        weeks, counts = cursor.fetchone()
+    logger.info("usage counted: %s weeks, %s counts", weeks, counts)
+    return weeks

@@ -1,0 +1,114 @@
+"""Counted weeks: the utilization report reads an ended week's kept counts, and gives the same figures as
+from the sessions; a change to any session of a week (whoever makes it) forgets that week's counts."""
+
+from datetime import UTC, date, datetime
+
+import pytest
+
+from clinic.models import Location
+from scheduling.models import Appointment, UsageCount, UsageWeek
+from scheduling.reports.selectors import report_period, report_utilization
+from scheduling.reports.usage import usage_weeks_count
+from scheduling.tasks import usage_weeks_count_task
+from tests.scheduling.report_clinics import END, attendance_clinic, booked_early, noshow
+from tests.scheduling.test_reports import period_for
+
+pytestmark = pytest.mark.django_db
+
+WEEK_1, WEEK_2 = date(2026, 10, 19), date(2026, 10, 26)
+AFTER_BOTH = datetime(2026, 11, 10, 12, tzinfo=UTC)
+
+
+def figures(report):
+    return report.weekly, report.totals, report.heat, report.summary
+
+
+def counted_weeks(clinic) -> set[date]:
+    return set(UsageWeek.objects.filter(location=clinic.location).values_list("week", flat=True))
+
+
+@pytest.fixture
+def riverside():
+    return attendance_clinic()
+
+
+def test_a_report_from_counted_weeks_is_the_report_from_the_sessions(riverside):
+    clinic, _ = riverside
+    from_sessions = report_utilization(period=period_for(clinic))
+    assert usage_weeks_count(now=AFTER_BOTH) >= 2
+    assert {WEEK_1, WEEK_2} <= counted_weeks(clinic)
+    assert figures(report_utilization(period=period_for(clinic))) == figures(from_sessions)
+    # A period that starts inside a counted week counts that week's days from the sessions.
+    part = report_period(user=clinic.manager.user, start=date(2026, 10, 21), end=END, location_id=clinic.location.pk)
+    UsageWeek.objects.all().delete()
+    UsageCount.objects.all().delete()
+    part_from_sessions = report_utilization(period=part)
+    usage_weeks_count(now=AFTER_BOTH)
+    assert figures(report_utilization(period=part)) == figures(part_from_sessions)
+    assert part_from_sessions.heat != from_sessions.heat  # Monday and Tuesday's sessions are left out
+
+
+def test_the_report_reads_the_kept_counts(riverside):
+    clinic, sessions = riverside
+    usage_weeks_count(now=AFTER_BOTH)
+    room = sessions["b2"].room_id  # Room 2, week 2: b2 fulfilled and b4 a no-show, 60 minutes booked
+    kept = UsageCount.objects.get(location=clinic.location, week=WEEK_2, kind="room", resource_id=room)
+    assert (kept.sessions, kept.booked_minutes, kept.fulfilled_minutes) == (2, 60, 30)
+    UsageCount.objects.filter(pk=kept.pk).update(booked_minutes=90)
+    weekly = {(row.kind, row.label, row.week): row.booked_minutes
+              for row in report_utilization(period=period_for(clinic)).weekly}
+    assert weekly[("room", "Room 2", WEEK_2)] == 90
+
+
+def test_only_ended_weeks_are_counted_and_each_once(riverside):
+    clinic, _ = riverside
+    wednesday_of_week_2 = datetime(2026, 10, 28, 12, tzinfo=UTC)
+    assert usage_weeks_count(now=wednesday_of_week_2) == 1
+    assert WEEK_1 in counted_weeks(clinic) and WEEK_2 not in counted_weeks(clinic)
+    assert usage_weeks_count(now=wednesday_of_week_2) == 0
+    # Sunday 1 November 23:30 in London is still week 2; its Monday counts it.
+    assert usage_weeks_count(now=datetime(2026, 11, 1, 23, 30, tzinfo=UTC)) == 0
+    assert usage_weeks_count(now=datetime(2026, 11, 2, 0, 30, tzinfo=UTC)) == 1
+    assert WEEK_2 in counted_weeks(clinic)
+
+
+def test_a_change_to_a_session_forgets_its_week_whoever_makes_it(riverside):
+    clinic, sessions = riverside
+    usage_weeks_count(now=AFTER_BOTH)
+    # A session booked late into week 1 (an insert), then marked a no-show (an update).
+    course = sessions["a1"].course
+    late = booked_early(clinic, course, date(2026, 10, 22), 15)
+    assert counted_weeks(clinic) >= {WEEK_2} and WEEK_1 not in counted_weeks(clinic)
+    assert not UsageCount.objects.filter(location=clinic.location, week=WEEK_1).exists()
+    usage_weeks_count(now=AFTER_BOTH)
+    noshow(clinic, late)
+    assert WEEK_1 not in counted_weeks(clinic)
+    with_counts = figures(report_utilization(period=period_for(clinic)))
+    usage_weeks_count(now=AFTER_BOTH)
+    assert figures(report_utilization(period=period_for(clinic))) == with_counts
+    # A write outside the services: moving week 2's no-show to another room, straight in the table.
+    Appointment.objects.filter(pk=sessions["b4"].pk).update(room=clinic.rooms[0])
+    assert WEEK_2 not in counted_weeks(clinic) and WEEK_1 in counted_weeks(clinic)
+    UsageWeek.objects.all().delete()
+    UsageCount.objects.all().delete()
+    from_sessions = figures(report_utilization(period=period_for(clinic)))
+    usage_weeks_count(now=AFTER_BOTH)
+    assert figures(report_utilization(period=period_for(clinic))) == from_sessions
+
+
+def test_a_new_time_zone_forgets_the_locations_weeks(riverside):
+    clinic, _ = riverside
+    usage_weeks_count(now=AFTER_BOTH)
+    Location.objects.filter(pk=clinic.location.pk).update(name="Riverside North")
+    assert {WEEK_1, WEEK_2} <= counted_weeks(clinic)
+    Location.objects.filter(pk=clinic.location.pk).update(time_zone="Europe/Dublin")
+    assert counted_weeks(clinic) == set()
+    assert not UsageCount.objects.filter(location=clinic.location).exists()
+
+
+def test_the_hourly_task_counts_the_ended_weeks(riverside, settings):
+    clinic, _ = riverside
+    assert settings.CELERY_BEAT_SCHEDULE["usage-weeks-count"]["task"] == usage_weeks_count_task.name
+    assert usage_weeks_count_task(now=AFTER_BOTH.isoformat()) >= 2
+    assert {WEEK_1, WEEK_2} <= counted_weeks(clinic)
+    assert usage_weeks_count_task(now=AFTER_BOTH.isoformat()) == 0
