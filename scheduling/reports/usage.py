@@ -77,7 +77,7 @@ written AS (
   INSERT INTO scheduling_usagecount (location_id, week, kind, resource_id, hour, sessions, booked_minutes,
                                      fulfilled_minutes)
 """
-_COUNT_SQL = "".join((  # nosec B608  (constant pieces of SQL; every value is a parameter)
+_COUNT_SQL = "".join((  # constant pieces of SQL; every value is a parameter
     _WEEKS_TO_COUNT_SQL, "sessions AS (", SESSIONS_SQL, "),", _WRITE_COUNTS_SQL, COUNTED_SQL,
     "RETURNING 1)\nSELECT (SELECT count(*) FROM marked), (SELECT count(*) FROM written)"))
 

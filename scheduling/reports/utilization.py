@@ -132,7 +132,7 @@ UNION ALL
 SELECT 'hour', NULL, NULL, NULL, resource_id, hour, SUM(sessions)::int FROM counted WHERE kind = 'hour'
 GROUP BY resource_id, hour
 """
-_UTILIZATION_SQL = "".join((  # nosec B608  (constant pieces of SQL; every value is a parameter)
+_UTILIZATION_SQL = "".join((  # constant pieces of SQL; every value is a parameter
     _OPEN_SQL, "sessions AS (", SESSIONS_SQL, "),\ncounted AS (", COUNTED_SQL, _KEPT_SQL))
 
 
