@@ -9,7 +9,7 @@ from rest_framework import authentication, exceptions
 
 from api.models import ApiToken
 from api.services import token_digest
-from clinic.selectors import access_cached, second_step_owed
+from clinic.selectors import access_cached, location_ids_visible_to, second_step_owed
 
 SECOND_STEP_OWED = ("This session still owes the second sign-in step: enter the code from your authenticator "
                     "app at /account/2fa/verify/ (or set one up at /account/2fa/setup/), or use a token.")
@@ -29,12 +29,7 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
         except UnicodeDecodeError as error:
             raise exceptions.AuthenticationFailed("The token has characters no token has.") from error
         digest = token_digest(token)
-        found = access_cached(f"ionto:token:{digest}", lambda: (
-            # The password's hash stays out of the cache: nothing a token request does reads it.
-            ApiToken.objects.select_related("user", "user__staff").defer("user__password")
-            .filter(digest=digest, revoked_at__isnull=True, expires_at__gt=timezone.now())
-            .first()
-        ))
+        found = access_cached(f"ionto:token:{digest}", lambda: _token_read(digest))
         # A token kept in the cache may have expired since: its expiry is checked on every request.
         if found is None or found.expires_at <= timezone.now() or not found.user.is_active:
             raise exceptions.AuthenticationFailed("The token is unknown, expired or revoked.")
@@ -42,6 +37,17 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
 
     def authenticate_header(self, request) -> str:
         return f'{self.keyword} realm="api"'
+
+
+def _token_read(digest: str) -> ApiToken | None:
+    """The token with its user and role, and the user's location ids kept on the user (as
+    ``location_ids_visible_to`` keeps them): the cached entry answers both, one cache read a request."""
+    # The password's hash stays out of the cache: nothing a token request does reads it.
+    found = (ApiToken.objects.select_related("user", "user__staff").defer("user__password")
+             .filter(digest=digest, revoked_at__isnull=True, expires_at__gt=timezone.now()).first())
+    if found is not None:
+        location_ids_visible_to(user=found.user)
+    return found
 
 
 class BearerTokenScheme(OpenApiAuthenticationExtension):

@@ -85,7 +85,7 @@ class ScopedPrimaryKeyField(serializers.PrimaryKeyRelatedField):
         if isinstance(data, float | list | dict):
             self.fail("incorrect_type", data_type=type(data).__name__)
         found = getattr(self.parent, "scoped_rows", {}).get(self.field_name)
-        if found is not None and found.pk == data:
+        if found is not None and str(found.pk) == str(data):  # a JSON body's number or a query's text
             return found
         return super().to_internal_value(data)
 

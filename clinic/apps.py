@@ -27,8 +27,8 @@ def _access_changed(sender, update_fields=None, **kwargs):
 
 
 def _setup_changed(sender, update_fields=None, **kwargs):
-    """A clinician, their name or locations, a room, a device, opening or working hours changed: the slot
-    engine's cached set-up of every location is stale (scheduling.engine.setup)."""
+    """A location, a clinician, their name or locations, a room, a device, opening or working hours changed: the
+    slot engine's cached set-up of every location is stale (scheduling.engine.setup)."""
     if update_fields is not None and set(update_fields) <= {"last_login"}:
         return
     from clinic.services import setup_changed
@@ -50,7 +50,7 @@ class ClinicConfig(AppConfig):
             post_save.connect(_access_changed, sender=model, dispatch_uid=f"clinic_access_saved_{model}")
             post_delete.connect(_access_changed, sender=model, dispatch_uid=f"clinic_access_deleted_{model}")
         m2m_changed.connect(_access_changed, sender=Staff.locations.through, dispatch_uid="clinic_access_locations")
-        for model in (settings.AUTH_USER_MODEL, Staff, Clinician, Room, Device, OpeningHours, WorkingHours):
+        for model in (settings.AUTH_USER_MODEL, Staff, Clinician, Location, Room, Device, OpeningHours, WorkingHours):
             post_save.connect(_setup_changed, sender=model, dispatch_uid=f"clinic_setup_saved_{model}")
             post_delete.connect(_setup_changed, sender=model, dispatch_uid=f"clinic_setup_deleted_{model}")
         m2m_changed.connect(_setup_changed, sender=Staff.locations.through, dispatch_uid="clinic_setup_locations")

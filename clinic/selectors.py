@@ -20,7 +20,7 @@ CLINICAL_ROLES = (StaffRole.CLINICIAN, StaffRole.MANAGER)
 # users, staff, their locations, locations or tokens starts a new generation (clinic.services.access_changed,
 # called by the signals in clinic/apps.py and api/apps.py and by token_revoke), so no request reads an entry
 # of an older one: a revoked token or a moved member of staff takes effect on the next request.
-# A location's set-up (its clinicians, rooms, devices, opening and working hours: what the slot engine
+# A location's set-up (its row, clinicians, rooms, devices, opening and working hours: what the slot engine
 # reads on every search) is kept the same way under a generation of its own ("setup",
 # clinic.services.setup_changed), which any save or delete of those rows starts anew.
 ACCESS_SECONDS = 300

@@ -48,7 +48,7 @@ def access_changed() -> None:
 
 
 def setup_changed() -> None:
-    """A location's clinicians, rooms, devices, opening or working hours changed: the slot engine's
+    """A location, its clinicians, rooms, devices, opening or working hours changed: the slot engine's
     cached set-up (scheduling.engine.setup) is stale from now on."""
     _new_generation("setup")
 

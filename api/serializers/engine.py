@@ -14,7 +14,9 @@ from api.fields import (
 )
 from api.serializers.errors import ErrorSerializer
 from clinic.models import Clinician, Device, Location, Room
+from clinic.selectors import location_ids_visible_to
 from patients.models import Patient
+from scheduling.engine.setup import location_setup
 from scheduling.models import (
     SESSION_MINUTES_MAX,
     SESSION_MINUTES_MIN,
@@ -34,6 +36,28 @@ class AvailabilityQuerySerializer(serializers.Serializer):
     device = ScopedPrimaryKeyField(scope="devices", queryset=Device.objects.all(), required=False)
     patient = ScopedPrimaryKeyField(scope="patients", queryset=Patient.objects.all(), required=False,
                                     help_text="Keep this patient's own sessions clear.")
+
+    def to_internal_value(self, data):
+        self.scoped_rows = self._from_setup(data)
+        return super().to_internal_value(data)
+
+    def _from_setup(self, data) -> dict:
+        """The location and the clinician from the location's cached set-up (``scheduling.engine.setup``), without
+        a query, when the location is one of the user's (their location ids are cached too) and the clinician
+        works there; any other id is looked up by its own field, which gives its usual answer."""
+        scope, location_id = self.context.get("scope"), data.get("location")
+        if scope is None or not (isinstance(location_id, str) and location_id.isascii() and location_id.isdigit()):
+            return {}
+        if int(location_id) not in location_ids_visible_to(user=scope.request.user):
+            return {}
+        setup = location_setup(int(location_id))
+        if setup is None:
+            return {}
+        found = {"location": setup.location}
+        clinician = next((c for c in setup.clinicians if str(c.pk) == data.get("clinician")), None)
+        if clinician is not None:
+            found["clinician"] = clinician
+        return found
 
 
 class _LocalTimesMixin(serializers.Serializer):

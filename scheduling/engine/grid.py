@@ -3,7 +3,7 @@
 It answers with the same rules ``scheduling.booking.services`` enforces for one booking (``_check_hours``,
 ``_check_course``, ``appointments_clash``...), but for a whole window at once: the facts of
 the window are read in a fixed number of set-based queries, then the grid is computed in memory. The
-location's set-up (clinicians, rooms, devices, the week's opening and working hours: four reads) comes
+location's set-up (its row, clinicians, rooms, devices, the week's opening and working hours: five reads) comes
 from the shared cache until it changes (``scheduling.engine.setup``); one read, a ``UNION ALL``, answers
 the window's closures and the active appointments that can touch the window with the course's own.
 The appointment part is bounded by the window on ``starts_at`` so the indexes ``appointment_location_start``,
@@ -26,7 +26,7 @@ from django.db.models import BigIntegerField, CharField, DateField, Q, Value
 from django.utils import timezone
 
 from clinic.models import Closure, Device, Location, Room, Staff
-from scheduling.engine.setup import location_setup
+from scheduling.engine.setup import setup_of
 from scheduling.models import (
     ACTIVE_STATUSES,
     SESSION_MINUTES_MAX,
@@ -249,7 +249,7 @@ def availability_grid(
     window_from = datetime.combine(start, time(), tzinfo=zone)
     window_to = datetime.combine(end, time(), tzinfo=zone)
     buffer = timedelta(minutes=location.turnover_minutes)
-    setup = location_setup(location)
+    setup = setup_of(location)
     clinicians = _one_or_all(setup.clinicians, clinician)
     rooms = _one_or_all(setup.rooms, room)
     devices = _one_or_all(setup.devices, device)

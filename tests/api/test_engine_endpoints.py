@@ -47,6 +47,31 @@ def test_availability_of_another_location_answers_400_for_its_staff(world, as_ro
     assert as_role("manager").get("/api/v1/availability/", query).status_code == 200
 
 
+def test_availability_from_the_cached_set_up_keeps_the_scope(world, as_role):
+    """The location and the clinician come from the location's cached set-up only when the location is one of
+    the user's: another location's set-up in the cache, or its clinician, still answer as unknown."""
+    day = next_weekday(0)
+    query = {"start": day.isoformat(), "end": (day + timedelta(days=1)).isoformat(), "minutes": 30}
+    manager, clinician = as_role("manager"), as_role("clinician")
+    for clinic in (world.own, world.other):  # both set-ups read and kept
+        assert manager.get("/api/v1/availability/", {**query, "location": clinic.location.pk}).status_code == 200
+    refused = clinician.get("/api/v1/availability/", {**query, "location": world.other.location.pk,
+                                                      "clinician": world.other.clinician.pk})
+    assert refused.status_code == 400
+    assert refused.json()["errors"] == {
+        "location": [f'Invalid pk "{world.other.location.pk}" - object does not exist.'],
+        "clinician": [f'Invalid pk "{world.other.clinician.pk}" - object does not exist.']}
+    refused = clinician.get("/api/v1/availability/", {**query, "location": world.own.location.pk,
+                                                      "clinician": world.other.clinician.pk})
+    assert refused.status_code == 400
+    assert refused.json()["errors"] == {
+        "clinician": [f'Invalid pk "{world.other.clinician.pk}" - object does not exist.']}
+    own = clinician.get("/api/v1/availability/", {**query, "location": world.own.location.pk,
+                                                  "clinician": world.own.clinician.pk})
+    assert own.status_code == 200
+    assert {slot["clinician"] for slot in own.json()["slots"]} == {world.own.clinician.pk}
+
+
 def test_course_book_preview_books_nothing_and_booking_books_every_session(world, as_role):
     course = make_course(world.own, planned_sessions=6)
     client = as_role("front_desk")

@@ -12,6 +12,7 @@ from django.test.utils import CaptureQueriesContext
 from clinic import services as clinic_services
 from clinic.models import OpeningHours, WorkingHours
 from scheduling.booking.selectors import slot_list_available
+from scheduling.engine.setup import location_setup
 from tests.factories import make_clinic, next_weekday
 
 pytestmark = pytest.mark.django_db
@@ -111,3 +112,14 @@ def test_each_location_keeps_its_own_set_up(clinic, monday):
     warm(other, monday)
     assert one_day(other, monday)[0].rooms == tuple(other.rooms)
     assert one_day(clinic, monday)[0].rooms == tuple(clinic.rooms)
+
+
+def test_a_changed_location_row_counts_at_once(clinic, monday):
+    """The API's free slots take the location's row from its set-up (api/serializers/engine.py)."""
+    warm(clinic, monday)
+    assert location_setup(clinic.location.pk).location.slot_minutes == clinic.location.slot_minutes
+    clinic.location.slot_minutes = 30  # an admin's plain save
+    clinic.location.save()
+    assert location_setup(clinic.location.pk).location.slot_minutes == 30
+    assert local_starts(clinic, one_day(clinic, monday))[:2] == ["08:00", "08:30"]
+    assert location_setup(0) is None
