@@ -449,5 +449,5 @@ from scheduling.reminders.models import (  # noqa: E402, F401
     NotificationKind,
     NotificationStatus,
 )
-from scheduling.reports.models import UsageCount, UsageKind, UsageWeek  # noqa: E402, F401
+from scheduling.reports.models import AttendanceCount, UsageCount, UsageKind, UsageWeek  # noqa: E402, F401
 from scheduling.waitlist.models import WaitlistEntry, WaitlistOffer, WaitlistSlot  # noqa: E402, F401

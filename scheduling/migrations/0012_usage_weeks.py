@@ -12,8 +12,10 @@ BEGIN
   WITH weeks AS (SELECT DISTINCT location_id, local_date - (EXTRACT(isodow FROM local_date)::int - 1) AS week
                  FROM changed_rows),
        gone AS (DELETE FROM scheduling_usageweek u USING weeks w
-                WHERE u.location_id = w.location_id AND u.week = w.week RETURNING u.location_id, u.week)
-  DELETE FROM scheduling_usagecount c USING gone g WHERE c.location_id = g.location_id AND c.week = g.week;
+                WHERE u.location_id = w.location_id AND u.week = w.week RETURNING u.location_id, u.week),
+       usage AS (DELETE FROM scheduling_usagecount c USING gone g
+                 WHERE c.location_id = g.location_id AND c.week = g.week)
+  DELETE FROM scheduling_attendancecount c USING gone g WHERE c.location_id = g.location_id AND c.week = g.week;
   RETURN NULL;
 END $$;
 CREATE TRIGGER usage_forget_inserted AFTER INSERT ON scheduling_appointment
@@ -25,19 +27,23 @@ CREATE TRIGGER usage_forget_updated_to AFTER UPDATE ON scheduling_appointment
 CREATE TRIGGER usage_forget_deleted AFTER DELETE ON scheduling_appointment
   REFERENCING OLD TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION scheduling_usage_forget();
 
--- A location's hours are its wall clock's: a new time zone forgets its counted weeks.
+-- A location's hours are its wall clock's, and its late cancellations follow its late-change window: a new
+-- time zone or window forgets its counted weeks.
 CREATE FUNCTION scheduling_usage_forget_location() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
   DELETE FROM scheduling_usagecount WHERE location_id = NEW.id;
+  DELETE FROM scheduling_attendancecount WHERE location_id = NEW.id;
   DELETE FROM scheduling_usageweek WHERE location_id = NEW.id;
   RETURN NULL;
 END $$;
-CREATE TRIGGER usage_forget_time_zone AFTER UPDATE OF time_zone ON clinic_location
-  FOR EACH ROW WHEN (OLD.time_zone IS DISTINCT FROM NEW.time_zone) EXECUTE FUNCTION scheduling_usage_forget_location();
+CREATE TRIGGER usage_forget_location_rules AFTER UPDATE OF time_zone, late_cancellation_hours ON clinic_location
+  FOR EACH ROW WHEN (OLD.time_zone IS DISTINCT FROM NEW.time_zone
+                     OR OLD.late_cancellation_hours IS DISTINCT FROM NEW.late_cancellation_hours)
+  EXECUTE FUNCTION scheduling_usage_forget_location();
 """
 
 KEEP_WEEKS = """
-DROP TRIGGER usage_forget_time_zone ON clinic_location;
+DROP TRIGGER usage_forget_location_rules ON clinic_location;
 DROP FUNCTION scheduling_usage_forget_location();
 DROP TRIGGER usage_forget_inserted ON scheduling_appointment;
 DROP TRIGGER usage_forget_updated_from ON scheduling_appointment;
@@ -55,6 +61,26 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
+        migrations.CreateModel(
+            name='AttendanceCount',
+            fields=[
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('week', models.DateField()),
+                ('confirmed', models.BooleanField()),
+                ('sessions', models.IntegerField()),
+                ('attended', models.IntegerField()),
+                ('noshows', models.IntegerField()),
+                ('cancelled', models.IntegerField()),
+                ('late_cancellations', models.IntegerField()),
+                ('by_link', models.IntegerField()),
+                ('clinician', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='clinic.staff')),
+                ('location', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='clinic.location')),
+            ],
+            options={
+                'indexes': [models.Index(fields=['location', 'week'], name='attendance_count_week')],
+                'constraints': [models.CheckConstraint(condition=models.Q(('attended__gte', 0), ('by_link__gte', 0), ('by_link__lte', models.F('sessions')), ('cancelled__gte', 0), ('late_cancellations__gte', 0), ('late_cancellations__lte', models.F('cancelled')), ('noshows__gte', 0), ('sessions__gt', 0)), name='attendance_count_within_sessions')],
+            },
+        ),
         migrations.CreateModel(
             name='UsageCount',
             fields=[

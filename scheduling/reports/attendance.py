@@ -12,16 +12,25 @@ from django.db.models import (
     ExpressionWrapper,
     F,
     Q,
+    QuerySet,
 )
 from django.db.models.functions import TruncWeek
 
 from scheduling.booking.selectors import appointment_late_window_opens_at_expression
 from scheduling.models import (
+    Appointment,
     AppointmentStatus,
     CancelledBy,
     ConfirmationChannel,
 )
-from scheduling.reports.period import ReportPeriod, appointments_in, percent, sql_rows
+from scheduling.reports.period import (
+    ReportPeriod,
+    appointments_in,
+    days_not_in,
+    local_days_q,
+    percent,
+    sql_rows,
+)
 
 
 def late_cancellation_q() -> Q:
@@ -33,25 +42,43 @@ def late_cancellation_q() -> Q:
 
 ATTENDANCE_FIGURES = ("sessions", "attended", "noshows", "cancelled", "late_cancellations")
 
-# The sessions of the period are read once: each row carries its flags (worked out by the ORM, so the
-# late-change rule is the one of ``late_cancellation_q``), and one GROUPING SETS pass counts them by
-# location and week, by clinician, and confirmed or not, with the names joined to the counted rows.
-_ATTENDANCE_SQL = """
-WITH counted AS (
-  SELECT location_id, week, clinician_id, confirmed, GROUPING(location_id) AS by_clinician_or_confirmation,
-         GROUPING(clinician_id) AS not_by_clinician,
-         count(*) AS sessions, count(*) FILTER (WHERE attended) AS attended, count(*) FILTER (WHERE noshow) AS noshows,
-         count(*) FILTER (WHERE cancelled) AS cancelled, count(*) FILTER (WHERE late) AS late_cancellations,
-         count(*) FILTER (WHERE by_link) AS by_link
-  FROM ({rows}) AS session GROUP BY GROUPING SETS ((location_id, week), (clinician_id), (confirmed))
-)
-SELECT c.location_id, c.week::date, c.clinician_id, c.confirmed, c.by_clinician_or_confirmation, c.not_by_clinician,
-       c.sessions, c.attended, c.noshows, c.cancelled, c.late_cancellations, c.by_link,
-       l.name, trim(u.first_name || ' ' || u.last_name)
-FROM counted c LEFT JOIN clinic_location l ON l.id = c.location_id
-LEFT JOIN clinic_staff s ON s.id = c.clinician_id LEFT JOIN auth_user u ON u.id = s.user_id
-ORDER BY c.week, l.name, u.last_name, c.clinician_id
+# The kept weeks of the period (``usage_weeks_count``) with their counts, read together so a week comes
+# whole from one snapshot.
+_KEPT_SQL = """
+SELECT u.location_id, u.week, c.clinician_id, c.confirmed, c.sessions, c.attended, c.noshows, c.cancelled,
+       c.late_cancellations, c.by_link
+FROM scheduling_usageweek u
+LEFT JOIN scheduling_attendancecount c ON c.location_id = u.location_id AND c.week = u.week
+WHERE u.location_id = ANY(%(locations)s) AND u.week >= %(start)s AND u.week + 6 <= %(end)s
 """
+# The names of the locations and clinicians counted.
+_NAMES_SQL = """
+SELECT 'location', id, name, name FROM clinic_location WHERE id = ANY(%(locations)s)
+UNION ALL
+SELECT 'clinician', s.id, trim(u.first_name || ' ' || u.last_name), u.last_name
+FROM clinic_staff s JOIN auth_user u ON u.id = s.user_id WHERE s.id = ANY(%(clinicians)s)
+"""
+
+
+def attendance_counts(rows: QuerySet) -> QuerySet:
+    """The sessions of ``rows`` (entered in error left out) counted per location, week, clinician and whether
+    the patient confirmed before the start: ATTENDANCE_FIGURES and ``by_link`` (confirmed by the email's
+    link). The report counts the weeks not kept this way, and ``usage_weeks_count`` keeps each ended week's
+    (``AttendanceCount``)."""
+    confirmed_first = Q(confirmed_at__isnull=False, confirmed_at__lt=F("starts_at"))
+    flags = {
+        "attended": Q(status__in=(AppointmentStatus.ARRIVED, AppointmentStatus.FULFILLED)),
+        "noshows": Q(status=AppointmentStatus.NOSHOW),
+        "cancelled": Q(status=AppointmentStatus.CANCELLED),
+        "late_cancellations": late_cancellation_q(),
+        "by_link": confirmed_first & Q(confirmed_via=ConfirmationChannel.EMAIL_LINK),
+    }
+    return (rows.exclude(status=AppointmentStatus.ENTERED_IN_ERROR)
+            .annotate(late_window_opens_at=appointment_late_window_opens_at_expression())
+            .values("location_id", "clinician_id", week=TruncWeek("local_date"),
+                    confirmed=ExpressionWrapper(confirmed_first, output_field=BooleanField()))
+            .annotate(sessions=Count("pk"), **{name: Count("pk", filter=flag) for name, flag in flags.items()})
+            .order_by())
 
 
 @dataclass(frozen=True)
@@ -98,35 +125,32 @@ def _add(target: dict, values: dict) -> None:
 
 def report_attendance(*, period: ReportPeriod) -> AttendanceReport:
     """No-shows and late cancellations per week, clinician and location; patients with two or more no-shows;
-    confirmations before the session and the no-show rate with and without one (two queries)."""
-    rows = appointments_in(period).exclude(status=AppointmentStatus.ENTERED_IN_ERROR).annotate(
-        late_window_opens_at=appointment_late_window_opens_at_expression())
-    confirmed_first = Q(confirmed_at__isnull=False, confirmed_at__lt=F("starts_at"))
-    flags = {
-        "attended": Q(status__in=(AppointmentStatus.ARRIVED, AppointmentStatus.FULFILLED)),
-        "noshow": Q(status=AppointmentStatus.NOSHOW),
-        "cancelled": Q(status=AppointmentStatus.CANCELLED),
-        "late": late_cancellation_q(),
-        "confirmed": confirmed_first,
-        "by_link": confirmed_first & Q(confirmed_via=ConfirmationChannel.EMAIL_LINK),
-    }
-    session_rows = rows.values("location_id", "clinician_id", week=TruncWeek("local_date"), **{
-        name: ExpressionWrapper(condition, output_field=BooleanField()) for name, condition in flags.items()})
-    # Django's own compiled query, its values kept apart as parameters; only that text goes into the SQL.
-    sql, params = session_rows.query.sql_with_params()
+    confirmations before the session and the no-show rate with and without one (four queries: the kept
+    weeks' counts, the other days' sessions counted (none when every week is kept), the names, the repeated
+    no-shows)."""
+    kept = sql_rows(_KEPT_SQL, {"locations": list(period.location_ids), "start": period.start, "end": period.end})
+    counted = [{"location_id": location_id, "week": week, "clinician_id": clinician_id, "confirmed": confirmed,
+                "by_link": by_link, **dict(zip(ATTENDANCE_FIGURES, counts, strict=True))}
+               for location_id, week, clinician_id, confirmed, *counts, by_link in kept if clinician_id is not None]
+    # The other days of the period (weeks not ended, forgotten, or only partly inside it): from the sessions.
+    live = local_days_q(days_not_in(period, {(location_id, week) for location_id, week, *_ in kept}))
+    if live is not None:
+        counted += attendance_counts(Appointment.objects.filter(live))
+    names = {(kind, key): (name, sort_name) for kind, key, name, sort_name in sql_rows(_NAMES_SQL, {
+        "locations": list(period.location_ids), "clinicians": list({values["clinician_id"] for values in counted})})}
     weeks: dict[date, dict] = {}
     locations: dict[int, dict] = {}
-    by_clinician, confirmations = [], {}
-    for (location_id, week, clinician_id, confirmed, by_other, not_by_clinician, *counts, by_link, location_name,
-         clinician_name) in sql_rows(_ATTENDANCE_SQL.format(rows=sql), params):
-        values = dict(zip(ATTENDANCE_FIGURES, counts, strict=True))
-        if not by_other:
-            _add(weeks.setdefault(week, {}), values)
-            _add(locations.setdefault(location_id, {"label": location_name}), values)
-        elif not not_by_clinician:
-            by_clinician.append(_row(clinician_id, clinician_name, values))
-        else:
-            confirmations[bool(confirmed)] = {**values, "by_link": by_link}
+    clinicians: dict[int, dict] = {}
+    confirmations: dict[bool, dict] = {}
+    for values in counted:
+        _add(weeks.setdefault(values["week"], {}), values)
+        _add(locations.setdefault(values["location_id"], {}), values)
+        _add(clinicians.setdefault(values["clinician_id"], {}), values)
+        confirmation = confirmations.setdefault(values["confirmed"], {"by_link": 0})
+        _add(confirmation, values)
+        confirmation["by_link"] += values["by_link"]
+    by_clinician = [_row(key, names["clinician", key][0], clinicians[key])
+                    for key in sorted(clinicians, key=lambda key: (names["clinician", key][1], key))]
     total = {}
     for values in locations.values():
         _add(total, values)
@@ -134,7 +158,7 @@ def report_attendance(*, period: ReportPeriod) -> AttendanceReport:
     repeat = [{"patient_id": values["patient_id"], "name": f"{values['patient__first_name']} "
                                                              f"{values['patient__last_name']}",
                "noshows": values["noshows"]}
-              for values in rows.filter(status=AppointmentStatus.NOSHOW)
+              for values in appointments_in(period).filter(status=AppointmentStatus.NOSHOW)
               .values("patient_id", "patient__first_name", "patient__last_name")
               .annotate(noshows=Count("pk")).filter(noshows__gte=2)
               .order_by("-noshows", "patient__last_name", "patient_id")]
@@ -142,7 +166,8 @@ def report_attendance(*, period: ReportPeriod) -> AttendanceReport:
         period=period, total=_row("all", "All", total or empty),
         weekly=[_row(week, f"{week:%d %b %Y}", values) for week, values in sorted(weeks.items())],
         by_clinician=by_clinician,
-        by_location=[_row(key, values["label"], values) for key, values in locations.items()],
+        by_location=[_row(key, names["location", key][0], locations[key])
+                     for key in sorted(locations, key=lambda key: (names["location", key][0], key))],
         repeat_noshows=repeat, confirmed_by_link=confirmations.get(True, {}).get("by_link", 0),
         confirmed=_row("confirmed", "Confirmed before the session", confirmations.get(True, empty)),
         unconfirmed=_row("unconfirmed", "Not confirmed", confirmations.get(False, empty)),

@@ -1,18 +1,18 @@
-"""The booked sessions of each ended week, counted once per location, so a year's utilization reads a few
-thousand counts instead of every session again (``scheduling/reports/usage.py`` writes them).
+"""The sessions of each ended week, counted once per location, so a year's utilization and attendance read a
+few thousand counts instead of every session again (``scheduling/reports/usage.py`` writes them).
 
 A week's counts hold only while none of its sessions changes: a database trigger on the appointments
 (migration 0012) forgets the week of every row inserted, updated or deleted, whatever wrote it, and the
-report counts a forgotten week from its sessions again until the next count. Registered by the import at the
-end of ``scheduling/models.py``.
+reports count a forgotten week from its sessions again until the next count. Registered by the import at
+the end of ``scheduling/models.py``.
 """
 
 from __future__ import annotations
 
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 
-from clinic.models import Location
+from clinic.models import Location, Staff
 
 
 class UsageKind(models.TextChoices):
@@ -23,7 +23,8 @@ class UsageKind(models.TextChoices):
 
 
 class UsageWeek(models.Model):
-    """A location's Monday-to-Sunday week (of local days) whose booked sessions are counted in ``UsageCount``."""
+    """A location's Monday-to-Sunday week (of local days) whose sessions are counted in ``UsageCount`` and
+    ``AttendanceCount``."""
 
     location = models.ForeignKey(Location, on_delete=models.CASCADE, related_name="+")
     week = models.DateField(help_text="The week's Monday.")
@@ -64,3 +65,33 @@ class UsageCount(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.resource_id} week of {self.week:%d %b %Y}: {self.sessions} sessions"
+
+
+class AttendanceCount(models.Model):
+    """The sessions of one counted week at one location (entered in error left out), per clinician and
+    whether the patient confirmed before the start: the attendance report's figures
+    (``scheduling.reports.attendance.attendance_counts``)."""
+
+    location = models.ForeignKey(Location, on_delete=models.CASCADE, related_name="+")
+    week = models.DateField()
+    clinician = models.ForeignKey(Staff, on_delete=models.CASCADE, related_name="+")
+    confirmed = models.BooleanField()
+    sessions = models.IntegerField()
+    attended = models.IntegerField()
+    noshows = models.IntegerField()
+    cancelled = models.IntegerField()
+    late_cancellations = models.IntegerField()
+    by_link = models.IntegerField()
+
+    class Meta:
+        indexes = [models.Index(fields=["location", "week"], name="attendance_count_week")]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(sessions__gt=0, attended__gte=0, noshows__gte=0, cancelled__gte=0,
+                            late_cancellations__gte=0, late_cancellations__lte=F("cancelled"), by_link__gte=0,
+                            by_link__lte=F("sessions")),
+                name="attendance_count_within_sessions"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.location_id} week of {self.week:%d %b %Y}, clinician {self.clinician_id}: {self.sessions}"

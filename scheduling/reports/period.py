@@ -15,7 +15,7 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection, transaction
-from django.db.models import DateField, F, Func
+from django.db.models import DateField, F, Func, Q
 from django.utils import timezone
 
 from clinic.models import Location, StaffRole
@@ -58,10 +58,8 @@ class ReportPeriod:
 
     @property
     def instants(self) -> tuple[datetime, datetime]:
-        """Instants that hold every location's local days of the period (UTC offsets run from -12 to +14
-        hours): a bound on ``starts_at`` that lets the indexes on it narrow what is read."""
-        return (datetime.combine(self.start, time(), tzinfo=UTC) - timedelta(hours=15),
-                datetime.combine(self.end + timedelta(days=1), time(), tzinfo=UTC) + timedelta(hours=13))
+        """Instants that hold every location's local days of the period (``local_days_instants``)."""
+        return local_days_instants(self.start, self.end)
 
     @property
     def details(self) -> dict:
@@ -74,6 +72,46 @@ class ReportPeriod:
         """The period of the same length just before this one, for comparison."""
         return ReportPeriod(start=self.start - timedelta(days=self.days), end=self.start - timedelta(days=1),
                             location=self.location, location_ids=self.location_ids)
+
+
+def local_days_instants(first: date, last: date) -> tuple[datetime, datetime]:
+    """Instants that hold every location's local days ``first`` to ``last`` (UTC offsets run from -12 to +14
+    hours): a bound on ``starts_at`` that lets the indexes on it narrow what is read."""
+    return (datetime.combine(first, time(), tzinfo=UTC) - timedelta(hours=15),
+            datetime.combine(last + timedelta(days=1), time(), tzinfo=UTC) + timedelta(hours=13))
+
+
+def days_not_in(period: ReportPeriod, weeks: set[tuple[int, date]]) -> list[tuple[int, date, date]]:
+    """The period's local days at each of its locations outside ``weeks`` ((location id, Monday) pairs), as
+    runs of consecutive days: (location id, first day, last day)."""
+    first_monday = period.start - timedelta(days=period.start.weekday())
+    mondays = [first_monday + timedelta(weeks=n) for n in range((period.end - first_monday).days // 7 + 1)]
+    runs = week_runs([(location_id, monday) for location_id in period.location_ids for monday in mondays
+                      if (location_id, monday) not in weeks])
+    return [(location_id, max(first, period.start), min(last, period.end)) for location_id, first, last in runs]
+
+
+def week_runs(weeks: list[tuple[int, date]]) -> list[tuple[int, date, date]]:
+    """Whole weeks ((location id, Monday) pairs) as runs of consecutive days: (location id, first, last)."""
+    runs: list[tuple[int, date, date]] = []
+    for location_id, monday in sorted(weeks):
+        first, last = monday, monday + timedelta(days=6)
+        if runs and runs[-1][0] == location_id and runs[-1][2] == first - timedelta(days=1):
+            first = runs.pop()[1]
+        runs.append((location_id, first, last))
+    return runs
+
+
+def local_days_q(runs: list[tuple[int, date, date]]) -> Q | None:
+    """The appointments on these runs of local days ((location id, first day, last day)), each also bounded on
+    ``starts_at`` so the index on (location, start) reads only those days; None for no days at all."""
+    found = None
+    for location_id, first, last in runs:
+        earliest, latest = local_days_instants(first, last)
+        days = Q(location_id=location_id, local_date__range=(first, last), starts_at__gte=earliest,
+                 starts_at__lt=latest)
+        found = days if found is None else found | days
+    return found
 
 
 def report_period(*, user, start: date | None = None, end: date | None = None,

@@ -1,10 +1,13 @@
-"""The booked sessions of a location's weeks, counted per room, device, clinician and hour: the report
-counts the weeks of its period this way (``utilization``), and ``usage_weeks_count`` keeps the counts of
-every ended week (``UsageWeek``, ``UsageCount``) so a year's report reads those instead of the sessions.
+"""The sessions of a location's weeks, counted: the booked ones per room, device, clinician and hour (the
+utilization report counts the weeks of its period this way), all of them per clinician and confirmation
+(``attendance_counts``, the attendance report's way). ``usage_weeks_count`` keeps both counts of every ended
+week (``UsageWeek``, ``UsageCount``, ``AttendanceCount``) so a year's reports read those instead of the
+sessions.
 
-Both go through the same two pieces of SQL below, so a kept week holds exactly what the report would have
-counted from its sessions. A trigger forgets a week as soon as one of its sessions changes (migration 0012);
-the next count keeps it again.
+The reports and the count go through the same SQL and the same ORM expressions, so a kept week holds
+exactly what the report would have counted from its sessions. A trigger forgets a week as soon as one of
+its sessions changes, or its location's time zone or late-change window (migration 0012); the next count
+keeps it again.
 """
 
 from __future__ import annotations
@@ -15,7 +18,9 @@ from datetime import datetime
 from django.db import connection, transaction
 from django.utils import timezone
 
-from scheduling.models import AppointmentStatus
+from scheduling.models import Appointment, AppointmentStatus, AttendanceCount
+from scheduling.reports.attendance import ATTENDANCE_FIGURES, attendance_counts
+from scheduling.reports.period import local_days_q, week_runs
 
 logger = logging.getLogger(__name__)
 
@@ -55,36 +60,39 @@ COUNTED_SQL = """
 """
 
 # Every ended week (its Sunday before the location's today) from the location's first session, not counted
-# yet: the week marked counted and its counts written in one statement (_COUNT_SQL).
+# yet.
 _WEEKS_TO_COUNT_SQL = """
+SELECT l.id, w::date
+FROM clinic_location l
+CROSS JOIN LATERAL (SELECT min(a.starts_at) AS starts_at FROM scheduling_appointment a
+                    WHERE a.location_id = l.id) AS earliest
+CROSS JOIN LATERAL generate_series(date_trunc('week', timezone(l.time_zone, earliest.starts_at)),
+                                   (timezone(l.time_zone, %(now)s)::date - 7)::timestamp, interval '1 week') AS w
+WHERE NOT EXISTS (SELECT 1 FROM scheduling_usageweek u WHERE u.location_id = l.id AND u.week = w::date)
+"""
+# Those weeks marked counted and their usage counts written, in one statement (_COUNT_SQL).
+_MARK_WEEKS_SQL = """
 WITH weeks_to_count AS (
-  SELECT l.id AS location_id, l.time_zone, w::date AS week, w::date AS first, w::date + 6 AS last
-  FROM clinic_location l
-  CROSS JOIN LATERAL (SELECT min(a.starts_at) AS starts_at FROM scheduling_appointment a
-                      WHERE a.location_id = l.id) AS earliest
-  CROSS JOIN LATERAL generate_series(date_trunc('week', timezone(l.time_zone, earliest.starts_at)),
-                                     (timezone(l.time_zone, %(now)s)::date - 7)::timestamp,
-                                     interval '1 week') AS w
-  WHERE NOT EXISTS (SELECT 1 FROM scheduling_usageweek u WHERE u.location_id = l.id AND u.week = w::date)
+  SELECT w.location_id, l.time_zone, w.week, w.week AS first, w.week + 6 AS last
+  FROM unnest(%(locations)s::bigint[], %(weeks)s::date[]) AS w(location_id, week)
+  JOIN clinic_location l ON l.id = w.location_id
 ),
 marked AS (
   INSERT INTO scheduling_usageweek (location_id, week, counted_at)
-  SELECT location_id, week, %(now)s FROM weeks_to_count RETURNING 1
+  SELECT location_id, week, %(now)s FROM weeks_to_count
 ),
 """
 _WRITE_COUNTS_SQL = """
-written AS (
-  INSERT INTO scheduling_usagecount (location_id, week, kind, resource_id, hour, sessions, booked_minutes,
-                                     fulfilled_minutes)
+INSERT INTO scheduling_usagecount (location_id, week, kind, resource_id, hour, sessions, booked_minutes,
+                                   fulfilled_minutes)
 """
 _COUNT_SQL = "".join((  # constant pieces of SQL; every value is a parameter
-    _WEEKS_TO_COUNT_SQL, "sessions AS (", SESSIONS_SQL, "),", _WRITE_COUNTS_SQL, COUNTED_SQL,
-    "RETURNING 1)\nSELECT (SELECT count(*) FROM marked), (SELECT count(*) FROM written)"))
+    _MARK_WEEKS_SQL, "sessions AS (", SESSIONS_SQL, ")", _WRITE_COUNTS_SQL, COUNTED_SQL))
 
 
 def usage_weeks_count(*, now: datetime | None = None) -> int:
-    """Count the booked sessions of every ended week not counted yet, at every location; the number of
-    weeks counted.
+    """Count the sessions of every ended week not counted yet, at every location; the number of weeks
+    counted.
 
     Writes to the appointments wait while it counts (a lock that lets reads through), so no session can
     change between the count and its keeping unseen by the trigger; the lock is given up after a few
@@ -95,7 +103,18 @@ def usage_weeks_count(*, now: datetime | None = None) -> int:
         cursor.execute("SET LOCAL lock_timeout = '5s'")
         cursor.execute("SET LOCAL jit = off")  # see sql_rows
         cursor.execute("LOCK TABLE scheduling_appointment IN SHARE ROW EXCLUSIVE MODE")
-        cursor.execute(_COUNT_SQL, {"now": now, "booked_statuses": list(BOOKED_STATUSES)})
-        weeks, counts = cursor.fetchone()
-    logger.info("usage counted: %s weeks, %s counts", weeks, counts)
-    return weeks
+        cursor.execute(_WEEKS_TO_COUNT_SQL, {"now": now})
+        weeks = cursor.fetchall()
+        if not weeks:
+            return 0
+        cursor.execute(_COUNT_SQL, {"now": now, "booked_statuses": list(BOOKED_STATUSES),
+                                    "locations": [location_id for location_id, _ in weeks],
+                                    "weeks": [week for _, week in weeks]})
+        attendance = AttendanceCount.objects.bulk_create(
+            [AttendanceCount(location_id=values["location_id"], week=values["week"],
+                             clinician_id=values["clinician_id"], confirmed=values["confirmed"],
+                             **{name: values[name] for name in (*ATTENDANCE_FIGURES, "by_link")})
+             for values in attendance_counts(Appointment.objects.filter(local_days_q(week_runs(weeks))))],
+            batch_size=5000)
+    logger.info("usage counted: %s weeks, %s attendance counts", len(weeks), len(attendance))
+    return len(weeks)

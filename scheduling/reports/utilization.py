@@ -128,7 +128,7 @@ names AS (
 SELECT u.kind, u.resource_id, n.label, u.week, round(u.open)::int, round(u.booked)::int, round(u.fulfilled)::int
 FROM usage u JOIN names n ON n.kind = u.kind AND n.id = u.resource_id
 UNION ALL
--- The heat map from the same pass over the sessions: (weekday, hour, sessions) in the last three columns.
+-- The heat map from the same counts: (weekday, hour, sessions) in the last three columns.
 SELECT 'hour', NULL, NULL, NULL, resource_id, hour, SUM(sessions)::int FROM counted WHERE kind = 'hour'
 GROUP BY resource_id, hour
 """

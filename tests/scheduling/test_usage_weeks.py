@@ -1,13 +1,14 @@
-"""Counted weeks: the utilization report reads an ended week's kept counts, and gives the same figures as
-from the sessions; a change to any session of a week (whoever makes it) forgets that week's counts."""
+"""Counted weeks: the utilization and attendance reports read an ended week's kept counts, and give the same
+figures as from the sessions; a change to any session of a week (whoever makes it) forgets that week's
+counts."""
 
 from datetime import UTC, date, datetime
 
 import pytest
 
 from clinic.models import Location
-from scheduling.models import Appointment, UsageCount, UsageWeek
-from scheduling.reports.selectors import report_period, report_utilization
+from scheduling.models import Appointment, AttendanceCount, UsageCount, UsageWeek
+from scheduling.reports.selectors import report_attendance, report_period, report_utilization
 from scheduling.reports.usage import usage_weeks_count
 from scheduling.tasks import usage_weeks_count_task
 from tests.scheduling.report_clinics import END, attendance_clinic, booked_early, noshow
@@ -19,8 +20,17 @@ WEEK_1, WEEK_2 = date(2026, 10, 19), date(2026, 10, 26)
 AFTER_BOTH = datetime(2026, 11, 10, 12, tzinfo=UTC)
 
 
-def figures(report):
-    return report.weekly, report.totals, report.heat, report.summary
+def figures(period):
+    usage, attendance = report_utilization(period=period), report_attendance(period=period)
+    return (usage.weekly, usage.totals, usage.heat, usage.summary, attendance.total, attendance.weekly,
+            attendance.by_clinician, attendance.by_location, attendance.repeat_noshows, attendance.confirmed_by_link,
+            attendance.confirmed, attendance.unconfirmed)
+
+
+def forget_every_week():
+    UsageWeek.objects.all().delete()
+    UsageCount.objects.all().delete()
+    AttendanceCount.objects.all().delete()
 
 
 def counted_weeks(clinic) -> set[date]:
@@ -34,21 +44,21 @@ def riverside():
 
 def test_a_report_from_counted_weeks_is_the_report_from_the_sessions(riverside):
     clinic, _ = riverside
-    from_sessions = report_utilization(period=period_for(clinic))
+    from_sessions = figures(period_for(clinic))
     assert usage_weeks_count(now=AFTER_BOTH) >= 2
     assert {WEEK_1, WEEK_2} <= counted_weeks(clinic)
-    assert figures(report_utilization(period=period_for(clinic))) == figures(from_sessions)
+    assert AttendanceCount.objects.filter(location=clinic.location, week=WEEK_2).exists()
+    assert figures(period_for(clinic)) == from_sessions
     # A period that starts inside a counted week counts that week's days from the sessions.
     part = report_period(user=clinic.manager.user, start=date(2026, 10, 21), end=END, location_id=clinic.location.pk)
-    UsageWeek.objects.all().delete()
-    UsageCount.objects.all().delete()
-    part_from_sessions = report_utilization(period=part)
+    forget_every_week()
+    part_from_sessions = figures(part)
     usage_weeks_count(now=AFTER_BOTH)
-    assert figures(report_utilization(period=part)) == figures(part_from_sessions)
-    assert part_from_sessions.heat != from_sessions.heat  # Monday and Tuesday's sessions are left out
+    assert figures(part) == part_from_sessions
+    assert part_from_sessions != from_sessions  # Monday and Tuesday's sessions are left out
 
 
-def test_the_report_reads_the_kept_counts(riverside):
+def test_the_reports_read_the_kept_counts(riverside):
     clinic, sessions = riverside
     usage_weeks_count(now=AFTER_BOTH)
     room = sessions["b2"].room_id  # Room 2, week 2: b2 fulfilled and b4 a no-show, 60 minutes booked
@@ -58,6 +68,13 @@ def test_the_report_reads_the_kept_counts(riverside):
     weekly = {(row.kind, row.label, row.week): row.booked_minutes
               for row in report_utilization(period=period_for(clinic)).weekly}
     assert weekly[("room", "Room 2", WEEK_2)] == 90
+    # Week 2 of the second clinician, none confirmed: b2 attended, a4 a no-show, b3 cancelled early, a5 late.
+    second = clinic.clinicians[1]
+    kept = AttendanceCount.objects.get(location=clinic.location, week=WEEK_2, clinician=second, confirmed=False)
+    assert (kept.sessions, kept.attended, kept.noshows, kept.cancelled, kept.late_cancellations) == (4, 1, 1, 2, 1)
+    AttendanceCount.objects.filter(pk=kept.pk).update(noshows=3)
+    by_clinician = {row.label: row.noshows for row in report_attendance(period=period_for(clinic)).by_clinician}
+    assert by_clinician[str(second)] == 3
 
 
 def test_only_ended_weeks_are_counted_and_each_once(riverside):
@@ -83,27 +100,29 @@ def test_a_change_to_a_session_forgets_its_week_whoever_makes_it(riverside):
     usage_weeks_count(now=AFTER_BOTH)
     noshow(clinic, late)
     assert WEEK_1 not in counted_weeks(clinic)
-    with_counts = figures(report_utilization(period=period_for(clinic)))
+    assert not AttendanceCount.objects.filter(location=clinic.location, week=WEEK_1).exists()
+    with_counts = figures(period_for(clinic))
     usage_weeks_count(now=AFTER_BOTH)
-    assert figures(report_utilization(period=period_for(clinic))) == with_counts
+    assert figures(period_for(clinic)) == with_counts
     # A write outside the services: moving week 2's no-show to another room, straight in the table.
     Appointment.objects.filter(pk=sessions["b4"].pk).update(room=clinic.rooms[0])
     assert WEEK_2 not in counted_weeks(clinic) and WEEK_1 in counted_weeks(clinic)
-    UsageWeek.objects.all().delete()
-    UsageCount.objects.all().delete()
-    from_sessions = figures(report_utilization(period=period_for(clinic)))
+    forget_every_week()
+    from_sessions = figures(period_for(clinic))
     usage_weeks_count(now=AFTER_BOTH)
-    assert figures(report_utilization(period=period_for(clinic))) == from_sessions
+    assert figures(period_for(clinic)) == from_sessions
 
 
-def test_a_new_time_zone_forgets_the_locations_weeks(riverside):
+@pytest.mark.parametrize("change", [{"time_zone": "Europe/Dublin"}, {"late_cancellation_hours": 12}])
+def test_a_new_time_zone_or_late_window_forgets_the_locations_weeks(riverside, change):
     clinic, _ = riverside
     usage_weeks_count(now=AFTER_BOTH)
     Location.objects.filter(pk=clinic.location.pk).update(name="Riverside North")
     assert {WEEK_1, WEEK_2} <= counted_weeks(clinic)
-    Location.objects.filter(pk=clinic.location.pk).update(time_zone="Europe/Dublin")
+    Location.objects.filter(pk=clinic.location.pk).update(**change)
     assert counted_weeks(clinic) == set()
     assert not UsageCount.objects.filter(location=clinic.location).exists()
+    assert not AttendanceCount.objects.filter(location=clinic.location).exists()
 
 
 def test_the_hourly_task_counts_the_ended_weeks(riverside, settings):
