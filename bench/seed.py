@@ -379,9 +379,9 @@ def seed(*, database: str, locations: int, patients: int, appointments: int, see
     raw.commit()
     print(f"constraints and indexes back, analysed: {appointments} appointments in {database} in "
           f"{clock.monotonic() - started:.1f} s", flush=True)
-    # The ended weeks counted for the utilization report, as the beat's hourly task keeps them.
+    # The weeks counted for the utilization and attendance reports, as the beat's hourly task keeps them.
     weeks = usage_weeks_count()
-    print(f"{weeks} ended weeks counted in {clock.monotonic() - started:.1f} s", flush=True)
+    print(f"{weeks} weeks counted in {clock.monotonic() - started:.1f} s", flush=True)
 
 
 def _course_row(course: PlannedCourse, location_id: int, statuses: list[str], today: date, eight: dict,

@@ -46,6 +46,7 @@ def check_ins_plan_periodic_task(now: str | None = None) -> int:
 
 @shared_task(name="scheduling.usage_weeks_count", autoretry_for=(OperationalError,), retry_backoff=60, max_retries=3)
 def usage_weeks_count_task(now: str | None = None) -> int:
-    """Every hour (beat): count the booked sessions of each ended week not counted yet, for the utilization
-    report. Retried when the appointments stay locked by a long write (the lock wait runs out)."""
+    """Every hour (beat): count the sessions of each week not counted yet (or forgotten since), for the
+    utilization and attendance reports. Retried when the appointments stay locked by a long write (the lock
+    wait runs out)."""
     return usage_weeks_count(now=parse_datetime(now) if now else timezone.now())

@@ -364,7 +364,7 @@ CELERY_BEAT_SCHEDULE: dict = {
         "schedule": schedule(timedelta(hours=1)),
         "options": {"expires": 3300},
     },
-    # Counts the booked sessions of each ended week for the utilization report (scheduling/reports/usage.py).
+    # Counts the sessions of each week not counted yet for the reports (scheduling/reports/usage.py).
     "usage-weeks-count": {
         "task": "scheduling.usage_weeks_count",
         "schedule": schedule(timedelta(hours=1)),

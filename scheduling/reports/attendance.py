@@ -63,7 +63,7 @@ FROM clinic_staff s JOIN auth_user u ON u.id = s.user_id WHERE s.id = ANY(%(clin
 def attendance_counts(rows: QuerySet) -> QuerySet:
     """The sessions of ``rows`` (entered in error left out) counted per location, week, clinician and whether
     the patient confirmed before the start: ATTENDANCE_FIGURES and ``by_link`` (confirmed by the email's
-    link). The report counts the weeks not kept this way, and ``usage_weeks_count`` keeps each ended week's
+    link). The report counts the weeks not kept this way, and ``usage_weeks_count`` keeps each week's
     (``AttendanceCount``)."""
     confirmed_first = Q(confirmed_at__isnull=False, confirmed_at__lt=F("starts_at"))
     flags = {

@@ -1,9 +1,9 @@
-"""The sessions of each ended week, counted once per location, so a year's utilization and attendance read a
+"""The sessions of each week, counted once per location, so a year's utilization and attendance read a
 few thousand counts instead of every session again (``scheduling/reports/usage.py`` writes them).
 
 A week's counts hold only while none of its sessions changes: a database trigger on the appointments
 (migration 0012) forgets the week of every row inserted, updated or deleted, whatever wrote it, and the
-reports count a forgotten week from its sessions again until the next count. Registered by the import at
+reports count a forgotten week from its sessions again until the next count keeps it again. Registered by the import at
 the end of ``scheduling/models.py``.
 """
 

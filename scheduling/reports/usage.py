@@ -1,6 +1,6 @@
 """The sessions of a location's weeks, counted: the booked ones per room, device, clinician and hour (the
 utilization report counts the weeks of its period this way), all of them per clinician and confirmation
-(``attendance_counts``, the attendance report's way). ``usage_weeks_count`` keeps both counts of every ended
+(``attendance_counts``, the attendance report's way). ``usage_weeks_count`` keeps both counts of every
 week (``UsageWeek``, ``UsageCount``, ``AttendanceCount``) so a year's reports read those instead of the
 sessions.
 
@@ -59,15 +59,15 @@ COUNTED_SQL = """
                           (location_id, week, clinician_id), (location_id, week, weekday, hour))
 """
 
-# Every ended week (its Sunday before the location's today) from the location's first session, not counted
-# yet.
+# Every week from the location's first session to its last (ended, current or to come) not counted yet: a
+# week stays counted until one of its sessions changes (the trigger of migration 0012 forgets it then).
 _WEEKS_TO_COUNT_SQL = """
 SELECT l.id, w::date
 FROM clinic_location l
-CROSS JOIN LATERAL (SELECT min(a.starts_at) AS starts_at FROM scheduling_appointment a
-                    WHERE a.location_id = l.id) AS earliest
-CROSS JOIN LATERAL generate_series(date_trunc('week', timezone(l.time_zone, earliest.starts_at)),
-                                   (timezone(l.time_zone, %(now)s)::date - 7)::timestamp, interval '1 week') AS w
+CROSS JOIN LATERAL (SELECT min(a.starts_at) AS first, max(a.starts_at) AS last FROM scheduling_appointment a
+                    WHERE a.location_id = l.id) AS sessions
+CROSS JOIN LATERAL generate_series(date_trunc('week', timezone(l.time_zone, sessions.first)),
+                                   timezone(l.time_zone, sessions.last), interval '1 week') AS w
 WHERE NOT EXISTS (SELECT 1 FROM scheduling_usageweek u WHERE u.location_id = l.id AND u.week = w::date)
 """
 # Those weeks marked counted and their usage counts written, in one statement (_COUNT_SQL).
@@ -86,13 +86,15 @@ _WRITE_COUNTS_SQL = """
 INSERT INTO scheduling_usagecount (location_id, week, kind, resource_id, hour, sessions, booked_minutes,
                                    fulfilled_minutes)
 """
+# A week's rows are written together, so the reports read them from a few pages.
 _COUNT_SQL = "".join((  # constant pieces of SQL; every value is a parameter
-    _MARK_WEEKS_SQL, "sessions AS (", SESSIONS_SQL, ")", _WRITE_COUNTS_SQL, COUNTED_SQL))
+    _MARK_WEEKS_SQL, "sessions AS (", SESSIONS_SQL, ")", _WRITE_COUNTS_SQL, COUNTED_SQL,
+    "ORDER BY location_id, week\n"))
 
 
 def usage_weeks_count(*, now: datetime | None = None) -> int:
-    """Count the sessions of every ended week not counted yet, at every location; the number of weeks
-    counted.
+    """Count the sessions of every week not counted yet (from each location's first session to its last),
+    at every location; the number of weeks counted.
 
     Writes to the appointments wait while it counts (a lock that lets reads through), so no session can
     change between the count and its keeping unseen by the trigger; the lock is given up after a few
@@ -103,7 +105,7 @@ def usage_weeks_count(*, now: datetime | None = None) -> int:
         cursor.execute("SET LOCAL lock_timeout = '5s'")
         cursor.execute("SET LOCAL jit = off")  # see sql_rows
         cursor.execute("LOCK TABLE scheduling_appointment IN SHARE ROW EXCLUSIVE MODE")
-        cursor.execute(_WEEKS_TO_COUNT_SQL, {"now": now})
+        cursor.execute(_WEEKS_TO_COUNT_SQL)
         weeks = cursor.fetchall()
         if not weeks:
             return 0
@@ -114,7 +116,8 @@ def usage_weeks_count(*, now: datetime | None = None) -> int:
             [AttendanceCount(location_id=values["location_id"], week=values["week"],
                              clinician_id=values["clinician_id"], confirmed=values["confirmed"],
                              **{name: values[name] for name in (*ATTENDANCE_FIGURES, "by_link")})
-             for values in attendance_counts(Appointment.objects.filter(local_days_q(week_runs(weeks))))],
+             for values in attendance_counts(Appointment.objects.filter(local_days_q(week_runs(weeks))))
+             .order_by("location_id", "week")],
             batch_size=5000)
     logger.info("usage counted: %s weeks, %s attendance counts", len(weeks), len(attendance))
     return len(weeks)
