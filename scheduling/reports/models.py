@@ -3,8 +3,8 @@ few thousand counts instead of every session again (``scheduling/reports/usage.p
 
 A week's counts hold only while none of its sessions changes: a database trigger on the appointments
 (migration 0012) forgets the week of every row inserted, updated or deleted, whatever wrote it, and the
-reports count a forgotten week from its sessions again until the next count keeps it again. Registered by the import at
-the end of ``scheduling/models.py``.
+reports count a forgotten week from its sessions until the next count keeps it again. Registered by the
+import at the end of ``scheduling/models.py``.
 """
 
 from __future__ import annotations
