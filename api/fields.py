@@ -175,14 +175,20 @@ WALL_CLOCK = re.compile(r"^([01]\d|2[0-3]):[0-5]\d(:[0-5]\d(\.\d{1,6})?)?$")
 class ScopedRowsInput(StrictInputSerializer):
     """An input serializer whose related ids (``ScopedPrimaryKeyField``) are read together, in one query
     (``clinic.rows``) instead of one each; an id not found there is looked up by its own field,
-    which gives its usual answer."""
+    which gives its usual answer.
+
+    Each row is read with the related rows ``read_with`` names for its field, not with those a list
+    shows beside it (a room's location): the write reads what it needs afresh under its lock."""
+
+    read_with: dict[str, tuple[str, ...]] = {}
 
     def to_internal_value(self, data):
         self.scoped_rows = self._read_scoped(data) if isinstance(data, dict) else {}
         return super().to_internal_value(data)
 
     def _read_scoped(self, data: dict) -> dict:
-        wanted = {name: field.get_queryset().filter(pk=data[name]) for name, field in self.fields.items()
+        wanted = {name: field.get_queryset().select_related(None).select_related(*self.read_with.get(name, ()))
+                  .filter(pk=data[name]) for name, field in self.fields.items()
                   if isinstance(field, ScopedPrimaryKeyField) and type(data.get(name)) is int
                   and 1 <= data[name] <= ID_MAX}
         if len(wanted) < 2:

@@ -107,7 +107,10 @@ def appointment_etag(appointment: Appointment) -> str:
 
 
 class AppointmentBookSerializer(ScopedRowsInput):
-    """The course, clinician, room and device, read in one query (ScopedRowsInput)."""
+    """The course, clinician, room and device, read in one query (ScopedRowsInput), the clinician with the
+    user who names them in the answer; the booking locks and reads the course with its location itself."""
+
+    read_with = {"clinician": ("user",)}
 
     course = ScopedPrimaryKeyField(scope="courses", queryset=Course.objects.all())
     clinician = ScopedPrimaryKeyField(scope="clinicians", queryset=Clinician.objects.all())
