@@ -27,9 +27,13 @@ def bearer_client(user) -> APIClient:
     return client
 
 
+def make_world() -> World:
+    return World(own=make_clinic(name="Northside"), other=make_clinic(name="Southside"))
+
+
 @pytest.fixture
 def world(db) -> World:
-    return World(own=make_clinic(name="Northside"), other=make_clinic(name="Southside"))
+    return make_world()
 
 
 @pytest.fixture
