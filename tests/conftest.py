@@ -65,6 +65,32 @@ def _frozen_clock():
         yield
 
 
+def made_once_for_module(django_db_blocker, make):
+    """A module fixture's rows, made once and rolled back after the module: pytest's form of Django's
+    ``TestCase.setUpTestData``. ``make()`` runs in a transaction left open while the module's tests run;
+    each test's own transaction is then a savepoint inside it, so every test starts from the rows as made.
+    Made a minute before the tests' clock (the same day in every zone the tests use), so they precede each
+    test's "now". Only for modules whose tests are not transactional (a flush would empty them). Tests
+    take a copy of what ``make()`` returns (``copy.deepcopy``), as setUpTestData gives each test its own."""
+    from django.db import transaction
+    from django.test import override_settings
+
+    outer = transaction.atomic()
+    with django_db_blocker.unblock():
+        outer.__enter__()
+        try:
+            with (time_machine.travel(datetime.combine(suite_today(), TEST_TIME) - timedelta(minutes=1), tick=True),
+                  override_settings(PASSWORD_HASHERS=FAST_PASSWORD_HASHERS)):
+                made = make()
+        except BaseException as error:
+            outer.__exit__(type(error), error, error.__traceback__)
+            raise
+    yield made
+    with django_db_blocker.unblock():
+        transaction.set_rollback(True)
+        outer.__exit__(None, None, None)
+
+
 def server_url(database: str, runtime: bool = False) -> str:
     """The URL of a database on the server the suite runs on, as the owner or as the runtime role."""
     from devtools import embedded
@@ -182,10 +208,13 @@ def api_client():
     return APIClient()
 
 
+FAST_PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture(autouse=True)
 def _fast_password_hashing(settings):
     """Staff are made with passwords in most tests; the production hasher's cost buys nothing here."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    settings.PASSWORD_HASHERS = FAST_PASSWORD_HASHERS
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -16,6 +17,12 @@ from tests.api.conftest import booked_session
 from tests.factories import book, make_clinic, make_course, next_weekday
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def world(world_once, db):
+    """The two clinics made once for this module (tests/api/conftest.py), each test rolled back to them."""
+    return copy.deepcopy(world_once)
 
 
 def test_booking_answers_201_with_utc_and_local_times_and_an_etag(world, as_role):

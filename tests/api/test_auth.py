@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from datetime import UTC, datetime, timedelta
 from io import StringIO
 
@@ -19,6 +20,12 @@ from clinic.services import two_factor_backup_codes_make, two_factor_setup_confi
 from tests.factories import code_for
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def world(world_once, db):
+    """The two clinics made once for this module (tests/api/conftest.py), each test rolled back to them."""
+    return copy.deepcopy(world_once)
 
 
 PASSWORD = "correct horse 42"  # tests/factories.py gives every member of staff this one

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from datetime import date
 
 import pytest
@@ -9,6 +10,12 @@ import pytest
 from tests.factories import make_patient
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def world(world_once, db):
+    """The two clinics made once for this module (tests/api/conftest.py), each test rolled back to them."""
+    return copy.deepcopy(world_once)
 
 
 @pytest.fixture

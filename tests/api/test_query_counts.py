@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import itertools
 from datetime import date, time, timedelta
 
@@ -18,6 +19,12 @@ from scheduling.records.services import session_record_create
 from tests.factories import NO_CONTRAINDICATIONS, make_course, make_patient, next_weekday
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def world(world_once, db):
+    """The two clinics made once for this module (tests/api/conftest.py), each test rolled back to them."""
+    return copy.deepcopy(world_once)
 _n = itertools.count(1)
 
 

@@ -1,5 +1,6 @@
 """The reports in the API: managers only (session or token), the same figures as the pages, CSV audited."""
 
+import copy
 import csv
 import io
 
@@ -8,6 +9,7 @@ from rest_framework.test import APIClient
 
 from patients.models import AuditAction, AuditEvent
 from tests.api.conftest import bearer_client
+from tests.conftest import made_once_for_module
 from tests.scheduling.report_clinics import END, START, attendance_clinic
 
 pytestmark = pytest.mark.django_db
@@ -15,9 +17,15 @@ pytestmark = pytest.mark.django_db
 NAMES = ("utilization", "attendance", "outcomes", "reminders")
 
 
+@pytest.fixture(scope="module")
+def _riverside(django_db_setup, django_db_blocker):
+    """Made once for the module's tests, each rolled back to it."""
+    yield from made_once_for_module(django_db_blocker, attendance_clinic)
+
+
 @pytest.fixture
-def riverside():
-    return attendance_clinic()
+def riverside(_riverside, db):
+    return copy.deepcopy(_riverside)
 
 
 def query(clinic) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 
@@ -12,7 +13,8 @@ from clinic import services as clinic_services
 from patients.models import CONTRAINDICATIONS
 from scheduling.records.services import session_record_create
 from scheduling.waitlist.services import waitlist_entry_create, waitlist_offer_by_hand
-from tests.api.conftest import bearer_client, booked_session
+from tests.api.conftest import bearer_client, booked_session, make_world
+from tests.conftest import made_once_for_module
 from tests.factories import next_weekday
 
 pytestmark = pytest.mark.django_db
@@ -63,9 +65,25 @@ def rows_at(clinic) -> Rows:
     })
 
 
+@pytest.fixture(scope="module")
+def _made(django_db_setup, django_db_blocker):
+    """The two clinics and their rows, made once for the module's 94 tests (each rolls back to them)."""
+
+    def make():
+        world = make_world()
+        return world, {"own": rows_at(world.own), "other": rows_at(world.other)}
+
+    yield from made_once_for_module(django_db_blocker, make)
+
+
 @pytest.fixture
-def rows(world):
-    return {"own": rows_at(world.own), "other": rows_at(world.other)}
+def world(_made, db):
+    return copy.deepcopy(_made[0])
+
+
+@pytest.fixture
+def rows(_made, db):
+    return copy.deepcopy(_made[1])
 
 
 # resource -> {role: (status for own location's row, status for other location's row)}

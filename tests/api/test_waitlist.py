@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from datetime import timedelta
 
 import pytest
@@ -18,6 +19,12 @@ from tests.api.conftest import bearer_client, booked_session
 from tests.factories import book, make_course, next_weekday
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def world(world_once, db):
+    """The two clinics made once for this module (tests/api/conftest.py), each test rolled back to them."""
+    return copy.deepcopy(world_once)
 
 
 def entry_body(session, **changes):

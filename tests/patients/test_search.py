@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
+import copy
 from datetime import date
 
 import pytest
 
 from patients import services
 from patients.selectors import patient_search
+from tests.conftest import made_once_for_module
 from tests.factories import make_clinic, make_patient
 
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def people():
+def make_people():
     own, other = make_clinic(), make_clinic()
     return {
         "own": own,
@@ -24,6 +25,17 @@ def people():
                              phone="(020) 7946-0123", date_of_birth=date(1961, 11, 30)),
         "elsewhere": make_patient(other, first_name="Imogen", last_name="Hartley", phone="+44 7700 900777"),
     }
+
+
+@pytest.fixture(scope="module")
+def _people(django_db_setup, django_db_blocker):
+    """Made once for the module's 17 tests, each rolled back to them."""
+    yield from made_once_for_module(django_db_blocker, make_people)
+
+
+@pytest.fixture
+def people(_people, db):
+    return copy.deepcopy(_people)
 
 
 @pytest.mark.parametrize(("query", "expected"), [

@@ -1,5 +1,6 @@
 """Each booking rule, broken through the service: the refusal and its words."""
 
+import copy
 from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
@@ -24,6 +25,12 @@ from scheduling.models import AppointmentStatus, CancelledBy, ConfirmationChanne
 from tests.factories import NO_CONTRAINDICATIONS, book, make_clinic, make_course, make_patient, next_weekday
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def clinic(clinic_once, db):
+    """The clinic made once for this module (tests/scheduling/conftest.py), each test rolled back to it."""
+    return copy.deepcopy(clinic_once)
 
 
 def messages(error: ValidationError) -> list[str]:

@@ -3,6 +3,7 @@ progress (chart, table, CSV, flags), the FHIR export and the API."""
 
 from __future__ import annotations
 
+import copy
 import csv
 import io
 import re
@@ -36,6 +37,12 @@ from tests.scheduling.report_clinics import END, START, outcomes_clinic
 from tests.scheduling.test_fhir import assert_valid_and_round_trips, resources
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def clinic(clinic_once, db):
+    """The clinic made once for this module (tests/scheduling/conftest.py), each test rolled back to it."""
+    return copy.deepcopy(clinic_once)
 
 def url(check_in: CheckIn) -> str:
     return reverse("patient:check-in", args=[check_in_link_token(check_in_id=check_in.pk)])

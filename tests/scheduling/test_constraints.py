@@ -1,5 +1,6 @@
 """What must never happen, written straight to the database past the services: PostgreSQL refuses it."""
 
+import copy
 from datetime import timedelta
 
 import pytest
@@ -9,6 +10,12 @@ from scheduling.models import Appointment, Course, SessionRecord, SessionSite, S
 from tests.factories import book, make_course, next_weekday
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def clinic(clinic_once, db):
+    """The clinic made once for this module (tests/scheduling/conftest.py), each test rolled back to it."""
+    return copy.deepcopy(clinic_once)
 
 
 @pytest.fixture

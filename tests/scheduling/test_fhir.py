@@ -9,8 +9,6 @@ from datetime import timedelta
 import pytest
 from fhir.resources.R4B.bundle import Bundle
 
-from scheduling import demo
-from scheduling.models import Course
 from scheduling.records.fhir import LOCAL, course_fhir_bundle
 from scheduling.records.progress import course_progress
 from tests.factories import make_clinic, make_course, next_weekday
@@ -138,12 +136,4 @@ def test_a_second_export_names_the_same_resources(hyperhidrosis_bundle):
     assert [entry["fullUrl"] for entry in again["entry"]] == [entry["fullUrl"] for entry in bundle["entry"]]
 
 
-def test_every_course_of_the_demo_clinic_exports_a_valid_bundle(tmp_path, monkeypatch):
-    monkeypatch.setattr(demo, "LOGINS_FILE", tmp_path / "demo-logins.txt")
-    demo.demo_load()
-    courses = list(Course.objects.all())
-
-    statuses = Counter(course.status for course in courses)
-    for course in courses:
-        assert_valid_and_round_trips(course_fhir_bundle(progress=course_progress(course=course)))
-    assert set(statuses) == {"planned", "active", "completed", "discontinued"}
+# Every course of the demo clinic exports a valid bundle: tests/scheduling/test_demo.py (on the demo loaded once).

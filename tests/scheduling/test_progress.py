@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
@@ -18,6 +19,12 @@ from tests.factories import make_clinic, make_course, make_patient
 from tests.scheduling.progress_courses import BOOKED, CANCEL, NOSHOW, after, complete, scored, treat
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def clinic(clinic_once, db):
+    """The clinic made once for this module (tests/scheduling/conftest.py), each test rolled back to it."""
+    return copy.deepcopy(clinic_once)
 
 
 def day(value: date) -> str:

@@ -1,7 +1,10 @@
 """Hostile strings in every search box, filter and text field: never a 500, always shown escaped."""
 
+import copy
+
 import pytest
 
+from tests.conftest import made_once_for_module
 from tests.factories import book, make_clinic, make_course, next_weekday
 
 pytestmark = pytest.mark.django_db
@@ -18,12 +21,22 @@ HOSTILE = [
 ]
 
 
-@pytest.fixture
-def world():
+def make_world():
     clinic = make_clinic()
     course = make_course(clinic)
     book(clinic, course, clinic.at(next_weekday(0), 9))
     return clinic
+
+
+@pytest.fixture(scope="module")
+def _world(django_db_setup, django_db_blocker):
+    """Made once for the module's tests, each rolled back to it."""
+    yield from made_once_for_module(django_db_blocker, make_world)
+
+
+@pytest.fixture
+def world(_world, db):
+    return copy.deepcopy(_world)
 
 
 @pytest.mark.parametrize("text", HOSTILE)
