@@ -350,13 +350,17 @@ CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 120)
 CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 90)
 CELERY_TASK_ALWAYS_EAGER = False
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+# How often the beat claims the patient messages that are due: the longest a confirmation waits.
+IONTO_DISPATCH_SECONDS = env_int("IONTO_DISPATCH_SECONDS", 60)
+if not 10 <= IONTO_DISPATCH_SECONDS <= 3600:
+    raise ImproperlyConfigured("IONTO_DISPATCH_SECONDS must be between 10 and 3600")
 # Intervals in UTC seconds, never a local crontab, so no run is skipped or doubled at a DST change.
 CELERY_BEAT_SCHEDULE: dict = {
     # Claims due patient messages and queues one send task each; reminders wait in the database.
     "notifications-dispatch-due": {
         "task": "scheduling.notifications_dispatch_due",
-        "schedule": schedule(timedelta(minutes=1)),
-        "options": {"expires": 55},
+        "schedule": schedule(timedelta(seconds=IONTO_DISPATCH_SECONDS)),
+        "options": {"expires": IONTO_DISPATCH_SECONDS - 5},  # a tick not run by the next one is dropped
     },
     # Plans the next periodic check-in of patients waiting for maintenance (scheduling/checkins/).
     "check-ins-plan-periodic": {

@@ -116,6 +116,8 @@ def test_a_mistyped_flag_or_number_stops_the_start_and_names_the_variable():
     assert "IONTO_MANAGER_2FA_REQUIRED must be true or false, not 'ture'" in _import_development_settings(
         IONTO_MANAGER_2FA_REQUIRED="ture").stderr
     assert "EMAIL_PORT must be a whole number, not '25x'" in _import_development_settings(EMAIL_PORT="25x").stderr
+    assert "IONTO_DISPATCH_SECONDS must be between 10 and 3600" in _import_development_settings(
+        IONTO_DISPATCH_SECONDS="5").stderr
 
 
 def test_only_postgresql_and_a_redis_cache_are_accepted():
