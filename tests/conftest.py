@@ -1,6 +1,7 @@
 """Suite-wide set-up: the embedded PostgreSQL when DATABASE_URL is unset, the suite's clock, and
 live-process helpers."""
 
+import copy
 import os
 import uuid
 from datetime import UTC, date, datetime, time, timedelta
@@ -89,6 +90,23 @@ def made_once_for_module(django_db_blocker, make):
     with django_db_blocker.unblock():
         transaction.set_rollback(True)
         outer.__exit__(None, None, None)
+
+
+def made_once(make):
+    """The two fixtures of a module whose rows are made once (``made_once_for_module``), bound in the module as
+    ``rows_made_once, clinic = made_once(make_clinic)``: ``clinic`` is each test's own copy of what ``make()``
+    returned (``copy.deepcopy``), the test rolled back to the rows as made. Only for a module none of whose
+    tests is transactional."""
+
+    @pytest.fixture(scope="module", name="rows_made_once")
+    def once(django_db_setup, django_db_blocker):
+        yield from made_once_for_module(django_db_blocker, make)
+
+    @pytest.fixture
+    def each(rows_made_once, db):
+        return copy.deepcopy(rows_made_once)
+
+    return once, each
 
 
 def server_url(database: str, runtime: bool = False) -> str:

@@ -8,7 +8,6 @@ import pytest
 from rest_framework.test import APIClient
 
 from api.services import token_issue
-from tests.conftest import made_once_for_module
 from tests.factories import book, make_clinic, make_course, next_weekday
 
 
@@ -35,13 +34,6 @@ def make_world() -> World:
 @pytest.fixture
 def world(db) -> World:
     return make_world()
-
-
-@pytest.fixture(scope="module")
-def world_once(django_db_setup, django_db_blocker):
-    """make_world() once for a module none of whose tests is transactional: such a module overrides ``world``
-    with ``copy.deepcopy(world_once)`` and each test rolls back to it (tests.conftest.made_once_for_module)."""
-    yield from made_once_for_module(django_db_blocker, make_world)
 
 
 @pytest.fixture

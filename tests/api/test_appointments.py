@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -13,16 +12,14 @@ from patients.models import AuditEvent
 from scheduling.booking.services import appointment_cancel, appointment_confirm
 from scheduling.models import Appointment, AppointmentStatus, SessionRecord
 from scheduling.records.services import session_record_create
-from tests.api.conftest import booked_session
+from tests.api.conftest import booked_session, make_world
+from tests.conftest import made_once
 from tests.factories import book, make_clinic, make_course, next_weekday
 
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def world(world_once, db):
-    """The two clinics made once for this module (tests/api/conftest.py), each test rolled back to them."""
-    return copy.deepcopy(world_once)
+rows_made_once, world = made_once(make_world)  # the two clinics, each test rolled back to them
 
 
 def test_booking_answers_201_with_utc_and_local_times_and_an_etag(world, as_role):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 from datetime import UTC, datetime, timedelta
 from io import StringIO
 
@@ -17,15 +16,14 @@ from rest_framework.test import APIClient
 from api.models import ApiToken, IdempotencyKey
 from api.services import token_issue, token_revoke
 from clinic.services import two_factor_backup_codes_make, two_factor_setup_confirm, two_factor_setup_start
+from tests.api.conftest import make_world
+from tests.conftest import made_once
 from tests.factories import code_for
 
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def world(world_once, db):
-    """The two clinics made once for this module (tests/api/conftest.py), each test rolled back to them."""
-    return copy.deepcopy(world_once)
+rows_made_once, world = made_once(make_world)  # the two clinics, each test rolled back to them
 
 
 PASSWORD = "correct horse 42"  # tests/factories.py gives every member of staff this one

@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-import copy
 from datetime import date
 
 import pytest
 
+from tests.api.conftest import make_world
+from tests.conftest import made_once
 from tests.factories import make_patient
 
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def world(world_once, db):
-    """The two clinics made once for this module (tests/api/conftest.py), each test rolled back to them."""
-    return copy.deepcopy(world_once)
+rows_made_once, world = made_once(make_world)  # the two clinics, each test rolled back to them
 
 
 @pytest.fixture

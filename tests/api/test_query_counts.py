@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import itertools
 from datetime import date, time, timedelta
 
@@ -16,15 +15,16 @@ from clinic.models import StaffRole
 from patients import services as patient_services
 from scheduling.booking.services import appointment_book
 from scheduling.records.services import session_record_create
+from tests.api.conftest import make_world
+from tests.conftest import made_once
 from tests.factories import NO_CONTRAINDICATIONS, make_course, make_patient, next_weekday
 
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def world(world_once, db):
-    """The two clinics made once for this module (tests/api/conftest.py), each test rolled back to them."""
-    return copy.deepcopy(world_once)
+rows_made_once, world = made_once(make_world)  # the two clinics, each test rolled back to them
+
+
 _n = itertools.count(1)
 
 

@@ -1,6 +1,5 @@
 """The reports in the API: managers only (session or token), the same figures as the pages, CSV audited."""
 
-import copy
 import csv
 import io
 
@@ -9,7 +8,7 @@ from rest_framework.test import APIClient
 
 from patients.models import AuditAction, AuditEvent
 from tests.api.conftest import bearer_client
-from tests.conftest import made_once_for_module
+from tests.conftest import made_once
 from tests.scheduling.report_clinics import END, START, attendance_clinic
 
 pytestmark = pytest.mark.django_db
@@ -17,15 +16,7 @@ pytestmark = pytest.mark.django_db
 NAMES = ("utilization", "attendance", "outcomes", "reminders")
 
 
-@pytest.fixture(scope="module")
-def _riverside(django_db_setup, django_db_blocker):
-    """Made once for the module's tests, each rolled back to it."""
-    yield from made_once_for_module(django_db_blocker, attendance_clinic)
-
-
-@pytest.fixture
-def riverside(_riverside, db):
-    return copy.deepcopy(_riverside)
+rows_made_once, riverside = made_once(attendance_clinic)  # each test rolled back to the rows made once
 
 
 def query(clinic) -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 from datetime import timedelta
 
 import pytest
@@ -15,16 +14,14 @@ from scheduling.booking.services import appointment_cancel
 from scheduling.models import CancelledBy
 from scheduling.waitlist.models import WaitlistEntry, WaitlistEntryStatus, WaitlistOfferStatus
 from scheduling.waitlist.services import waitlist_offers_write
-from tests.api.conftest import bearer_client, booked_session
+from tests.api.conftest import bearer_client, booked_session, make_world
+from tests.conftest import made_once
 from tests.factories import book, make_course, next_weekday
 
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def world(world_once, db):
-    """The two clinics made once for this module (tests/api/conftest.py), each test rolled back to them."""
-    return copy.deepcopy(world_once)
+rows_made_once, world = made_once(make_world)  # the two clinics, each test rolled back to them
 
 
 def entry_body(session, **changes):

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import copy
 from datetime import date
 
 import pytest
 
 from patients import services
 from patients.selectors import patient_search
-from tests.conftest import made_once_for_module
+from tests.conftest import made_once
 from tests.factories import make_clinic, make_patient
 
 pytestmark = pytest.mark.django_db
@@ -27,15 +26,7 @@ def make_people():
     }
 
 
-@pytest.fixture(scope="module")
-def _people(django_db_setup, django_db_blocker):
-    """Made once for the module's 17 tests, each rolled back to them."""
-    yield from made_once_for_module(django_db_blocker, make_people)
-
-
-@pytest.fixture
-def people(_people, db):
-    return copy.deepcopy(_people)
+rows_made_once, people = made_once(make_people)  # each test rolled back to the rows made once
 
 
 @pytest.mark.parametrize(("query", "expected"), [

@@ -1,6 +1,5 @@
 """Each booking rule, broken through the service: the refusal and its words."""
 
-import copy
 from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
@@ -22,15 +21,13 @@ from scheduling.booking.services import (
     appointment_reschedule,
 )
 from scheduling.models import AppointmentStatus, CancelledBy, ConfirmationChannel
+from tests.conftest import made_once
 from tests.factories import NO_CONTRAINDICATIONS, book, make_clinic, make_course, make_patient, next_weekday
 
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def clinic(clinic_once, db):
-    """The clinic made once for this module (tests/scheduling/conftest.py), each test rolled back to it."""
-    return copy.deepcopy(clinic_once)
+rows_made_once, clinic = made_once(make_clinic)  # each test rolled back to the clinic
 
 
 def messages(error: ValidationError) -> list[str]:

@@ -3,7 +3,6 @@ progress (chart, table, CSV, flags), the FHIR export and the API."""
 
 from __future__ import annotations
 
-import copy
 import csv
 import io
 import re
@@ -31,7 +30,8 @@ from scheduling.records.fhir import course_fhir_bundle
 from scheduling.records.progress import FlagKind, course_list_for_dashboard, course_progress
 from scheduling.reminders.emails import email_build
 from scheduling.reports.selectors import report_outcomes, report_period
-from tests.factories import make_course
+from tests.conftest import made_once
+from tests.factories import make_clinic, make_course
 from tests.scheduling.progress_courses import after, complete, record, scored, treat
 from tests.scheduling.report_clinics import END, START, outcomes_clinic
 from tests.scheduling.test_fhir import assert_valid_and_round_trips, resources
@@ -39,10 +39,8 @@ from tests.scheduling.test_fhir import assert_valid_and_round_trips, resources
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def clinic(clinic_once, db):
-    """The clinic made once for this module (tests/scheduling/conftest.py), each test rolled back to it."""
-    return copy.deepcopy(clinic_once)
+rows_made_once, clinic = made_once(make_clinic)  # each test rolled back to the clinic
+
 
 def url(check_in: CheckIn) -> str:
     return reverse("patient:check-in", args=[check_in_link_token(check_in_id=check_in.pk)])

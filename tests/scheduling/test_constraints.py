@@ -1,21 +1,18 @@
 """What must never happen, written straight to the database past the services: PostgreSQL refuses it."""
 
-import copy
 from datetime import timedelta
 
 import pytest
 from django.db import IntegrityError, transaction
 
 from scheduling.models import Appointment, Course, SessionRecord, SessionSite, SideEffect
-from tests.factories import book, make_course, next_weekday
+from tests.conftest import made_once
+from tests.factories import book, make_clinic, make_course, next_weekday
 
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def clinic(clinic_once, db):
-    """The clinic made once for this module (tests/scheduling/conftest.py), each test rolled back to it."""
-    return copy.deepcopy(clinic_once)
+rows_made_once, clinic = made_once(make_clinic)  # each test rolled back to the clinic
 
 
 @pytest.fixture

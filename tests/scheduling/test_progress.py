@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
@@ -15,16 +14,14 @@ from scheduling.booking.services import appointment_mark_entered_in_error
 from scheduling.desk.admin_courses import progress_text
 from scheduling.models import Course, SideEffect
 from scheduling.records.progress import Flag, Gap, course_list_for_dashboard, course_progress
+from tests.conftest import made_once
 from tests.factories import make_clinic, make_course, make_patient
 from tests.scheduling.progress_courses import BOOKED, CANCEL, NOSHOW, after, complete, scored, treat
 
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def clinic(clinic_once, db):
-    """The clinic made once for this module (tests/scheduling/conftest.py), each test rolled back to it."""
-    return copy.deepcopy(clinic_once)
+rows_made_once, clinic = made_once(make_clinic)  # each test rolled back to the clinic
 
 
 def day(value: date) -> str:

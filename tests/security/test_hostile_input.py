@@ -1,10 +1,9 @@
 """Hostile strings in every search box, filter and text field: never a 500, always shown escaped."""
 
-import copy
 
 import pytest
 
-from tests.conftest import made_once_for_module
+from tests.conftest import made_once
 from tests.factories import book, make_clinic, make_course, next_weekday
 
 pytestmark = pytest.mark.django_db
@@ -28,15 +27,7 @@ def make_world():
     return clinic
 
 
-@pytest.fixture(scope="module")
-def _world(django_db_setup, django_db_blocker):
-    """Made once for the module's tests, each rolled back to it."""
-    yield from made_once_for_module(django_db_blocker, make_world)
-
-
-@pytest.fixture
-def world(_world, db):
-    return copy.deepcopy(_world)
+rows_made_once, world = made_once(make_world)  # each test rolled back to the rows made once
 
 
 @pytest.mark.parametrize("text", HOSTILE)
