@@ -17,6 +17,7 @@ from scheduling.reports.selectors import (
     report_reminders,
     report_utilization,
 )
+from tests.conftest import made_once
 from tests.factories import book, make_clinic, make_course, make_patient, next_weekday
 from tests.scheduling.report_clinics import END, START, attendance_clinic, booked_early, outcomes_clinic, record
 from tests.scheduling.test_notifications import mail, send_due  # noqa: F401  (the SMTP server fixture)
@@ -30,9 +31,7 @@ WEEK_1_OPEN = 6 * 720 + 240
 WEEK_2_OPEN = 6 * 720 + 180
 
 
-@pytest.fixture
-def riverside():
-    return attendance_clinic()
+rows_made_once, riverside = made_once(attendance_clinic)  # each test rolled back to the clinic
 
 
 def period_for(clinic, **kwargs):

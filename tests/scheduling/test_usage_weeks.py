@@ -11,6 +11,7 @@ from scheduling.models import Appointment, AttendanceCount, UsageCount, UsageWee
 from scheduling.reports.selectors import report_attendance, report_period, report_utilization
 from scheduling.reports.usage import usage_weeks_count
 from scheduling.tasks import usage_weeks_count_task
+from tests.conftest import made_once
 from tests.scheduling.report_clinics import END, attendance_clinic, booked_early, noshow
 from tests.scheduling.test_reports import period_for
 
@@ -37,9 +38,7 @@ def counted_weeks(clinic) -> set[date]:
     return set(UsageWeek.objects.filter(location=clinic.location).values_list("week", flat=True))
 
 
-@pytest.fixture
-def riverside():
-    return attendance_clinic()
+rows_made_once, riverside = made_once(attendance_clinic)  # each test rolled back to the clinic
 
 
 def test_a_report_from_counted_weeks_is_the_report_from_the_sessions(riverside):
