@@ -26,7 +26,8 @@ class UsageWeek(models.Model):
     """A location's Monday-to-Sunday week (of local days) whose sessions are counted in ``UsageCount`` and
     ``AttendanceCount``."""
 
-    location = models.ForeignKey(Location, on_delete=models.CASCADE, related_name="+")
+    # db_index=False: the unique (location, week) index serves every read and delete by location.
+    location = models.ForeignKey(Location, on_delete=models.CASCADE, related_name="+", db_index=False)
     week = models.DateField(help_text="The week's Monday.")
     counted_at = models.DateTimeField()
 
@@ -44,7 +45,8 @@ class UsageCount(models.Model):
     """The booked sessions of one counted week at one location: per room, device and clinician, their
     minutes; per weekday (``resource_id``, ISO 1-7) and local hour, how many started then."""
 
-    location = models.ForeignKey(Location, on_delete=models.CASCADE, related_name="+")
+    # db_index=False: the (location, week) index below serves every read and delete by location.
+    location = models.ForeignKey(Location, on_delete=models.CASCADE, related_name="+", db_index=False)
     week = models.DateField()
     kind = models.CharField(max_length=10, choices=UsageKind.choices)
     resource_id = models.IntegerField(help_text="The room, device or clinician; for an hour, the ISO weekday.")
@@ -72,7 +74,8 @@ class AttendanceCount(models.Model):
     whether the patient confirmed before the start: the attendance report's figures
     (``scheduling.reports.attendance.attendance_counts``)."""
 
-    location = models.ForeignKey(Location, on_delete=models.CASCADE, related_name="+")
+    # db_index=False: the (location, week) index below serves every read and delete by location.
+    location = models.ForeignKey(Location, on_delete=models.CASCADE, related_name="+", db_index=False)
     week = models.DateField()
     clinician = models.ForeignKey(Staff, on_delete=models.CASCADE, related_name="+")
     confirmed = models.BooleanField()
