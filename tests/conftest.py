@@ -30,6 +30,18 @@ if not os.environ.get("DATABASE_URL"):
 
     _STARTED_EMBEDDED = embedded.ensure_running()
 
+if os.environ.get("PYTEST_XDIST_WORKER") and not os.environ.get("CACHE_URL"):
+    # Each pytest-xdist worker keeps its counts (throttles, rate budgets, the access cache) in a folder of its
+    # own, which its tests empty before each test; in one shared folder the other worker's tests would spend
+    # them and empty them. The environment carries it to the processes a test starts (Celery workers, `make
+    # run`), as one folder serves all processes of an installation. pytest-django has read the settings already.
+    from django.conf import settings
+
+    from clinic.settings import DATA_DIR, cache_settings
+
+    os.environ["CACHE_URL"] = f"file://{DATA_DIR / 'cache' / os.environ['PYTEST_XDIST_WORKER']}"
+    settings.CACHES = cache_settings(os.environ["CACHE_URL"])
+
 
 def pytest_unconfigure(config):
     """`make test` leaves nothing running: the embedded server stops again if this run started it
