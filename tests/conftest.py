@@ -43,6 +43,33 @@ if os.environ.get("PYTEST_XDIST_WORKER") and not os.environ.get("CACHE_URL"):
     settings.CACHES = cache_settings(os.environ["CACHE_URL"])
 
 
+# The files whose tests take longest, slowest first: seconds of a serial run on the shared 2-core machine
+# (docs/operations.md, "How long it takes").
+SLOWEST_FILES = (
+    "tests/api/test_schemathesis.py",  # 109
+    "tests/bench/test_bench_quick.py",  # 92
+    "tests/scheduling/test_availability_properties.py",  # 87
+    "tests/scheduling/test_tasks.py",  # 67
+    "tests/clinic/test_production_venv.py",  # 62
+    "tests/clinic/test_serve.py",  # 55
+    "tests/test_migrations.py",  # 50
+    "tests/api/test_query_counts.py",  # 41
+    "tests/browser/test_calendar.py",  # 38
+    "tests/scheduling/test_notifications.py",  # 37
+    "tests/scheduling/test_maintenance_due.py",  # 31
+    "tests/scheduling/test_demo.py",  # 26
+)
+
+
+def pytest_collection_modifyitems(config, items):
+    """Under pytest-xdist (`make test`, `--dist loadfile --no-loadscope-reorder`) the slowest files start first,
+    so the run does not end with one process on a long file while the other has nothing left. A serial run keeps
+    pytest-django's order."""
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        rank = {path: place for place, path in enumerate(SLOWEST_FILES)}
+        items.sort(key=lambda item: rank.get(item.nodeid.partition("::")[0], len(rank)))
+
+
 def pytest_unconfigure(config):
     """`make test` leaves nothing running: the embedded server stops again if this run started it
     (one that `make run` or an earlier command started is left as it was)."""
