@@ -43,8 +43,8 @@ if os.environ.get("PYTEST_XDIST_WORKER") and not os.environ.get("CACHE_URL"):
     settings.CACHES = cache_settings(os.environ["CACHE_URL"])
 
 
-# The files whose tests take longest, slowest first: seconds of a serial run on the shared 2-core machine
-# (docs/operations.md, "How long it takes").
+# The files whose tests take longest (15 s or more), slowest first: seconds of a serial run with --durations=0 on
+# the shared 2-core machine (docs/operations.md, "How long it takes"). The rest, 14 s or less each, follow.
 SLOWEST_FILES = (
     "tests/api/test_schemathesis.py",  # 109
     "tests/bench/test_bench_quick.py",  # 92
@@ -58,6 +58,18 @@ SLOWEST_FILES = (
     "tests/scheduling/test_notifications.py",  # 37
     "tests/scheduling/test_maintenance_due.py",  # 31
     "tests/scheduling/test_demo.py",  # 26
+    "tests/browser/test_selfservice.py",  # 24
+    "tests/bench/test_bench_reminders.py",  # 21
+    "tests/clinic/test_broker.py",  # 21
+    "tests/scheduling/test_demo_evening.py",  # 20
+    "tests/clinic/test_settings.py",  # 19
+    "tests/scheduling/test_progress_views.py",  # 18
+    "tests/browser/test_front_desk.py",  # 18
+    "tests/scheduling/test_check_ins_walk.py",  # 17
+    "tests/scheduling/test_concurrency.py",  # 16
+    "tests/browser/test_waitlist.py",  # 15
+    "tests/api/test_role_matrix.py",  # 15
+    "tests/admin/test_appointment_list.py",  # 15
 )
 
 
