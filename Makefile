@@ -3,6 +3,10 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
+# The suite's processes (pytest-xdist): 2, a 2-core CI machine's cores; PYTEST_WORKERS=0 (or PYTEST_ARGS="-p no:xdist")
+# runs it in this one process, as --pdb needs. Each test file runs whole in one process, the slowest files first.
+PYTEST_WORKERS ?= 2
+XDIST_ARGS = $(if $(findstring no:xdist,$(PYTEST_ARGS)),,-n $(PYTEST_WORKERS) --dist loadfile --no-loadscope-reorder)
 
 .PHONY: run test lint bench audit clean
 
@@ -26,12 +30,12 @@ run: $(VENV)/.installed-run
 lint: $(VENV)/.installed-test
 	$(PY) -m ruff check .
 
-## test: lint, then the whole suite (embedded PostgreSQL unless DATABASE_URL is set)
+## test: lint, then the whole suite in PYTEST_WORKERS processes (embedded PostgreSQL unless DATABASE_URL is set)
 test: $(VENV)/.installed-test
 	$(PY) -m ruff check .
 	$(PY) -m bandit --quiet --recursive --severity-level medium --exclude bench/.peers-venv clinic patients scheduling api bench devtools
 	$(PY) manage.py makemigrations --check --dry-run
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest $(XDIST_ARGS) $(PYTEST_ARGS)
 
 $(VENV)/.installed-bench: requirements.txt bench/requirements.txt | $(PY)
 	$(PY) -m pip install --quiet -r requirements.txt -r bench/requirements.txt

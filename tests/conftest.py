@@ -30,6 +30,57 @@ if not os.environ.get("DATABASE_URL"):
 
     _STARTED_EMBEDDED = embedded.ensure_running()
 
+if os.environ.get("PYTEST_XDIST_WORKER") and not os.environ.get("CACHE_URL"):
+    # Each pytest-xdist worker keeps its counts (throttles, rate budgets, the access cache) in a folder of its
+    # own, which its tests empty before each test; in one shared folder the other worker's tests would spend
+    # them and empty them. The environment carries it to the processes a test starts (Celery workers, `make
+    # run`), as one folder serves all processes of an installation. pytest-django has read the settings already.
+    from django.conf import settings
+
+    from clinic.settings import DATA_DIR, cache_settings
+
+    os.environ["CACHE_URL"] = f"file://{DATA_DIR / 'cache' / os.environ['PYTEST_XDIST_WORKER']}"
+    settings.CACHES = cache_settings(os.environ["CACHE_URL"])
+
+
+# The files whose tests take longest (15 s or more), slowest first: seconds of a serial run with --durations=0 on
+# the shared 2-core machine (docs/operations.md, "How long it takes"). The rest, 14 s or less each, follow.
+SLOWEST_FILES = (
+    "tests/api/test_schemathesis.py",  # 109
+    "tests/bench/test_bench_quick.py",  # 92
+    "tests/scheduling/test_availability_properties.py",  # 87
+    "tests/scheduling/test_tasks.py",  # 67
+    "tests/clinic/test_production_venv.py",  # 62
+    "tests/clinic/test_serve.py",  # 55
+    "tests/test_migrations.py",  # 50
+    "tests/api/test_query_counts.py",  # 41
+    "tests/browser/test_calendar.py",  # 38
+    "tests/scheduling/test_notifications.py",  # 37
+    "tests/scheduling/test_maintenance_due.py",  # 31
+    "tests/scheduling/test_demo.py",  # 26
+    "tests/browser/test_selfservice.py",  # 24
+    "tests/bench/test_bench_reminders.py",  # 21
+    "tests/clinic/test_broker.py",  # 21
+    "tests/scheduling/test_demo_evening.py",  # 20
+    "tests/clinic/test_settings.py",  # 19
+    "tests/scheduling/test_progress_views.py",  # 18
+    "tests/browser/test_front_desk.py",  # 18
+    "tests/scheduling/test_check_ins_walk.py",  # 17
+    "tests/scheduling/test_concurrency.py",  # 16
+    "tests/browser/test_waitlist.py",  # 15
+    "tests/api/test_role_matrix.py",  # 15
+    "tests/admin/test_appointment_list.py",  # 15
+)
+
+
+def pytest_collection_modifyitems(config, items):
+    """Under pytest-xdist (`make test`, `--dist loadfile --no-loadscope-reorder`) the slowest files start first,
+    so the run does not end with one process on a long file while the other has nothing left. A serial run keeps
+    pytest-django's order."""
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        rank = {path: place for place, path in enumerate(SLOWEST_FILES)}
+        items.sort(key=lambda item: rank.get(item.nodeid.partition("::")[0], len(rank)))
+
 
 def pytest_unconfigure(config):
     """`make test` leaves nothing running: the embedded server stops again if this run started it
