@@ -95,17 +95,32 @@ def pytest_unconfigure(config):
 TEST_TODAY = "2026-12-07"
 # 08:00 UTC is the same calendar day in every zone the tests use (New York 03:00, Auckland 21:00).
 TEST_TIME = time(8, tzinfo=UTC)
+# How far the suite's clock stays ahead of the real one: longer than any run takes.
+REAL_CLOCK_LEAD = timedelta(days=1)
+
+
+def _suite_today(real_now: datetime) -> date:
+    """IONTO_TEST_TODAY (default TEST_TODAY), moved on by whole weeks until its 08:00 UTC lies at least
+    REAL_CLOCK_LEAD after ``real_now``.
+
+    Why ahead of the real clock: processes a test starts run on the real clock, not the test's. The broker
+    tests' Celery workers do not send about a session that has started and stamp a send's start with the
+    later of the claim and their own time; a subprocess reads the shared cache with expiries the test wrote.
+    A suite that ran at 08:00 on the real day would see those go wrong after a few minutes. Whole weeks keep
+    the weekday chosen.
+    """
+    chosen = date.fromisoformat(os.environ.get("IONTO_TEST_TODAY", TEST_TODAY))
+    behind = real_now + REAL_CLOCK_LEAD - datetime.combine(chosen, TEST_TIME)
+    return chosen + timedelta(weeks=max(0, -(-behind // timedelta(weeks=1))))
+
+
+# Read once, from the real clock, before any test moves it.
+SUITE_TODAY = _suite_today(datetime.now(UTC))
 
 
 def suite_today() -> date:
-    """IONTO_TEST_TODAY (default TEST_TODAY), moved on by whole weeks to today or later.
-
-    Why never in the past: the broker tests' Celery workers run in processes of their own on the real
-    clock and do not send about a session that has started, so the sessions a test books a week or more
-    after this day must lie ahead of the real clock too. Whole weeks keep the weekday chosen.
-    """
-    chosen = date.fromisoformat(os.environ.get("IONTO_TEST_TODAY", TEST_TODAY))
-    return chosen + timedelta(weeks=max(0, -((chosen - date.today()) // timedelta(weeks=1))))
+    """The day every test starts on (``_suite_today``), the same for the whole run of this process."""
+    return SUITE_TODAY
 
 
 @pytest.fixture(autouse=True)

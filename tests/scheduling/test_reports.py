@@ -1,6 +1,6 @@
 """The managers' reports: each figure on a clinic whose right answer is worked out here by hand."""
 
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -17,7 +17,7 @@ from scheduling.reports.selectors import (
     report_reminders,
     report_utilization,
 )
-from tests.conftest import made_once
+from tests.conftest import made_once, suite_today
 from tests.factories import book, make_clinic, make_course, make_patient, next_weekday
 from tests.scheduling.report_clinics import END, START, attendance_clinic, booked_early, outcomes_clinic, record
 from tests.scheduling.test_notifications import mail, send_due  # noqa: F401  (the SMTP server fixture)
@@ -117,8 +117,10 @@ def test_outcomes_response_median_side_effects_and_maintenance():
 def test_period_defaults_to_the_last_four_weeks_and_refuses_bad_ranges(riverside):
     clinic, _ = riverside
     period = report_period(user=clinic.manager.user)
-    assert (period.start, period.end) == (date(2026, 11, 9), date(2026, 12, 6))  # today is Mon 7 Dec 2026
-    assert (period.previous.start, period.previous.end) == (date(2026, 10, 12), date(2026, 11, 8))
+    today = suite_today()  # a Monday: Mon 7 Dec 2026 gives 9 Nov to 6 Dec, and 12 Oct to 8 Nov before it
+    assert (period.start, period.end) == (today - timedelta(weeks=4), today - timedelta(days=1))
+    assert (period.previous.start, period.previous.end) == (today - timedelta(weeks=8),
+                                                            today - timedelta(weeks=4, days=1))
     with pytest.raises(ValidationError) as refused:
         report_period(user=clinic.manager.user, start=END, end=START)
     assert refused.value.message_dict == {"end": ["The end (19 Oct 2026) is before the start (01 Nov 2026)."]}
