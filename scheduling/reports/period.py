@@ -82,35 +82,35 @@ def local_days_instants(first: date, last: date) -> tuple[datetime, datetime]:
 
 
 def days_not_in(period: ReportPeriod, weeks: set[tuple[int, date]]) -> list[tuple[int, date, date]]:
-    """The period's local days at each of its locations outside ``weeks`` ((location id, Monday) pairs), as
-    runs of consecutive days: (location id, first day, last day)."""
+    """The period's local days at each of its locations outside ``weeks`` ((location id, Monday) pairs), week
+    by week: (location id, first day, last day), the week cut to the period."""
     first_monday = period.start - timedelta(days=period.start.weekday())
     mondays = [first_monday + timedelta(weeks=n) for n in range((period.end - first_monday).days // 7 + 1)]
-    runs = week_runs([(location_id, monday) for location_id in period.location_ids for monday in mondays
-                      if (location_id, monday) not in weeks])
-    return [(location_id, max(first, period.start), min(last, period.end)) for location_id, first, last in runs]
+    return [(location_id, max(monday, period.start), min(monday + timedelta(days=6), period.end))
+            for monday in mondays for location_id in period.location_ids if (location_id, monday) not in weeks]
 
 
-def week_runs(weeks: list[tuple[int, date]]) -> list[tuple[int, date, date]]:
-    """Whole weeks ((location id, Monday) pairs) as runs of consecutive days: (location id, first, last)."""
-    runs: list[tuple[int, date, date]] = []
-    for location_id, monday in sorted(weeks):
-        first, last = monday, monday + timedelta(days=6)
-        if runs and runs[-1][0] == location_id and runs[-1][2] == first - timedelta(days=1):
-            first = runs.pop()[1]
-        runs.append((location_id, first, last))
-    return runs
+def local_days_q(days: list[tuple[int, date, date]]) -> Q | None:
+    """The appointments on these local days ((location id, first day, last day)), each also bounded on
+    ``starts_at`` so the index on (location, start) reads only those days; None for no days at all.
 
-
-def local_days_q(runs: list[tuple[int, date, date]]) -> Q | None:
-    """The appointments on these runs of local days ((location id, first day, last day)), each also bounded on
-    ``starts_at`` so the index on (location, start) reads only those days; None for no days at all."""
+    One term per distinct (first, last) over all the locations that have it, and consecutive days of the same
+    locations joined: a period's weeks at a thousand locations make at most a term per week, not one per
+    location and week (PostgreSQL tests every term on every row it reads)."""
+    locations: dict[tuple[date, date], list[int]] = {}
+    for location_id, first, last in days:
+        locations.setdefault((first, last), []).append(location_id)
+    terms: list[tuple[date, date, list[int]]] = []
+    for (first, last), ids in sorted((days, sorted(ids)) for days, ids in locations.items()):
+        if terms and terms[-1][2] == ids and terms[-1][1] + timedelta(days=1) == first:
+            first = terms.pop()[0]
+        terms.append((first, last, ids))
     found = None
-    for location_id, first, last in runs:
+    for first, last, ids in terms:
         earliest, latest = local_days_instants(first, last)
-        days = Q(location_id=location_id, local_date__range=(first, last), starts_at__gte=earliest,
+        term = Q(location_id__in=ids, local_date__range=(first, last), starts_at__gte=earliest,
                  starts_at__lt=latest)
-        found = days if found is None else found | days
+        found = term if found is None else found | term
     return found
 
 

@@ -13,14 +13,14 @@ keeps it again.
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.db import connection, transaction
 from django.utils import timezone
 
 from scheduling.models import Appointment, AppointmentStatus, AttendanceCount
 from scheduling.reports.attendance import ATTENDANCE_FIGURES, attendance_counts
-from scheduling.reports.period import local_days_q, week_runs
+from scheduling.reports.period import local_days_q
 
 logger = logging.getLogger(__name__)
 
@@ -116,7 +116,8 @@ def usage_weeks_count(*, now: datetime | None = None) -> int:
             [AttendanceCount(location_id=values["location_id"], week=values["week"],
                              clinician_id=values["clinician_id"], confirmed=values["confirmed"],
                              **{name: values[name] for name in (*ATTENDANCE_FIGURES, "by_link")})
-             for values in attendance_counts(Appointment.objects.filter(local_days_q(week_runs(weeks))))
+             for values in attendance_counts(Appointment.objects.filter(local_days_q(
+                 [(location_id, week, week + timedelta(days=6)) for location_id, week in weeks])))
              .order_by("location_id", "week")],
             batch_size=5000)
     logger.info("usage counted: %s weeks, %s attendance counts", len(weeks), len(attendance))

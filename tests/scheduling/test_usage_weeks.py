@@ -2,17 +2,19 @@
 figures as from the sessions; a change to any session of a week (whoever makes it) forgets that week's
 counts."""
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
 from clinic.models import Location
 from scheduling.models import Appointment, AttendanceCount, UsageCount, UsageWeek
+from scheduling.reports.period import ReportPeriod, days_not_in, local_days_q
 from scheduling.reports.selectors import report_attendance, report_period, report_utilization
 from scheduling.reports.usage import usage_weeks_count
 from scheduling.tasks import usage_weeks_count_task
 from tests.conftest import made_once
-from tests.scheduling.report_clinics import END, attendance_clinic, booked_early, noshow
+from tests.factories import make_clinic, make_course
+from tests.scheduling.report_clinics import END, START, attendance_clinic, booked_early, noshow, on
 from tests.scheduling.test_reports import period_for
 
 pytestmark = pytest.mark.django_db
@@ -112,6 +114,40 @@ def test_a_change_to_a_session_forgets_its_week_whoever_makes_it(riverside):
     from_sessions = figures(period_for(clinic))
     usage_weeks_count(now=AFTER_BOTH)
     assert figures(period_for(clinic)) == from_sessions
+
+
+def test_at_several_locations_each_ones_days_not_kept_are_counted_from_its_sessions(riverside):
+    """A week kept at one location and forgotten at another, in one report of every location."""
+    clinic, _ = riverside
+    hillside = make_clinic(name="Hillside", time_zone="America/Toronto")
+    with on(datetime(2026, 10, 1, 12, tzinfo=UTC)):
+        course = make_course(hillside)
+    for day in (date(2026, 10, 20), date(2026, 10, 27), date(2026, 10, 29)):
+        booked_early(hillside, course, day, 9)
+    everywhere = report_period(user=clinic.admin, start=START, end=END)
+    assert set(everywhere.location_ids) >= {clinic.location.pk, hillside.location.pk}
+    from_sessions = figures(everywhere)
+    usage_weeks_count(now=AFTER_BOTH)
+    UsageWeek.objects.filter(location=clinic.location, week=WEEK_2).delete()  # as the trigger forgets it
+    assert figures(everywhere) == from_sessions
+    by_location = {row.label: row.sessions for row in report_attendance(period=everywhere).by_location}
+    assert by_location["Hillside"] == 3
+
+
+def test_the_days_not_kept_at_a_thousand_locations_make_a_term_per_week_not_per_location():
+    """PostgreSQL tests each term of the filter on every row it reads: at 1,000 locations one term per
+    location (and run of weeks) made the attendance report count its live days for minutes."""
+    period = ReportPeriod(start=date(2026, 11, 4), end=date(2026, 11, 30), location=None,
+                          location_ids=tuple(range(1, 1001)))
+    second_week = date(2026, 11, 9)
+    days = days_not_in(period, {(location_id, second_week) for location_id in range(1, 501)})
+    assert len(days) == 1000 * 5 - 500
+    terms = local_days_q(days).children
+    # Wed 4 to Sun 8 everywhere; the second week where it is not kept; the 16th to the 30th everywhere.
+    assert [(dict(term.children)["local_date__range"], len(dict(term.children)["location_id__in"]))
+            for term in terms] == [((date(2026, 11, 4), date(2026, 11, 8)), 1000),
+                                   ((second_week, second_week + timedelta(days=6)), 500),
+                                   ((date(2026, 11, 16), date(2026, 11, 30)), 1000)]
 
 
 @pytest.mark.parametrize("change", [{"time_zone": "Europe/Dublin"}, {"late_cancellation_hours": 12}])
