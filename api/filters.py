@@ -10,7 +10,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 
 from api.fields import ID_MAX, aware_instant
-from patients.selectors import patient_search
+from patients.selectors import patient_matching
 from scheduling.models import (
     SESSION_MINUTES_MAX,
     Appointment,
@@ -99,8 +99,8 @@ class PatientFilter(django_filters.FilterSet):
     def filter_search(self, queryset, name, value):
         if not value.strip():
             return queryset
-        return queryset.filter(pk__in=patient_search(user=self.request.user, query=value,
-                                                     include_archived=True).values("pk"))
+        # The rows are the user's already (``scope.patients``); the view orders them by SEARCH_ORDER.
+        return queryset.filter(patient_matching(value))
 
 
 class ScreeningFilter(django_filters.FilterSet):

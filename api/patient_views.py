@@ -22,6 +22,7 @@ from api.serializers.patients import (
 )
 from patients import services
 from patients.models import Screening
+from patients.selectors import SEARCH_ORDER
 
 
 class PatientViewSet(mixins.CreateModelMixin, mixins.UpdateModelMixin, ScopedReadViewSet):
@@ -34,9 +35,17 @@ class PatientViewSet(mixins.CreateModelMixin, mixins.UpdateModelMixin, ScopedRea
     serializer_class = PatientSerializer
     clinical_serializer_class = PatientClinicalSerializer
     filterset_class = api_filters.PatientFilter
-    ordering = ["last_name", "first_name", "id"]
     ordering_fields = ["id", "last_name", "first_name", "date_of_birth", "created_at"]
     http_method_names = ["get", "post", "patch", "head", "options"]
+
+    @property
+    def ordering(self):
+        """Name order; a search's matches in SEARCH_ORDER (``patients.selectors`` says why), unless the
+        request names its ``ordering``."""
+        request = getattr(self, "request", None)
+        if request is not None and request.query_params.get("search", "").strip():
+            return SEARCH_ORDER
+        return ["last_name", "first_name", "id"]
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):

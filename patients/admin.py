@@ -12,6 +12,7 @@ from django import forms
 from django.contrib import admin
 from django.contrib.admin.helpers import ActionForm
 from django.contrib.admin.utils import unquote
+from django.contrib.admin.views.main import SEARCH_VAR
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpResponse
 from django.template.response import TemplateResponse
@@ -27,7 +28,8 @@ from clinic.selectors import locations_visible_to, staff_role
 from patients import services
 from patients.models import CONTRAINDICATIONS, MEDICATED_CONTRAINDICATIONS, AuditEvent, Patient, Screening
 from patients.selectors import (
-    patient_list,
+    SEARCH_ORDER,
+    patient_matching,
     patient_of,
     patient_search,
     patients_visible_to,
@@ -129,7 +131,7 @@ class PatientAdmin(AuditedReadAdmin, LocationScopedAdmin):
                     "archived")
     list_filter = (ArchivedFilter, "preferred_location", "email_consent")
     list_select_related = ("preferred_location",)
-    search_fields = ("last_name",)  # the search itself is patients.selectors.patient_list
+    search_fields = ("last_name",)  # the search itself is patients.selectors.patient_matching
     search_help_text = "Name, email, phone or date of birth (2001-04-23 or 23/04/2001)."
     actions = ["archive", "restore"]
     readonly_fields = ("email_failing", "screening_state", "registered_by", "archived_at", "archived_by",
@@ -166,8 +168,13 @@ class PatientAdmin(AuditedReadAdmin, LocationScopedAdmin):
     def get_search_results(self, request, queryset, search_term):
         if not search_term.strip():
             return queryset, False
-        found = patient_list(search=search_term, include_archived=True).values("pk")
-        return queryset.filter(pk__in=found), False
+        return queryset.filter(patient_matching(search_term)), False
+
+    def get_ordering(self, request):
+        """Name order; a search's matches in SEARCH_ORDER (``patients.selectors`` says why)."""
+        if request.GET.get(SEARCH_VAR, "").strip():
+            return SEARCH_ORDER
+        return super().get_ordering(request)
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         if db_field.name == "preferred_location":

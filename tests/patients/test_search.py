@@ -75,3 +75,25 @@ def test_admin_search_page_needs_the_patient_view_permission(client, people, dja
     outsider = django_user_model.objects.create_user("outsider", password="correct horse 42", is_staff=True)
     client.force_login(outsider)
     assert client.get("/admin/patients/patient/search/", {"q": "hart"}).status_code == 403
+
+
+def test_search_results_come_in_name_order_regardless_of_case_in_every_entry_point(client, people):
+    """The global search, the API's ``search`` and the admin list's search give one order (SEARCH_ORDER):
+    by name whatever its case, then date of birth."""
+    own = people["own"]
+    for first_name, last_name, born in (("Dora", "dawson", date(1990, 1, 1)), ("Dan", "Davies", date(1980, 1, 1)),
+                                        ("Dee", "Dean", date(1970, 1, 1)), ("Dan", "Davies", date(1975, 1, 1))):
+        make_patient(own, first_name=first_name, last_name=last_name, date_of_birth=born,
+                     email=f"{first_name}.{born.year}@example.org".lower())
+    expected = [("Davies", date(1975, 1, 1)), ("Davies", date(1980, 1, 1)), ("dawson", date(1990, 1, 1)),
+                ("Dean", date(1970, 1, 1))]
+    user = own.front_desk.user
+    found = [(p.last_name, p.date_of_birth) for p in patient_search(user=user, query="d")]
+    assert found == expected
+    client.force_login(user)
+    answer = client.get("/api/v1/patients/", {"search": "d"}).json()
+    assert [(p["last_name"], date.fromisoformat(p["date_of_birth"])) for p in answer["results"]] == expected
+    page = client.get("/admin/patients/patient/", {"q": "d"}).content.decode()
+    assert [page.index(f"{name}, {first}") for name, first in (("Davies", "Dan"), ("dawson", "Dora"),
+                                                                 ("Dean", "Dee"))] == sorted(
+        page.index(f"{name}, {first}") for name, first in (("Davies", "Dan"), ("dawson", "Dora"), ("Dean", "Dee")))
