@@ -101,7 +101,7 @@ def local_days_q(days: list[tuple[int, date, date]]) -> Q | None:
     for location_id, first, last in days:
         locations.setdefault((first, last), []).append(location_id)
     terms: list[tuple[date, date, list[int]]] = []
-    for (first, last), ids in sorted((days, sorted(ids)) for days, ids in locations.items()):
+    for (first, last), ids in sorted((span, sorted(ids)) for span, ids in locations.items()):
         if terms and terms[-1][2] == ids and terms[-1][1] + timedelta(days=1) == first:
             first = terms.pop()[0]
         terms.append((first, last, ids))

@@ -94,6 +94,5 @@ def test_search_results_come_in_name_order_regardless_of_case_in_every_entry_poi
     answer = client.get("/api/v1/patients/", {"search": "d"}).json()
     assert [(p["last_name"], date.fromisoformat(p["date_of_birth"])) for p in answer["results"]] == expected
     page = client.get("/admin/patients/patient/", {"q": "d"}).content.decode()
-    assert [page.index(f"{name}, {first}") for name, first in (("Davies", "Dan"), ("dawson", "Dora"),
-                                                                 ("Dean", "Dee"))] == sorted(
-        page.index(f"{name}, {first}") for name, first in (("Davies", "Dan"), ("dawson", "Dora"), ("Dean", "Dee")))
+    places = [page.index(name) for name in ("Davies, Dan", "dawson, Dora", "Dean, Dee")]
+    assert places == sorted(places)
