@@ -3,8 +3,13 @@
 A page size outside 1..max answers 400 instead of silently falling back to the default.
 """
 
+from django.core.paginator import Paginator
+from django.utils.functional import cached_property
 from rest_framework import exceptions
 from rest_framework.pagination import CursorPagination, PageNumberPagination
+from rest_framework.response import Response
+
+from patients.selectors import SEARCH_MATCHES_MAX
 
 
 def _strict_page_size(paginator, request) -> int:
@@ -44,6 +49,51 @@ class PageNumber(PageNumberPagination):
         parameters = super().get_schema_operation_parameters(view)
         return _bounded(_bounded(parameters, self.page_size_query_param, self.max_page_size), self.page_query_param,
                         None)
+
+
+class FirstMatches(Paginator):
+    """The pages of a search's first ``limit`` matches: one more is counted, to tell that more match."""
+
+    limit = SEARCH_MATCHES_MAX
+
+    @cached_property
+    def matches(self) -> int:
+        return self.object_list.order_by()[: self.limit + 1].count()
+
+    @cached_property
+    def count(self) -> int:
+        return min(self.matches, self.limit)
+
+    @property
+    def more(self) -> bool:
+        return self.matches > self.limit
+
+
+class SearchPages(PageNumber):
+    """Pages that count a search's matches only up to ``FirstMatches.limit`` (the view's ``searching`` says
+    when): ``count`` is the number that can be paged through, and ``more_matches`` says that more match."""
+
+    def paginate_queryset(self, queryset, request, view=None):
+        self.django_paginator_class = FirstMatches if getattr(view, "searching", False) else Paginator
+        return super().paginate_queryset(queryset, request, view)
+
+    def get_paginated_response(self, data):
+        return Response({
+            "count": self.page.paginator.count,
+            "more_matches": getattr(self.page.paginator, "more", False),
+            "next": self.get_next_link(),
+            "previous": self.get_previous_link(),
+            "results": data,
+        })
+
+    def get_paginated_response_schema(self, schema):
+        answer = super().get_paginated_response_schema(schema)
+        answer["properties"] = {"count": answer["properties"]["count"], "more_matches": {
+            "type": "boolean", "description": f"More patients match the search than the first {FirstMatches.limit}, "
+                                             "which are all that is counted and paged: type more of it."},
+            **{name: value for name, value in answer["properties"].items() if name != "count"}}
+        answer["required"] = [*answer["required"], "more_matches"]
+        return answer
 
 
 class AppointmentCursor(CursorPagination):

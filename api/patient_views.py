@@ -10,6 +10,7 @@ from rest_framework.decorators import action
 from api import filters as api_filters
 from api import scope
 from api.base import ScopedReadViewSet, errors
+from api.pagination import SearchPages
 from api.permissions import IsClinical, is_clinical
 from api.serializers.patients import (
     PatientClinicalSerializer,
@@ -28,8 +29,9 @@ from patients.selectors import SEARCH_ORDER
 class PatientViewSet(mixins.CreateModelMixin, mixins.UpdateModelMixin, ScopedReadViewSet):
     """Patients of the acting user's locations: a preferred location there, or a course there.
 
-    ``search`` matches the starts of names, email and phone, or a date of birth. Archived patients are
-    left out of lists unless ``include_archived=true``.
+    ``search`` matches the starts of names, email and phone, or a date of birth; its first 1,000 matches
+    are counted and paged, and ``more_matches`` says that more match. Archived patients are left out of
+    lists unless ``include_archived=true``.
     """
 
     serializer_class = PatientSerializer
@@ -37,15 +39,18 @@ class PatientViewSet(mixins.CreateModelMixin, mixins.UpdateModelMixin, ScopedRea
     filterset_class = api_filters.PatientFilter
     ordering_fields = ["id", "last_name", "first_name", "date_of_birth", "created_at"]
     http_method_names = ["get", "post", "patch", "head", "options"]
+    pagination_class = SearchPages
+
+    @property
+    def searching(self) -> bool:
+        request = getattr(self, "request", None)
+        return request is not None and bool(request.query_params.get("search", "").strip())
 
     @property
     def ordering(self):
         """Name order; a search's matches in SEARCH_ORDER (``patients.selectors`` says why), unless the
         request names its ``ordering``."""
-        request = getattr(self, "request", None)
-        if request is not None and request.query_params.get("search", "").strip():
-            return SEARCH_ORDER
-        return ["last_name", "first_name", "id"]
+        return SEARCH_ORDER if self.searching else ["last_name", "first_name", "id"]
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):

@@ -96,3 +96,35 @@ def test_search_results_come_in_name_order_regardless_of_case_in_every_entry_poi
     page = client.get("/admin/patients/patient/", {"q": "d"}).content.decode()
     places = [page.index(name) for name in ("Davies, Dan", "dawson, Dora", "Dean, Dee")]
     assert places == sorted(places)
+
+
+def test_api_search_counts_and_pages_only_its_first_matches(client, people, monkeypatch):
+    """A search is counted up to ``FirstMatches.limit`` matches (one more tells that more match), without
+    sorting them; the pages stop there, in SEARCH_ORDER, and ``more_matches`` says so. A list without a
+    search is counted in full."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from api.pagination import FirstMatches
+
+    monkeypatch.setattr(FirstMatches, "limit", 3)
+    own = people["own"]
+    for first_name in ("Eve", "Cal", "Ann", "Bea", "Dot"):
+        make_patient(own, first_name=first_name, last_name="Dale", email=f"{first_name.lower()}.dale@example.org")
+    client.force_login(own.front_desk.user)
+
+    with CaptureQueriesContext(connection) as queries:
+        first = client.get("/api/v1/patients/", {"search": "dale", "page_size": 2}).json()
+    assert (first["count"], first["more_matches"]) == (3, True)
+    assert [p["first_name"] for p in first["results"]] == ["Ann", "Bea"]
+    counted = [q["sql"] for q in queries.captured_queries if "COUNT(" in q["sql"]]
+    assert len(counted) == 1 and "LIMIT 4" in counted[0] and "ORDER BY" not in counted[0]
+    second = client.get(first["next"]).json()
+    assert [p["first_name"] for p in second["results"]] == ["Cal"]
+    assert second["next"] is None and second["more_matches"] is True
+    assert client.get("/api/v1/patients/", {"search": "dale", "page_size": 2, "page": 3}).status_code == 404
+
+    few = client.get("/api/v1/patients/", {"search": "dale bea"}).json()
+    assert (few["count"], few["more_matches"], len(few["results"])) == (1, False, 1)
+    everyone = client.get("/api/v1/patients/", {"page_size": 2}).json()
+    assert (everyone["count"], everyone["more_matches"]) == (7, False)  # Imogen, Ivan and the five Dales
