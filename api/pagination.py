@@ -4,12 +4,11 @@ A page size outside 1..max answers 400 instead of silently falling back to the d
 """
 
 from django.core.paginator import Paginator
-from django.utils.functional import cached_property
 from rest_framework import exceptions
 from rest_framework.pagination import CursorPagination, PageNumberPagination
 from rest_framework.response import Response
 
-from patients.selectors import SEARCH_MATCHES_MAX
+from patients.selectors import FirstMatches
 
 
 def _strict_page_size(paginator, request) -> int:
@@ -49,24 +48,6 @@ class PageNumber(PageNumberPagination):
         parameters = super().get_schema_operation_parameters(view)
         return _bounded(_bounded(parameters, self.page_size_query_param, self.max_page_size), self.page_query_param,
                         None)
-
-
-class FirstMatches(Paginator):
-    """The pages of a search's first ``limit`` matches: one more is counted, to tell that more match."""
-
-    limit = SEARCH_MATCHES_MAX
-
-    @cached_property
-    def matches(self) -> int:
-        return self.object_list.order_by()[: self.limit + 1].count()
-
-    @cached_property
-    def count(self) -> int:
-        return min(self.matches, self.limit)
-
-    @property
-    def more(self) -> bool:
-        return self.matches > self.limit
 
 
 class SearchPages(PageNumber):

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.admin.helpers import ActionForm
 from django.contrib.admin.utils import unquote
 from django.contrib.admin.views.main import SEARCH_VAR
@@ -29,6 +29,7 @@ from patients import services
 from patients.models import CONTRAINDICATIONS, MEDICATED_CONTRAINDICATIONS, AuditEvent, Patient, Screening
 from patients.selectors import (
     SEARCH_ORDER,
+    FirstMatches,
     patient_matching,
     patient_of,
     patient_search,
@@ -170,11 +171,26 @@ class PatientAdmin(AuditedReadAdmin, LocationScopedAdmin):
             return queryset, False
         return queryset.filter(patient_matching(search_term)), False
 
+    @staticmethod
+    def searching(request) -> bool:
+        return bool(request.GET.get(SEARCH_VAR, "").strip())
+
     def get_ordering(self, request):
         """Name order; a search's matches in SEARCH_ORDER (``patients.selectors`` says why)."""
-        if request.GET.get(SEARCH_VAR, "").strip():
-            return SEARCH_ORDER
-        return super().get_ordering(request)
+        return SEARCH_ORDER if self.searching(request) else super().get_ordering(request)
+
+    def get_paginator(self, request, queryset, per_page, orphans=0, allow_empty_first_page=True):
+        """A search's first matches only, as the API pages them (``FirstMatches``)."""
+        if self.searching(request):
+            return FirstMatches(queryset, per_page, orphans, allow_empty_first_page)
+        return super().get_paginator(request, queryset, per_page, orphans, allow_empty_first_page)
+
+    def get_changelist_instance(self, request):
+        changelist = super().get_changelist_instance(request)
+        if getattr(changelist.paginator, "more", False):
+            messages.info(request, f"More than {FirstMatches.limit:,} patients match: the first {FirstMatches.limit:,} "
+                                   "are listed. Type more of the name to narrow the search.")
+        return changelist
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         if db_field.name == "preferred_location":

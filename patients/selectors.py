@@ -5,9 +5,11 @@ from __future__ import annotations
 import re
 from datetime import date, datetime
 
+from django.core.paginator import Paginator
 from django.db.models import Q, QuerySet
 from django.db.models.functions import Upper
 from django.db.models.lookups import Contains
+from django.utils.functional import cached_property
 
 from clinic.models import StaffRole
 from clinic.selectors import location_ids_visible_to, staff_role
@@ -26,6 +28,25 @@ SEARCH_ORDER = (Upper("last_name"), Upper("first_name"), "date_of_birth", "id")
 # match. Counting every match of a short prefix read every one of them: "Wil" matched 187,585 of 1.5 million
 # patients and took 230 ms to count, against 8 ms for the first 1,001 (bench/README.md).
 SEARCH_MATCHES_MAX = 1000
+
+
+class FirstMatches(Paginator):
+    """The pages of a search's first ``limit`` matches (the API's ``search``, the patient list's search box):
+    one more is counted, unordered, to tell that more match."""
+
+    limit = SEARCH_MATCHES_MAX
+
+    @cached_property
+    def matches(self) -> int:
+        return self.object_list.order_by()[: self.limit + 1].count()
+
+    @cached_property
+    def count(self) -> int:
+        return min(self.matches, self.limit)
+
+    @property
+    def more(self) -> bool:
+        return self.matches > self.limit
 
 
 def patients_visible_to(*, user) -> QuerySet[Patient]:

@@ -7,7 +7,7 @@ from datetime import date
 import pytest
 
 from patients import services
-from patients.selectors import patient_search
+from patients.selectors import FirstMatches, patient_search
 from tests.conftest import made_once
 from tests.factories import make_clinic, make_patient
 
@@ -105,8 +105,6 @@ def test_api_search_counts_and_pages_only_its_first_matches(client, people, monk
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    from api.pagination import FirstMatches
-
     monkeypatch.setattr(FirstMatches, "limit", 3)
     own = people["own"]
     for first_name in ("Eve", "Cal", "Ann", "Bea", "Dot"):
@@ -128,3 +126,25 @@ def test_api_search_counts_and_pages_only_its_first_matches(client, people, monk
     assert (few["count"], few["more_matches"], len(few["results"])) == (1, False, 1)
     everyone = client.get("/api/v1/patients/", {"page_size": 2}).json()
     assert (everyone["count"], everyone["more_matches"]) == (7, False)  # Imogen, Ivan and the five Dales
+
+
+def test_admin_patient_list_search_lists_the_same_first_matches_and_says_more_match(client, people, monkeypatch):
+    from django.contrib import admin
+
+    from patients.models import Patient
+
+    monkeypatch.setattr(FirstMatches, "limit", 3)
+    monkeypatch.setattr(admin.site.get_model_admin(Patient), "list_per_page", 2)  # fewer than the limit, as 100 < 1,000
+    own = people["own"]
+    for first_name in ("Eve", "Cal", "Ann", "Bea", "Dot"):
+        make_patient(own, first_name=first_name, last_name="Dale")
+    client.force_login(own.front_desk.user)
+    names = ("Dale, Ann", "Dale, Bea", "Dale, Cal", "Dale, Dot", "Dale, Eve")
+    first = client.get("/admin/patients/patient/", {"q": "dale"}).content.decode()
+    assert "More than 3 patients match: the first 3 are listed." in first
+    assert [name in first for name in names] == [True, True, False, False, False]
+    second = client.get("/admin/patients/patient/", {"q": "dale", "p": 2}).content.decode()
+    assert [name in second for name in names] == [False, False, True, False, False]
+    assert client.get("/admin/patients/patient/", {"q": "dale", "p": 3}).status_code == 302  # no such page
+    few = client.get("/admin/patients/patient/", {"q": "dale ann"}).content.decode()
+    assert "Dale, Ann" in few and "patients match" not in few
