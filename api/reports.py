@@ -54,8 +54,11 @@ class ReportPeriod(serializers.Serializer):
 
 class ReportUsage(serializers.Serializer):
     kind = serializers.ChoiceField(choices=["room", "device", "clinician"])
-    resource_id = serializers.IntegerField()
-    label = serializers.CharField()
+    resource_id = serializers.IntegerField(allow_null=True, help_text=(
+        "The room, device or clinician; null when the report covers several locations: then a row is a "
+        "location's rooms, devices or clinicians together."))
+    location_id = serializers.IntegerField(allow_null=True, help_text="That location; null for one resource.")
+    label = serializers.CharField(help_text="The resource's name, or the location's.")
     week = serializers.DateField(allow_null=True, help_text="Monday of the week; null for the whole period.")
     open_minutes = serializers.IntegerField()
     booked_minutes = serializers.IntegerField()

@@ -34,7 +34,7 @@ def _utilization(report: UtilizationReport) -> Iterator[Line]:
     for row in [*report.totals, *report.weekly]:
         table = "utilization by week" if row.week else "utilization"
         week = row.week.isoformat() if row.week else ""
-        name = f"{row.kind}: {row.label}"
+        name = f"{row.kind}: {row.label}" if row.resource_id is not None else f"{row.kind}s at {row.label}"
         yield table, name, week, "open minutes", row.open_minutes
         yield table, name, week, "booked minutes", row.booked_minutes
         yield table, name, week, "fulfilled minutes", row.fulfilled_minutes

@@ -57,6 +57,11 @@ class ReportPeriod:
         return (self.end - self.start).days + 1
 
     @property
+    def several_locations(self) -> bool:
+        """More than one location: the utilization report's rows are then locations, not resources."""
+        return len(self.location_ids) > 1
+
+    @property
     def instants(self) -> tuple[datetime, datetime]:
         """Instants that hold every location's local days of the period (``local_days_instants``)."""
         return local_days_instants(self.start, self.end)

@@ -38,6 +38,48 @@ def period_for(clinic, **kwargs):
     return report_period(user=clinic.manager.user, start=START, end=END, location_id=clinic.location.pk, **kwargs)
 
 
+def test_utilization_of_several_locations_has_a_row_per_location_summing_its_resources(riverside, client):
+    """Over several locations a row is a location's rooms, devices or clinicians together, with the sums of
+    that location's own report (its resources, by week); the page names the locations and lists no weeks."""
+    from datetime import UTC, datetime
+
+    from tests.scheduling.report_clinics import on
+
+    clinic, _ = riverside
+    hillside = make_clinic(name="Hillside", time_zone="America/Toronto")
+    with on(datetime(2026, 10, 1, 12, tzinfo=UTC)):
+        course = make_course(hillside)
+    booked_early(hillside, course, date(2026, 10, 20), 10)
+    every = report_period(user=clinic.admin, start=START, end=END)
+    assert every.several_locations and {clinic.location.pk, hillside.location.pk} <= set(every.location_ids)
+    expected: dict[tuple, list[int]] = {}
+    for location_id in every.location_ids:
+        one = report_utilization(period=report_period(user=clinic.admin, start=START, end=END,
+                                                      location_id=location_id))
+        for row in one.weekly:
+            sums = expected.setdefault((row.kind, location_id, row.week), [0, 0, 0])
+            for index, figure in enumerate((row.open_minutes, row.booked_minutes, row.fulfilled_minutes)):
+                sums[index] += figure
+    report = report_utilization(period=every)
+    assert {(row.kind, row.location_id, row.week): [row.open_minutes, row.booked_minutes, row.fulfilled_minutes]
+            for row in report.weekly} == expected
+    assert expected[("room", hillside.location.pk, START)][1] == 30  # the Toronto session, in its room
+    assert {row.resource_id for row in [*report.weekly, *report.totals]} == {None}
+    assert {(row.kind, row.label) for row in report.totals} >= {
+        ("room", "Riverside"), ("device", "Hillside"), ("clinician", "Hillside")}
+
+    client.force_login(clinic.admin)
+    query = f"?start={START}&end={END}"
+    page = client.get(f"/clinician/reports/utilization/{query}").content.decode()
+    assert 'id="utilization-by-location"' in page and "<th>Location</th>" in page and "Room 1" not in page
+    assert "whole period" in page and "19 Oct 2026" not in page.split('id="utilization-by-location"')[1]
+    csv = client.get(f"/clinician/reports/utilization.csv{query}").content.decode()
+    assert "rooms at Hillside" in csv and "room: Room 1" not in csv
+    answer = client.get(f"/api/v1/reports/utilization/{query}").json()
+    hillside_rooms = next(row for row in answer["totals"] if row["label"] == "Hillside" and row["kind"] == "room")
+    assert (hillside_rooms["resource_id"], hillside_rooms["location_id"]) == (None, hillside.location.pk)
+
+
 def test_utilization_counts_open_minutes_across_the_clock_change_and_closures(riverside):
     clinic, _ = riverside
     report = report_utilization(period=period_for(clinic))
