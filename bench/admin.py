@@ -3,7 +3,8 @@
     python -m bench.admin --database ionto_bench_10k --database ionto_bench_1m
 
 The pages are the appointment list (as it opens, upcoming booked sessions, one room's sessions
-newest first, a search by surname) and the day schedule of a location's busiest day, asked
+newest first, a search by surname), the day schedule of a location's busiest day and the course list
+(as it opens, the open courses), asked
 in-process through Django's test client as a front-desk user of that location (``bench-desk``,
 made through ``clinic.services.staff_create`` on the first run). Each page's query count must be
 the same at every size: the suite checks that at a small size (tests/admin/test_appointment_list.py,
@@ -32,6 +33,8 @@ def pages(location, room, surname: str, day) -> dict[str, str]:
         "appointment list, one room, newest first": f"{lists}?room__id__exact={room.pk}&o=-1",
         "appointment list, search by surname": f"{lists}?q={surname}",
         "day schedule of the busiest day": f"{lists}day/?location={location.pk}&date={day.isoformat()}&by=room",
+        "course list": "/admin/scheduling/course/",
+        "course list, open courses": "/admin/scheduling/course/?state=open",
     }
 
 

@@ -24,7 +24,6 @@ from django.db.models import (
     ExpressionWrapper,
     F,
     IntegerField,
-    Min,
     OuterRef,
     Q,
     QuerySet,
@@ -226,23 +225,33 @@ def appointment_patient_link_use(*, appointment: Appointment, action: str, now: 
 # Sessions left to book
 
 
+def _course_sessions(**conditions) -> QuerySet[Appointment]:
+    """The sessions of the course of the outer query that meet ``conditions``."""
+    return Appointment.objects.filter(course=OuterRef("pk"), **conditions).order_by()
+
+
+def _count_of(sessions: QuerySet[Appointment]) -> Coalesce:
+    return Coalesce(Subquery(sessions.values("course").annotate(count=Count("pk")).values("count")), 0)
+
+
 def course_annotate_left_to_book(*, courses: QuerySet[Course]) -> QuerySet[Course]:
     """``sessions_left_to_book`` on each course: its planned sessions not booked, arrived or fulfilled,
     never below 0 (a cancelled, missed or entered-in-error session gives its place back)."""
-    taken = (Appointment.objects.filter(course=OuterRef("pk"), status__in=ACTIVE_STATUSES)
-             .order_by().values("course").annotate(count=Count("pk")).values("count"))
-    return courses.annotate(sessions_left_to_book=Greatest(
-        F("planned_sessions") - Coalesce(Subquery(taken), 0), 0, output_field=IntegerField()))
+    taken = _count_of(_course_sessions(status__in=ACTIVE_STATUSES))
+    return courses.annotate(sessions_left_to_book=Greatest(F("planned_sessions") - taken, 0,
+                                                           output_field=IntegerField()))
 
 
 def course_list_with_progress(*, courses: QuerySet[Course]) -> QuerySet[Course]:
-    """Courses with their counts and next session (the admin's course lists), in the same single query."""
-    now = timezone.now()
+    """Courses with their counts and next session (the admin's course lists), in the same single query. Each
+    figure is a subquery of the course's own sessions, so a page of courses reads only its courses' sessions
+    (counting every course's sessions before the page took 8 s at 1,000,000 appointments: bench/README.md)."""
+    pending = _course_sessions(status__in=PENDING_STATUSES)
     return course_annotate_left_to_book(courses=courses.select_related("patient", "location")).annotate(
-        done_count=Count("appointments", filter=Q(appointments__status=AppointmentStatus.FULFILLED)),
-        booked_count=Count("appointments", filter=Q(appointments__status__in=PENDING_STATUSES)),
-        next_starts_at=Min("appointments__starts_at",
-                           filter=Q(appointments__status__in=PENDING_STATUSES, appointments__starts_at__gte=now)),
+        done_count=_count_of(_course_sessions(status=AppointmentStatus.FULFILLED)),
+        booked_count=_count_of(pending),
+        next_starts_at=Subquery(pending.filter(starts_at__gte=timezone.now()).order_by("starts_at")
+                                .values("starts_at")[:1]),
     )
 
 
