@@ -21,7 +21,7 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
-from clinic.admin import AUDIT_FIELDS, LocationScopedAdmin, run_service
+from clinic.admin import AUDIT_FIELDS, LocationScopedAdmin, VisibleFilter, run_service
 from clinic.csv_export import csv_write
 from clinic.models import StaffRole
 from clinic.selectors import locations_visible_to, staff_role
@@ -130,7 +130,7 @@ class PatientAdmin(AuditedReadAdmin, LocationScopedAdmin):
     add_form = PatientAddForm
     list_display = ("name", "date_of_birth", "phone", "email", "email_failing", "preferred_location", "email_consent",
                     "archived")
-    list_filter = (ArchivedFilter, "preferred_location", "email_consent")
+    list_filter = (ArchivedFilter, ("preferred_location", VisibleFilter), "email_consent")
     list_select_related = ("preferred_location",)
     search_fields = ("last_name",)  # the search itself is patients.selectors.patient_matching
     search_help_text = "Name, email, phone or date of birth (2001-04-23 or 23/04/2001)."

@@ -18,9 +18,8 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.http import urlencode
 
-from clinic.admin import AUDIT_FIELDS, LocationScopedAdmin, run_service
+from clinic.admin import AUDIT_FIELDS, LocationScopedAdmin, VisibleFilter, run_service
 from clinic.display import location_time
-from clinic.models import Device, Room, Staff
 from clinic.redirects import safe_next
 from clinic.selectors import (
     clinicians_visible_to,
@@ -88,18 +87,6 @@ class DayFilter(admin.SimpleListFilter):
         return queryset
 
 
-class ResourceFilter(admin.RelatedFieldListFilter):
-    """Only the rooms, devices or clinicians of the user's locations."""
-
-    def field_choices(self, field, request, model_admin):
-        if field.related_model is Staff:
-            items = clinicians_visible_to(user=request.user).select_related("user")
-        else:
-            visible_to = {Room: rooms_visible_to, Device: devices_visible_to}[field.related_model]
-            items = visible_to(user=request.user).select_related("location")
-        return [(item.pk, str(item)) for item in items]
-
-
 class AppointmentActionForm(ActionForm):
     cancelled_by = forms.ChoiceField(choices=[("", "Who cancels?"), *CancelledBy.choices], required=False,
                                      label="Cancelled by")
@@ -160,8 +147,8 @@ class AppointmentAdmin(AuditedReadAdmin, LocationScopedAdmin):
     list_display = ("when", "patient_name", "location", "clinician", "room_name", "device", "status_badge",
                     "confirmed")
     list_display_links = ("when", "patient_name")
-    list_filter = (DayFilter, "status", "location", ("clinician", ResourceFilter), ("room", ResourceFilter),
-                   ("device", ResourceFilter))
+    list_filter = (DayFilter, "status", ("location", VisibleFilter), ("clinician", VisibleFilter),
+                   ("room", VisibleFilter), ("device", VisibleFilter))
     list_select_related = ("patient", "location", "clinician__user", "room", "device")
     search_fields = ("patient__last_name",)  # the search itself is patients.selectors.patient_list
     search_help_text = "Patient name, email, phone or date of birth (2001-04-23 or 23/04/2001)."

@@ -14,7 +14,7 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.http import urlencode
 
-from clinic.admin import AUDIT_FIELDS, LocationScopedAdmin, ReadOnlyInline, run_service
+from clinic.admin import AUDIT_FIELDS, LocationScopedAdmin, ReadOnlyInline, VisibleFilter, run_service
 from clinic.display import location_time
 from clinic.selectors import (
     locations_visible_to,
@@ -194,7 +194,7 @@ class CourseAdmin(AuditedReadAdmin, LocationScopedAdmin):
     rows_visible_to = staticmethod(courses_visible_to)
     add_form = CourseForm
     list_display = ("patient", "location", "indication", "phase", "status", "progress", "created_at")
-    list_filter = (CourseStatusFilter, "location", "indication", "phase")
+    list_filter = (CourseStatusFilter, ("location", VisibleFilter), "indication", "phase")
     list_select_related = ("patient", "location")
     search_fields = ("patient__last_name", "patient__first_name", "patient__email")
     autocomplete_fields = ("patient",)

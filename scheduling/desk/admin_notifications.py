@@ -9,6 +9,7 @@ from __future__ import annotations
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 
+from clinic.admin import VisibleFilter
 from clinic.display import location_time
 from scheduling.booking.selectors import notifications_visible_to
 from scheduling.models import Notification, NotificationStatus
@@ -19,7 +20,7 @@ from scheduling.reminders.outbox import notification_resend
 class NotificationAdmin(admin.ModelAdmin):
     list_display = ("due_local", "kind", "channel", "patient", "session_local", "status", "attempts", "error_short",
                     "sent_at", "delivery_status")
-    list_filter = ("status", "kind", "channel", "course__location")
+    list_filter = ("status", "kind", "channel", ("course__location", VisibleFilter))
     search_fields = ("patient__last_name", "patient__first_name", "patient__email", "message_id")
     list_select_related = ("patient", "appointment__location")
     date_hierarchy = "due_at"

@@ -12,7 +12,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
-from clinic.admin import LocationScopedAdmin, ReadOnlyInline, run_service
+from clinic.admin import LocationScopedAdmin, ReadOnlyInline, VisibleFilter, run_service
 from clinic.display import location_time
 from clinic.models import Clinician, Device, Room, Weekday
 from scheduling.booking.selectors import appointments_visible_to, courses_visible_to
@@ -68,7 +68,7 @@ class WaitlistEntryAdmin(LocationScopedAdmin):
     add_form = WaitlistEntryForm
     list_display = ("patient", "location", "wanted", "days", "hours", "until", "status", "offers_sent",
                     "asked_by", "created_at")
-    list_filter = ("status", "location")
+    list_filter = ("status", ("location", VisibleFilter))
     list_select_related = ("patient", "location", "appointment")
     search_fields = ("patient__last_name", "patient__first_name", "patient__email")
     autocomplete_fields = ("course", "appointment")  # searched among the user's rows, not one long list
@@ -195,7 +195,7 @@ class WaitlistOfferAdmin(LocationScopedAdmin):
 
     rows_visible_to = staticmethod(waitlist_offers_visible_to)
     list_display = ("offered_time", "patient", "location", "status", "expires_local", "answered_at", "by_hand")
-    list_filter = ("status", "slot__location")
+    list_filter = ("status", ("slot__location", VisibleFilter))
     list_select_related = ("slot__location", "entry__patient")
     readonly_fields = ("slot", "entry", "status", "expires_at", "answered_at", "appointment", "created_at")
     fields = readonly_fields

@@ -131,3 +131,42 @@ def test_admin_and_api_show_the_same_rows(client, own, other, role):
         if role == "front_desk" and resource in CLINICAL:
             continue
         assert admin_ids(client, url) == api_ids(api, resource), resource
+
+
+@pytest.mark.parametrize("role", ("front_desk", "clinician"))
+def test_admin_list_filters_offer_only_the_users_locations_and_clinicians(client, own, other, role):
+    """The filters by location, room, device and clinician name none of another location (``VisibleFilter``)."""
+    rows_at(own), rows_at(other)
+    client.force_login(staff_of(own, role).user)
+    hidden = ["Southside", *(clinician.user.last_name for clinician in other.clinicians)]
+    for resource, url in CHANGELISTS.items():
+        if role == "front_desk" and resource in CLINICAL:
+            continue
+        page = client.get(url).content.decode()
+        assert [text for text in hidden if text in page] == [], resource
+    appointments = client.get("/admin/scheduling/appointment/").content.decode()
+    assert "Northside" in appointments and own.clinician.user.last_name in appointments
+
+
+def test_the_working_hours_list_names_its_clinicians_in_a_fixed_number_of_queries(client, own):
+    from datetime import time
+
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from clinic.models import StaffRole
+    from clinic.services import staff_create, working_hours_add
+
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            assert client.get("/admin/clinic/workinghours/").status_code == 200
+        return len(captured.captured_queries)
+
+    client.force_login(own.manager.user)
+    before = queries()
+    for n in range(4):
+        clinician = staff_create(username=f"extra{n}", first_name="Extra", last_name=f"Clinician{n}",
+                                 role=StaffRole.CLINICIAN, locations=[own.location], created_by=own.admin)
+        working_hours_add(clinician=clinician, location=own.location, weekday=n, starts_at=time(9),
+                          ends_at=time(17), created_by=own.admin)
+    assert queries() == before
