@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import zoneinfo
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
+from itertools import pairwise
 
 from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
@@ -11,6 +12,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Q
+from django.utils import timezone
 
 
 class TimeStampedModel(models.Model):
@@ -19,6 +21,49 @@ class TimeStampedModel(models.Model):
 
     class Meta:
         abstract = True
+
+
+def _period_after(day: date, kind: str) -> date:
+    if kind == "year":
+        return date(day.year + 1, 1, 1)
+    if kind == "month":
+        return date(day.year + day.month // 12, day.month % 12 + 1, 1)
+    return day + timedelta(days=1)
+
+
+class PeriodQuerySet(models.QuerySet):
+    """The rows of a model the admin lists by date (``date_hierarchy``): which years, months and days hold
+    rows is asked period by period.
+
+    Django's date hierarchy finds the years that hold rows with a DISTINCT over every row of the list; for a
+    manager that reads the whole table (215 of the 293 ms of the appointment list at 1,000,000
+    appointments, bench/README.md), and more every year. Here each year (month, day) between the list's
+    first and last row is asked for one row, all in one statement, which an index on the date answers
+    with a row or none for each. Over more than ``PERIODS_MAX`` periods Django's own DISTINCT answers.
+    """
+
+    PERIODS_MAX = 100
+
+    def datetimes(self, field_name, kind, order="ASC", tzinfo=None):
+        if kind not in ("year", "month", "day"):
+            return super().datetimes(field_name, kind, order, tzinfo)
+        zone = tzinfo or timezone.get_current_timezone()
+        bounds = self.aggregate(first=models.Min(field_name), last=models.Max(field_name))
+        if bounds["first"] is None:
+            return []
+        first, last = bounds["first"].astimezone(zone).date(), bounds["last"].astimezone(zone).date()
+        days = [date(first.year, 1, 1) if kind == "year" else first.replace(day=1) if kind == "month" else first]
+        while days[-1] <= last:
+            days.append(_period_after(days[-1], kind))
+        if len(days) > self.PERIODS_MAX + 1:
+            return super().datetimes(field_name, kind, order, tzinfo)
+        starts = [datetime.combine(day, time(), tzinfo=zone) for day in days]
+        probes = [self.filter(**{f"{field_name}__gte": start, f"{field_name}__lt": end}).order_by(field_name)
+                  .values_list(models.Value(number), flat=True)[:1]
+                  for number, (start, end) in enumerate(pairwise(starts))]
+        held = set(probes[0].union(*probes[1:], all=True))
+        found = [start for number, start in enumerate(starts[:-1]) if number in held]
+        return found if order == "ASC" else found[::-1]
 
 
 def validate_time_zone(value: str) -> None:
@@ -264,6 +309,8 @@ class Closure(TimeStampedModel):
     starts_at = models.DateTimeField()
     ends_at = models.DateTimeField()
     reason = models.CharField(max_length=200)
+
+    objects = PeriodQuerySet.as_manager()
 
     class Meta:
         ordering = ["-starts_at"]

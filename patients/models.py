@@ -10,7 +10,7 @@ from django.db import models
 from django.db.models import CharField, Func, Q
 from django.db.models.functions import Upper
 
-from clinic.models import Location, TimeStampedModel
+from clinic.models import Location, PeriodQuerySet, TimeStampedModel
 
 # No patient alive was born earlier; an earlier date is a typing error (e.g. 0985 for 1985).
 DATE_OF_BIRTH_EARLIEST = date(1900, 1, 1)
@@ -152,6 +152,8 @@ class Screening(TimeStampedModel):
     )
     overridden_at = models.DateTimeField(null=True, blank=True)
 
+    objects = PeriodQuerySet.as_manager()
+
     class Meta:
         ordering = ["patient", "-recorded_at"]
         get_latest_by = "recorded_at"
@@ -218,6 +220,8 @@ class AuditEvent(models.Model):
     changes = models.JSONField(default=dict, blank=True, help_text="Field: [old, new] of what changed.")
     ip_address = models.GenericIPAddressField(null=True, blank=True)
     user_agent = models.CharField(max_length=300, blank=True)
+
+    objects = PeriodQuerySet.as_manager()
 
     class Meta:
         ordering = ["-at", "-id"]

@@ -13,7 +13,7 @@ from django.db import models
 from django.db.models import F, Func, Q
 
 from clinic.display import location_time
-from clinic.models import Device, Location, Room, Staff, TimeStampedModel
+from clinic.models import Device, Location, PeriodQuerySet, Room, Staff, TimeStampedModel
 from patients.models import Patient
 from scheduling.scales import HDSS_MAX, HDSS_MIN, PAIN_NPRS_MAX
 
@@ -248,6 +248,8 @@ class Appointment(TimeStampedModel):
     version = models.PositiveIntegerField(default=1, help_text="Raised on every change.")
     moved_by_patient_at = models.DateTimeField(null=True, blank=True, help_text="Last moved by the patient's link.")
 
+    objects = PeriodQuerySet.as_manager()
+
     class Meta:
         ordering = ["starts_at", "id"]
         constraints = [
@@ -353,6 +355,8 @@ class SessionRecord(TimeStampedModel):
     note = models.TextField(blank=True)
     recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
 
+    objects = PeriodQuerySet.as_manager()
+
     class Meta:
         ordering = ["appointment__starts_at"]
         constraints = [
@@ -374,6 +378,9 @@ class SessionRecord(TimeStampedModel):
             models.CheckConstraint(condition=Q(sweat_mg_min__isnull=True) | ~Q(sweat_site=""),
                                    name="session_sweat_names_site"),
         ]
+        # The admin's date hierarchy of the records (clinic.models.PeriodQuerySet): the first and last record
+        # and one of each year, month or day, each read from here instead of every record.
+        indexes = [models.Index(fields=["created_at"], name="sessionrecord_created")]
 
     def __str__(self) -> str:
         return f"Session record of {self.appointment}"

@@ -6,7 +6,7 @@ from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.db.models import Q
 
-from clinic.models import TimeStampedModel
+from clinic.models import PeriodQuerySet, TimeStampedModel
 from patients.models import Patient
 
 
@@ -62,6 +62,8 @@ class Notification(TimeStampedModel):
                                                                      "provider's message id.")
     delivery_status = models.CharField(max_length=20, blank=True,
                                        help_text="What the SMS provider last reported (e.g. delivered).")
+
+    objects = PeriodQuerySet.as_manager()
 
     class Meta:
         ordering = ["-due_at", "-id"]
