@@ -34,7 +34,8 @@ def test_every_date_hierarchy_of_ionto_reads_by_period():
             assert isinstance(model._default_manager.all(), PeriodQuerySet), model
 
 
-@pytest.mark.parametrize(("zone", "kind"), list(product(("UTC", "America/Toronto", "Asia/Tokyo"), ("year", "month", "day"))))
+@pytest.mark.parametrize(("zone", "kind"),
+                         list(product(("UTC", "America/Toronto", "Asia/Tokyo"), ("year", "month", "day"))))
 def test_periods_are_djangos_own(clinic, zone, kind):
     for moment in INSTANTS:
         Closure.objects.create(location=clinic.location, starts_at=moment, ends_at=moment.replace(minute=59),
