@@ -6,7 +6,7 @@ words. The day schedule, the day sheet and moving a session are pages of their o
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 
 from django import forms
 from django.contrib import admin, messages
@@ -52,6 +52,7 @@ from scheduling.models import (
     NotificationStatus,
 )
 from scheduling.reminders.outbox import notification_resend
+from scheduling.reports.period import local_days_instants
 
 # ---------------------------------------------------------------------------------------------
 # Appointments
@@ -72,19 +73,29 @@ class DayFilter(admin.SimpleListFilter):
         monday = today - timedelta(days=today.weekday())
         match self.value():
             case "today":
-                return queryset.filter(local_date=today)
+                return _on_local_days(queryset, today, today)
             case "tomorrow":
-                return queryset.filter(local_date=today + timedelta(days=1))
+                return _on_local_days(queryset, today + timedelta(days=1), today + timedelta(days=1))
             case "week":
-                return queryset.filter(local_date__gte=monday, local_date__lt=monday + timedelta(days=7))
+                return _on_local_days(queryset, monday, monday + timedelta(days=6))
             case "next_week":
-                return queryset.filter(local_date__gte=monday + timedelta(days=7),
-                                       local_date__lt=monday + timedelta(days=14))
+                return _on_local_days(queryset, monday + timedelta(days=7), monday + timedelta(days=13))
             case "upcoming":
-                return queryset.filter(local_date__gte=today)
+                return _on_local_days(queryset, today, None)
             case "past":
-                return queryset.filter(local_date__lt=today)
+                return _on_local_days(queryset, None, today - timedelta(days=1))
         return queryset
+
+
+def _on_local_days(queryset, first: date | None, last: date | None):
+    """The sessions on the local days ``first`` to ``last`` (None: open), also bounded on ``starts_at``, so that the
+    indexes on the start read those days only (the list's page, its date hierarchy's first and last session)."""
+    earliest, latest = local_days_instants(first or last, last or first)
+    if first is not None:
+        queryset = queryset.filter(local_date__gte=first, starts_at__gte=earliest)
+    if last is not None:
+        queryset = queryset.filter(local_date__lte=last, starts_at__lt=latest)
+    return queryset
 
 
 class AppointmentActionForm(ActionForm):

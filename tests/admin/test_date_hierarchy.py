@@ -1,19 +1,21 @@
 """The admin's date hierarchy (years, months, days that hold rows) asked period by period
 (clinic.models.PeriodQuerySet), instead of Django's DISTINCT over every row of the list."""
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from itertools import product
 
 import pytest
 from django.contrib import admin
 from django.db import connection
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from clinic.models import Closure, PeriodQuerySet
 from scheduling.booking.services import appointment_enter_past
-from tests.factories import make_course
+from scheduling.desk.admin_appointments import DayFilter
+from scheduling.models import Appointment
+from tests.factories import book, make_clinic, make_course
 
 pytestmark = pytest.mark.django_db
 
@@ -68,3 +70,32 @@ def test_a_managers_appointment_list_finds_its_years_without_reading_every_sessi
     assert "starts_at__month=3" in year and "starts_at__month=11" in year and "starts_at__month=4" not in year
     month = client.get("/admin/scheduling/appointment/?starts_at__year=2024&starts_at__month=11").content.decode()
     assert "starts_at__day=12" in month and "starts_at__day=11" not in month
+
+
+@pytest.mark.parametrize("value", ["today", "tomorrow", "week", "next_week", "upcoming", "past"])
+def test_the_day_filter_keeps_its_local_days_at_the_ends_of_the_clock(rf, value):
+    """Bounded on ``starts_at`` for the indexes, the list's day filter still keeps exactly the sessions of its
+    local days, at UTC+14 and UTC-11 alike."""
+    tomorrow = timezone.localdate() + timedelta(days=1)
+    for zone, early, late in (("Pacific/Kiritimati", 8, 19), ("Pacific/Pago_Pago", 8, 19)):
+        clinic = make_clinic(time_zone=zone)
+        course = make_course(clinic, planned_sessions=10)
+        for day in (tomorrow, tomorrow + timedelta(days=2), tomorrow + timedelta(days=9)):
+            for hour in (early, late) if day == tomorrow else (early,):
+                patient_course = course if hour == early else make_course(clinic)
+                book(clinic, patient_course, clinic.at(day, hour))
+        appointment_enter_past(course=make_course(clinic), clinician=clinic.clinician, room=clinic.room,
+                               device=clinic.device, starts_at=clinic.at(tomorrow - timedelta(days=3), 19),
+                               entered_by=clinic.front_desk.user)
+    today = timezone.localdate()
+    monday = today - timedelta(days=today.weekday())
+    rule = {"today": Q(local_date=today), "tomorrow": Q(local_date=tomorrow),
+            "week": Q(local_date__gte=monday, local_date__lt=monday + timedelta(days=7)),
+            "next_week": Q(local_date__gte=monday + timedelta(days=7), local_date__lt=monday + timedelta(days=14)),
+            "upcoming": Q(local_date__gte=today), "past": Q(local_date__lt=today)}[value]
+    model_admin = admin.site._registry[Appointment]
+    request = rf.get("/admin/scheduling/appointment/", {"day": value})
+    found = DayFilter(request, {"day": [value]}, Appointment, model_admin).queryset(request, Appointment.objects.all())
+    expected = set(Appointment.objects.filter(rule).values_list("pk", flat=True))
+    assert set(found.values_list("pk", flat=True)) == expected
+    assert expected or value == "today"
