@@ -170,3 +170,26 @@ def test_the_working_hours_list_names_its_clinicians_in_a_fixed_number_of_querie
         working_hours_add(clinician=clinician, location=own.location, weekday=n, starts_at=time(9),
                           ends_at=time(17), created_by=own.admin)
     assert queries() == before
+
+
+def test_rooms_devices_and_clinicians_are_offered_one_location_at_a_time(client, own, other):
+    """A manager sees every location: the appointment list offers their rooms, devices and clinicians only for
+    the location chosen in its location filter (``VisibleFilter``), not those of every location at once."""
+    client.force_login(own.manager.user)
+
+    def offered(page: str, name: str, pk: int) -> bool:
+        return re.search(rf"{name}__id__exact={pk}\b", page) is not None
+
+    page = client.get("/admin/scheduling/appointment/").content.decode()
+    assert offered(page, "location", own.location.pk) and offered(page, "location", other.location.pk)
+    assert "room__id__exact" not in page and "device__id__exact" not in page
+    assert "clinician__id__exact" not in page
+
+    page = client.get(f"/admin/scheduling/appointment/?location__id__exact={other.location.pk}").content.decode()
+    assert offered(page, "room", other.rooms[0].pk) and not offered(page, "room", own.rooms[0].pk)
+    assert offered(page, "device", other.devices[0].pk) and not offered(page, "device", own.devices[0].pk)
+    assert offered(page, "clinician", other.clinician.pk) and not offered(page, "clinician", own.clinician.pk)
+
+    client.force_login(own.front_desk.user)  # one location: its own, without choosing it
+    page = client.get("/admin/scheduling/appointment/").content.decode()
+    assert offered(page, "room", own.rooms[0].pk) and offered(page, "clinician", own.clinician.pk)
