@@ -587,7 +587,8 @@ def test_a_send_waits_for_a_change_holding_the_appointment_then_sees_it(clinic, 
         sender = threading.Thread(target=send)
         sender.start()
         waiters = []
-        while not waiters and sender.is_alive():
+        # pg_blocking_pids sees the wait a moment before pg_stat_activity names it: ask until it is named.
+        while not (waiters and waiters[0][0]) and sender.is_alive():
             waiters = lock_waiters()
         assert (outcome, len(waiters)) == ([], 1), "the send went ahead while the cancellation held the appointment"
         [(wait_event_type, query)] = waiters
