@@ -279,6 +279,10 @@ class Appointment(TimeStampedModel):
             models.Index(fields=["clinician", "starts_at"], name="appointment_clinician_start"),
             models.Index(fields=["course", "starts_at"], name="appointment_course_start"),
             models.Index(fields=["patient", "starts_at"], name="appointment_patient_start"),
+            # A booking's facts read its rooms' and devices' sessions around its times (booking_facts): without
+            # these PostgreSQL found them through the exclusion constraints' GiST indexes, 34 ms at 10,000,000.
+            models.Index(fields=["room", "starts_at"], name="appointment_room_start"),
+            models.Index(fields=["device", "starts_at"], name="appointment_device_start"),
             # The lists of every location in time order (a manager's appointment list, the session records):
             # a page is read from here instead of sorting every session (bench/README.md).
             models.Index(fields=["starts_at", "id"], name="appointment_start"),
