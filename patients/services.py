@@ -252,13 +252,13 @@ def _plain(value):
     return getattr(value, "pk", None) or str(value)
 
 
-def _audit_event(*, actor, action: str, patient: Patient | None, object_type: str, object_id: str,
+def _audit_event(*, actor, action: str, patient_id: int | None, object_type: str, object_id: str,
                  changes: dict, via: str | None, context) -> AuditEvent:
     authenticated = actor is not None and getattr(actor, "is_authenticated", False)
     return AuditEvent(
         actor=actor if authenticated else None,
         actor_label=actor.get_username() if authenticated else (via or context.via),
-        action=action, via=via or context.via, patient=patient, object_type=object_type, object_id=object_id,
+        action=action, via=via or context.via, patient_id=patient_id, object_type=object_type, object_id=object_id,
         changes={field: [_plain(old), _plain(new)] for field, (old, new) in changes.items()},
         ip_address=context.ip_address, user_agent=context.user_agent,
     )
@@ -268,7 +268,7 @@ def audit_record(*, actor, action: str, patient: Patient, obj=None, changes: dic
                  via: str | None = None) -> AuditEvent:
     """Append one row to the audit trail; where from is taken from the current request, if any."""
     target = obj if obj is not None else patient
-    event = _audit_event(actor=actor, action=action, patient=patient, object_type=target._meta.model_name,
+    event = _audit_event(actor=actor, action=action, patient_id=patient.pk, object_type=target._meta.model_name,
                          object_id=str(target.pk), changes=changes or {}, via=via, context=request_context.current())
     event.save()
     return event
@@ -277,7 +277,7 @@ def audit_record(*, actor, action: str, patient: Patient, obj=None, changes: dic
 def audit_record_many(*, actor, action: str, patient: Patient, objects: list) -> list[AuditEvent]:
     """``audit_record`` of each of ``objects`` (one patient's), in one INSERT."""
     context = request_context.current()
-    events = [_audit_event(actor=actor, action=action, patient=patient, object_type=obj._meta.model_name,
+    events = [_audit_event(actor=actor, action=action, patient_id=patient.pk, object_type=obj._meta.model_name,
                            object_id=str(obj.pk), changes={}, via=None, context=context) for obj in objects]
     return AuditEvent.objects.bulk_create(events)
 
@@ -290,11 +290,11 @@ def audit_report(*, actor, action: str, report: str, details: dict, patient_ids:
     context = request_context.current()
     changes = {name: (None, value) for name, value in details.items()}
     via = "export" if action == AuditAction.EXPORT else None
-    rows = [_audit_event(actor=actor, action=action, patient=Patient(pk=patient_id), object_type="report",
+    rows = [_audit_event(actor=actor, action=action, patient_id=patient_id, object_type="report",
                          object_id=report, changes=changes, via=via, context=context)
             for patient_id in sorted(set(patient_ids))]
     if action == AuditAction.EXPORT:
-        rows.insert(0, _audit_event(actor=actor, action=action, patient=None, object_type="report",
+        rows.insert(0, _audit_event(actor=actor, action=action, patient_id=None, object_type="report",
                                     object_id=report, changes=changes, via=via, context=context))
     if rows:
         AuditEvent.objects.bulk_create(rows)
