@@ -23,10 +23,13 @@ def desk(client, clinic):
 _REQUEST_TABLES = ('"django_session"', 'FROM "auth_user"', '"otp_', '"auth_permission"', '"axes_')
 
 
-def page_queries(captured) -> list[str]:
-    """The SQL a page ran for itself, without the per-request session, user and permission queries."""
+def page_queries(queries: list[dict]) -> list[str]:
+    """The SQL a page ran for itself, without the per-request session, user and permission queries.
+
+    ``queries`` is a CaptureQueriesContext's ``captured_queries``, taken before the next request: Django empties
+    its query log when a request starts, so a context read after another request shows that one's queries."""
     own = []
-    for query in captured.captured_queries:
+    for query in queries:
         sql = query["sql"]
         if sql.startswith(("SAVEPOINT", "RELEASE SAVEPOINT")) or any(table in sql for table in _REQUEST_TABLES):
             continue

@@ -63,7 +63,7 @@ def list_queries(client, url):
     client.get(url)  # as a working user has: the user's location ids are then in the shared cache
     with CaptureQueriesContext(connection) as captured:
         assert client.get(url).status_code == 200
-    return len(captured), page_queries(captured)
+    return len(captured), page_queries(captured.captured_queries)
 
 
 def test_patient_list_costs_the_same_queries_for_2_and_40_patients(desk, clinic):
