@@ -6,12 +6,15 @@ words. The day schedule, the day sheet and moving a session are pages of their o
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+import operator
+from datetime import date, datetime, time, timedelta
+from functools import reduce
 
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ActionForm
 from django.core.exceptions import PermissionDenied
+from django.db.models import Q
 from django.http import HttpResponseNotAllowed, HttpResponseRedirect
 from django.urls import path, reverse
 from django.utils import timezone
@@ -20,6 +23,7 @@ from django.utils.http import urlencode
 
 from clinic.admin import AUDIT_FIELDS, LocationScopedAdmin, VisibleFilter, run_service
 from clinic.display import location_time
+from clinic.models import Location
 from clinic.redirects import safe_next
 from clinic.selectors import (
     clinicians_visible_to,
@@ -81,7 +85,7 @@ class DayFilter(admin.SimpleListFilter):
             case "next_week":
                 return _on_local_days(queryset, monday + timedelta(days=7), monday + timedelta(days=13))
             case "upcoming":
-                return _on_local_days(queryset, today, None)
+                return _from_local_day(queryset, today)
             case "past":
                 return _on_local_days(queryset, None, today - timedelta(days=1))
         return queryset
@@ -96,6 +100,24 @@ def _on_local_days(queryset, first: date | None, last: date | None):
     if last is not None:
         queryset = queryset.filter(local_date__lte=last, starts_at__lt=latest)
     return queryset
+
+
+def _from_local_day(queryset, first: date):
+    """The sessions from the local day ``first`` on, bounded on ``starts_at`` alone: from that day's midnight at each
+    location, in its zone (its days as its zone tells them now, as the list shows its times). Locations whose day
+    starts at the same instant share a term; with one such instant no location is named.
+
+    Not ``_on_local_days``: PostgreSQL takes its two bounds, on the local day and on the start, for independent and
+    multiplies their shares. Here both leave the few weeks ahead of years of history, so it expected 2 of 4,229
+    booked sessions and joined the list's small tables to them row by row (310 ms; 0.9 ms on the start alone,
+    bench/README.md). Over days that have passed the shares are large and their product close enough."""
+    midnights: dict[datetime, list[int]] = {}
+    for location in Location.objects.only("time_zone"):
+        midnights.setdefault(location.at(first, time()), []).append(location.pk)
+    if len(midnights) <= 1:
+        return queryset.filter(starts_at__gte=next(iter(midnights))) if midnights else queryset.none()
+    return queryset.filter(reduce(operator.or_, (Q(location_id__in=ids, starts_at__gte=midnight)
+                                                 for midnight, ids in midnights.items())))
 
 
 class AppointmentActionForm(ActionForm):
