@@ -25,7 +25,7 @@ def test_day_schedule_costs_the_same_queries_for_2_and_150_sessions(client):
         response = client.get(day_url(clinic, day))
     assert response.status_code == 200
     assert response.content.decode().count('class="card ') == 2
-    few = few.captured_queries  # taken now: the next request empties Django's query log
+    few = few.captured_queries  # taken before the next request (tests/admin/conftest.py, page_queries)
 
     book_many(clinic, day, 148, start_index=2)
     with CaptureQueriesContext(connection) as many:
