@@ -43,6 +43,7 @@ from scheduling.engine.grid import Slot, availability_grid, week_start
 from scheduling.engine.planner import Anchor, PlannedSession, Preferences, course_plan
 from scheduling.models import (
     ACTIVE_STATUSES,
+    PENDING_STATUSES,
     SESSION_MINUTES_MAX,
     Appointment,
     AppointmentStatus,
@@ -85,7 +86,6 @@ def notifications_visible_to(*, user) -> QuerySet[Notification]:
     return at_visible_locations(Notification.objects, user=user, field="course__location_id")
 
 OPEN_COURSE_STATUSES = (CourseStatus.PLANNED, CourseStatus.ACTIVE)
-PENDING_STATUSES = (AppointmentStatus.BOOKED, AppointmentStatus.ARRIVED)
 MAINTENANCE_NOT_DUE = ("No maintenance session waits to be booked: maintenance follows a completed hyperhidrosis "
                        "course with none running, or continues an open maintenance course with nothing booked.")
 

@@ -13,7 +13,7 @@ class Migration(migrations.Migration):
     operations = [
         AddIndexConcurrently(
             model_name='appointment',
-            index=models.Index(condition=models.Q(('status', 'booked')), fields=['starts_at', 'id'],
-                               name='appointment_booked_start'),
+            index=models.Index(condition=models.Q(('status__in', ('booked', 'arrived'))), fields=['starts_at', 'id'],
+                               name='appointment_pending_start'),
         ),
     ]
