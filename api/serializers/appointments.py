@@ -108,9 +108,12 @@ def appointment_etag(appointment: Appointment) -> str:
 
 class AppointmentBookSerializer(ScopedRowsInput):
     """The course, clinician, room and device, read in one query (ScopedRowsInput), the clinician with the
-    user who names them in the answer; the booking locks and reads the course with its location itself."""
+    user who names them in the answer; the booking locks and reads the course with its location itself, so
+    only the course's id is read here, and of the clinician what the booking rules and the answer read."""
 
     read_with = {"clinician": ("user",)}
+    read_columns = {"course": ("id",), "clinician": ("id", "user_id", "role", "is_active", "user__id",
+                                                 "user__username", "user__first_name", "user__last_name")}
 
     course = ScopedPrimaryKeyField(scope="courses", queryset=Course.objects.all())
     clinician = ScopedPrimaryKeyField(scope="clinicians", queryset=Clinician.objects.all())

@@ -33,14 +33,15 @@ from django.db.models import (
 from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
-from clinic.models import Closure, Device, Location, OpeningHours, Room, Staff, WorkingHours
-from clinic.rows import instance_from_json, json_all_fields, json_rows
+from clinic.models import Closure, Device, Location, Room, Staff
+from clinic.rows import instance_from_json, json_rows
 from clinic.selectors import at_visible_locations, closure_closes, closure_list_overlapping
-from patients.models import Patient, Screening
+from patients.models import CONTRAINDICATIONS, MEDICATED_CONTRAINDICATIONS, Patient, Screening
 from scheduling.booking.rules import course_refusal
 from scheduling.checkins.models import CheckIn, CheckInPurpose
 from scheduling.engine.grid import Slot, availability_grid, week_start
 from scheduling.engine.planner import Anchor, PlannedSession, Preferences, course_plan
+from scheduling.engine.setup import LocationSetup, setup_of
 from scheduling.models import (
     ACTIVE_STATUSES,
     PENDING_STATUSES,
@@ -355,11 +356,10 @@ class SessionFacts:
 
 @dataclass
 class BookingFacts:
-    """Everything the booking rules read for the sessions of one call, read in one query (``booking_facts``)."""
+    """Everything the booking rules read for the sessions of one call (``booking_facts``): the location's set-up,
+    as the slot engine reads it, and the rest in one query."""
 
-    works_here: set[int]  # of the sessions' clinicians, those who work at the location
-    opening: list[OpeningHours]
-    working: list[WorkingHours]
+    setup: LocationSetup  # the location's active clinicians, opening hours and clinicians' working hours
     screening: Screening | None
     course_sessions: int  # the course's active sessions (those being moved left out)
     sessions: list[SessionFacts]
@@ -368,14 +368,25 @@ class BookingFacts:
     baseline_blocked: bool = True
 
 
-# The columns of another session that ``appointments_clash`` reads.
+# The columns each rule reads: of another session (``appointments_clash``), of a closure (``closure_closes`` and
+# the refusal's words: what it closes, when and why) and of the patient's screening (``screening_refusal``). Each
+# key of a JSON row costs Django about 0.3 ms to build and compile (bench/README.md); a column not read here
+# loads on first use.
 CLASH_COLUMNS = ("id", "location_id", "patient_id", "clinician_id", "room_id", "device_id", "starts_at", "ends_at")
+CLOSURE_COLUMNS = ("id", "location_id", "room_id", "device_id", "clinician_id", "starts_at", "ends_at", "reason")
+SCREENING_COLUMNS = ("id", "for_medicated", "overridden_at", *CONTRAINDICATIONS, *MEDICATED_CONTRAINDICATIONS)
+
+
+def _named(columns: tuple[str, ...]) -> dict[str, str]:
+    return {column: column for column in columns}
 
 
 def booking_facts(*, course: Course, appointments: list[Appointment]) -> BookingFacts:
     """What the booking rules need to judge ``appointments`` (new, or booked ones being moved, each with its
     ``local_date``), one query whatever their number: read after the course's lock, so the counts and
-    clashes include every booking that held the lock before.
+    clashes include every booking that held the lock before. The location's set-up (who works there, the
+    opening and working hours) comes from the shared cache the slot engine reads (``setup_of``), so a free
+    slot and a booking judge the hours alike.
 
     The sessions' facts come from four sets read for all of them at once, each bounded by an index: the
     location's closures over the sessions' span, the active sessions that could clash with one of them
@@ -400,21 +411,16 @@ def booking_facts(*, course: Course, appointments: list[Appointment]) -> Booking
              | Q(location=location) & (Q(room__in={appointment.room_id for appointment in appointments})
                                        | Q(device__in={appointment.device_id for appointment in appointments})))
     columns = {
-        "works_here": ArraySubquery(Staff.locations.through.objects.filter(
-            location=location, staff__in=clinician_ids).values("staff_id")),
-        "opening": json_rows(OpeningHours.objects.filter(location=location), **json_all_fields(OpeningHours)),
-        "working": json_rows(WorkingHours.objects.filter(location=location, clinician__in=clinician_ids),
-                             **json_all_fields(WorkingHours)),
         "screening": json_rows(Screening.objects.filter(pk=Subquery(
-            course.patient.screenings.order_by("-recorded_at", "-id").values("pk")[:1])), **json_all_fields(Screening)),
+            course.patient.screenings.order_by("-recorded_at", "-id").values("pk")[:1])), **_named(SCREENING_COLUMNS)),
         "course_days": ArraySubquery(active.filter(course=course).order_by().values("local_date")),
         "patient_days": ArraySubquery(active.filter(
             patient=course.patient_id, local_date__in={appointment.local_date for appointment in appointments},
         ).order_by().values("local_date")),
         "closed": json_rows(closure_list_overlapping(
             location=location, starts_at=min(appointment.starts_at for appointment in appointments),
-            ends_at=max(appointment.ends_at for appointment in appointments)), **json_all_fields(Closure)),
-        "near": json_rows(active.filter(near, whose), **{column: column for column in CLASH_COLUMNS}),
+            ends_at=max(appointment.ends_at for appointment in appointments)), **_named(CLOSURE_COLUMNS)),
+        "near": json_rows(active.filter(near, whose), **_named(CLASH_COLUMNS)),
     }
     if not moving:
         first = min(appointment.starts_at for appointment in appointments)
@@ -431,10 +437,7 @@ def booking_facts(*, course: Course, appointments: list[Appointment]) -> Booking
     near = sorted((instance_from_json(Appointment, fields) for fields in row["near"]),
                   key=lambda other: (other.starts_at, other.pk))
     return BookingFacts(
-        works_here=set(row["works_here"]),
-        opening=sorted((instance_from_json(OpeningHours, fields) for fields in row["opening"]),
-                       key=lambda hours: (hours.weekday, hours.opens_at)),
-        working=[instance_from_json(WorkingHours, fields) for fields in row["working"]],
+        setup=setup_of(location),
         screening=screening[0] if screening else None,
         course_sessions=len(row["course_days"]),
         sessions=[SessionFacts(

@@ -38,6 +38,7 @@ from scheduling.booking.selectors import (
     booking_facts,
 )
 from scheduling.checkins.services import check_ins_on_booked
+from scheduling.engine.grid import seconds_of_day
 from scheduling.models import (
     ACTIVE_STATUSES,
     SESSION_MINUTES_MAX,
@@ -124,10 +125,15 @@ def _check_resources(appointment: Appointment, facts: BookingFacts) -> None:
     clinician = appointment.clinician
     if clinician.role != StaffRole.CLINICIAN or not clinician.is_active:
         errors["clinician"] = f"{clinician} is not an active clinician."
-    elif clinician.pk not in facts.works_here:
+    elif not any(person.pk == clinician.pk for person in facts.setup.clinicians):
         errors["clinician"] = f"{clinician} does not work at {location}."
     if errors:
         raise ValidationError(errors)
+
+
+def _clock(seconds: float) -> str:
+    """Seconds since midnight as the wall-clock time HH:MM."""
+    return f"{int(seconds) // 3600:02d}:{int(seconds) % 3600 // 60:02d}"
 
 
 def _check_hours(appointment: Appointment, facts: BookingFacts, session: SessionFacts) -> None:
@@ -137,18 +143,18 @@ def _check_hours(appointment: Appointment, facts: BookingFacts, session: Session
     if start.date() != end.date():
         raise ValidationError({"starts_at": f"{span} runs past midnight."})
     weekday = start.weekday()
-    opening = [hours for hours in facts.opening if hours.weekday == weekday]
-    if not any(hours.opens_at <= start.time() and end.time() <= hours.closes_at for hours in opening):
+    start_seconds, end_seconds = seconds_of_day(start.time()), seconds_of_day(end.time())
+    opening = sorted(facts.setup.opening.get(weekday, ()))
+    if not any(opens <= start_seconds and end_seconds <= closes for opens, closes in opening):
         if opening:
-            open_text = ", ".join(f"{h.opens_at:%H:%M}-{h.closes_at:%H:%M}" for h in opening)
+            open_text = ", ".join(f"{_clock(opens)}-{_clock(closes)}" for opens, closes in opening)
             raise ValidationError({"starts_at": f"{span} is outside the opening hours of {location} "
                                                 f"({Weekday(weekday).label} {open_text})."})
         raise ValidationError({"starts_at": f"{location} is closed on {Weekday(weekday).label}s."})
-    working = [hours for hours in facts.working if hours.clinician_id == appointment.clinician_id]
-    if working:
-        today = [hours for hours in working if hours.weekday == weekday]
-        if not any(hours.starts_at <= start.time() and end.time() <= hours.ends_at for hours in today):
-            raise ValidationError({"clinician": f"{appointment.clinician} does not work {span}."})
+    working = facts.setup.working.get(appointment.clinician_id)
+    if working and not any(begins <= start_seconds and end_seconds <= ends
+                           for begins, ends in working.get(weekday, ())):
+        raise ValidationError({"clinician": f"{appointment.clinician} does not work {span}."})
     closure = session.closure
     if closure is not None:
         what = closure.room or closure.device or closure.clinician or location

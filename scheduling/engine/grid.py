@@ -142,7 +142,7 @@ class Grid:
 
 
 def seconds_of_day(moment: time) -> float:
-    return moment.hour * 3600 + moment.minute * 60 + moment.second
+    return moment.hour * 3600 + moment.minute * 60 + moment.second + moment.microsecond / 1_000_000
 
 
 def week_start(day: date) -> date:

@@ -131,6 +131,22 @@ def test_clinician_working_hours_are_honoured(clinic, monday):
         book(clinic, make_course(clinic), clinic.at(next_weekday(1), 9))  # no hours on Tuesdays
 
 
+def test_the_very_next_booking_judges_the_hours_as_changed(clinic, monday):
+    """A booking reads the set-up from the cache the slot engine keeps; a change to the hours starts it anew."""
+    book(clinic, make_course(clinic), clinic.at(monday, 13))  # the set-up is now in the shared cache
+    clinic_services.working_hours_add(clinician=clinic.clinician, location=clinic.location, weekday=0,
+                                      starts_at=time(8), ends_at=time(12))
+    with pytest.raises(ValidationError) as refused:
+        book(clinic, make_course(clinic), clinic.at(monday, 14))
+    assert refused.value.message_dict == {"clinician": [f"{clinic.clinician} does not work Mon {monday:%d %b} "
+                                                        "14:00-14:30."]}
+    sunday = next_weekday(6)
+    clinic_services.opening_hours_add(location=clinic.location, weekday=6, opens_at=time(9), closes_at=time(13))
+    clinic_services.working_hours_add(clinician=clinic.clinician, location=clinic.location, weekday=6,
+                                      starts_at=time(9), ends_at=time(13))
+    assert book(clinic, make_course(clinic), clinic.at(sunday, 10)).status == AppointmentStatus.BOOKED
+
+
 def test_closures_of_location_room_device_and_clinician_block_booking(clinic, monday):
     start, end = clinic.at(monday, 9), clinic.at(monday, 12)
     clinic_services.closure_create(location=clinic.location, room=clinic.rooms[0], starts_at=start, ends_at=end,
