@@ -363,8 +363,9 @@ class BookingFacts:
     screening: Screening | None
     course_sessions: int  # the course's active sessions (those being moved left out)
     sessions: list[SessionFacts]
-    # New sessions only: the course has an active session before the first of them, a recorded score or a
-    # planned baseline check-in (the facts of ``check_ins_on_booked``, read here to spare it a query).
+    # New sessions of an initial course only (True otherwise): the course has an active session before the first
+    # of them, a recorded score or a planned baseline check-in (the facts of ``check_ins_on_booked``, read here to
+    # spare it a query).
     baseline_blocked: bool = True
 
 
@@ -422,7 +423,7 @@ def booking_facts(*, course: Course, appointments: list[Appointment]) -> Booking
             ends_at=max(appointment.ends_at for appointment in appointments)), **_named(CLOSURE_COLUMNS)),
         "near": json_rows(active.filter(near, whose), **_named(CLASH_COLUMNS)),
     }
-    if not moving:
+    if not moving and course.phase == CoursePhase.INITIAL:  # only an initial course plans a baseline check-in
         first = min(appointment.starts_at for appointment in appointments)
         columns["baseline_blocked"] = (
             Exists(Appointment.objects.filter(course=course, starts_at__lt=first).exclude(

@@ -16,7 +16,7 @@ from django.urls import reverse
 from fhir.resources.R4B.bundle import Bundle
 
 from patients.models import AuditAction, AuditEvent
-from scheduling.booking.courses import course_maintenance_proposal
+from scheduling.booking.courses import course_maintenance_proposal, course_start_maintenance
 from scheduling.booking.selectors import course_annotate_maintenance, course_maintenance_due_at
 from scheduling.checkins.links import CHECK_IN_LINK_MAX_AGE, CHECK_IN_SALT, check_in_link_token
 from scheduling.checkins.models import CheckIn, CheckInPurpose
@@ -71,6 +71,12 @@ def test_the_first_booking_plans_one_baseline_check_in_and_its_email(clinic, mon
     assert clinic.location.local(baseline.due_at).replace(tzinfo=None) == (
         clinic.at(monday - timedelta(days=1), 10).replace(tzinfo=None))
     assert (baseline.notification.kind, baseline.notification.due_at) == (NotificationKind.CHECK_IN, baseline.due_at)
+
+
+def test_a_maintenance_course_plans_no_baseline_check_in(clinic, monday):
+    maintenance = course_start_maintenance(course=finished(clinic, monday), created_by=clinic.clinician.user)
+    treat(clinic, maintenance, [(monday + timedelta(weeks=4), "booked")])
+    assert not CheckIn.objects.filter(course=maintenance).exists()
 
 
 def test_the_check_in_email_asks_only_how_the_patient_is_doing(clinic, monday):
