@@ -41,15 +41,34 @@ class PeriodQuerySet(models.QuerySet):
     first and last row is asked for one row, all in one statement, which an index on the date answers
     with a row or none for each. Over more than ``PERIODS_MAX`` periods Django's own DISTINCT answers. The
     answer is a list where Django's is a queryset: the admin's date hierarchy only goes through it.
+
+    The date hierarchy first asks the list for its first and last row itself (to start at the year or month
+    they share), then asks this of the same queryset: the first and last row are kept on the queryset from
+    that ``aggregate`` and not asked again. On a list filtered through another table (a search by surname)
+    that query reads every matching row, 60 ms at 1,000,000 appointments.
     """
 
     PERIODS_MAX = 100
+
+    def aggregate(self, *args, **kwargs):
+        answer = super().aggregate(*args, **kwargs)
+        first, last = kwargs.get("first"), kwargs.get("last")
+        if not args and kwargs.keys() == {"first", "last"} and isinstance(first, models.Min):
+            field = first.get_source_expressions()[0]
+            if isinstance(field, F) and first == models.Min(field.name) and last == models.Max(field.name):
+                self._period_bounds = {**getattr(self, "_period_bounds", {}), field.name: answer}
+        return answer
+
+    def _bounds(self, field_name: str) -> dict:
+        """The first and last value of ``field_name`` in these rows, as ``aggregate`` answered them."""
+        kept = getattr(self, "_period_bounds", {}).get(field_name)
+        return kept or self.aggregate(first=models.Min(field_name), last=models.Max(field_name))
 
     def datetimes(self, field_name, kind, order="ASC", tzinfo=None):
         if kind not in ("year", "month", "day"):
             return super().datetimes(field_name, kind, order, tzinfo)
         zone = tzinfo or timezone.get_current_timezone()
-        bounds = self.aggregate(first=models.Min(field_name), last=models.Max(field_name))
+        bounds = self._bounds(field_name)
         if bounds["first"] is None:
             return []
         first, last = bounds["first"].astimezone(zone).date(), bounds["last"].astimezone(zone).date()
