@@ -248,6 +248,20 @@ def test_window_includes_the_longest_session_that_began_before_the_start(world, 
     assert ended_before.pk not in listed
 
 
+def test_a_start_without_an_end_lists_what_runs_then_and_everything_after(world, as_role):
+    clinic = world.own
+    monday = next_weekday(0)
+    running = book(clinic, make_course(clinic, session_minutes=45), clinic.at(monday, 9, 30))  # to 10:15
+    ended_at_start = book(clinic, make_course(clinic, session_minutes=30), clinic.at(monday, 9, 30),
+                          clinician=clinic.clinicians[1], room=clinic.rooms[1], device=clinic.devices[1])  # to 10:00
+    course = make_course(clinic)
+    later = [book(clinic, course, clinic.at(monday, 11)), book(clinic, course, clinic.at(monday + timedelta(9), 8))]
+    response = as_role("front_desk").get("/api/v1/appointments/", {"start": clinic.at(monday, 10).isoformat()})
+    listed = [row["id"] for row in response.json()["results"]]
+    assert listed == [running.pk, later[0].pk, later[1].pk]
+    assert ended_at_start.pk not in listed
+
+
 def test_complete_with_a_stale_if_match_answers_412_and_records_nothing(world, as_role):
     session = booked_session(world.own)
     with time_machine.travel(session.appointment.ends_at, tick=False):
