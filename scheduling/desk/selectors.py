@@ -165,6 +165,9 @@ def day_schedule_build(*, location: Location, day: date, by: str) -> DaySchedule
 
     rows: list[Row] = []
     index_of_column = {column.key: i for i, column in enumerate(columns)}
+    # Every free cell books at the location and day and comes back here: the same two addresses for all.
+    book_url = reverse("admin:scheduling_appointment_add")
+    back_url = day_schedule_url(location_id=location.pk, day=day, by=by)
     for i in range(count):
         starts = grid_start + slot * i
         ends = starts + slot
@@ -183,9 +186,9 @@ def day_schedule_build(*, location: Location, day: date, by: str) -> DaySchedule
                 reason = column.note
             cell = Cell(column=column, closed=bool(reason), reason=reason)
             if not reason and starts >= timezone.now():
-                cell.book_url = reverse("admin:scheduling_appointment_add") + "?" + urlencode({
+                cell.book_url = book_url + "?" + urlencode({
                     "location": location.pk, "day": day.isoformat(), "at": f"{local:%H:%M}", by: column.key,
-                    "next": day_schedule_url(location_id=location.pk, day=day, by=by),
+                    "next": back_url,
                 })
             row.cells.append(cell)
         rows.append(row)
