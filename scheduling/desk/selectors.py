@@ -18,7 +18,6 @@ from clinic.selectors import closure_list_overlapping
 from patients.admin import CHILD_BADGE_AGE
 from patients.models import Screening
 from scheduling.models import ACTIVE_STATUSES, Appointment, DisplayState
-from scheduling.reports.period import local_days_instants
 
 GROUPINGS = {"room": "Rooms", "clinician": "Clinicians", "device": "Devices"}
 
@@ -53,10 +52,15 @@ def appointment_list_for_days(*, location: Location, first_day: date, last_day: 
 
     ``session_number`` counts the course's active sessions up to this one; ``medical_alert`` is the
     override time of the patient's current screening (an override means a contraindication a
-    clinician decided to treat despite). The days are also bounded on ``starts_at``, so the index on
-    (location, start) reads those days only, not every session the location ever had.
+    clinician decided to treat despite).
+
+    The days are asked as the instants between the location's midnights: one condition on the start, which the
+    index on (location, start) reads for those days only and PostgreSQL counts right. By the local day alone it
+    read every session the location ever had (no index holds the local day); by both, it multiplied their
+    shares and, expecting one session for a week of 741, joined each with every room, device and member of
+    staff (bench/README.md).
     """
-    earliest, latest = local_days_instants(first_day, last_day)
+    earliest, latest = location.at(first_day, time()), location.at(last_day + timedelta(days=1), time())
     earlier_sessions = (
         Appointment.objects.filter(course=OuterRef("course"), status__in=ACTIVE_STATUSES,
                                    starts_at__lte=OuterRef("starts_at"))
@@ -64,8 +68,7 @@ def appointment_list_for_days(*, location: Location, first_day: date, last_day: 
     )
     current_screening = Screening.objects.filter(patient=OuterRef("patient")).order_by("-recorded_at", "-id")
     return (
-        Appointment.objects.filter(location=location, local_date__gte=first_day, local_date__lte=last_day,
-                                   starts_at__gte=earliest, starts_at__lt=latest)
+        Appointment.objects.filter(location=location, starts_at__gte=earliest, starts_at__lt=latest)
         .select_related("patient", "course", "location", "clinician__user", "room", "device")
         .annotate(
             session_number=Subquery(earlier_sessions, output_field=IntegerField()),

@@ -43,9 +43,9 @@ def test_day_schedule_costs_the_same_queries_for_2_and_150_sessions(client):
 
 @pytest.mark.parametrize("zone", ["Pacific/Kiritimati", "Pacific/Pago_Pago"])
 def test_a_days_sessions_are_read_by_the_start_index_at_both_ends_of_the_clock(zone):
-    """Bounded on ``starts_at`` too, so the index on (location, start) reads that day, not the location's years
-    (63 -> 12 ms at 1,000,000 appointments, bench/README.md); still exactly the local day's sessions, at UTC+14
-    and UTC-11, where a local evening falls on another day in UTC."""
+    """Asked on ``starts_at`` alone, between the location's midnights, so the index on (location, start) reads that
+    day, not the location's years (bench/README.md); still exactly the local day's sessions, at UTC+14 and UTC-11,
+    where a local evening falls on another day in UTC."""
     clinic = make_clinic(time_zone=zone)
     day = next_weekday(2)
     on_the_day = [book(clinic, make_course(clinic), clinic.at(day, hour)) for hour in (8, 19)]
@@ -55,7 +55,7 @@ def test_a_days_sessions_are_read_by_the_start_index_at_both_ends_of_the_clock(z
     found = appointment_list_for_day(location=clinic.location, day=day)
     assert [appointment.pk for appointment in found] == [appointment.pk for appointment in on_the_day]
     bounds = [child.lhs.target.name for child in found.query.where.children]
-    assert bounds.count("starts_at") == 2 and bounds.count("local_date") == 2
+    assert bounds.count("starts_at") == 2 and "local_date" not in bounds
 
 
 def test_day_schedule_shows_each_card_in_its_room_column_and_time_row(desk, clinic):
