@@ -141,7 +141,7 @@ class AppointmentFilter(django_filters.FilterSet):
         "Ending after" is asked as "starting from ``value`` on, or still running then": PostgreSQL takes
         the end and the start for independent, and multiplied their shares as if few sessions that start
         after ``value`` also ended after it. With no ``end``, it then expected a page's worth where a
-        location had 4,500 and read and sorted them all: 49 ms against 8 ms at 1,000,000 (bench/README.md)."""
+        location had 4,500 and read and sorted them all: 28-49 ms against 6 ms at 1,000,000 (bench/README.md)."""
         return queryset.filter(Q(starts_at__gte=value) | Q(ends_at__gt=value),
                                starts_at__gt=value - timedelta(minutes=SESSION_MINUTES_MAX))
 

@@ -55,7 +55,7 @@ def appointment_list_for_days(*, location: Location, first_day: date, last_day: 
     clinician decided to treat despite).
 
     The days are asked as the instants between the location's midnights: one condition on the start, which the
-    index on (location, start) reads for those days only and PostgreSQL counts right. By the local day alone it
+    index on (location, start) reads for those days only and PostgreSQL estimates right. By the local day alone it
     read every session the location ever had (no index holds the local day); by both, it multiplied their
     shares and, expecting one session for a week of 741, joined each with every room, device and member of
     staff (bench/README.md).
