@@ -34,6 +34,7 @@ from scheduling.booking.services import (
 from scheduling.checkins.services import check_ins_on_completed
 from scheduling.engine.grid import CourseFacts, availability_grid, week_start
 from scheduling.engine.planner import Anchor, CoursePlan, PlannedSession, Preferences, UnplacedSession, course_plan
+from scheduling.engine.setup import seconds_of_day
 from scheduling.models import (
     INITIAL_SESSIONS_MAX,
     INITIAL_SESSIONS_MIN,
@@ -378,8 +379,7 @@ def course_reschedule_from(
 
 
 def _local_seconds(location: Location, moment: datetime) -> float:
-    local = location.local(moment)
-    return local.hour * 3600 + local.minute * 60 + local.second
+    return seconds_of_day(location.local(moment))
 
 
 def course_maintenance_proposal(*, course: Course) -> CoursePlan:

@@ -38,7 +38,7 @@ from scheduling.booking.selectors import (
     booking_facts,
 )
 from scheduling.checkins.services import check_ins_on_booked
-from scheduling.engine.grid import seconds_of_day
+from scheduling.engine.setup import seconds_of_day
 from scheduling.models import (
     ACTIVE_STATUSES,
     SESSION_MINUTES_MAX,

@@ -141,10 +141,6 @@ class Grid:
         return [slot for slot in map(self.slot, range(len(self.candidates))) if slot is not None]
 
 
-def seconds_of_day(moment: time) -> float:
-    return moment.hour * 3600 + moment.minute * 60 + moment.second + moment.microsecond / 1_000_000
-
-
 def week_start(day: date) -> date:
     return day - timedelta(days=day.weekday())
 

@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
 from clinic.models import Device, Room, Staff
-from scheduling.engine.grid import Candidate, CourseFacts, Grid, seconds_of_day, week_start
+from scheduling.engine.grid import Candidate, CourseFacts, Grid, week_start
+from scheduling.engine.setup import seconds_of_day
 from scheduling.models import (
     SESSIONS_PER_WEEK_MAX,
     Appointment,

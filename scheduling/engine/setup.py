@@ -32,8 +32,9 @@ class LocationSetup:
     working: dict[int, Spans]  # clinician id -> their working hours at the location
 
 
-def _seconds(moment) -> float:
-    return moment.hour * 3600 + moment.minute * 60 + moment.second
+def seconds_of_day(moment) -> float:
+    """A wall-clock time (or the time of a local datetime) as the seconds since midnight the spans count in."""
+    return moment.hour * 3600 + moment.minute * 60 + moment.second + moment.microsecond / 1_000_000
 
 
 def _read(location_id: int) -> LocationSetup | None:
@@ -60,7 +61,7 @@ def _read(location_id: int) -> LocationSetup | None:
     working: dict[int, Spans] = {}
     for clinician_id, weekday, starts_at, ends_at in week_hours:
         spans = opening if clinician_id is None else working.setdefault(clinician_id, {})
-        spans.setdefault(weekday, []).append((_seconds(starts_at), _seconds(ends_at)))
+        spans.setdefault(weekday, []).append((seconds_of_day(starts_at), seconds_of_day(ends_at)))
     return LocationSetup(location=location, clinicians=clinicians, rooms=rooms, devices=devices, opening=opening,
                          working=working)
 
